@@ -180,11 +180,11 @@ class Embedder:
                         queued_slices += len(item.batch)
                     if queued_slices >= self.batch_size or queued_slices == 0:
                         yield from self._flush(queue)
+                        queue, queued_slices = [], 0
+                yield from self._flush(queue)
             finally:  # a caller that stops early (Ctrl-C, break) does not wait for decodes
                 for future in futures:
                     future.cancel()
-                    queue, queued_slices = [], 0
-            yield from self._flush(queue)
 
     # -- internals ---------------------------------------------------------------------------
     def _flush(
