@@ -1,0 +1,402 @@
+"""Slice vectors -> track vectors: Deej-A.I.'s MP3ToVec TF-IDF, computed exactly.
+
+A track is a bag of slice vectors (one per ~5 s slice of audio, from the network). MP3ToVec
+weighs each slice like a word in a document:
+
+1. every slice vector is normalised to unit length;
+2. two slices are *close* when their cosine distance ``1 - u.v`` is strictly below
+   ``epsilon``; a slice is always close to itself;
+3. ``IDF = -ln(k / N)``: ``k`` is the number of distinct tracks holding at least one slice
+   close to it (its own track included), ``N`` the number of tracks in the set (tracks with
+   no slices included);
+4. ``TF`` is the number of slices of its own track close to it (itself included, so >= 1);
+5. track vector = sum over its slices of ``unit_slice * TF * IDF`` (not normalised).
+
+Unlike upstream (float16 distances, random batches of 100 tracks) this is computed over the
+whole set, in float32 blocked matrix products whose memory is bounded by ``block``, and is
+deterministic: the same input gives bit-identical output.
+
+Fallbacks (where upstream would give a zero vector and then NaN cosines):
+
+- a track with no slices gets the zero vector;
+- a track whose slices all have ``IDF == 0`` (every slice is close to a slice of every track:
+  always the case in a library of one track) gets the **mean of its unit slices** instead.
+
+Building blocks for a growing library: :func:`slice_counts` (``k`` and ``TF`` within one set),
+:func:`idf_counts` (``k`` of one set's slices against another set), and
+:func:`tfidf_from_counts`. When tracks ``B`` join a library ``A`` whose counts are known::
+
+    ca, cb = slice_counts(A), slice_counts(B)
+    k_a = ca.k + idf_counts(A, B)          # old slices also see the new tracks
+    k_b = cb.k + idf_counts(B, A)
+    vectors = tfidf_from_counts(A + B, np.concatenate([k_a, k_b]),
+                                np.concatenate([ca.tf, cb.tf]), len(A) + len(B))
+
+This module needs numpy only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_EPSILON = 0.001
+"""Upstream's default closeness threshold on cosine distance (its notebooks used 0.01)."""
+
+DEFAULT_BLOCK = 4096
+"""Slices per block side: a block pair costs about ``block**2 * 10`` bytes of memory."""
+
+
+@dataclass(frozen=True)
+class SliceCounts:
+    """Per-slice closeness counts of a set of tracks, slices concatenated in track order.
+
+    Attributes
+    ----------
+    k : np.ndarray
+        ``(n_slices,)`` int64: number of distinct tracks of the set holding a slice close to
+        this one (its own track included, so >= 1).
+    tf : np.ndarray
+        ``(n_slices,)`` int64: number of slices of its own track close to it (>= 1).
+    track_of : np.ndarray
+        ``(n_slices,)`` int64: index of the track each slice belongs to.
+    n_tracks : int
+        Number of tracks in the set, tracks without slices included.
+    """
+
+    k: np.ndarray
+    tf: np.ndarray
+    track_of: np.ndarray
+    n_tracks: int
+
+
+def _as_2d(slices: np.ndarray, dim: int | None) -> np.ndarray:
+    arr = np.asarray(slices, dtype=np.float32)
+    if arr.size == 0:
+        return np.zeros((0, dim or (arr.shape[-1] if arr.ndim == 2 else 0)), np.float32)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2:
+        raise ValueError(f"slice vectors must be (n_slices, dim), got shape {arr.shape}")
+    return arr
+
+
+def _stack(slices_per_track: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate the tracks' slices; return (slices (M, dim) float32, lengths (T,) int64)."""
+    arrays = [_as_2d(s, None) for s in slices_per_track]
+    dims = {a.shape[1] for a in arrays if a.shape[0] > 0 or a.shape[1] > 0}
+    if len(dims) > 1:
+        raise ValueError(f"slice vectors of different dimensions: {sorted(dims)}")
+    dim = dims.pop() if dims else 0
+    lengths = np.array([a.shape[0] for a in arrays], dtype=np.int64)
+    nonempty = [a for a in arrays if a.shape[0] > 0]
+    if not nonempty:
+        return np.zeros((0, dim), np.float32), lengths
+    return np.concatenate(nonempty, axis=0), lengths
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Normalise each row to unit length (float32); all-zero rows stay zero.
+
+    Parameters
+    ----------
+    x : np.ndarray
+        ``(n, dim)`` vectors.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n, dim)`` float32 unit vectors.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"expected (n, dim) vectors, got shape {x.shape}")
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x, dtype=np.float64))
+    out = np.zeros_like(x)
+    ok = norms > 0
+    out[ok] = x[ok] / norms[ok, None].astype(np.float32)
+    return out
+
+
+def _sum_by_track(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Sum consecutive rows of ``values`` (float64) track by track; zero for empty tracks."""
+    out = np.zeros((len(lengths), values.shape[1]), dtype=np.float64)
+    nonempty = lengths > 0
+    if nonempty.any():
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])[nonempty]
+        out[nonempty] = np.add.reduceat(values, starts, axis=0, dtype=np.float64)
+    return out
+
+
+def _groups(lengths: np.ndarray, block: int) -> list[tuple[int, int, int, int]]:
+    """Cut the tracks into runs of whole tracks holding at most ``block`` slices each.
+
+    A track longer than ``block`` forms a run by itself. Returns
+    ``(first_track, end_track, first_slice, end_slice)`` for runs that hold slices.
+    """
+    if block < 1:
+        raise ValueError("block must be >= 1")
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    runs = []
+    start = 0
+    n = len(lengths)
+    while start < n:
+        end = start + 1
+        while end < n and offsets[end + 1] - offsets[start] <= block:
+            end += 1
+        if offsets[end] > offsets[start]:
+            runs.append((start, end, int(offsets[start]), int(offsets[end])))
+        start = end
+    return runs
+
+
+def _segment_starts(lengths: np.ndarray, first: int, end: int) -> np.ndarray:
+    """Local start offsets of the non-empty tracks ``first..end-1`` inside their run."""
+    sub = lengths[first:end]
+    starts = np.concatenate([[0], np.cumsum(sub)[:-1]])
+    return starts[sub > 0]
+
+
+def _close(a: np.ndarray, b: np.ndarray, epsilon: float) -> np.ndarray:
+    """Boolean matrix: cosine distance ``1 - a.b`` strictly below ``epsilon`` (float32)."""
+    sims = a @ b.T
+    np.subtract(np.float32(1.0), sims, out=sims)
+    return sims < np.float32(epsilon)
+
+
+def _pairs(runs_a: list, runs_b: list, symmetric: bool) -> Iterator[tuple[int, int]]:
+    for i in range(len(runs_a)):
+        for j in range(i if symmetric else 0, len(runs_b)):
+            yield i, j
+
+
+def slice_counts(
+    slices_per_track: Sequence[np.ndarray],
+    epsilon: float = DEFAULT_EPSILON,
+    block: int = DEFAULT_BLOCK,
+) -> SliceCounts:
+    """Count, for every slice, the tracks and own-track slices close to it.
+
+    Parameters
+    ----------
+    slices_per_track : sequence of np.ndarray
+        One ``(n_slices_i, dim)`` array per track (``n_slices_i`` may be 0).
+    epsilon : float
+        Slices are close when their cosine distance is strictly below this.
+    block : int
+        Slices per block side of the blocked similarity products (memory bound).
+
+    Returns
+    -------
+    SliceCounts
+        ``k`` and ``tf`` per slice, in the order of the concatenated slices.
+
+    Notes
+    -----
+    Only block pairs ``(i, j)`` with ``i <= j`` are computed; the lower triangle is the
+    transpose of the upper one, so closeness is exactly symmetric.
+    """
+    slices, lengths = _stack(slices_per_track)
+    units = unit_rows(slices)
+    m = units.shape[0]
+    track_of = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    k = np.zeros(m, dtype=np.int64)
+    tf = np.zeros(m, dtype=np.int64)
+    runs = _groups(lengths, block)
+    seg = [_segment_starts(lengths, r[0], r[1]) for r in runs]
+    for i, j in _pairs(runs, runs, symmetric=True):
+        ta, _, a0, a1 = runs[i]
+        _, _, b0, b1 = runs[j]
+        close = _close(units[a0:a1], units[b0:b1], epsilon)
+        if i == j:
+            np.fill_diagonal(close, True)
+        # per (row slice, column track) counts of close slices
+        per_track = np.add.reduceat(close, seg[j], axis=1, dtype=np.int32)
+        k[a0:a1] += np.count_nonzero(per_track, axis=1)
+        if i == j:
+            nonempty = np.flatnonzero(lengths[runs[i][0] : runs[i][1]] > 0) + ta
+            local = np.searchsorted(nonempty, track_of[a0:a1])
+            tf[a0:a1] = per_track[np.arange(a1 - a0), local]
+        else:
+            per_track_t = np.add.reduceat(close, seg[i], axis=0, dtype=np.int32)
+            k[b0:b1] += np.count_nonzero(per_track_t, axis=0)
+    return SliceCounts(k=k, tf=tf, track_of=track_of, n_tracks=len(lengths))
+
+
+def idf_counts(
+    slices_per_track: Sequence[np.ndarray],
+    other_slices_per_track: Sequence[np.ndarray],
+    epsilon: float = DEFAULT_EPSILON,
+    block: int = DEFAULT_BLOCK,
+) -> np.ndarray:
+    """For every slice of one set, count the tracks of *another* set holding a close slice.
+
+    Parameters
+    ----------
+    slices_per_track : sequence of np.ndarray
+        The tracks whose slices are counted for, ``(n_slices_i, dim)`` each.
+    other_slices_per_track : sequence of np.ndarray
+        The tracks counted (disjoint from the first set: nothing is close "to itself" here).
+    epsilon : float
+        Closeness threshold on cosine distance (strict).
+    block : int
+        Slices per block side.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_slices,)`` int64 counts, in the order of the first set's concatenated slices.
+        Add them to :attr:`SliceCounts.k` to get ``k`` over the union of both sets.
+    """
+    slices, lengths = _stack(slices_per_track)
+    others, other_lengths = _stack(other_slices_per_track)
+    k = np.zeros(slices.shape[0], dtype=np.int64)
+    if slices.shape[0] == 0 or others.shape[0] == 0:
+        return k
+    if slices.shape[1] != others.shape[1]:
+        raise ValueError(f"dimension mismatch: {slices.shape[1]} vs {others.shape[1]}")
+    units, other_units = unit_rows(slices), unit_rows(others)
+    runs_a = _groups(lengths, block)
+    runs_b = _groups(other_lengths, block)
+    seg_b = [_segment_starts(other_lengths, r[0], r[1]) for r in runs_b]
+    for i, j in _pairs(runs_a, runs_b, symmetric=False):
+        _, _, a0, a1 = runs_a[i]
+        _, _, b0, b1 = runs_b[j]
+        close = _close(units[a0:a1], other_units[b0:b1], epsilon)
+        per_track = np.add.reduceat(close, seg_b[j], axis=1, dtype=np.int32)
+        k[a0:a1] += np.count_nonzero(per_track, axis=1)
+    return k
+
+
+def tfidf_from_counts(
+    slices_per_track: Sequence[np.ndarray],
+    k: np.ndarray,
+    tf: np.ndarray,
+    n_tracks: int,
+) -> np.ndarray:
+    """Combine per-slice counts into track vectors ``sum(unit_slice * TF * -ln(k / N))``.
+
+    Parameters
+    ----------
+    slices_per_track : sequence of np.ndarray
+        One ``(n_slices_i, dim)`` array per track.
+    k, tf : np.ndarray
+        ``(n_slices,)`` counts for the concatenated slices (see :func:`slice_counts`).
+    n_tracks : int
+        ``N`` in the IDF: all tracks of the library, tracks without slices included.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_tracks_given, dim)`` float32. Tracks with no slices: zero. Tracks whose slices
+        all have ``IDF == 0``: mean of their unit slices (see module docstring).
+    """
+    slices, lengths = _stack(slices_per_track)
+    k = np.asarray(k, dtype=np.int64)
+    tf = np.asarray(tf, dtype=np.int64)
+    if k.shape != (slices.shape[0],) or tf.shape != (slices.shape[0],):
+        raise ValueError("k and tf need one entry per slice")
+    if slices.shape[0] and (k.min() < 1 or k.max() > n_tracks or tf.min() < 1):
+        raise ValueError("counts out of range: need 1 <= k <= n_tracks and tf >= 1")
+    units = unit_rows(slices)
+    idf = -np.log(k / float(n_tracks)) if slices.shape[0] else np.zeros(0)
+    weights = tf * idf
+    track_of = np.repeat(np.arange(len(lengths)), lengths)
+    out = _sum_by_track(units * weights[:, None], lengths)
+    has_weight = np.zeros(len(lengths), dtype=bool)
+    has_weight[track_of[weights > 0]] = True
+    fallback = (lengths > 0) & ~has_weight
+    if fallback.any():
+        out[fallback] = _sum_by_track(units, lengths)[fallback] / lengths[fallback, None]
+    return out.astype(np.float32)
+
+
+def tfidf_vectors(
+    slices_per_track: Sequence[np.ndarray],
+    epsilon: float = DEFAULT_EPSILON,
+    block: int = DEFAULT_BLOCK,
+) -> np.ndarray:
+    """Deej-A.I. MP3ToVec track vectors over the whole set of tracks, exactly.
+
+    Parameters
+    ----------
+    slices_per_track : sequence of np.ndarray
+        One ``(n_slices_i, dim)`` array of slice vectors per track; ``n_slices_i`` may be 0.
+    epsilon : float
+        Slices are close when their cosine distance ``1 - u.v`` is strictly below this
+        (upstream default 0.001).
+    block : int
+        Slices per block side; bounds memory at about ``10 * block**2`` bytes. The result
+        does not depend on it except for pairs within float32 rounding of ``epsilon``.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_tracks, dim)`` float32 track vectors (not normalised). Zero for tracks without
+        slices; mean of unit slices for tracks whose every slice has ``IDF == 0`` (e.g. a
+        library of a single track).
+
+    Notes
+    -----
+    Cost is O(n_slices**2 * dim): 10k tracks x 16 slices x 200 dims is about 2.6e12
+    multiply-adds (see ``benchmarks/tfidf_scaling.py``).
+    """
+    counts = slice_counts(slices_per_track, epsilon=epsilon, block=block)
+    return tfidf_from_counts(slices_per_track, counts.k, counts.tf, counts.n_tracks)
+
+
+def track_vector_against(
+    slices: np.ndarray,
+    library_slices_per_track: Sequence[np.ndarray],
+    epsilon: float = DEFAULT_EPSILON,
+    block: int = DEFAULT_BLOCK,
+) -> np.ndarray:
+    """TF-IDF vector of one new track scored against an existing library.
+
+    The new track is counted in ``N`` (``N = len(library) + 1``) and in ``k`` of its own
+    slices; the library's vectors are not changed. Upstream does this against a random
+    sample of ~100 library tracks; pass such a sample here to do the same.
+
+    Parameters
+    ----------
+    slices : np.ndarray
+        ``(n_slices, dim)`` slice vectors of the new track.
+    library_slices_per_track : sequence of np.ndarray
+        The library's tracks, ``(n_slices_i, dim)`` each.
+    epsilon : float
+        Closeness threshold on cosine distance (strict).
+    block : int
+        Slices per block side.
+
+    Returns
+    -------
+    np.ndarray
+        ``(dim,)`` float32. Zero if the track has no slices; the mean of its unit slices if
+        every slice has ``IDF == 0`` (e.g. an empty library).
+    """
+    own = [_as_2d(slices, None)]
+    counts = slice_counts(own, epsilon=epsilon, block=block)
+    k = counts.k + idf_counts(own, library_slices_per_track, epsilon=epsilon, block=block)
+    return tfidf_from_counts(own, k, counts.tf, len(library_slices_per_track) + 1)[0]
+
+
+def mean_vectors(slices_per_track: Sequence[np.ndarray]) -> np.ndarray:
+    """Mean of each track's unit slice vectors (the simple alternative to TF-IDF).
+
+    Parameters
+    ----------
+    slices_per_track : sequence of np.ndarray
+        One ``(n_slices_i, dim)`` array per track.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_tracks, dim)`` float32; zero for tracks without slices.
+    """
+    slices, lengths = _stack(slices_per_track)
+    out = _sum_by_track(unit_rows(slices), lengths)
+    nz = lengths > 0
+    out[nz] /= lengths[nz, None]
+    return out.astype(np.float32)
