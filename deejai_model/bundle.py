@@ -1,0 +1,532 @@
+"""Model bundles: a network's architecture, front end and weights as plain data.
+
+A bundle is a directory holding ``manifest.json`` (see :class:`Manifest`), ``weights.npz``
+(one array per Keras variable, keyed by the variable's path such as ``midend_conv1/kernel``,
+read with ``allow_pickle=False``), ``LICENSE`` and ``PROVENANCE.md``. :func:`load_bundle`
+checks the weights' SHA-256 against the manifest, rebuilds the network from code and assigns
+the weights by name; nothing executable is ever read from disk.
+
+TensorFlow and Keras are imported lazily, inside the functions that need them: importing
+this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deejai_model.errors import BundleError
+
+MANIFEST_FILE = "manifest.json"
+FORMAT = 1
+ARCHITECTURES = ("musicnn", "speccy")
+FRONTEND_KEYS = {
+    "kind": str, "sample_rate": int, "n_fft": int, "hop_length": int, "n_mels": int,
+    "slice_frames": int,
+}
+#: The bundle that ships as the default ears (a directory under ``deejai_model/bundles``).
+DEFAULT_BUNDLE = "musicnn_mtt"
+#: Slices the network sees per call of :meth:`Bundle.embed`'s compiled function.
+DEFAULT_BATCH_SIZE = 32
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The contents of a bundle's ``manifest.json``.
+
+    Attributes
+    ----------
+    name, version : str
+        Identify the model; with the weights' hash they make :attr:`Bundle.model_id`.
+    architecture : {"musicnn", "speccy"}
+        Which builder in :mod:`deejai_model.networks` makes the network.
+    architecture_params : dict
+        Keyword arguments of that builder.
+    output : str
+        The network output that is the embedding (``"penultimate"``); for a network with
+        several named outputs, the name of one of them.
+    dim : int
+        Size of the embedding.
+    frontend : dict
+        How to compute the network's input: ``kind``, ``sample_rate`` (Hz), ``n_fft`` and
+        ``hop_length`` (samples), ``n_mels``, ``slice_frames`` (frames per slice), plus any
+        keys the front end of that ``kind`` defines.
+    weights : dict
+        ``{"file": "weights.npz", "sha256": <hex digest of that file>}``.
+    license, source : str
+        The weights' licence (SPDX id or name) and where they come from.
+    labels : list of str or None
+        Names of the tag outputs, for networks that have a ``"taggram"`` output.
+    format : int
+        Manifest format version (1).
+    """
+
+    name: str
+    version: str
+    architecture: str
+    architecture_params: dict[str, Any]
+    output: str
+    dim: int
+    frontend: dict[str, Any]
+    weights: dict[str, str]
+    license: str
+    source: str
+    labels: list[str] | None = None
+    format: int = FORMAT
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, require_sha256: bool = True) -> Manifest:
+        """Validate a parsed manifest and make a :class:`Manifest` of it.
+
+        Parameters
+        ----------
+        data : mapping
+            The JSON object of ``manifest.json``.
+        require_sha256 : bool
+            Whether ``weights.sha256`` must be present (not when saving a new bundle).
+
+        Raises
+        ------
+        BundleError
+            If a key is missing, unknown or of the wrong type or value.
+        """
+        if not isinstance(data, Mapping):
+            raise BundleError(f"manifest must be a JSON object, not {type(data).__name__}")
+        fields_ = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        unknown = sorted(set(data) - set(fields_))
+        if unknown:
+            raise BundleError(f"manifest has unknown key(s): {', '.join(unknown)}")
+        required = [n for n in fields_ if n not in ("labels", "format")]
+        missing = [n for n in required if n not in data]
+        if "format" not in data:
+            missing.insert(0, "format")
+        if missing:
+            raise BundleError(f"manifest lacks key(s): {', '.join(missing)}")
+
+        def check(key: str, value: Any, kind: type | tuple[type, ...]) -> None:
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                names = kind.__name__ if isinstance(kind, type) else "/".join(
+                    k.__name__ for k in kind)
+                raise BundleError(
+                    f"manifest {key} must be {names}, not {type(value).__name__} ({value!r})")
+
+        if data["format"] != FORMAT or isinstance(data["format"], bool):
+            raise BundleError(f"manifest format {data['format']!r} is not supported "
+                              f"(this version reads format {FORMAT})")
+        for key in ("name", "version", "architecture", "output", "license", "source"):
+            check(key, data[key], str)
+            if not data[key]:
+                raise BundleError(f"manifest {key} is empty")
+        if data["architecture"] not in ARCHITECTURES:
+            raise BundleError(f"manifest architecture {data['architecture']!r} is not one of "
+                              f"{', '.join(ARCHITECTURES)}")
+        check("architecture_params", data["architecture_params"], dict)
+        check("dim", data["dim"], int)
+        if data["dim"] <= 0:
+            raise BundleError(f"manifest dim must be positive, not {data['dim']}")
+
+        frontend = data["frontend"]
+        check("frontend", frontend, dict)
+        missing = [k for k in FRONTEND_KEYS if k not in frontend]
+        if missing:
+            raise BundleError(f"manifest frontend lacks key(s): {', '.join(missing)}")
+        for key, kind in FRONTEND_KEYS.items():
+            check(f"frontend.{key}", frontend[key], kind)
+            if kind is int and frontend[key] <= 0:
+                raise BundleError(f"manifest frontend.{key} must be positive, not "
+                                  f"{frontend[key]}")
+
+        weights = data["weights"]
+        check("weights", weights, dict)
+        unknown = sorted(set(weights) - {"file", "sha256"})
+        if unknown:
+            raise BundleError(f"manifest weights has unknown key(s): {', '.join(unknown)}")
+        if "file" not in weights:
+            raise BundleError("manifest weights lacks key: file")
+        check("weights.file", weights["file"], str)
+        if (not weights["file"] or os.path.basename(weights["file"]) != weights["file"]
+                or weights["file"] in (".", "..") or not weights["file"].endswith(".npz")):
+            raise BundleError(f"manifest weights.file must be a plain .npz file name, not "
+                              f"{weights['file']!r}")
+        if "sha256" in weights:
+            check("weights.sha256", weights["sha256"], str)
+            if not _SHA256.match(weights["sha256"]):
+                raise BundleError(f"manifest weights.sha256 is not 64 lowercase hex digits: "
+                                  f"{weights['sha256']!r}")
+        elif require_sha256:
+            raise BundleError("manifest weights lacks key: sha256")
+
+        labels = data.get("labels")
+        if labels is not None:
+            check("labels", labels, list)
+            if not all(isinstance(label, str) for label in labels):
+                raise BundleError("manifest labels must be a list of strings")
+
+        return cls(
+            name=data["name"], version=data["version"], architecture=data["architecture"],
+            architecture_params=dict(data["architecture_params"]), output=data["output"],
+            dim=data["dim"], frontend=dict(frontend), weights=dict(weights),
+            license=data["license"], source=data["source"],
+            labels=list(labels) if labels is not None else None, format=data["format"],
+        )
+
+    @classmethod
+    def from_json(cls, text: str, *, require_sha256: bool = True) -> Manifest:
+        """Parse and validate ``manifest.json`` text (see :meth:`from_dict`)."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BundleError(f"manifest is not valid JSON: {exc}") from exc
+        return cls.from_dict(data, require_sha256=require_sha256)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest as a JSON-ready dict (``labels`` left out when ``None``)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+        out = {"format": out.pop("format"), **out}
+        if out["labels"] is None:
+            del out["labels"]
+        return out
+
+    def to_json(self) -> str:
+        """The manifest as indented JSON text ending in a newline."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _import_tf() -> Any:
+    """Import TensorFlow quietly, with Keras on its TensorFlow backend."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(f"deejai_model needs Keras' TensorFlow backend, but Keras runs on "
+                           f"{keras.backend.backend()!r} (set KERAS_BACKEND=tensorflow)")
+    return tf
+
+
+def _build_network(manifest: Manifest) -> Any:
+    params = manifest.architecture_params
+    if manifest.architecture == "musicnn":
+        from deejai_model.networks.musicnn import build_musicnn as builder
+    else:  # "speccy", checked by Manifest
+        from deejai_model.networks.speccy import build_speccy as builder
+    try:
+        return builder(**params)
+    except (TypeError, ValueError) as exc:
+        raise BundleError(f"cannot build {manifest.architecture} with architecture_params "
+                          f"{params}: {exc}") from exc
+
+
+def _variables_by_path(model: Any) -> dict[str, Any]:
+    variables: dict[str, Any] = {}
+    for var in model.weights:
+        if var.path in variables:
+            raise BundleError(f"the network has two variables named {var.path!r}: "
+                              "name its layers explicitly")
+        variables[var.path] = var
+    return variables
+
+
+def _few(names: Any, n: int = 5) -> str:
+    names = sorted(names)
+    return ", ".join(names[:n]) + (f" (+{len(names) - n} more)" if len(names) > n else "")
+
+
+def _assign_weights(model: Any, weights_path: Path) -> None:
+    variables = _variables_by_path(model)
+    try:
+        with np.load(weights_path, allow_pickle=False) as npz:
+            keys = set(npz.files)
+            missing, extra = set(variables) - keys, keys - set(variables)
+            if missing or extra:
+                parts = []
+                if missing:
+                    parts.append(f"missing {_few(missing)}")
+                if extra:
+                    parts.append(f"unexpected {_few(extra)}")
+                raise BundleError(f"{weights_path}: weights do not fit the network: "
+                                  + "; ".join(parts))
+            for path, var in variables.items():
+                value = npz[path]
+                if tuple(value.shape) != tuple(var.shape):
+                    raise BundleError(f"{weights_path}: {path} has shape {value.shape}, "
+                                      f"the network wants {tuple(var.shape)}")
+                var.assign(value.astype(var.dtype, copy=False))
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise BundleError(f"{weights_path}: cannot read weights: {exc}") from exc
+
+
+class Bundle:
+    """A loaded bundle: its manifest and a ready network (use :func:`load_bundle`).
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The bundle directory.
+    manifest : Manifest
+        The validated manifest.
+    model : keras.Model
+        The network, weights assigned.
+    batch_size : int
+        Slices per call of the compiled network; the last batch is zero-padded to it.
+    """
+
+    def __init__(self, path: Path, manifest: Manifest, model: Any,
+                 batch_size: int = DEFAULT_BATCH_SIZE, device: str | None = "/CPU:0"):
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, not {batch_size}")
+        self.path = path
+        self.manifest = manifest
+        self.model = model
+        self.batch_size = batch_size
+        self.device = device
+        self._functions: dict[str, Any] = {}
+
+    @property
+    def model_id(self) -> str:
+        """``"<name>@<version>:<sha256[:12]>"``: names the model and its exact weights."""
+        m = self.manifest
+        return f"{m.name}@{m.version}:{m.weights['sha256'][:12]}"
+
+    @property
+    def dim(self) -> int:
+        """Size of the embedding :meth:`embed` returns."""
+        return self.manifest.dim
+
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        """``(slice_frames, n_mels)``: the shape of one slice :meth:`embed` takes."""
+        fe = self.manifest.frontend
+        return fe["slice_frames"], fe["n_mels"]
+
+    @property
+    def output_names(self) -> list[str]:
+        """Names of the network's outputs (one name for a single-output network)."""
+        outputs = self.model.output
+        if isinstance(outputs, dict):
+            return list(outputs)
+        return [self.manifest.output]
+
+    def _function(self, output: str) -> Any:
+        fn = self._functions.get(output)
+        if fn is not None:
+            return fn
+        if output not in self.output_names:
+            raise ValueError(f"{self.model_id} has no output {output!r}; it has "
+                             f"{', '.join(self.output_names)}")
+        tf = _import_tf()
+        model, device = self.model, self.device
+        multi = isinstance(model.output, dict)
+        spec = tf.TensorSpec((self.batch_size, *self.input_shape), tf.float32)
+
+        @tf.function(input_signature=[spec], reduce_retracing=True)
+        def run(x: Any) -> Any:
+            if device is None:
+                y = model(x, training=False)
+            else:
+                with tf.device(device):
+                    y = model(x, training=False)
+            return y[output] if multi else y
+
+        self._functions[output] = run
+        return run
+
+    def predict(self, batch: np.ndarray, output: str | None = None) -> np.ndarray:
+        """Run the network on slices and return one of its outputs.
+
+        Parameters
+        ----------
+        batch : np.ndarray
+            ``(n, slice_frames, n_mels)`` front-end slices (see :attr:`input_shape`).
+        output : str or None
+            Which output (see :attr:`output_names`); ``None`` is the manifest's ``output``.
+
+        Returns
+        -------
+        np.ndarray
+            ``(n, width)`` float32, row ``i`` for slice ``i``.
+        """
+        output = output or self.manifest.output
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if batch.ndim != 3 or batch.shape[1:] != self.input_shape:
+            raise ValueError(f"batch must have shape (n, {self.input_shape[0]}, "
+                             f"{self.input_shape[1]}), not {batch.shape}")
+        fn = self._function(output)
+        n, size = len(batch), self.batch_size
+        chunks = []
+        for start in range(0, n, size):
+            chunk = batch[start:start + size]
+            if len(chunk) < size:
+                pad = np.zeros((size - len(chunk), *self.input_shape), np.float32)
+                chunk = np.concatenate([chunk, pad])
+            chunks.append(fn(chunk).numpy()[: n - start])
+        if not chunks:
+            width = self.dim if output == self.manifest.output else int(
+                self.model.output[output].shape[-1])
+            return np.zeros((0, width), np.float32)
+        return np.concatenate(chunks).astype(np.float32, copy=False)
+
+    def embed(self, batch: np.ndarray) -> np.ndarray:
+        """Embed slices: the manifest's ``output`` for each slice.
+
+        Parameters
+        ----------
+        batch : np.ndarray
+            ``(n, slice_frames, n_mels)`` front-end slices, any float dtype.
+
+        Returns
+        -------
+        np.ndarray
+            ``(n, dim)`` float32. Rows do not depend on the other slices in the batch.
+        """
+        return self.predict(batch)
+
+    def __repr__(self) -> str:
+        return f"Bundle({self.model_id!r}, path={str(self.path)!r})"
+
+
+def load_bundle(path: str | os.PathLike, batch_size: int = DEFAULT_BATCH_SIZE,
+                device: str | None = "/CPU:0") -> Bundle:
+    """Load a bundle directory: validate, check the weights' hash, build, assign weights.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The bundle directory.
+    batch_size : int
+        Slices per call of the compiled network in :meth:`Bundle.embed`.
+    device : str or None
+        TensorFlow device the network runs on (``None``: TensorFlow's choice).
+
+    Raises
+    ------
+    BundleError
+        If the manifest is missing or invalid, the weights are missing, do not match the
+        manifest's SHA-256, or do not fit the network.
+    """
+    path = Path(path)
+    manifest_path = path / MANIFEST_FILE
+    if not path.is_dir():
+        raise BundleError(f"{path}: not a bundle directory")
+    if not manifest_path.is_file():
+        raise BundleError(f"{path}: no {MANIFEST_FILE} (not a bundle)")
+    try:
+        manifest = Manifest.from_json(manifest_path.read_text(encoding="utf-8"))
+    except BundleError as exc:
+        raise BundleError(f"{manifest_path}: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{manifest_path}: cannot read: {exc}") from exc
+
+    weights_path = path / manifest.weights["file"]
+    if not weights_path.is_file():
+        raise BundleError(f"{path}: weights file {manifest.weights['file']} is missing")
+    digest = _sha256(weights_path)
+    if digest != manifest.weights["sha256"]:
+        raise BundleError(f"{weights_path}: sha256 {digest} does not match the manifest's "
+                          f"{manifest.weights['sha256']} (corrupt or replaced weights)")
+
+    _import_tf()
+    model = _build_network(manifest)
+    _assign_weights(model, weights_path)
+    bundle = Bundle(path, manifest, model, batch_size=batch_size, device=device)
+    if manifest.output not in bundle.output_names:
+        raise BundleError(f"{manifest_path}: output {manifest.output!r} is not one of the "
+                          f"network's outputs ({', '.join(bundle.output_names)})")
+    outputs = model.output
+    width = (outputs[manifest.output] if isinstance(outputs, dict) else outputs).shape[-1]
+    if width != manifest.dim:
+        raise BundleError(f"{manifest_path}: dim is {manifest.dim} but the network's "
+                          f"{manifest.output!r} output has {width}")
+    return bundle
+
+
+def write_npz(arrays: Mapping[str, np.ndarray], path: str | os.PathLike) -> None:
+    """Write arrays to an uncompressed ``.npz`` byte-for-byte reproducibly.
+
+    ``np.savez`` stamps the current time into the zip, so the same weights would hash
+    differently on every run; here every member has a fixed timestamp and keys are sorted.
+    """
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for key in sorted(arrays):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[key]),
+                                      allow_pickle=False)
+            info = zipfile.ZipInfo(key + ".npy", date_time=_ZIP_EPOCH)
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buf.getvalue())
+
+
+def save_bundle(model: Any, manifest: Manifest | Mapping[str, Any],
+                directory: str | os.PathLike, *, license_text: str | None = None,
+                provenance: str | None = None) -> Manifest:
+    """Write a model's weights and manifest as a bundle directory.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The network, built by the manifest's architecture with its ``architecture_params``;
+        every variable is saved under its path.
+    manifest : Manifest or mapping
+        The manifest; ``weights.sha256`` is filled in (any given value is replaced) and
+        ``weights.file`` defaults to ``weights.npz``.
+    directory : str or os.PathLike
+        Created if needed; files already there with the same names are overwritten.
+    license_text, provenance : str or None
+        Written to ``LICENSE`` and ``PROVENANCE.md`` when given.
+
+    Returns
+    -------
+    Manifest
+        The manifest as written.
+    """
+    data = manifest.to_dict() if isinstance(manifest, Manifest) else dict(manifest)
+    data.setdefault("format", FORMAT)
+    weights = dict(data.get("weights") or {})
+    weights.setdefault("file", "weights.npz")
+    weights.pop("sha256", None)
+    data["weights"] = weights
+    Manifest.from_dict(data, require_sha256=False)  # validate before writing anything
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = {p: np.asarray(v.numpy()) for p, v in _variables_by_path(model).items()}
+    weights_path = directory / weights["file"]
+    write_npz(arrays, weights_path)
+    weights["sha256"] = _sha256(weights_path)
+    final = Manifest.from_dict(data)
+    (directory / MANIFEST_FILE).write_text(final.to_json(), encoding="utf-8")
+    if license_text is not None:
+        (directory / "LICENSE").write_text(license_text, encoding="utf-8")
+    if provenance is not None:
+        (directory / "PROVENANCE.md").write_text(provenance, encoding="utf-8")
+    return final
+
+
+def default_bundle_path() -> Path:
+    """The bundle that ships with the package as the default ears (``musicnn_mtt``)."""
+    return Path(__file__).resolve().parent / "bundles" / DEFAULT_BUNDLE

@@ -1,0 +1,195 @@
+"""musicnn (Pons & Serra, 2019) rebuilt with the Keras 3 functional API.
+
+The network is the one of ``musicnn.models.build_musicnn`` in the musicnn 0.1.0 wheel:
+a musically motivated front end (``7774timbraltemporal``: two timbral convolutions of
+7 x 38 and 7 x 67 and three temporal ones of 128, 64 and 32 frames, each max-pooled over
+frequency), a dense mid end of three 7-frame convolutions with residual connections, and a
+``globalpool_dense`` back end (max and mean over time, batch norm, a 200-unit dense layer,
+batch norm -- the "penultimate" features -- and a tag layer).
+
+Batch normalisation always runs in inference mode and dropout is absent: the model only
+ever predicts. Every layer has a fixed name so that weights map by variable path
+(``layer_name/variable_name``); :data:`CHECKPOINT_NAMES` maps the original TF1 checkpoint's
+variable scopes onto those names.
+
+Input: a batch of log-mel patches ``(batch, n_frames, n_mels)`` float32, computed as
+musicnn does: librosa mel power spectrogram at 16 kHz, ``n_fft=512``, ``hop_length=256``,
+96 mel bands, then ``log10(10000 * x + 1)``. 187 frames are 3 seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: TF1 checkpoint variable scope -> Keras layer name in :func:`build_musicnn`.
+CHECKPOINT_NAMES: dict[str, str] = {
+    "batch_normalization": "input_bn",
+    "conv2d": "timbral_74_conv",
+    "batch_normalization_1": "timbral_74_bn",
+    "conv2d_1": "timbral_77_conv",
+    "batch_normalization_2": "timbral_77_bn",
+    "conv2d_2": "temporal_128_conv",
+    "batch_normalization_3": "temporal_128_bn",
+    "conv2d_3": "temporal_64_conv",
+    "batch_normalization_4": "temporal_64_bn",
+    "conv2d_4": "temporal_32_conv",
+    "batch_normalization_5": "temporal_32_bn",
+    "conv2d_5": "midend_conv1",
+    "batch_normalization_6": "midend_bn1",
+    "conv2d_6": "midend_conv2",
+    "batch_normalization_7": "midend_bn2",
+    "conv2d_7": "midend_conv3",
+    "batch_normalization_8": "midend_bn3",
+    "batch_normalization_9": "backend_pool_bn",
+    "dense": "penultimate_dense",
+    "batch_normalization_10": "penultimate_bn",
+    "dense_1": "tags_dense",
+}
+
+#: Keras layers whose kernels are 1-D convolutions here but 2-D ones (with a width-1 input
+#: channel axis) in the checkpoint: ``(k, w, 1, f)`` there is ``(k, w, f)`` here.
+CONV1D_LAYERS = ("midend_conv1", "midend_conv2", "midend_conv3")
+
+OUTPUTS = ("penultimate", "taggram", "both")
+
+# TF1 tf.layers.batch_normalization defaults (same as Keras' defaults).
+_BN_EPSILON = 1e-3
+
+
+def build_musicnn(
+    num_filt_midend: int = 64,
+    num_units_backend: int = 200,
+    num_classes: int = 50,
+    n_mels: int = 96,
+    n_frames: int | None = 187,
+    output: str = "penultimate",
+    num_filt_frontend: float = 1.6,
+) -> Any:
+    """Build musicnn as an (untrained) Keras 3 model.
+
+    Parameters
+    ----------
+    num_filt_midend : int
+        Filters of each mid-end convolution (64 for ``MTT_musicnn`` / ``MSD_musicnn``).
+    num_units_backend : int
+        Units of the penultimate dense layer, i.e. the embedding size (200).
+    num_classes : int
+        Tags of the output layer (50).
+    n_mels : int
+        Mel bands of the input (96).
+    n_frames : int or None
+        Frames per input patch (187 = 3 s at 16 kHz with hop 256); ``None`` accepts
+        patches of any length (the back end pools over time).
+    output : {"penultimate", "taggram", "both"}
+        What the model returns: the ``(batch, num_units_backend)`` penultimate features
+        (batch-normalised dense layer, as musicnn's ``penultimate``), the ``(batch,
+        num_classes)`` tag probabilities (sigmoid of the logits), or a dict holding both
+        under those two keys.
+    num_filt_frontend : float
+        Front-end width factor (1.6: 204 timbral and 51 temporal filters).
+
+    Returns
+    -------
+    keras.Model
+        A functional model taking float32 ``(batch, n_frames, n_mels)`` log-mel patches.
+    """
+    import keras
+    from keras import layers, ops
+
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}, not {output!r}")
+
+    def bn(name: str) -> Any:
+        return layers.BatchNormalization(axis=-1, epsilon=_BN_EPSILON, name=name)
+
+    def pool_freq_and_squeeze(x: Any) -> Any:
+        # max over the whole frequency axis: (b, t, f, c) -> (b, t, c)
+        return ops.max(x, axis=2)
+
+    timbral_filters = int(num_filt_frontend * 128)
+    temporal_filters = int(num_filt_frontend * 32)
+
+    inputs = keras.Input(shape=(n_frames, n_mels), dtype="float32", name="logmel")
+    x = layers.Reshape((-1, n_mels, 1), name="add_channel")(inputs)
+    x = bn("input_bn")(x, training=False)
+
+    # --- front end: timbral blocks ('valid' in frequency, time padded by 3 each side)
+    x_pad7 = layers.ZeroPadding2D(((3, 3), (0, 0)), name="timbral_pad")(x)
+    features = []
+    for tag, width in (("74", int(0.4 * n_mels)), ("77", int(0.7 * n_mels))):
+        y = layers.Conv2D(
+            timbral_filters, (7, width), padding="valid", activation="relu",
+            name=f"timbral_{tag}_conv",
+        )(x_pad7)
+        y = bn(f"timbral_{tag}_bn")(y, training=False)
+        features.append(pool_freq_and_squeeze(y))
+    # --- front end: temporal blocks ('same' padding, TF convention)
+    for length in (128, 64, 32):
+        y = layers.Conv2D(
+            temporal_filters, (length, 1), padding="same", activation="relu",
+            name=f"temporal_{length}_conv",
+        )(x)
+        y = bn(f"temporal_{length}_bn")(y, training=False)
+        features.append(pool_freq_and_squeeze(y))
+    frontend = layers.Concatenate(axis=-1, name="frontend_concat")(features)
+
+    # --- mid end: a convolution over all channels is a 1-D convolution in time
+    def midend_conv(x: Any, i: int) -> Any:
+        x = layers.ZeroPadding1D((3, 3), name=f"midend_pad{i}")(x)
+        x = layers.Conv1D(
+            num_filt_midend, 7, padding="valid", activation="relu", name=f"midend_conv{i}"
+        )(x)
+        return bn(f"midend_bn{i}")(x, training=False)
+
+    m1 = midend_conv(frontend, 1)
+    m2 = layers.Add(name="midend_res2")([midend_conv(m1, 2), m1])
+    m3 = layers.Add(name="midend_res3")([midend_conv(m2, 3), m2])
+    midend = layers.Concatenate(axis=-1, name="midend_concat")([frontend, m1, m2, m3])
+
+    # --- back end: max and mean over time, interleaved per channel as TF1's
+    # flatten(concat([max, mean], axis=2)) of (b, c, 1) tensors gives them.
+    max_pool = ops.max(midend, axis=1)
+    mean_pool = ops.mean(midend, axis=1)
+    pooled = ops.reshape(ops.stack([max_pool, mean_pool], axis=-1), (-1, 2 * midend.shape[-1]))
+    pooled = bn("backend_pool_bn")(pooled, training=False)
+    dense = layers.Dense(num_units_backend, activation="relu", name="penultimate_dense")(pooled)
+    penultimate = bn("penultimate_bn")(dense, training=False)
+
+    if output == "penultimate":
+        outputs: Any = penultimate
+    else:
+        logits = layers.Dense(num_classes, name="tags_dense")(penultimate)
+        taggram = layers.Activation("sigmoid", name="taggram")(logits)
+        outputs = taggram if output == "taggram" else {
+            "penultimate": penultimate, "taggram": taggram
+        }
+    return keras.Model(inputs, outputs, name="musicnn")
+
+
+def checkpoint_to_keras_weights(variables: dict[str, Any]) -> dict[str, Any]:
+    """Rename (and reshape) musicnn TF1 checkpoint variables to Keras variable paths.
+
+    Parameters
+    ----------
+    variables : dict of str to np.ndarray
+        Checkpoint variables by name (``conv2d_5/kernel``...); optimiser slots (``Adam``,
+        ``beta1_power``...) are ignored.
+
+    Returns
+    -------
+    dict of str to np.ndarray
+        float32 arrays keyed by Keras variable path (``midend_conv1/kernel``...).
+    """
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    for name, value in variables.items():
+        scope, _, var = name.rpartition("/")
+        if scope not in CHECKPOINT_NAMES:
+            continue
+        layer = CHECKPOINT_NAMES[scope]
+        value = np.asarray(value, dtype=np.float32)
+        if layer in CONV1D_LAYERS and var == "kernel":
+            value = value[:, :, 0, :]  # (k, w, 1, f) -> (k, w, f)
+        out[f"{layer}/{var}"] = value
+    return out

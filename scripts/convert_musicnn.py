@@ -1,0 +1,182 @@
+#!/usr/bin/env python
+"""Convert a musicnn 0.1.0 TF1 checkpoint into a deejai_model bundle.
+
+The checkpoint is read with ``tf.compat.v1.train.NewCheckpointReader`` (its ``.meta`` graph
+does not import on TF 2.16+); its variables are renamed to the Keras model of
+:func:`deejai_model.networks.musicnn.build_musicnn` and saved with
+:func:`deejai_model.bundle.save_bundle`, with musicnn's ISC licence and a provenance note.
+
+Usage::
+
+    python scripts/convert_musicnn.py MTT_musicnn deejai_model/bundles/musicnn_mtt
+    python scripts/convert_musicnn.py MSD_musicnn deejai_model/bundles/musicnn_msd \\
+        --wheel-dir /tmp/whl
+
+Without ``--wheel-dir`` the wheel is fetched with ``pip download --no-deps musicnn==0.1.0``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import glob
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from deejai_model.bundle import load_bundle, save_bundle  # noqa: E402
+from deejai_model.networks.musicnn import (  # noqa: E402
+    CHECKPOINT_NAMES,
+    build_musicnn,
+    checkpoint_to_keras_weights,
+)
+
+WHEEL = "musicnn==0.1.0"
+WHEEL_URL = "https://pypi.org/project/musicnn/0.1.0/"
+MODELS = {
+    # name: (bundle name, training data, labels attribute in musicnn/configuration.py)
+    "MTT_musicnn": ("musicnn-mtt", "MagnaTagATune", "MTT_LABELS"),
+    "MSD_musicnn": ("musicnn-msd", "the Million Song Dataset", "MSD_LABELS"),
+}
+ARCH_PARAMS = {
+    "num_filt_midend": 64, "num_units_backend": 200, "num_classes": 50, "n_mels": 96,
+    "n_frames": 187, "output": "both",
+}
+FRONTEND = {
+    "kind": "musicnn_logmel", "sample_rate": 16000, "n_fft": 512, "hop_length": 256,
+    "n_mels": 96, "slice_frames": 187,
+}
+
+
+def obtain_wheel(wheel_dir: Path | None, tmp: Path) -> tuple[Path, Path | None]:
+    """Return (root of the unpacked wheel, the .whl file or None if given unpacked)."""
+    if wheel_dir is None:
+        wheel_dir = tmp / "download"
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
+                        "--only-binary=:all:", "-d", str(wheel_dir), WHEEL], check=True)
+    if (wheel_dir / "musicnn" / "models.py").is_file():
+        wheels = sorted(glob.glob(str(wheel_dir.parent / "musicnn-0.1.0-*.whl")))
+        return wheel_dir, Path(wheels[0]) if wheels else None
+    wheels = sorted(glob.glob(str(wheel_dir / "musicnn-0.1.0-*.whl")))
+    if not wheels:
+        raise SystemExit(f"{wheel_dir}: no musicnn-0.1.0 wheel and no unpacked musicnn/")
+    root = tmp / "unpacked"
+    with zipfile.ZipFile(wheels[0]) as zf:
+        zf.extractall(root)
+    return root, Path(wheels[0])
+
+
+def read_checkpoint(checkpoint_dir: Path) -> dict:
+    """All variables of a TF1 checkpoint by name (``conv2d/kernel``...)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    reader = tf.compat.v1.train.NewCheckpointReader(str(checkpoint_dir) + "/")
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+
+
+def read_labels(root: Path, attribute: str) -> list[str]:
+    """The tag names from the wheel's configuration.py, read as data (not imported)."""
+    import ast
+
+    tree = ast.parse((root / "musicnn" / "configuration.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == attribute for t in node.targets):
+            return list(ast.literal_eval(node.value))
+    raise SystemExit(f"configuration.py has no {attribute}")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def convert(model_name: str, out_dir: Path, wheel_dir: Path | None) -> None:
+    bundle_name, dataset, labels_attr = MODELS[model_name]
+    with tempfile.TemporaryDirectory() as tmp:
+        root, wheel_file = obtain_wheel(wheel_dir, Path(tmp))
+        checkpoint_dir = root / "musicnn" / model_name
+        variables = read_checkpoint(checkpoint_dir)
+        labels = read_labels(root, labels_attr)
+        license_text = (root / "musicnn-0.1.0.dist-info" / "LICENSE.md").read_text()
+        data_sha = sha256(checkpoint_dir / ".data-00000-of-00001")
+        wheel_sha = sha256(wheel_file) if wheel_file else "(given unpacked; not recorded)"
+
+    weights = checkpoint_to_keras_weights(variables)
+    used = {n for n in variables if n.rpartition("/")[0] in CHECKPOINT_NAMES}
+    skipped = sorted(set(variables) - used)
+    if any("Adam" not in n and not n.startswith("beta") for n in skipped):
+        raise SystemExit(f"unmapped checkpoint variables: {skipped}")
+
+    model = build_musicnn(**ARCH_PARAMS)
+    paths = {v.path for v in model.weights}
+    if paths != set(weights):
+        raise SystemExit(f"weights and model differ: {sorted(paths ^ set(weights))}")
+    for var in model.weights:
+        var.assign(weights[var.path])
+
+    manifest = {
+        "format": 1,
+        "name": bundle_name,
+        "version": "0.1.0",
+        "architecture": "musicnn",
+        "architecture_params": ARCH_PARAMS,
+        "output": "penultimate",
+        "dim": ARCH_PARAMS["num_units_backend"],
+        "frontend": FRONTEND,
+        "weights": {"file": "weights.npz"},
+        "license": "ISC",
+        "source": f"musicnn 0.1.0 (Pons & Serra 2019) {model_name} checkpoint, {WHEEL_URL}",
+        "labels": labels,
+    }
+    provenance = f"""# Provenance of {bundle_name}
+
+- Model: musicnn `{model_name}` by Jordi Pons and Xavier Serra (Music Technology Group,
+  Universitat Pompeu Fabra), trained on {dataset} for 50-tag music auto-tagging.
+  Paper: J. Pons, X. Serra, "musicnn: pre-trained convolutional neural networks for music
+  audio tagging", ISMIR 2019 late-breaking/demo. Code: https://github.com/jordipons/musicnn
+- Source: the PyPI wheel `musicnn-0.1.0-py3-none-any.whl` ({WHEEL_URL}),
+  sha256 `{wheel_sha}`; checkpoint `musicnn/{model_name}/` in it,
+  `.data-00000-of-00001` sha256 `{data_sha}`.
+- Licence: ISC (the wheel's `LICENSE.md`, copied to `LICENSE` here).
+- Conversion: `scripts/convert_musicnn.py {model_name} ...` read the TF1 checkpoint with
+  `tf.compat.v1.train.NewCheckpointReader`, renamed its {len(used)} model variables to the
+  Keras 3 port `deejai_model.networks.musicnn.build_musicnn` (mid-end kernels
+  `(7, w, 1, 64)` squeezed to Conv1D `(7, w, 64)`; the {len(skipped)} optimiser variables,
+  Adam slots and beta powers, dropped) and wrote them unchanged in float32 to `weights.npz`.
+  Converted {datetime.date.today().isoformat()}.
+- Embedding: `penultimate` (200-d), the batch-normalised 200-unit dense layer that musicnn's
+  `extractor()` returns as `features['penultimate']`; the tag layer (`taggram`, sigmoid) is
+  kept as a second output, labels in `manifest.json`.
+- Input: 187 frames x 96 mel bands (3 s): librosa mel power spectrogram at 16 kHz,
+  `n_fft=512`, `hop_length=256`, then `log10(10000 * x + 1)` (musicnn rounds the mel
+  spectrogram to float16 first; computing in float32 avoids its overflow).
+- Parity: `tests/test_musicnn_parity.py` runs the wheel's own `models.py` in TF1 graph mode
+  with the original checkpoint and compares (max abs difference < 1e-4 required).
+"""
+    final = save_bundle(model, manifest, out_dir, license_text=license_text,
+                        provenance=provenance)
+    bundle = load_bundle(out_dir)  # check that it loads and hashes as written
+    print(f"wrote {out_dir}: {bundle.model_id} ({len(weights)} arrays, "
+          f"sha256 {final.weights['sha256']})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    parser.add_argument("model", choices=sorted(MODELS))
+    parser.add_argument("out_dir", type=Path, help="bundle directory to write")
+    parser.add_argument("--wheel-dir", type=Path, default=None,
+                        help="folder holding musicnn-0.1.0-*.whl or the unpacked wheel "
+                             "(default: pip download it)")
+    args = parser.parse_args(argv)
+    convert(args.model, args.out_dir, args.wheel_dir)
+
+
+if __name__ == "__main__":
+    main()
