@@ -152,11 +152,50 @@ def _groups(lengths: np.ndarray, block: int) -> list[tuple[int, int, int, int]]:
     return runs
 
 
-def _segment_starts(lengths: np.ndarray, first: int, end: int) -> np.ndarray:
-    """Local start offsets of the non-empty tracks ``first..end-1`` inside their run."""
-    sub = lengths[first:end]
-    starts = np.concatenate([[0], np.cumsum(sub)[:-1]])
-    return starts[sub > 0]
+_DENSE_FRACTION = 1 / 64
+"""Above this fraction of close pairs in a block, count with segment sums, not pair lists."""
+
+
+def _touched(
+    close: np.ndarray,
+    row_track: np.ndarray,
+    col_track: np.ndarray,
+    tf: bool = False,
+    transpose: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Distinct-track counts of one closeness block.
+
+    ``row_track`` / ``col_track`` (non-decreasing) give each row's / column's track.
+    Returns ``(k_rows, tf_rows, k_cols)``: per row, the distinct column tracks holding a
+    close slice; per row, the close columns of its own track (if ``tf``); per column, the
+    distinct row tracks holding a close slice (if ``transpose``).
+    """
+    n_rows, n_cols = close.shape
+    tf_rows = k_cols = None
+    if np.count_nonzero(close) > close.size * _DENSE_FRACTION:
+        starts = np.flatnonzero(np.r_[True, col_track[1:] != col_track[:-1]])
+        per_track = np.add.reduceat(close, starts, axis=1, dtype=np.int32)
+        if tf:
+            own = np.searchsorted(col_track[starts], row_track)
+            tf_rows = per_track[np.arange(n_rows), own]
+        if transpose:
+            row_starts = np.flatnonzero(np.r_[True, row_track[1:] != row_track[:-1]])
+            per_row_track = np.add.reduceat(close, row_starts, axis=0, dtype=np.int32)
+            k_cols = np.count_nonzero(per_row_track, axis=0)
+        return np.count_nonzero(per_track, axis=1), tf_rows, k_cols
+    rows, cols = np.nonzero(close)  # row-major: columns ascend within each row
+    ct = col_track[cols]
+    new = np.ones(len(rows), dtype=bool)
+    new[1:] = (rows[1:] != rows[:-1]) | (ct[1:] != ct[:-1])
+    k_rows = np.bincount(rows[new], minlength=n_rows)
+    rt = row_track[rows]
+    if tf:
+        tf_rows = np.bincount(rows[ct == rt], minlength=n_rows)
+    if transpose:
+        span = int(row_track[-1] - row_track[0]) + 1
+        keys = np.unique(cols.astype(np.int64) * span + (rt - row_track[0]))
+        k_cols = np.bincount(keys // span, minlength=n_cols)
+    return k_rows, tf_rows, k_cols
 
 
 def _close(a: np.ndarray, b: np.ndarray, epsilon: float) -> np.ndarray:
@@ -205,23 +244,18 @@ def slice_counts(
     k = np.zeros(m, dtype=np.int64)
     tf = np.zeros(m, dtype=np.int64)
     runs = _groups(lengths, block)
-    seg = [_segment_starts(lengths, r[0], r[1]) for r in runs]
     for i, j in _pairs(runs, runs, symmetric=True):
-        ta, _, a0, a1 = runs[i]
+        _, _, a0, a1 = runs[i]
         _, _, b0, b1 = runs[j]
         close = _close(units[a0:a1], units[b0:b1], epsilon)
         if i == j:
             np.fill_diagonal(close, True)
-        # per (row slice, column track) counts of close slices
-        per_track = np.add.reduceat(close, seg[j], axis=1, dtype=np.int32)
-        k[a0:a1] += np.count_nonzero(per_track, axis=1)
-        if i == j:
-            nonempty = np.flatnonzero(lengths[runs[i][0] : runs[i][1]] > 0) + ta
-            local = np.searchsorted(nonempty, track_of[a0:a1])
-            tf[a0:a1] = per_track[np.arange(a1 - a0), local]
+            k_rows, tf[a0:a1], _ = _touched(close, track_of[a0:a1], track_of[b0:b1], tf=True)
+            k[a0:a1] += k_rows
         else:
-            per_track_t = np.add.reduceat(close, seg[i], axis=0, dtype=np.int32)
-            k[b0:b1] += np.count_nonzero(per_track_t, axis=0)
+            k_rows, _, k_cols = _touched(close, track_of[a0:a1], track_of[b0:b1], transpose=True)
+            k[a0:a1] += k_rows
+            k[b0:b1] += k_cols
     return SliceCounts(k=k, tf=tf, track_of=track_of, n_tracks=len(lengths))
 
 
@@ -258,15 +292,15 @@ def idf_counts(
     if slices.shape[1] != others.shape[1]:
         raise ValueError(f"dimension mismatch: {slices.shape[1]} vs {others.shape[1]}")
     units, other_units = unit_rows(slices), unit_rows(others)
+    track_of = np.repeat(np.arange(len(lengths)), lengths)
+    other_track_of = np.repeat(np.arange(len(other_lengths)), other_lengths)
     runs_a = _groups(lengths, block)
     runs_b = _groups(other_lengths, block)
-    seg_b = [_segment_starts(other_lengths, r[0], r[1]) for r in runs_b]
     for i, j in _pairs(runs_a, runs_b, symmetric=False):
         _, _, a0, a1 = runs_a[i]
         _, _, b0, b1 = runs_b[j]
         close = _close(units[a0:a1], other_units[b0:b1], epsilon)
-        per_track = np.add.reduceat(close, seg_b[j], axis=1, dtype=np.int32)
-        k[a0:a1] += np.count_nonzero(per_track, axis=1)
+        k[a0:a1] += _touched(close, track_of[a0:a1], other_track_of[b0:b1])[0]
     return k
 
 

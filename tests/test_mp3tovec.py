@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from deejai_model import mp3tovec
 from deejai_model.mp3tovec import (
     idf_counts,
     mean_vectors,
@@ -58,8 +59,11 @@ def planted_library(rng, n_tracks=9, dim=12, max_slices=6, n_motifs=4, jitter=1e
     return tracks
 
 
+@pytest.mark.parametrize("dense_fraction", [0.0, 2.0, mp3tovec._DENSE_FRACTION])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_blocked_matches_definition_for_every_block_size(seed):
+def test_blocked_matches_definition_for_every_block_size(seed, dense_fraction, monkeypatch):
+    # 0.0: always count by segment sums; 2.0: always by pair lists
+    monkeypatch.setattr(mp3tovec, "_DENSE_FRACTION", dense_fraction)
     rng = np.random.default_rng(seed)
     tracks = planted_library(rng)
     expected = reference_tfidf(tracks, 0.001)
@@ -156,7 +160,9 @@ def test_two_track_library_is_usable():
     np.testing.assert_allclose(got, reference_tfidf(tracks, 0.001), rtol=1e-5)
 
 
-def test_growing_library_from_building_blocks_equals_full_recompute():
+@pytest.mark.parametrize("dense_fraction", [0.0, 2.0])
+def test_growing_library_from_building_blocks_equals_full_recompute(dense_fraction, monkeypatch):
+    monkeypatch.setattr(mp3tovec, "_DENSE_FRACTION", dense_fraction)
     rng = np.random.default_rng(7)
     tracks = planted_library(rng, n_tracks=12)
     old, new = tracks[:7], tracks[7:]
