@@ -147,8 +147,10 @@ def _to_mono(frame: Any) -> np.ndarray:
     return data.mean(axis=0, dtype=np.float32)
 
 
-def _mono_frames(container: Any, stream: Any, stats: DecodeStats) -> Iterator[tuple[Any, np.ndarray]]:
-    """Yield ``(pts or None, mono float32 samples)`` for each decoded frame, skipping bad packets."""
+def _mono_frames(
+    container: Any, stream: Any, stats: DecodeStats
+) -> Iterator[tuple[Any, np.ndarray]]:
+    """Yield ``(pts or None, mono float32 samples)`` per decoded frame; skip bad packets."""
     import av
 
     for packet in container.demux(stream):
@@ -188,7 +190,9 @@ class _Resampler:
             self._out.append(block)
             return
         frame = self._av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(block, dtype=np.float32).reshape(1, -1), format="flt", layout="mono"
+            np.ascontiguousarray(block, dtype=np.float32).reshape(1, -1),
+            format="flt",
+            layout="mono",
         )
         frame.sample_rate = self.src_rate
         frame.pts = self._fed
@@ -403,7 +407,9 @@ def _rewind(container: Any, stream: Any, origin: float) -> None:
     import av
 
     try:
-        container.seek(int(math.floor((origin - 1.0) / stream.time_base)), stream=stream, backward=True)
+        container.seek(
+            int(math.floor((origin - 1.0) / stream.time_base)), stream=stream, backward=True
+        )
     except av.error.FFmpegError:
         container.seek(int(math.floor(origin / stream.time_base)), stream=stream, backward=True)
 
