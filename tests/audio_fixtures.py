@@ -1,0 +1,164 @@
+"""Generators of test audio, shared by the test modules.
+
+Signals are plain numpy arrays (float32, shape ``(samples,)`` for mono or ``(samples, channels)``),
+deterministic for a given ``seed``; :func:`write_audio` writes them as wav, flac, mp3, m4a (AAC),
+ogg (Vorbis) or opus, with soundfile for PCM/FLAC and the ffmpeg command line for the rest.
+
+Example::
+
+    from tests.audio_fixtures import chord, write_audio
+    path = write_audio(tmp_path / "c.mp3", chord(5.0, 44100), 44100)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+#: Extensions :func:`write_audio` knows, and the ffmpeg codec arguments for each.
+FORMATS: dict[str, list[str]] = {
+    "wav": [],
+    "flac": [],
+    "mp3": ["-c:a", "libmp3lame", "-b:a", "128k"],
+    "m4a": ["-c:a", "aac", "-b:a", "128k"],
+    "ogg": ["-c:a", "libvorbis", "-q:a", "4"],
+    "opus": ["-c:a", "libopus", "-b:a", "96k"],
+}
+
+#: A major triad on A3 (Hz).
+A_MAJOR = (220.0, 277.18, 329.63)
+
+
+def _time(seconds: float, sample_rate: int) -> np.ndarray:
+    return np.arange(int(round(seconds * sample_rate)), dtype=np.float64) / sample_rate
+
+
+def tone(seconds: float, sample_rate: int, freq: float = 440.0, amp: float = 0.5) -> np.ndarray:
+    """A sine tone of ``freq`` Hz, ``amp`` peak, ``seconds`` long (mono float32)."""
+    return (amp * np.sin(2 * np.pi * freq * _time(seconds, sample_rate))).astype(np.float32)
+
+
+def chord(
+    seconds: float,
+    sample_rate: int,
+    freqs: Sequence[float] = A_MAJOR,
+    amp: float = 0.5,
+) -> np.ndarray:
+    """Sum of equal sines at ``freqs`` Hz, scaled to ``amp`` peak at most (mono float32)."""
+    t = _time(seconds, sample_rate)
+    x = sum(np.sin(2 * np.pi * f * t) for f in freqs)
+    return (amp * x / max(1, len(freqs))).astype(np.float32)
+
+
+def noise_bursts(
+    seconds: float,
+    sample_rate: int,
+    every: float = 0.5,
+    burst: float = 0.1,
+    amp: float = 0.3,
+    seed: int = 0,
+) -> np.ndarray:
+    """White-noise bursts of ``burst`` s every ``every`` s, silence between (mono float32)."""
+    rng = np.random.default_rng(seed)
+    n = int(round(seconds * sample_rate))
+    x = np.zeros(n, dtype=np.float32)
+    step, width = int(every * sample_rate), int(burst * sample_rate)
+    for start in range(0, n, max(1, step)):
+        stop = min(n, start + width)
+        x[start:stop] = amp * rng.standard_normal(stop - start)
+    return x
+
+
+def clicks(
+    seconds: float, sample_rate: int, bpm: float = 120.0, amp: float = 0.8, click: float = 0.01
+) -> np.ndarray:
+    """A click track at ``bpm`` beats per minute: decaying 2 kHz blips (mono float32)."""
+    n = int(round(seconds * sample_rate))
+    x = np.zeros(n, dtype=np.float32)
+    width = max(1, int(click * sample_rate))
+    t = np.arange(width) / sample_rate
+    blip = (amp * np.sin(2 * np.pi * 2000 * t) * np.exp(-t / (click / 4))).astype(np.float32)
+    period = 60.0 / bpm
+    for k in range(int(seconds / period) + 1):
+        start = int(round(k * period * sample_rate))
+        if start >= n:
+            break
+        stop = min(n, start + width)
+        x[start:stop] += blip[: stop - start]
+    return x
+
+
+def music(seconds: float, sample_rate: int, bpm: float = 120.0, seed: int = 0) -> np.ndarray:
+    """A cheap 'song': a chord that changes every 2 s under a click track (mono float32).
+
+    Deterministic for ``seed``; distinct enough along time that a misplaced excerpt shows.
+    """
+    rng = np.random.default_rng(seed)
+    t = _time(seconds, sample_rate)
+    out = np.zeros_like(t)
+    seg = int(2 * sample_rate)
+    for start in range(0, t.size, seg):
+        root = 110.0 * 2 ** (rng.integers(0, 24) / 12)
+        sl = slice(start, start + seg)
+        for ratio in (1.0, 1.26, 1.5):
+            out[sl] += np.sin(2 * np.pi * root * ratio * t[sl])
+    out = 0.15 * out + clicks(seconds, sample_rate, bpm)
+    return np.clip(out, -0.99, 0.99).astype(np.float32)
+
+
+def stereo(left: np.ndarray, right: np.ndarray | None = None) -> np.ndarray:
+    """Stack two mono signals (or one with a half-level copy of itself) into (samples, 2)."""
+    if right is None:
+        right = 0.5 * left
+    return np.stack([left, right], axis=1).astype(np.float32)
+
+
+def have_ffmpeg() -> bool:
+    """True when the ffmpeg command line is on PATH."""
+    return shutil.which("ffmpeg") is not None
+
+
+def write_audio(path: str | os.PathLike, signal: np.ndarray, sample_rate: int) -> Path:
+    """Write ``signal`` to ``path`` in the format its extension names.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Target; the extension (one of ``FORMATS``) picks the format.
+    signal : np.ndarray
+        float32 samples, ``(n,)`` or ``(n, channels)``, full scale 1.0.
+    sample_rate : int
+        Hz. Opus is resampled by its encoder to 48 kHz (as every Opus file is).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    ext = path.suffix.lower().lstrip(".")
+    if ext not in FORMATS:
+        raise ValueError(f"unknown format {ext!r}")
+    if ext in ("wav", "flac"):
+        subtype = "FLOAT" if ext == "wav" else "PCM_16"
+        sf.write(path, signal, sample_rate, subtype=subtype)
+        return path
+    tmp = path.with_name(path.name + ".src.wav")
+    sf.write(tmp, signal, sample_rate, subtype="FLOAT")
+    try:
+        subprocess.run(
+            ["ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-i", str(tmp)]
+            + FORMATS[ext]
+            + [str(path)],
+            check=True,
+        )
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
