@@ -92,7 +92,7 @@ def test_excerpts_agree_with_full_decode(made, fmt: str, channels: int, rate: in
     starts = [4.2, 0.0, 0.37, 7.05, SECONDS - 1.5]
     excerpts = audio.decode_excerpts(path, sr, starts, length)
     assert len(excerpts) == len(starts)
-    for start, ex in zip(starts, excerpts):
+    for start, ex in zip(starts, excerpts, strict=True):
         assert ex.shape == (n,) and ex.dtype == np.float32
         a = int(round(start * sr))
         ref = full[a : a + n]
@@ -249,7 +249,7 @@ def test_ten_minute_track_by_excerpts(ten_minutes) -> None:
     elapsed = time.perf_counter() - t0
     assert elapsed < 3.0  # a full decode of this file takes longer than 16 seeks
     assert len(excerpts) == 16
-    for start, ex in zip(starts, excerpts):
+    for start, ex in zip(starts, excerpts, strict=True):
         assert ex.size == fe.slice_samples
         a = int(round(start * 16000))
         # against the signal the file was made from (same rate: no resampler involved)
@@ -280,6 +280,6 @@ def test_corpus_files(name: str, corrupt: bool) -> None:
     assert (audio.last_stats.corrupt_packets >= 1) == corrupt
     assert full.size / 16000 == pytest.approx(audio.probe_duration(path), abs=0.5)
     starts = [0.5, 10.0, 60.0, 90.0]
-    for start, ex in zip(starts, audio.decode_excerpts(path, 16000, starts, 3.0)):
+    for start, ex in zip(starts, audio.decode_excerpts(path, 16000, starts, 3.0), strict=True):
         a = int(start * 16000)
         assert np.max(np.abs(ex - full[a : a + ex.size])) < 1e-3, start
