@@ -1,0 +1,303 @@
+"""The systems we compare against: bliss, Musly, a log-mel baseline and a random-weights Speccy.
+
+Each ``*_analyse`` function turns one audio file into what that system compares; the
+``*_library`` functions run a whole track list (cached in ``--cache``) and return either
+vectors plus the system's distance, or a distance matrix.
+
+Peers' own defaults are kept: bliss compares its 23 features by euclidean distance (as its
+README does), Musly "timbre" analyses whole files and normalises distances by mutual proximity.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from benchmarks.common import (
+    Track,
+    align,
+    cache_file,
+    cosine_distances,
+    euclidean_distances,
+    load_ragged,
+    save_ragged,
+    zscore,
+)
+
+LOGMEL_RATE = 22050
+LOGMEL_FFT = 2048
+LOGMEL_HOP = 512
+LOGMEL_MELS = 96
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def decode_pyav(path: str, sample_rate: int = LOGMEL_RATE) -> np.ndarray:
+    """Whole file to mono float32 at ``sample_rate`` Hz with PyAV, skipping undecodable packets.
+
+    Parameters
+    ----------
+    path : str
+        Audio file.
+    sample_rate : int
+        Output rate in Hz.
+
+    Returns
+    -------
+    ndarray, shape (n_samples,)
+    """
+    import av
+
+    chunks: list[np.ndarray] = []
+    with av.open(path) as container:
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate,
+                                      frame_size=sample_rate)
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.InvalidDataError:
+                continue
+            for frame in frames:
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray().reshape(-1))
+    if not chunks:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+# --------------------------------------------------------------------------- bliss
+
+
+def bliss_analyse(path: str) -> np.ndarray:
+    """bliss-audio's 23-float analysis of one file (raises what bliss raises, panics included)."""
+    from bliss_audio import Song
+
+    return np.asarray(Song(path).analysis, dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- Musly
+
+
+def musly_jukebox(method: str = "timbre"):
+    """A fresh ``pymusly.MuslyJukebox`` for ``method``."""
+    import pymusly
+
+    return pymusly.MuslyJukebox(method)
+
+
+def musly_analyse(jukebox, path: str, length: float = 0.0):
+    """Musly track model of a file; ``length <= 0`` analyses the whole file."""
+    return jukebox.track_from_audiofile(path, length)
+
+
+def musly_distances(jukebox, models: Sequence[object | None]) -> np.ndarray:
+    """Musly distance matrix over the tracks that have a model (others: inf rows and columns).
+
+    The jukebox's style is set from these tracks, they are added, and each one is compared
+    with all of them, so timbre distances get Musly's mutual-proximity normalisation over
+    this collection.
+
+    Returns
+    -------
+    ndarray, shape (n, n), float64
+    """
+    n = len(models)
+    present = [(i, m) for i, m in enumerate(models) if m is not None]
+    out = np.full((n, n), np.inf)
+    if not present:
+        return out
+    jukebox.set_style([m for _, m in present])
+    jukebox.add_tracks(present)
+    for i, model in present:
+        row = jukebox.compute_similarity((i, model), present)
+        out[i, [j for j, _ in present]] = np.asarray(row, dtype=np.float64)
+    return out
+
+
+# --------------------------------------------------------------------------- log-mel baseline
+
+
+def logmel_analyse(path: str) -> np.ndarray:
+    """Mean and standard deviation over time of each of 96 log-mel bands (192 floats).
+
+    Whole file, 22.05 kHz mono, n_fft 2048, hop 512, power in dB (ref 1, floor -100 dB).
+    """
+    import librosa
+
+    audio = decode_pyav(path, LOGMEL_RATE)
+    if audio.size < LOGMEL_FFT:
+        raise ValueError(f"{path}: too short for a log-mel analysis")
+    mel = librosa.feature.melspectrogram(
+        y=audio, sr=LOGMEL_RATE, n_fft=LOGMEL_FFT, hop_length=LOGMEL_HOP, n_mels=LOGMEL_MELS
+    )
+    db = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
+    return np.concatenate([db.mean(axis=1), db.std(axis=1)]).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- random Speccy
+
+
+def speccy_random_model(seed: int = 0):
+    """Deej-A.I.'s Speccy with seeded random weights (the architecture's own prior, no training)."""
+    import keras
+    from deejai_model.networks.speccy import build_speccy
+
+    keras.utils.set_random_seed(seed)
+    return build_speccy()
+
+
+def speccy_frontend():
+    """The Speccy front end (22.05 kHz, 96 mels, 216-frame slices)."""
+    from deejai_model.frontend import FrontEnd
+
+    return FrontEnd.from_manifest(
+        {"kind": "speccy", "sample_rate": 22050, "n_fft": 2048, "hop_length": 512,
+         "n_mels": 96, "slice_frames": 216}
+    )
+
+
+def speccy_random_analyse(model, frontend, path: str, max_slices: int | None = 16) -> np.ndarray:
+    """Slice vectors (n_slices, 100) of one file under the random Speccy.
+
+    ``max_slices`` excerpts are decoded at the front end's planned starts (None: every slice
+    of the whole decoded file).
+    """
+    from deejai_model.audio import decode, decode_excerpts, probe_duration
+
+    if max_slices is None:
+        audio = decode(path, frontend.sample_rate)
+        batch, _ = frontend.slices(audio)
+    else:
+        starts = frontend.excerpt_starts(probe_duration(path), max_slices)
+        pieces = decode_excerpts(path, frontend.sample_rate, starts, frontend.slice_seconds)
+        batch = np.concatenate([frontend.slices(p)[0] for p in pieces])
+    return np.asarray(model.predict(batch, verbose=0, batch_size=32), dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- whole libraries
+
+
+def _cached_per_track(
+    tracks: Sequence[Track],
+    cache_dir: str,
+    name: str,
+    analyse: Callable[[str], np.ndarray],
+    log: Callable[[str], None],
+) -> tuple[list[np.ndarray | None], list[str]]:
+    """Run ``analyse`` on every track not yet in ``<cache>/<name>.npz``; return arrays, failures.
+
+    A failure is any exception, ``BaseException`` included (bliss's Rust panics), except
+    ``KeyboardInterrupt`` and ``SystemExit``. Failures are cached too (as failures).
+    """
+    path = cache_file(cache_dir, name)
+    known: dict[str, np.ndarray | None] = {}
+    errors: dict[str, str] = {}
+    if path.exists():
+        paths, arrays, meta = load_ragged(path)
+        known = dict(zip(paths, arrays, strict=True))
+        errors = dict(zip(paths, [str(e) for e in meta.get("errors", [""] * len(paths))],
+                          strict=True))
+    todo = [t for t in tracks if t.path not in known]
+    for number, track in enumerate(todo, 1):
+        try:
+            value = np.atleast_2d(np.asarray(analyse(track.path), dtype=np.float32))
+            known[track.path] = value
+            errors[track.path] = ""
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: B036 - pyo3 PanicException is a BaseException
+            known[track.path] = None
+            errors[track.path] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+            log(f"{name}: {track.path}: {errors[track.path]}")
+        if number % 20 == 0 or number == len(todo):
+            keys = list(known)
+            save_ragged(path, keys, [known[k] for k in keys],
+                        errors=np.array([errors.get(k, "") for k in keys]))
+            log(f"{name}: {number}/{len(todo)} analysed")
+    arrays = align(tracks, list(known), list(known.values()))
+    failed = [f"{t.path}: {errors.get(t.path, 'missing')}" for t, a in zip(tracks, arrays,
+                                                                             strict=True)
+              if a is None]
+    return arrays, failed
+
+
+def _stack(arrays: Sequence[np.ndarray | None], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    valid = np.array([a is not None for a in arrays])
+    x = np.zeros((len(arrays), dim))
+    for i, a in enumerate(arrays):
+        if a is not None:
+            x[i] = a.reshape(-1)[:dim] if a.shape[0] == 1 else a.mean(axis=0)
+    return x, valid
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def bliss_library(tracks: Sequence[Track], cache_dir: str, log=_log):
+    """bliss: (euclidean distance matrix, valid mask, failures)."""
+    arrays, failed = _cached_per_track(tracks, cache_dir, "bliss", bliss_analyse, log)
+    x, valid = _stack(arrays, 23)
+    return euclidean_distances(x), valid, failed
+
+
+def logmel_library(tracks: Sequence[Track], cache_dir: str, log=_log):
+    """Log-mel mean+std, z-scored over the library, cosine: (distances, valid, failures)."""
+    arrays, failed = _cached_per_track(tracks, cache_dir, "logmel96", logmel_analyse, log)
+    x, valid = _stack(arrays, 2 * LOGMEL_MELS)
+    x[valid] = zscore(x[valid])
+    return cosine_distances(x), valid, failed
+
+
+def speccy_random_library(tracks: Sequence[Track], cache_dir: str, max_slices: int | None = 16,
+                          log=_log):
+    """Random-weights Speccy, mean of slice vectors, centred, cosine.
+
+    Returns (distances, valid, failures).
+    """
+    model = speccy_random_model()
+    frontend = speccy_frontend()
+    name = f"speccy-random_K{max_slices or 'all'}"
+    arrays, failed = _cached_per_track(
+        tracks, cache_dir, name,
+        lambda p: speccy_random_analyse(model, frontend, p, max_slices), log,
+    )
+    dim = next(a.shape[1] for a in arrays if a is not None)
+    x, valid = _stack(arrays, dim)
+    x[valid] = x[valid] - x[valid].mean(axis=0)
+    return cosine_distances(x), valid, failed
+
+
+def musly_library(tracks: Sequence[Track], cache_dir: str, method: str = "timbre", log=_log):
+    """Musly, whole files: (distance matrix, valid mask, failures), the matrix cached."""
+    path = cache_file(cache_dir, f"musly-{method}_{len(tracks)}")
+    keys = np.array([t.path for t in tracks])
+    if path.exists():
+        with np.load(path, allow_pickle=False) as z:
+            if z["paths"].shape == keys.shape and (z["paths"] == keys).all():
+                return z["distances"], z["valid"], [str(f) for f in z["failed"]]
+    jukebox = musly_jukebox(method)
+    models: list[object | None] = []
+    failed: list[str] = []
+    for number, track in enumerate(tracks, 1):
+        try:
+            models.append(musly_analyse(jukebox, track.path))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: B036
+            models.append(None)
+            failed.append(f"{track.path}: {type(exc).__name__}: {exc}")
+            log(failed[-1])
+        if number % 20 == 0:
+            log(f"musly: {number}/{len(tracks)} analysed")
+    distances = musly_distances(jukebox, models)
+    valid = np.array([m is not None for m in models])
+    np.savez(path, distances=distances, valid=valid, paths=keys,
+             failed=np.array(failed if failed else [], dtype=str))
+    return distances, valid, failed
