@@ -1,0 +1,110 @@
+"""Configuration of the deejai plugin: defaults and a typed, validated view of them.
+
+Nothing here imports numpy, TensorFlow or the model library: reading the configuration must stay
+cheap because every ``beet`` command loads the plugin.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import confuse
+
+#: Defaults of the ``deejai:`` section of the beets configuration (documented in docs/plugin.md).
+DEFAULTS: dict[str, object] = {
+    "model": "",  # bundle directory; empty = the bundle shipped with deejai_model
+    "pooling": "mean",  # slice vectors -> track vector: "mean" | "tfidf"
+    "epsilon": 0.001,  # TF-IDF: two slices are "the same word" below this cosine distance
+    "auto": True,  # embed items as they are imported
+    "max_slices": 16,  # slices per track, spread over it (0: every slice, as upstream)
+    "workers": 2,  # decoding threads
+    "batch_size": 64,  # slices per network call
+    "index_trees": 50,  # Annoy trees
+    "exact_below": 5000,  # libraries up to this size are searched exactly (brute force)
+    "normalize": "center",  # "center": subtract the library mean before cosine | "none"
+    "hubness": "none",  # "csls": penalise hubs by their neighbourhood radius | "none"
+    "hubness_k": 10,  # neighbours that define an item's CSLS radius
+    "playlist_dir": ".",  # where a relative ``-o FILE`` is written
+    "relative_to": "playlist",  # M3U paths: "playlist" (its folder) | "library" | "absolute" | dir
+    "commit_every": 8,  # embed: commit after this many tracks
+}
+
+POOLINGS = ("mean", "tfidf")
+NORMALIZATIONS = ("center", "none")
+HUBNESS = ("csls", "none")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The plugin's configuration, validated.
+
+    Attributes mirror :data:`DEFAULTS`; ``model`` is an absolute path or ``""``.
+    """
+
+    model: str
+    pooling: str
+    epsilon: float
+    auto: bool
+    max_slices: int
+    workers: int
+    batch_size: int
+    index_trees: int
+    exact_below: int
+    normalize: str
+    hubness: str
+    hubness_k: int
+    playlist_dir: str
+    relative_to: str
+    commit_every: int
+
+    @classmethod
+    def from_view(cls, view: confuse.ConfigView) -> Settings:
+        """Read and validate the ``deejai`` configuration view.
+
+        Raises
+        ------
+        confuse.ConfigError
+            When a value has the wrong type or is not one of the allowed choices.
+        """
+        model = view["model"].get(str) or ""
+        if model:
+            model = os.path.abspath(os.path.expanduser(model))
+        epsilon = float(view["epsilon"].as_number())
+        if not 0.0 < epsilon < 2.0:
+            raise confuse.ConfigValueError(f"deejai.epsilon must be in (0, 2), got {epsilon}")
+        max_slices = view["max_slices"].get(int)
+        if max_slices < 0:
+            raise confuse.ConfigValueError("deejai.max_slices must be >= 0")
+        return cls(
+            model=model,
+            pooling=view["pooling"].as_choice(POOLINGS),
+            epsilon=epsilon,
+            auto=view["auto"].get(bool),
+            max_slices=max_slices,
+            workers=max(1, view["workers"].get(int)),
+            batch_size=max(1, view["batch_size"].get(int)),
+            index_trees=max(1, view["index_trees"].get(int)),
+            exact_below=max(0, view["exact_below"].get(int)),
+            normalize=view["normalize"].as_choice(NORMALIZATIONS),
+            hubness=view["hubness"].as_choice(HUBNESS),
+            hubness_k=max(1, view["hubness_k"].get(int)),
+            playlist_dir=view["playlist_dir"].as_filename(),
+            relative_to=view["relative_to"].get(str),
+            commit_every=max(1, view["commit_every"].get(int)),
+        )
+
+    @property
+    def pooling_tag(self) -> str:
+        """How track vectors are derived from slices, e.g. ``"mean"`` or ``"tfidf:0.001"``."""
+        return "mean" if self.pooling == "mean" else f"tfidf:{self.epsilon:g}"
+
+    def index_signature(self) -> dict[str, object]:
+        """The settings an index depends on: a change in any of them forces a rebuild."""
+        return {
+            "pooling": self.pooling_tag,
+            "normalize": self.normalize,
+            "hubness": self.hubness,
+            "hubness_k": self.hubness_k,
+            "index_trees": self.index_trees,
+        }

@@ -1,0 +1,234 @@
+"""Embedding library items: the model handle, the resumable batch loop, progress on stderr.
+
+TensorFlow (through ``deejai_model.bundle``/``embed``) is imported only when something is
+actually embedded: :class:`ModelHandle` reads the model id from the bundle's manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .store import SliceRow, VectorStore, file_mtime
+
+if TYPE_CHECKING:
+    from beets.library import Item
+
+    from .config import Settings
+
+
+class ModelHandle:
+    """The configured model bundle: its id (cheap) and an embedder (loads TensorFlow).
+
+    Parameters
+    ----------
+    settings : Settings
+        ``settings.model`` is the bundle directory (``""``: the bundle shipped with the library).
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._path: str | None = settings.model or None
+        self._model_id: str | None = None
+        self._embedder = None
+
+    @property
+    def path(self) -> str:
+        """The bundle directory."""
+        if self._path is None:
+            from deejai_model.bundle import default_bundle_path
+
+            self._path = os.fspath(default_bundle_path())
+        return self._path
+
+    @property
+    def model_id(self) -> str:
+        """``"<name>@<version>:<sha256[:12]>"`` from the manifest, without loading weights."""
+        if self._model_id is None:
+            try:
+                with open(os.path.join(self.path, "manifest.json"), encoding="utf-8") as f:
+                    manifest = json.load(f)
+                sha = manifest["weights"]["sha256"]
+                self._model_id = f"{manifest['name']}@{manifest['version']}:{sha[:12]}"
+            except (OSError, ValueError, KeyError, TypeError):
+                # not a plain manifest: let the library say what it is (or why it is not one)
+                self._model_id = self.bundle().model_id
+        return self._model_id
+
+    def bundle(self):
+        """The loaded :class:`deejai_model.bundle.Bundle`."""
+        return self.embedder().bundle if self._embedder is not None else self._load_bundle()
+
+    def _load_bundle(self):
+        from deejai_model.bundle import load_bundle
+
+        return load_bundle(self.path)
+
+    def embedder(self):
+        """A :class:`deejai_model.embed.Embedder` for this bundle (created once)."""
+        if self._embedder is None:
+            from deejai_model.embed import Embedder
+
+            bundle = self._load_bundle()
+            if self._model_id is not None and bundle.model_id != self._model_id:
+                raise RuntimeError(
+                    f"bundle {self.path} says model {bundle.model_id}, manifest {self._model_id}"
+                )
+            self._model_id = bundle.model_id
+            self._embedder = Embedder(
+                bundle,
+                max_slices=self.settings.max_slices,
+                workers=self.settings.workers,
+                batch_size=self.settings.batch_size,
+            )
+        return self._embedder
+
+
+@dataclass
+class Summary:
+    """Counts of one embedding run."""
+
+    embedded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    interrupted: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        """One-line report, e.g. ``"deejai: 10 embedded, 2 skipped, 1 failed"``."""
+        text = f"deejai: {self.embedded} embedded, {self.skipped} skipped, {self.failed} failed"
+        if self.interrupted:
+            text += " (interrupted: run `beet deejai embed` again to resume)"
+        return text
+
+
+class Progress:
+    """``done/total, rate, ETA`` on a stream: one ``\\r`` line on a terminal, else a few lines.
+
+    Parameters
+    ----------
+    total : int
+        Items to do.
+    stream : file, optional
+        Default ``sys.stderr``.
+    """
+
+    def __init__(self, total: int, stream=None):
+        self.total = total
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.started = time.monotonic()
+        self.done = 0
+        self._every = max(1, total // 10)
+
+    def text(self) -> str:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        rate = self.done / elapsed
+        left = (self.total - self.done) / rate if rate > 0 else float("nan")
+        eta = "?" if left != left else time.strftime("%H:%M:%S", time.gmtime(left))
+        return f"deejai: {self.done}/{self.total} items, {rate:.2f} items/s, ETA {eta}"
+
+    def step(self, n: int = 1) -> None:
+        """Count ``n`` more items done and redraw."""
+        self.done += n
+        if self.tty:
+            self.stream.write("\r" + self.text() + "\x1b[K")
+            self.stream.flush()
+        elif self.done % self._every == 0 or self.done == self.total:
+            self.stream.write(self.text() + "\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and self.done:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def embed_items(
+    items: Sequence[Item],
+    store: VectorStore,
+    model: ModelHandle,
+    settings: Settings,
+    log,
+    force: bool = False,
+    progress: bool = False,
+) -> Summary:
+    """Embed the items that need it and store whole rows, committing every few items.
+
+    An item is skipped when it has a row for the configured model made from a file with the
+    same mtime (unless ``force``).  A file that cannot be decoded costs one warning line and
+    the run goes on.  Ctrl-C (``KeyboardInterrupt``) stops the run after committing what is
+    done; the summary says so.
+
+    Parameters
+    ----------
+    items : sequence of beets.library.Item
+        Library items (with ids).
+    progress : bool
+        Show progress on stderr.
+
+    Returns
+    -------
+    Summary
+    """
+    from deejai_model import mp3tovec
+    from deejai_model.errors import AudioError
+
+    summary = Summary()
+    model_id = model.model_id
+    state = store.embedded_state(model_id) if not force else {}
+    todo: dict[str, tuple[Item, float]] = {}
+    for item in items:
+        path = os.fsdecode(item.path)
+        mtime = file_mtime(item.path)
+        if not force and item.id in state and state[item.id] == mtime:
+            summary.skipped += 1
+        elif path in todo:  # two items on one file: embed it once, for the first
+            summary.skipped += 1
+        else:
+            todo[path] = (item, mtime)
+    if not todo:
+        return summary
+
+    embedder = model.embedder()  # loads the network before the clock starts
+    meter = Progress(len(todo)) if progress else None
+    pending: list[SliceRow] = []
+    try:
+        for path, result in embedder.embed_paths(list(todo)):
+            item, mtime = todo[path]
+            if isinstance(result, AudioError):
+                summary.failed += 1
+                summary.errors.append(str(result))
+                log.warning("cannot embed {}", result)
+            else:
+                pending.append(
+                    SliceRow(
+                        item_id=item.id,
+                        path=item.path,
+                        mtime=mtime,
+                        duration=result.duration,
+                        slices=result.vectors,
+                        starts=result.starts,
+                        padded=result.padded,
+                        track_vector=mp3tovec.mean_vectors([result.vectors])[0],
+                        pooling="mean",
+                    )
+                )
+                if len(pending) >= settings.commit_every:
+                    summary.embedded += store.put(model_id, pending)
+                    pending = []
+            if meter is not None:
+                meter.step()
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        if pending:
+            summary.embedded += store.put(model_id, pending)
+        if meter is not None:
+            meter.close()
+    return summary

@@ -1,0 +1,489 @@
+"""The search index over track vectors: pooled, normalised, and searchable by cosine.
+
+Files, beside the library database (``<dir>/deejai.<model-hash>.*``, ``model-hash`` =
+``sha1(model_id)[:12]``):
+
+``.ann``
+    Annoy index (angular metric) over the normalised vectors; Annoy item ``i`` is row ``i``.
+``.ids.npy``
+    ``int64`` beets item id of each row, ascending.
+``.vectors.npy``
+    ``(n, dim) float32`` unit vectors (pooled, centred if ``normalize: center``, normalised).
+``.radii.npy``
+    ``(n,) float32`` CSLS radius of each row (mean cosine to its ``hubness_k`` nearest
+    neighbours), only with ``hubness: csls``.
+``.json``
+    Metadata, written last: model id, the store fingerprint it was built from, the settings it
+    depends on, the library mean vector, and size/mtime of the files above.  Every file is
+    written to a temporary name and moved into place with :func:`os.replace`; an index whose
+    files do not match its JSON, or whose fingerprint differs from the store's, is stale and
+    rebuilt before the next query.
+
+Searching: exact (brute force) up to ``exact_below`` items, so small libraries get exact
+answers; Annoy above that.  Both report cosine distances (``1 - cos``).  With ``hubness: csls``
+the playlist functions re-rank each candidate pool by CSLS ``2 cos - r(q) - r(x)``
+(:class:`CslsScores`), the same way for similar, journey and playlist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .store import VectorStore
+
+FORMAT = 1
+#: Below this many items, centring is skipped (the mean of one or two vectors is the vectors).
+MIN_ITEMS_TO_CENTER = 3
+
+
+def model_hash(model_id: str) -> str:
+    """Short stable file-name token of a model id."""
+    return hashlib.sha1(model_id.encode("utf-8")).hexdigest()[:12]
+
+
+class IndexPaths:
+    """Where the index files of one model live.
+
+    Parameters
+    ----------
+    directory : str
+        Folder beside the library database.
+    model_id : str
+        The model whose vectors the index holds.
+    """
+
+    def __init__(self, directory: str, model_id: str):
+        base = os.path.join(directory, f"deejai.{model_hash(model_id)}")
+        self.ann = base + ".ann"
+        self.ids = base + ".ids.npy"
+        self.vectors = base + ".vectors.npy"
+        self.radii = base + ".radii.npy"
+        self.meta = base + ".json"
+
+    def data_files(self) -> dict[str, str]:
+        return {"ann": self.ann, "ids": self.ids, "vectors": self.vectors, "radii": self.radii}
+
+
+def _stat(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _atomic_write(path: str, write: Callable[[str], None]) -> list[int]:
+    """Write ``path`` through ``write(tmp_path)`` then :func:`os.replace`; returns its stat."""
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".deejai-", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        stat = _stat(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    assert stat is not None
+    return stat
+
+
+def _save_npy(path: str, array: np.ndarray) -> list[int]:
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+
+    return _atomic_write(path, write)
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), float32."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+# -- searches ------------------------------------------------------------------------------
+
+
+class ExactSearch:
+    """Brute-force cosine search over unit vectors (a ``NeighbourSearch``).
+
+    Parameters
+    ----------
+    ids : np.ndarray, (n,) int64
+        Item id of each row.
+    vectors : np.ndarray, (n, dim) float32
+        Unit vectors.
+    """
+
+    def __init__(self, ids: np.ndarray, vectors: np.ndarray):
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.vectors = np.asarray(vectors, dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def nearest(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest items to ``query``: ``(item ids, cosine distances)``, closest first.
+
+        Ties are broken by item id.
+        """
+        k = min(int(k), len(self.ids))
+        if k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        q = unit_rows(np.asarray(query, dtype=np.float32)[None, :])[0]
+        dist = 1.0 - self.vectors @ q
+        part = np.argpartition(dist, k - 1)[:k] if k < len(dist) else np.arange(len(dist))
+        order = part[np.lexsort((self.ids[part], dist[part]))]
+        return self.ids[order], dist[order].astype(np.float32)
+
+
+class AnnoySearch:
+    """Approximate cosine search through an Annoy (angular) index (a ``NeighbourSearch``).
+
+    Annoy's angular distance is ``sqrt(2 - 2 cos)`` on unit vectors, so the cosine distance is
+    ``d**2 / 2``.  Annoy item ``i`` is row ``i`` of ``ids``.
+    """
+
+    def __init__(self, annoy_index, ids: np.ndarray, search_k: int = -1):
+        self.annoy = annoy_index
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.search_k = search_k
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def nearest(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest items to ``query``: ``(item ids, cosine distances)``, closest first."""
+        k = min(int(k), len(self.ids))
+        if k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        rows, dists = self.annoy.get_nns_by_vector(
+            np.asarray(query, dtype=np.float32).tolist(),
+            k,
+            search_k=self.search_k,
+            include_distances=True,
+        )
+        rows = np.asarray(rows, dtype=np.int64)
+        dist = np.asarray(dists, dtype=np.float32) ** 2 / 2.0
+        order = np.lexsort((self.ids[rows], dist))
+        return self.ids[rows[order]], dist[order]
+
+
+class CslsScores:
+    """A ``deejai_model.playlists.ScoreTransform`` reading radii from the index arrays.
+
+    Same scores as :class:`deejai_model.playlists.CslsTransform` (``2 cos - r(q) - r(x)``,
+    ``r(q)`` = mean cosine of the query to its first ``k`` candidates) without building a
+    dict of the whole library on every query.
+    """
+
+    def __init__(self, ids: np.ndarray, radii: np.ndarray, k: int):
+        self.ids = ids
+        self.radii = radii
+        self.k = k
+
+    def __call__(self, query: np.ndarray, ids: np.ndarray, cosines: np.ndarray) -> np.ndarray:
+        from deejai_model.playlists import csls_scores
+
+        ids = np.asarray(ids, dtype=np.int64)
+        pos = np.clip(np.searchsorted(self.ids, ids), 0, max(len(self.ids) - 1, 0))
+        known = (len(self.ids) > 0) & (np.asarray(self.ids)[pos] == ids)
+        r_items = np.where(known, np.asarray(self.radii, dtype=np.float64)[pos], 0.0)
+        r_query = float(np.mean(cosines[: self.k])) if len(cosines) else 0.0
+        return csls_scores(cosines, r_query, r_items)
+
+
+class VectorsById(Mapping):
+    """Read-only ``{item_id: unit vector}`` view over the index arrays (no per-query dict)."""
+
+    def __init__(self, ids: np.ndarray, vectors: np.ndarray, extra: dict | None = None):
+        self._ids = ids
+        self._vectors = vectors
+        self.extra: dict[int, np.ndarray] = dict(extra or {})
+
+    def row(self, item_id: int) -> int | None:
+        """Row of ``item_id`` in the arrays, or None."""
+        pos = int(np.searchsorted(self._ids, item_id))
+        if pos < len(self._ids) and int(self._ids[pos]) == int(item_id):
+            return pos
+        return None
+
+    def __getitem__(self, item_id: int) -> np.ndarray:
+        if item_id in self.extra:
+            return self.extra[item_id]
+        row = self.row(item_id)
+        if row is None:
+            raise KeyError(item_id)
+        return np.asarray(self._vectors[row], dtype=np.float32)
+
+    def __contains__(self, item_id: object) -> bool:
+        if item_id in self.extra:
+            return True
+        try:
+            return self.row(int(item_id)) is not None  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return False
+
+    def __iter__(self) -> Iterator[int]:
+        yield from (int(i) for i in self._ids)
+        yield from self.extra
+
+    def __len__(self) -> int:
+        return len(self._ids) + len(self.extra)
+
+
+# -- the index -----------------------------------------------------------------------------
+
+
+class TrackIndex:
+    """A loaded index: unit vectors of library items and a way to search them.
+
+    Attributes
+    ----------
+    ids : np.ndarray, (n,) int64
+        Item ids, ascending.
+    vectors : np.ndarray, (n, dim) float32
+        Unit vectors (memory-mapped).
+    mean : np.ndarray, (dim,) float32
+        Subtracted before normalising (zeros with ``normalize: none``).
+    radii : np.ndarray or None
+        CSLS radius per row.
+    meta : dict
+        The JSON metadata.
+    """
+
+    def __init__(self, paths: IndexPaths, meta: dict, exact_below: int):
+        self.paths = paths
+        self.meta = meta
+        self.model_id: str = meta["model_id"]
+        self.ids = np.load(paths.ids, mmap_mode="r", allow_pickle=False)
+        self.vectors = np.load(paths.vectors, mmap_mode="r", allow_pickle=False)
+        self.mean = np.asarray(meta["mean"], dtype=np.float32)
+        self.radii = np.load(paths.radii, allow_pickle=False) if meta.get("has_radii") else None
+        self.exact_below = exact_below
+        self._search = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def dim(self) -> int:
+        return int(self.meta["dim"])
+
+    def score_transform(self) -> CslsScores | None:
+        """The hubness correction to hand to the playlist functions (None: plain cosine)."""
+        if self.radii is None:
+            return None
+        return CslsScores(self.ids, self.radii, int(self.meta["settings"]["hubness_k"]))
+
+    def search(self):
+        """A ``NeighbourSearch`` over this index (exact for small libraries, else Annoy)."""
+        if self._search is None:
+            if len(self.ids) <= self.exact_below:
+                self._search = ExactSearch(self.ids, np.asarray(self.vectors))
+            else:
+                from annoy import AnnoyIndex
+
+                annoy = AnnoyIndex(self.dim, "angular")
+                annoy.load(self.paths.ann)
+                self._search = AnnoySearch(annoy, self.ids)
+        return self._search
+
+    def vectors_by_id(self, extra: dict | None = None) -> VectorsById:
+        """Mapping ``item_id -> unit vector`` (plus ``extra`` vectors, e.g. of outside files)."""
+        return VectorsById(self.ids, self.vectors, extra)
+
+    def query_vector(self, raw: np.ndarray) -> np.ndarray:
+        """Normalise a pooled (raw) track vector the way the indexed ones were: ``(dim,)``."""
+        return unit_rows((np.asarray(raw, dtype=np.float32) - self.mean)[None, :])[0]
+
+
+# -- building and loading ------------------------------------------------------------------
+
+
+def pooled_vectors(
+    store: VectorStore, model_id: str, settings: Settings, log=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Track vectors of every embedded library item: ``(ids (n,), vectors (n, dim))``.
+
+    Mean pooling is per track, so stored vectors are reused and only missing ones computed.
+    TF-IDF depends on the whole library, so it is recomputed from all slices (and stored).
+    """
+    from deejai_model import mp3tovec
+
+    ids = store.item_ids(model_id)
+    tag = settings.pooling_tag
+    if settings.pooling != "mean":  # TF-IDF vectors hold only for the set they were made from
+        tag = f"{tag}@{store.generation(model_id)}"
+    known = store.track_vectors(model_id, tag)
+    missing = [i for i in ids if i not in known]
+    if settings.pooling == "mean":
+        if missing:
+            slices = store.slices(model_id, missing)
+            fresh = mp3tovec.mean_vectors([slices[i] for i in missing])
+            store.set_track_vectors(model_id, missing, fresh, tag)
+            known.update(zip(missing, fresh, strict=True))
+    elif missing:
+        if log is not None:
+            log.info("computing TF-IDF track vectors of {} items", len(ids))
+        slices = store.slices(model_id)
+        fresh = mp3tovec.tfidf_vectors([slices[i] for i in ids], epsilon=settings.epsilon)
+        store.set_track_vectors(model_id, ids, fresh, tag)
+        known = dict(zip(ids, fresh, strict=True))
+    if not ids:
+        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+    return np.asarray(ids, dtype=np.int64), np.stack([known[i] for i in ids]).astype(np.float32)
+
+
+def csls_radii(vectors: np.ndarray, k: int, annoy_index=None, block: int = 2048) -> np.ndarray:
+    """Mean cosine similarity of each unit row to its ``k`` nearest other rows: ``(n,)``.
+
+    Exact by blocked matrix products, or through ``annoy_index`` (rows = Annoy items) if given.
+    """
+    n = len(vectors)
+    k = min(k, n - 1)
+    out = np.zeros(n, dtype=np.float32)
+    if k <= 0:
+        return out
+    if annoy_index is not None:
+        for row in range(n):
+            _, dists = annoy_index.get_nns_by_item(row, k + 1, include_distances=True)
+            sims = 1.0 - np.asarray(dists[1 : k + 1], dtype=np.float32) ** 2 / 2.0
+            out[row] = sims.mean() if len(sims) else 0.0
+        return out
+    from deejai_model.playlists import hubness_radii
+
+    return hubness_radii(vectors, k, block=block).astype(np.float32)
+
+
+def build_index(
+    store: VectorStore, model_id: str, settings: Settings, directory: str, log=None
+) -> TrackIndex:
+    """Pool, normalise and index every embedded item of ``model_id``; write the files atomically.
+
+    Returns
+    -------
+    TrackIndex
+        The new index, loaded.
+    """
+    from annoy import AnnoyIndex
+
+    started = time.perf_counter()
+    fingerprint = store.fingerprint(model_id)
+    ids, raw = pooled_vectors(store, model_id, settings, log)
+    n = len(ids)
+    dim = int(raw.shape[1]) if n else 0
+    if settings.normalize == "center" and n >= MIN_ITEMS_TO_CENTER:
+        mean = raw.mean(axis=0).astype(np.float32)
+    else:
+        mean = np.zeros(dim, dtype=np.float32)
+    vectors = unit_rows(raw - mean) if n else raw
+    paths = IndexPaths(directory, model_id)
+    os.makedirs(directory, exist_ok=True)
+
+    annoy = AnnoyIndex(max(dim, 1), "angular")
+    for row in range(n):
+        annoy.add_item(row, vectors[row].tolist())
+    annoy.build(settings.index_trees, n_jobs=1)
+
+    def write_ann(tmp: str) -> None:
+        annoy.save(tmp)
+
+    stats = {"ann": _atomic_write(paths.ann, write_ann)}
+    radii = None
+    if settings.hubness == "csls":
+        radii = csls_radii(vectors, settings.hubness_k, annoy if n > settings.exact_below else None)
+    annoy.unload()
+    stats["ids"] = _save_npy(paths.ids, ids)
+    stats["vectors"] = _save_npy(paths.vectors, vectors)
+    if radii is not None:
+        stats["radii"] = _save_npy(paths.radii, radii)
+    meta = {
+        "format": FORMAT,
+        "model_id": model_id,
+        "fingerprint": fingerprint,
+        "settings": settings.index_signature(),
+        "n": n,
+        "dim": dim,
+        "mean": mean.tolist(),
+        "has_radii": radii is not None,
+        "files": stats,
+        "built_seconds": round(time.perf_counter() - started, 3),
+    }
+
+    def write_meta(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(meta, f)
+
+    _atomic_write(paths.meta, write_meta)
+    if log is not None:
+        log.debug("index of {} items built in {:.2f} s", n, meta["built_seconds"])
+    return TrackIndex(paths, meta, settings.exact_below)
+
+
+def read_meta(paths: IndexPaths) -> dict | None:
+    """The index metadata, or None when missing or unreadable."""
+    try:
+        with open(paths.meta, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def stale_reason(
+    meta: dict | None, paths: IndexPaths, fingerprint: dict, settings: Settings
+) -> str | None:
+    """Why the index on disk cannot be used (None: it is current)."""
+    if meta is None:
+        return "no index yet"
+    if meta.get("format") != FORMAT:
+        return "index format changed"
+    if meta.get("fingerprint") != fingerprint:
+        return "the library's vectors changed"
+    if meta.get("settings") != settings.index_signature():
+        return "settings changed"
+    for name, stat in meta.get("files", {}).items():
+        if _stat(paths.data_files()[name]) != stat:
+            return f"index file {name} does not match its metadata"
+    return None
+
+
+def load_index(
+    store: VectorStore,
+    model_id: str,
+    settings: Settings,
+    directory: str,
+    log=None,
+    rebuild: bool = True,
+) -> TrackIndex | None:
+    """The current index of ``model_id``, rebuilt first if it is stale.
+
+    Parameters
+    ----------
+    rebuild : bool
+        When False, return None instead of rebuilding a stale index.
+    """
+    paths = IndexPaths(directory, model_id)
+    meta = read_meta(paths)
+    reason = stale_reason(meta, paths, store.fingerprint(model_id), settings)
+    if reason is None:
+        assert meta is not None
+        return TrackIndex(paths, meta, settings.exact_below)
+    if not rebuild:
+        return None
+    if log is not None:
+        log.info("rebuilding the index ({})", reason)
+    return build_index(store, model_id, settings, directory, log)
