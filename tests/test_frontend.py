@@ -1,0 +1,213 @@
+"""deejai_model.frontend: slice geometry, excerpt planning and the model-ready arrays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from audio_fixtures import chord, have_ffmpeg, music, noise_bursts, tone, write_audio
+
+from deejai_model import audio
+from deejai_model.frontend import EDGE_FRACTION, FrontEnd
+
+MUSICNN = {
+    "kind": "musicnn",
+    "sample_rate": 16000,
+    "n_fft": 512,
+    "hop_length": 256,
+    "n_mels": 96,
+    "slice_frames": 187,
+}
+SPECCY = {
+    "kind": "speccy",
+    "sample_rate": 22050,
+    "n_fft": 2048,
+    "hop_length": 512,
+    "n_mels": 96,
+    "slice_frames": 216,
+}
+BOTH = [MUSICNN, SPECCY]
+
+
+def _mel(y: np.ndarray, d: dict) -> np.ndarray:
+    import librosa
+
+    extra = {"fmax": d["sample_rate"] / 2} if d["kind"] == "speccy" else {}
+    return librosa.feature.melspectrogram(
+        y=y,
+        sr=d["sample_rate"],
+        n_fft=d["n_fft"],
+        hop_length=d["hop_length"],
+        n_mels=d["n_mels"],
+        **extra,
+    )
+
+
+# -- construction and geometry --------------------------------------------------------
+
+
+def test_from_manifest() -> None:
+    fe = FrontEnd.from_manifest({**MUSICNN, "extra": "ignored"})
+    assert fe == FrontEnd.musicnn()
+    assert FrontEnd.from_manifest(SPECCY) == FrontEnd.speccy()
+    assert fe.slice_samples == 187 * 256
+    assert fe.slice_seconds == pytest.approx(2.992)
+    assert FrontEnd.speccy().slice_seconds == pytest.approx(216 * 512 / 22050)
+    assert FrontEnd.speccy().slice_samples == 110592
+    with pytest.raises(ValueError, match="slice_frames"):
+        FrontEnd.from_manifest({k: v for k, v in MUSICNN.items() if k != "slice_frames"})
+    with pytest.raises(ValueError, match="kind"):
+        FrontEnd.from_manifest({**MUSICNN, "kind": "vggish"})
+    with pytest.raises(ValueError):
+        FrontEnd.from_manifest({**MUSICNN, "hop_length": 0})
+
+
+# -- excerpt planning -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("d", BOTH, ids=lambda d: d["kind"])
+@pytest.mark.parametrize("duration", [3.5, 9.0, 16.0, 31.0, 61.7, 240.0, 3600.0])
+@pytest.mark.parametrize("max_slices", [1, 4, 8, 16, 64])
+def test_excerpt_starts_properties(d: dict, duration: float, max_slices: int) -> None:
+    fe = FrontEnd.from_manifest(d)
+    span = fe.slice_seconds
+    starts = fe.excerpt_starts(duration, max_slices)
+    fit = int(duration // span)
+    assert starts.ndim == 1 and starts.size == max(1, min(max_slices, fit))
+    assert np.all(starts >= 0.0)
+    if fit >= 1:
+        assert np.all(starts + span <= duration + 1e-9)  # every excerpt is whole
+    gaps = np.diff(starts)
+    assert np.all(gaps >= span - 1e-9)  # non-overlapping, increasing
+    if gaps.size > 1:
+        assert np.ptp(gaps) < 1e-6  # evenly spread
+    k = starts.size
+    if k > 1 and (1 - 2 * EDGE_FRACTION) * duration >= k * span:
+        # intro and outro skipped when there is room
+        assert starts[0] >= EDGE_FRACTION * duration - 1e-9
+        assert starts[-1] + span <= (1 - EDGE_FRACTION) * duration + 1e-9
+    if k > 1:
+        # spread over the track: the excerpts cover its middle, not only its beginning
+        assert starts[0] < 0.3 * duration and starts[-1] + span > 0.7 * duration
+
+
+@pytest.mark.parametrize("d", BOTH, ids=lambda d: d["kind"])
+def test_excerpt_starts_every_slice_and_short_tracks(d: dict) -> None:
+    fe = FrontEnd.from_manifest(d)
+    span = fe.slice_seconds
+    every = fe.excerpt_starts(10.5 * span, 0)
+    np.testing.assert_allclose(every, np.arange(10) * span)
+    np.testing.assert_array_equal(fe.excerpt_starts(0.4 * span, 8), [0.0])
+    np.testing.assert_array_equal(fe.excerpt_starts(0.4 * span, 0), [0.0])
+    np.testing.assert_array_equal(fe.excerpt_starts(0.0, 8), [0.0])
+    with pytest.raises(ValueError):
+        fe.excerpt_starts(100.0, -1)
+
+
+# -- slices -----------------------------------------------------------------------------
+
+
+def test_musicnn_slices_match_librosa() -> None:
+    fe = FrontEnd.from_manifest(MUSICNN)
+    y = music(10.0, 16000, seed=3)
+    batch, padded = fe.slices(y)
+    frames = 1 + y.size // 256
+    assert batch.shape == (frames // 187, 187, 96) and batch.dtype == np.float32
+    assert not padded
+    ref = np.log10(10000 * _mel(y, MUSICNN).T + 1)
+    for i in range(batch.shape[0]):
+        np.testing.assert_allclose(batch[i], ref[i * 187 : (i + 1) * 187], rtol=1e-5, atol=1e-5)
+    assert batch.min() >= 0.0
+
+
+def test_speccy_slices_match_upstream_recipe() -> None:
+    import librosa
+
+    fe = FrontEnd.from_manifest(SPECCY)
+    y = music(23.0, 22050, seed=4) + noise_bursts(23.0, 22050, amp=0.05)
+    batch, padded = fe.slices(y)
+    frames = 1 + y.size // 512
+    assert batch.shape == (frames // 216, 96, 216, 1) and batch.dtype == np.float32
+    assert not padded
+    mel = _mel(y, SPECCY)
+    for i in range(batch.shape[0]):
+        s = librosa.power_to_db(mel[:, i * 216 : (i + 1) * 216], ref=np.max, top_db=80)
+        s = (s - s.min()) / (s.max() - s.min())
+        np.testing.assert_allclose(batch[i, :, :, 0], s, atol=1e-5)
+        assert batch[i].min() == 0.0 and batch[i].max() == pytest.approx(1.0)
+
+
+def test_speccy_row_zero_is_the_lowest_band() -> None:
+    fe = FrontEnd.from_manifest(SPECCY)
+    low, _ = fe.slices(tone(6.0, 22050, freq=110.0))
+    high, _ = fe.slices(tone(6.0, 22050, freq=8000.0))
+    band = np.arange(96)
+    assert np.argmax(low[0, :, :, 0].mean(axis=1)) < 10
+    assert np.argmax(high[0, :, :, 0].mean(axis=1)) > 80
+    assert (band * low[0, :, :, 0].mean(axis=1)).sum() < (
+        band * high[0, :, :, 0].mean(axis=1)
+    ).sum()
+
+
+def test_speccy_constant_slice_is_zero() -> None:
+    fe = FrontEnd.from_manifest(SPECCY)
+    batch, padded = fe.slices(np.zeros(fe.slice_samples * 2, np.float32))
+    assert batch.shape[0] == 2 and not padded
+    assert not np.any(batch)
+
+
+@pytest.mark.parametrize("d", BOTH, ids=lambda d: d["kind"])
+def test_short_audio_gives_one_padded_slice(d: dict) -> None:
+    fe = FrontEnd.from_manifest(d)
+    y = chord(1.0, fe.sample_rate)
+    batch, padded = fe.slices(y)
+    assert padded and batch.shape[0] == 1
+    assert np.all(np.isfinite(batch))
+    long_enough, padded = fe.slices(chord(fe.slice_seconds, fe.sample_rate))
+    assert not padded and long_enough.shape[0] == 1
+
+
+@pytest.mark.skipif(not have_ffmpeg(), reason="needs the ffmpeg command line")
+@pytest.mark.parametrize("d", BOTH, ids=lambda d: d["kind"])
+def test_one_second_mp3_end_to_end(tmp_path: Path, d: dict) -> None:
+    fe = FrontEnd.from_manifest(d)
+    path = write_audio(tmp_path / "short.mp3", chord(1.0, 44100), 44100)
+    duration = audio.probe_duration(path)
+    assert duration == pytest.approx(1.0, abs=0.05)
+    batch, padded = fe.slices(audio.decode(path, fe.sample_rate))
+    assert padded and batch.shape[0] == 1
+    starts = fe.excerpt_starts(duration, 8)
+    np.testing.assert_array_equal(starts, [0.0])
+    excerpts = audio.decode_excerpts(path, fe.sample_rate, starts, fe.slice_seconds)
+    assert excerpts[0].size == fe.slice_samples
+    from_excerpts, _ = fe.batch_from_excerpts(excerpts)
+    assert from_excerpts.shape == batch.shape
+    np.testing.assert_allclose(from_excerpts, batch, atol=0.02)
+
+
+# -- batches from excerpts ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("d", BOTH, ids=lambda d: d["kind"])
+def test_batch_from_excerpts_equals_slices(d: dict) -> None:
+    fe = FrontEnd.from_manifest(d)
+    y = music(40.0, fe.sample_rate, seed=5)
+    starts = fe.excerpt_starts(40.0, 6)
+    excerpts = [
+        y[int(round(s * fe.sample_rate)) : int(round(s * fe.sample_rate)) + fe.slice_samples]
+        for s in starts
+    ]
+    batch, padded = fe.batch_from_excerpts(excerpts)
+    assert not padded and batch.shape[0] == len(excerpts)
+    for i, ex in enumerate(excerpts):
+        one, _ = fe.slices(ex)
+        assert one.shape[0] == 1
+        np.testing.assert_allclose(batch[i], one[0], rtol=1e-5, atol=1e-5)
+    if fe.kind == "speccy":
+        assert batch.min() >= 0.0 and batch.max() <= 1.0
+    short = [excerpts[0], excerpts[1][: fe.slice_samples // 3]]
+    batch, padded = fe.batch_from_excerpts(short)
+    assert padded and batch.shape[0] == 2
+    with pytest.raises(ValueError):
+        fe.batch_from_excerpts([])
