@@ -108,7 +108,8 @@ def hubness_radii(vectors: np.ndarray, k: int = 10, block: int = 2048) -> np.nda
     k : int
         Neighbourhood size (capped at ``n - 1``).
     block : int
-        Rows per blocked product (memory ~ ``block * n * 4`` bytes).
+        Most rows per blocked product; fewer when ``n`` is large, so that one block holds
+        at most 2**24 similarities (64 MiB).
 
     Returns
     -------
@@ -123,6 +124,7 @@ def hubness_radii(vectors: np.ndarray, k: int = 10, block: int = 2048) -> np.nda
         return out
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     units = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    block = max(1, min(block, (1 << 24) // n))
     for a in range(0, n, block):
         sims = units[a : a + block] @ units.T
         rows = np.arange(sims.shape[0])

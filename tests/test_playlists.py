@@ -210,6 +210,10 @@ def test_tiny_libraries_return_what_exists(size):
     more = continue_playlist(search, by_id, [0], 5, noise=0.5, rng=1)
     assert sorted(more) == list(range(1, size))
     assert journey(search, by_id, [0], 3) == [0]
+    radii = hubness_radii(vectors, k=5)
+    assert radii.shape == (size,) and np.all(np.isfinite(radii))
+    transform = CslsTransform(ids, radii, k=5)
+    assert len(similar(search, vectors[0], 5, score_transform=transform)) == size
 
 
 def test_slerp_endpoints_and_unit_length():
