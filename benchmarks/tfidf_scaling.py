@@ -1,6 +1,7 @@
 """How exact MP3ToVec TF-IDF scales with the library size.
 
-Run: ``PYTHONPATH=. nice python benchmarks/tfidf_scaling.py [--tracks 1000 10000] [--slices 16] [--dim 200]``
+Run: ``PYTHONPATH=. nice python benchmarks/tfidf_scaling.py [--tracks 1000 10000]``
+(options ``--slices 16 --dim 200 --block 4096``).
 
 Synthetic slices: random vectors with ~10% near-copies of a few hundred motifs, so closeness
 is not empty. Prints one row per library size: slices, wall time of ``tfidf_vectors``, pair
