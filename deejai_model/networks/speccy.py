@@ -108,6 +108,12 @@ def _read_layer(path: str, root: Any, layer: str) -> dict[str, np.ndarray]:
         raise BundleError(f"{path}: layer {layer!r} not found in the weights file")
     group = root[layer]
     names = group.attrs.get("weight_names")
+    if names is None and "weight_names0" in group.attrs:
+        # Keras 2 splits attributes over 64 KiB into weight_names0, weight_names1, ...
+        chunks = []
+        while f"weight_names{len(chunks)}" in group.attrs:
+            chunks.append(np.atleast_1d(group.attrs[f"weight_names{len(chunks)}"]))
+        names = np.concatenate(chunks)
     if names is None:
         raise BundleError(f"{path}: layer {layer!r} has no weight_names attribute")
     arrays: dict[str, np.ndarray] = {}
