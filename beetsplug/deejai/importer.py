@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from .config import Settings
 
 
+#: Embedders already built in this process, by (bundle path, model id, max_slices, workers,
+#: batch_size): a second plugin instance (tests, a long-lived process) does not rebuild the network.
+_EMBEDDERS: dict[tuple, object] = {}
+
+
 class ModelHandle:
     """The configured model bundle: its id (cheap) and an embedder (loads TensorFlow).
 
@@ -74,6 +79,12 @@ class ModelHandle:
         if self._embedder is None:
             from deejai_model.embed import Embedder
 
+            s = self.settings
+            key = (os.path.realpath(self.path), self.model_id)
+            key += (s.max_slices, s.workers, s.batch_size)
+            if key in _EMBEDDERS:
+                self._embedder = _EMBEDDERS[key]
+                return self._embedder
             bundle = self._load_bundle()
             if self._model_id is not None and bundle.model_id != self._model_id:
                 raise RuntimeError(
@@ -86,6 +97,7 @@ class ModelHandle:
                 workers=self.settings.workers,
                 batch_size=self.settings.batch_size,
             )
+            _EMBEDDERS[key] = self._embedder
         return self._embedder
 
 

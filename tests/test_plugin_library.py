@@ -1,0 +1,211 @@
+"""The plugin on a real library: import embeds with the shipped model, queries make sense.
+
+One library for the module (:func:`conftest.imported`): twelve generated tracks of four kinds,
+imported with ``auto: yes``.  These tests only read it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+from conftest import kind_of
+
+pytestmark = pytest.mark.slow
+
+
+def _vectors(env):
+    """``{title: unit vector}`` from the plugin's index (built on demand)."""
+    plugin = _plugin()
+    index = _index(env)
+    vectors = index.vectors_by_id()
+    return {item.title: vectors[item.id] for item in env.lib.items()}, plugin
+
+
+def _plugin():
+    from beets import plugins
+
+    (plugin,) = [p for p in plugins.find_plugins() if p.name == "deejai"]
+    return plugin
+
+
+def _index(env):
+    from beetsplug.deejai.index import load_index
+
+    plugin = _plugin()
+    return load_index(
+        plugin.store(env.lib), plugin.model().model_id, plugin.settings, plugin.index_dir(env.lib)
+    )
+
+
+def _titles(out: str) -> list[str]:
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def test_import_embeds_every_item_with_the_shipped_model(imported):
+    from deejai_model.bundle import default_bundle_path
+
+    manifest = (default_bundle_path() / "manifest.json").read_text()
+    with imported.lib.transaction() as tx:
+        rows = tx.query("SELECT item_id, model_id, n_slices, dim, padded FROM deejai_vectors")
+    ids = {item.id for item in imported.lib.items()}
+    assert len(ids) == 12
+    assert {r[0] for r in rows} == ids
+    model_ids = {r[1] for r in rows}
+    assert len(model_ids) == 1
+    (model_id,) = model_ids
+    assert model_id == _plugin().model().model_id
+    assert model_id.split("@")[0] in manifest  # the bundle's name
+    assert all(r[2] >= 2 and r[4] == 0 for r in rows)  # 12 s: several slices, none padded
+    assert {r[3] for r in rows} == {_plugin().model().bundle().dim}
+
+
+def test_nearest_neighbours_are_of_the_same_kind(imported):
+    out, _ = imported.run_output("deejai", "index")
+    assert "indexed 12 items" in out
+    hits_at_1 = hits_at_2 = 0
+    for item in imported.lib.items():
+        out, _ = imported.run_output(
+            "deejai", "similar", f"title:{item.title}", "-n", "2", "-f", "$title"
+        )
+        found = _titles(out)
+        assert len(found) == 2 and item.title not in found
+        hits_at_1 += kind_of(found[0]) == kind_of(item.title)
+        hits_at_2 += sum(kind_of(t) == kind_of(item.title) for t in found)
+    assert hits_at_1 == 12, "every track's nearest neighbour is of its own kind"
+    assert hits_at_2 >= 22, f"precision at 2 too low: {hits_at_2}/24"
+
+
+def test_similar_prints_distances_in_ascending_order(imported):
+    out, _ = imported.run_output("deejai", "similar", "title:noise-1", "-n", "11")
+    lines = _titles(out)
+    assert len(lines) == 11
+    distances = [float(line.rsplit("(", 1)[1].rstrip(")")) for line in lines]
+    assert distances == sorted(distances)
+    assert lines[0].startswith("noise - noise-")
+
+
+def test_journey_goes_from_a_to_b_without_repeats_and_gets_closer_to_b(imported):
+    vectors, _ = _vectors(imported)
+    out, _ = imported.run_output(
+        "deejai", "journey", "title:chord-1", "title:slowclicks-2", "-n", "4", "-f", "$title"
+    )
+    path = _titles(out)
+    assert path[0] == "chord-1" and path[-1] == "slowclicks-2"
+    assert len(path) == 6 and len(set(path)) == 6
+    to_b = [float(vectors[t] @ vectors["slowclicks-2"]) for t in path]
+    steps = np.diff(to_b)
+    assert steps.mean() > 0 and to_b[-2] > to_b[0]
+
+
+def test_journey_through_a_waypoint(imported):
+    out, _ = imported.run_output(
+        "deejai",
+        "journey",
+        "title:noise-1",
+        "title:chord-1",
+        "--via",
+        "title:fastclicks-1",
+        "-n",
+        "2",
+        "-f",
+        "$title",
+    )
+    path = _titles(out)
+    assert len(path) == 7 and len(set(path)) == 7
+    assert path[0] == "noise-1" and path[3] == "fastclicks-1" and path[-1] == "chord-1"
+
+
+def test_playlist_continues_with_the_seed_kind_and_noise_is_reproducible(imported):
+    out, _ = imported.run_output(
+        "deejai", "playlist", "title:fastclicks-1", "-n", "2", "-f", "$title"
+    )
+    titles = _titles(out)
+    assert titles[0] == "fastclicks-1"
+    assert sorted(titles[1:]) == ["fastclicks-2", "fastclicks-3"]
+    args = ["deejai", "playlist", "title:chord-1", "-n", "6", "--noise", "0.5", "-f", "$title"]
+    first, _ = imported.run_output(*args, "--seed", "3")
+    again, _ = imported.run_output(*args, "--seed", "3")
+    assert first == again
+    titles = _titles(first)
+    assert titles[0] == "chord-1" and len(set(titles)) == 7
+
+
+def test_a_query_matching_several_items_uses_the_first_and_warns(imported):
+    out, logs = imported.run_output("deejai", "similar", "chord", "-n", "1", "-f", "$title")
+    first = imported.lib.items("chord")[0]
+    assert any("3 items match 'chord'" in line and first.title in line for line in logs)
+    assert _titles(out) != [first.title]
+
+
+def test_a_file_outside_the_library_is_embedded_on_the_fly(imported, music, tmp_path):
+    outside = tmp_path / "elsewhere.flac"
+    shutil.copy(next(p for p in music if p.name == "noise-2.flac"), outside)
+    out, logs = imported.run_output("deejai", "similar", str(outside), "-n", "2", "-f", "$title")
+    found = _titles(out)
+    assert found[0] == "noise-2"  # the same audio, in the library
+    assert kind_of(found[1]) == "noise"
+    assert any("not in the library" in line for line in logs)
+
+
+def test_m3u_output_lists_the_items_relative_to_the_playlist(imported, tmp_path):
+    target = tmp_path / "lists" / "trip.m3u8"
+    out, _ = imported.run_output(
+        "deejai",
+        "journey",
+        "title:chord-1",
+        "title:noise-1",
+        "-n",
+        "2",
+        "-o",
+        str(target),
+        "-f",
+        "$id",
+    )
+    ids = [int(x) for x in _titles(out)]
+    lines = target.read_bytes().decode("utf-8").splitlines()
+    assert lines[0] == "#EXTM3U"
+    entries = list(zip(lines[1::2], lines[2::2], strict=True))
+    assert len(entries) == len(ids) == 4
+    for (extinf, entry), item_id in zip(entries, ids, strict=True):
+        item = imported.lib.get_item(item_id)
+        assert extinf == f"#EXTINF:{round(item.length)},{item.artist} - {item.title}"
+        assert not os.path.isabs(entry)
+        assert os.path.samefile(target.parent / entry, os.fsdecode(item.path))
+
+    absolute = tmp_path / "abs.m3u"
+    imported.run_output(
+        "deejai",
+        "similar",
+        "title:chord-1",
+        "-n",
+        "3",
+        "-o",
+        str(absolute),
+        "--relative-to",
+        "absolute",
+    )
+    paths = [line for line in absolute.read_text().splitlines() if not line.startswith("#")]
+    assert len(paths) == 3 and all(os.path.isabs(p) and os.path.isfile(p) for p in paths)
+
+
+def test_query_commands_in_a_fresh_process_do_not_import_tensorflow(imported):
+    for args in (
+        ["deejai", "similar", "title:chord-2", "-n", "3"],
+        ["deejai", "journey", "title:chord-2", "title:noise-3", "-n", "2"],
+        ["deejai", "playlist", "title:noise-3", "-n", "3"],
+    ):
+        done = imported.beet(*args, probe=True)
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        assert lines[-1] == "HEAVY=", f"{args[1]} imported {lines[-1]}"
+        assert len(lines) >= 4  # the items, then the probe line
+
+
+def test_unknown_action_and_no_match_are_user_errors(imported):
+    done = imported.beet("deejai", "dance")
+    assert done.returncode != 0 and "unknown action" in done.stderr
+    done = imported.beet("deejai", "similar", "title:nothing-like-this")
+    assert done.returncode != 0 and "no item matches" in done.stderr
