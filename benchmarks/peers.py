@@ -146,6 +146,7 @@ def logmel_analyse(path: str) -> np.ndarray:
 def speccy_random_model(seed: int = 0):
     """Deej-A.I.'s Speccy with seeded random weights (the architecture's own prior, no training)."""
     import keras
+
     from deejai_model.networks.speccy import build_speccy
 
     keras.utils.set_random_seed(seed)
@@ -153,30 +154,26 @@ def speccy_random_model(seed: int = 0):
 
 
 def speccy_frontend():
-    """The Speccy front end (22.05 kHz, 96 mels, 216-frame slices)."""
+    """The Speccy front end (22.05 kHz, 96 mels, 216-frame slices of 5.0 s)."""
     from deejai_model.frontend import FrontEnd
 
-    return FrontEnd.from_manifest(
-        {"kind": "speccy", "sample_rate": 22050, "n_fft": 2048, "hop_length": 512,
-         "n_mels": 96, "slice_frames": 216}
-    )
+    return FrontEnd.speccy()
 
 
-def speccy_random_analyse(model, frontend, path: str, max_slices: int | None = 16) -> np.ndarray:
+def speccy_random_analyse(model, frontend, path: str, max_slices: int = 16) -> np.ndarray:
     """Slice vectors (n_slices, 100) of one file under the random Speccy.
 
-    ``max_slices`` excerpts are decoded at the front end's planned starts (None: every slice
-    of the whole decoded file).
+    ``max_slices`` excerpts are decoded at the front end's planned starts (0: every slice of
+    the whole decoded file), as our Embedder does.
     """
     from deejai_model.audio import decode, decode_excerpts, probe_duration
 
-    if max_slices is None:
-        audio = decode(path, frontend.sample_rate)
-        batch, _ = frontend.slices(audio)
+    if max_slices == 0:
+        batch, _ = frontend.slices(decode(path, frontend.sample_rate))
     else:
         starts = frontend.excerpt_starts(probe_duration(path), max_slices)
         pieces = decode_excerpts(path, frontend.sample_rate, starts, frontend.slice_seconds)
-        batch = np.concatenate([frontend.slices(p)[0] for p in pieces])
+        batch, _ = frontend.batch_from_excerpts(pieces)
     return np.asarray(model.predict(batch, verbose=0, batch_size=32), dtype=np.float32)
 
 
@@ -255,7 +252,7 @@ def logmel_library(tracks: Sequence[Track], cache_dir: str, log=_log):
     return cosine_distances(x), valid, failed
 
 
-def speccy_random_library(tracks: Sequence[Track], cache_dir: str, max_slices: int | None = 16,
+def speccy_random_library(tracks: Sequence[Track], cache_dir: str, max_slices: int = 16,
                           log=_log):
     """Random-weights Speccy, mean of slice vectors, centred, cosine.
 

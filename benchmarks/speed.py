@@ -1,0 +1,240 @@
+"""Speed and memory of each system on the same files, each in its own process.
+
+Systems: the decode floor (PyAV whole-file decode to 22.05 kHz mono; and ours' K-excerpt decode
+alone), bliss, Musly (timbre, whole files), and ours (``Embedder`` end to end, then mean pooling).
+For ours, TensorFlow start-up, model load and the first (tracing) call are measured on their own
+and left out of the per-track cost.
+
+Usage, from the repository root (on an idle machine: other load distorts every number)::
+
+    nice python -m benchmarks.speed --labels /work/corpus/labels.tsv [--limit 30] [--k 16,0]
+
+Each system runs in a fresh subprocess (``python -m benchmarks.speed --worker ...``), which
+reports wall time, CPU time (its own and that of reaped children, e.g. Musly's ffmpeg), and the
+peak of the summed RSS of its process tree, sampled every 0.1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+
+from benchmarks.common import (
+    DEFAULT_LABELS,
+    Stopwatch,
+    TreeMemorySampler,
+    loadavg,
+    markdown_table,
+    max_rss_bytes,
+    read_labels,
+)
+
+# --------------------------------------------------------------------------- worker side
+
+
+def _setup(system: str, k: int):
+    """Import and load what ``system`` needs; return a function ``paths -> failures``."""
+    if system == "decode":
+        from benchmarks.peers import decode_pyav
+
+        def run(paths: list[str]) -> int:
+            failed = 0
+            for p in paths:
+                try:
+                    decode_pyav(p, 22050)
+                except Exception:  # noqa: BLE001 - counted
+                    failed += 1
+            return failed
+
+        return run
+    if system == "excerpts":
+        from deejai_model import audio
+        from deejai_model.bundle import Manifest, default_bundle_path
+        from deejai_model.frontend import FrontEnd
+
+        manifest_text = (default_bundle_path() / "manifest.json").read_text(encoding="utf-8")
+        fe = FrontEnd.from_manifest(Manifest.from_json(manifest_text).frontend)
+
+        def run(paths: list[str]) -> int:
+            failed = 0
+            for p in paths:
+                try:
+                    starts = fe.excerpt_starts(audio.probe_duration(p), k)
+                    audio.decode_excerpts(p, fe.sample_rate, starts, fe.slice_seconds)
+                except Exception:  # noqa: BLE001 - counted
+                    failed += 1
+            return failed
+
+        return run
+    if system == "bliss":
+        from bliss_audio import Song
+
+        def run(paths: list[str]) -> int:
+            failed = 0
+            for p in paths:
+                try:
+                    Song(p).analysis  # noqa: B018 - the analysis is the work measured
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException:  # noqa: B036 - bliss panics are BaseExceptions
+                    failed += 1
+            return failed
+
+        return run
+    if system == "musly":
+        from benchmarks.peers import musly_analyse, musly_distances, musly_jukebox
+
+        def run(paths: list[str]) -> int:
+            jukebox = musly_jukebox("timbre")
+            models = []
+            for p in paths:
+                try:
+                    models.append(musly_analyse(jukebox, p))
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException:  # noqa: B036
+                    models.append(None)
+            musly_distances(jukebox, models)
+            return sum(m is None for m in models)
+
+        return run
+    if system == "ours":
+        import numpy as np
+
+        from deejai_model import mp3tovec
+        from deejai_model.bundle import default_bundle_path, load_bundle
+        from deejai_model.embed import Embedder
+
+        bundle = load_bundle(default_bundle_path())
+        bundle.embed(np.zeros((1, *bundle.input_shape), np.float32))  # trace the TF function
+        embedder = Embedder(bundle, max_slices=k, workers=2)
+
+        def run(paths: list[str]) -> int:
+            bags = []
+            failed = 0
+            for _, result in embedder.embed_paths(paths):
+                if isinstance(result, Exception):
+                    failed += 1
+                else:
+                    bags.append(result.vectors)
+            mp3tovec.mean_vectors(bags)
+            return failed
+
+        return run
+    raise ValueError(f"unknown system {system!r}")
+
+
+def worker(system: str, paths: list[str], k: int) -> dict:
+    """Measure one system in this process; returns the figures as a dict."""
+    with TreeMemorySampler(0.1) as sampler:
+        watch = Stopwatch()
+        run = _setup(system, k)
+        setup_wall, setup_cpu = watch.read()
+        setup_rss = sampler.peak_bytes
+        watch.reset()
+        failed = run(paths)
+        wall, cpu = watch.read()
+    return {
+        "system": system, "k": k, "tracks": len(paths), "failed": failed,
+        "setup_wall": setup_wall, "setup_cpu": setup_cpu, "setup_rss": setup_rss,
+        "wall": wall, "cpu": cpu, "peak_tree_rss": sampler.peak_bytes,
+        "maxrss_self": max_rss_bytes(),
+    }
+
+
+# --------------------------------------------------------------------------- parent side
+
+
+def run_worker(system: str, paths_file: str, k: int = 16, nice: int = 0) -> dict:
+    """Run one system in a fresh ``python -m benchmarks.speed --worker`` process."""
+    command = [sys.executable, "-m", "benchmarks.speed", "--worker", system,
+               "--paths-file", paths_file, "--k", str(k)]
+    if nice:
+        command = ["nice", "-n", str(nice)] + command
+    env = dict(os.environ, PYTHONPATH=os.getcwd(), TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{system} worker failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line entry point; prints Markdown on stdout."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--labels", default=DEFAULT_LABELS)
+    parser.add_argument("--limit", type=int, default=None,
+                        help="only N tracks, taken round-robin over the groups")
+    parser.add_argument("--k", default="16", help="ours: slices per track, comma list (0 = all)")
+    parser.add_argument("--systems", default="decode,excerpts,bliss,musly,ours")
+    parser.add_argument("--nice", type=int, default=0, help="run workers under nice -n N")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--paths-file", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.worker:
+        with open(args.paths_file, encoding="utf-8") as handle:
+            paths = [line.rstrip("\n") for line in handle if line.strip()]
+        print(json.dumps(worker(args.worker, paths, int(args.k.split(",")[0]))))
+        return 0
+
+    tracks = read_labels(args.labels, args.limit)
+    audio_minutes = sum(t.seconds for t in tracks) / 60.0
+    load_before = loadavg()
+    runs: list[dict] = []
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+        handle.write("\n".join(t.path for t in tracks) + "\n")
+        paths_file = handle.name
+    try:
+        for system in args.systems.split(","):
+            for k in ([int(x) for x in args.k.split(",")] if system in ("ours", "excerpts")
+                      else [0]):
+                print(f"[{time.strftime('%H:%M:%S')}] {system} K={k} ...", file=sys.stderr,
+                      flush=True)
+                runs.append(run_worker(system, paths_file, k, args.nice))
+    finally:
+        os.unlink(paths_file)
+    load_after = loadavg()
+
+    def label(r: dict) -> str:
+        return {
+            "decode": "decode floor: PyAV whole file, 22.05 kHz mono",
+            "excerpts": f"decode floor: ours' K={r['k'] or 'all'} excerpts (PyAV seek)",
+            "bliss": "bliss-audio Song(path).analysis",
+            "musly": "Musly timbre, whole file (+ style, similarity)",
+            "ours": f"ours: Embedder K={r['k'] or 'all'}, workers=2, + mean pooling",
+        }[r["system"]]
+
+    per_track = {id(r): r["wall"] / max(r["tracks"], 1) for r in runs}
+    floor = next((per_track[id(r)] for r in runs if r["system"] == "decode"), None)
+    bliss = next((per_track[id(r)] for r in runs if r["system"] == "bliss"), None)
+    rows = []
+    for r in runs:
+        s = per_track[id(r)]
+        rows.append([
+            label(r), f"{s:.3f}", f"{r['wall'] / audio_minutes:.3f}",
+            f"{s / floor:.2f}" if floor else "-", f"{s / bliss:.2f}" if bliss else "-",
+            f"{r['cpu'] / r['wall']:.2f}" if r["wall"] > 0 else "-",
+            f"{r['peak_tree_rss'] / 2**20:.0f}", f"{r['maxrss_self'] / 2**20:.0f}", r["failed"],
+        ])
+    out = [f"{len(tracks)} tracks, {audio_minutes:.1f} min of audio; machine: {os.cpu_count()} "
+           f"cores; load average before {load_before}, after {load_after}.\n",
+           markdown_table(["system", "s/track", "s per audio min", "x decode floor", "x bliss",
+                           "cores used", "peak RSS MiB (process tree)",
+                           "peak RSS MiB (worker alone)", "failed"], rows)]
+    for r in runs:
+        if r["system"] == "ours":
+            out.append(f"\nOurs K={r['k'] or 'all'} start-up (import TensorFlow, load bundle, "
+                       f"trace): {r['setup_wall']:.2f} s wall, {r['setup_cpu']:.2f} s CPU, "
+                       f"{r['setup_rss'] / 2**20:.0f} MiB RSS; not in the per-track figures.")
+    print("\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
