@@ -11,12 +11,12 @@ the first few resampler taps, which are decoded as pre-roll and thrown away):
 
 1. demux and decode packet by packet; a packet that fails to decode is skipped and counted
    instead of failing the file;
-2. convert each decoded frame to float32 and mix it down to mono (mean of the channels) at the
-   source rate;
-3. place the samples by their timestamps (the median of what every frame says, because the first
-   frame after a seek can carry a timestamp that is a few hundred samples late);
-4. cut at a source sample that falls exactly on the output sample grid, and resample with
-   ``av.AudioResampler(format="flt", layout="mono", rate=sr, frame_size=...)``.
+2. place the decoded samples by their timestamps (what most of the first few frames say,
+   because the first frame after a seek can carry a timestamp a few hundred samples late);
+3. cut at a source sample that falls exactly on the output sample grid (only the frame holding
+   the cut is copied), and hand the frames to
+   ``av.AudioResampler(format="flt", layout="mono", rate=sr, frame_size=16000)``, which mixes
+   down and resamples in one pass (stereo is rescaled to the mean of the two channels).
 
 PyAV is imported inside the functions: importing this module costs nothing.
 """
@@ -39,8 +39,8 @@ SILENCE_PEAK = 1e-4
 PREROLL_SECONDS = 0.2
 #: Output samples per frame asked of the resampler (small frames make it much slower).
 RESAMPLER_FRAME_SIZE = 16000
-#: Source samples gathered before they are handed to the resampler in a full decode.
-_FEED_SAMPLES = 1 << 16
+#: Frames whose timestamps are compared to place decoded samples.
+_ANCHOR_FRAMES = 5
 #: Seconds of source kept before an excerpt's start when cutting on the output grid.
 _RESAMPLER_MARGIN = 0.05
 
@@ -80,7 +80,6 @@ def _open(path: PathLike) -> tuple[Any, Any]:
     if not stream.codec_context or not stream.codec_context.sample_rate:
         container.close()
         raise UndecodableAudioError(path, "audio stream has no sample rate (corrupt header?)")
-    stream.thread_type = "AUTO"
     return container, stream
 
 
@@ -119,38 +118,14 @@ def probe_duration(path: PathLike) -> float:
         if container.duration is not None and container.duration > 0:
             return float(container.duration / av.time_base)
         stats = DecodeStats()
-        total = sum(samples.shape[0] for _, samples in _mono_frames(container, stream, stats))
+        total = sum(frame.samples for frame in _frames(container, stream, stats))
         return total / float(stream.codec_context.sample_rate)
     finally:
         container.close()
 
 
-def _to_mono(frame: Any) -> np.ndarray:
-    """Return a decoded frame's samples as mono float32 (mean of the channels), full scale 1."""
-    data = frame.to_ndarray()
-    channels = len(frame.layout.channels)
-    if not frame.format.is_planar:
-        data = data.reshape(-1, channels).T
-    kind = data.dtype
-    if kind == np.int16:
-        data = data.astype(np.float32) / 32768.0
-    elif kind == np.int32:
-        data = data.astype(np.float32) / 2147483648.0
-    elif kind == np.uint8:
-        data = (data.astype(np.float32) - 128.0) / 128.0
-    elif kind == np.int64:
-        data = (data / 9223372036854775808.0).astype(np.float32)
-    else:
-        data = data.astype(np.float32, copy=False)
-    if data.shape[0] == 1:
-        return np.ascontiguousarray(data[0])
-    return data.mean(axis=0, dtype=np.float32)
-
-
-def _mono_frames(
-    container: Any, stream: Any, stats: DecodeStats
-) -> Iterator[tuple[Any, np.ndarray]]:
-    """Yield ``(pts or None, mono float32 samples)`` per decoded frame; skip bad packets."""
+def _frames(container: Any, stream: Any, stats: DecodeStats) -> Iterator[Any]:
+    """Yield the decoded audio frames of ``stream``, skipping (and counting) bad packets."""
     import av
 
     for packet in container.demux(stream):
@@ -163,47 +138,71 @@ def _mono_frames(
             continue
         for frame in frames:
             if frame.samples:
-                yield frame.pts, _to_mono(frame)
+                yield frame
+
+
+def _slice_frame(frame: Any, skip: int) -> Any:
+    """A copy of ``frame`` without its first ``skip`` samples (same format, layout, rate)."""
+    import av
+
+    data = frame.to_ndarray()
+    if frame.format.is_planar:
+        data = data[:, skip:]
+    else:
+        data = data[:, skip * len(frame.layout.channels) :]
+    out = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(data), format=frame.format.name, layout=frame.layout.name
+    )
+    out.sample_rate = frame.sample_rate
+    return out
 
 
 class _Resampler:
-    """Feed mono float32 blocks at ``src_rate``; collect mono float32 at ``rate``."""
+    """Feed decoded frames (any format and layout); collect mono float32 at ``rate``.
 
-    def __init__(self, src_rate: int, rate: int):
+    FFmpeg's resampler does the mixdown and the rate conversion in one pass. Its stereo to
+    mono matrix is ``(L + R) / sqrt(2)``; the output is rescaled to the mean ``(L + R) / 2``
+    (what librosa's ``to_mono`` and so the upstream models saw). Other layouts keep FFmpeg's
+    downmix. A change of format, layout or rate mid-stream starts a new resampler.
+    """
+
+    def __init__(self, rate: int):
+        self.rate = rate
+        self._out: list[np.ndarray] = []
+        self._resampler: Any = None
+        self._key: tuple[str, str, int] | None = None
+        self._gain = 1.0
+        self._fed = 0
+
+    def _flush(self) -> None:
+        if self._resampler is not None:
+            self._collect(self._resampler.resample(None))
+            self._resampler = None
+
+    def _collect(self, frames: list[Any]) -> None:
+        for out in frames:
+            block = out.to_ndarray().reshape(-1)
+            self._out.append(block * np.float32(self._gain) if self._gain != 1.0 else block)
+
+    def feed(self, frame: Any) -> None:
         import av
 
-        self._av = av
-        self.src_rate = src_rate
-        self.rate = rate
-        self.passthrough = src_rate == rate
-        self._out: list[np.ndarray] = []
-        self._fed = 0
-        if not self.passthrough:
+        key = (frame.format.name, frame.layout.name, int(frame.sample_rate))
+        if key != self._key:
+            self._flush()
+            self._key = key
             self._resampler = av.AudioResampler(
-                format="flt", layout="mono", rate=rate, frame_size=RESAMPLER_FRAME_SIZE
+                format="flt", layout="mono", rate=self.rate, frame_size=RESAMPLER_FRAME_SIZE
             )
-
-    def feed(self, block: np.ndarray) -> None:
-        if block.size == 0:
-            return
-        if self.passthrough:
-            self._out.append(block)
-            return
-        frame = self._av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(block, dtype=np.float32).reshape(1, -1),
-            format="flt",
-            layout="mono",
-        )
-        frame.sample_rate = self.src_rate
+            self._gain = math.sqrt(0.5) if len(frame.layout.channels) == 2 else 1.0
+            self._fed = 0
+        # Timestamps are ours: samples are taken as contiguous (like a plain full decode).
         frame.pts = self._fed
-        self._fed += block.size
-        for out in self._resampler.resample(frame):
-            self._out.append(out.to_ndarray().reshape(-1))
+        self._fed += frame.samples
+        self._collect(self._resampler.resample(frame))
 
     def finish(self) -> np.ndarray:
-        if not self.passthrough and self._fed:
-            for out in self._resampler.resample(None):
-                self._out.append(out.to_ndarray().reshape(-1))
+        self._flush()
         if not self._out:
             return np.zeros(0, dtype=np.float32)
         return np.concatenate(self._out).astype(np.float32, copy=False)
@@ -286,27 +285,14 @@ def _decode_whole(
     container: Any, stream: Any, rate: int, duration: float | None, stats: DecodeStats
 ) -> np.ndarray:
     src_rate = int(stream.codec_context.sample_rate)
-    resampler: _Resampler | None = None
+    resampler = _Resampler(rate)
     limit = None if duration is None else int(math.ceil(duration * src_rate)) + 64
-    pending: list[np.ndarray] = []
-    pending_n = 0
     total = 0
-    for _, mono in _mono_frames(container, stream, stats):
-        if resampler is None:
-            # The rate can only be trusted once a frame has decoded (some headers lie).
-            resampler = _Resampler(src_rate, rate)
-        pending.append(mono)
-        pending_n += mono.size
-        total += mono.size
-        if pending_n >= _FEED_SAMPLES:
-            resampler.feed(np.concatenate(pending))
-            pending, pending_n = [], 0
+    for frame in _frames(container, stream, stats):
+        resampler.feed(frame)
+        total += frame.samples
         if limit is not None and total >= limit:
             break
-    if resampler is None:
-        return np.zeros(0, dtype=np.float32)
-    if pending:
-        resampler.feed(np.concatenate(pending))
     audio = resampler.finish()
     if duration is not None:
         audio = audio[: int(round(duration * rate))]
@@ -323,11 +309,11 @@ def _origin(container: Any, stream: Any, stats: DecodeStats) -> int:
     src_rate = int(stream.codec_context.sample_rate)
     anchors: list[int] = []
     decoded = 0
-    for pts, mono in _mono_frames(container, stream, stats):
-        if pts is not None:
-            anchors.append(int(round(pts * stream.time_base * src_rate)) - decoded)
-        decoded += mono.size
-        if len(anchors) >= 8:
+    for frame in _frames(container, stream, stats):
+        if frame.pts is not None:
+            anchors.append(int(round(frame.pts * stream.time_base * src_rate)) - decoded)
+        decoded += frame.samples
+        if len(anchors) >= _ANCHOR_FRAMES:
             break
     if anchors:
         return _anchor(anchors)
@@ -363,34 +349,54 @@ def _decode_span(
     # Wanted source samples, relative to the track's first sample.
     want_from = int(math.floor(start * src_rate))
     want_to = None if length is None else int(math.ceil((start * rate + length) * src_rate / rate))
-    blocks: list[np.ndarray] = []
-    anchors: list[int] = []  # what each frame says the first decoded sample's index is
-    decoded = 0
-    for pts, mono in _mono_frames(container, stream, stats):
-        if pts is not None:
-            position = int(round(pts * time_base * src_rate)) - origin
-            anchors.append(position - decoded)
-        blocks.append(mono)
-        decoded += mono.size
-        if want_to is not None and len(anchors) >= 3 and _anchor(anchors) + decoded >= want_to + 64:
-            break
-    if not blocks:
-        return np.zeros(0, dtype=np.float32)
-    if not anchors:
-        raise UndecodableAudioError("?", "frames carry no timestamps: cannot seek")
-    first = _anchor(anchors)
-    source = np.concatenate(blocks)
-
-    # Cut on a source sample that also falls on the output grid, a little before the start,
-    # so the resampler's output lines up with a full decode's, and its warm-up is discarded.
     grid = _grid(src_rate, rate)
     margin = int(_RESAMPLER_MARGIN * src_rate)
-    cut = max(0, want_from - margin) // grid * grid
-    if cut < first:  # pre-roll did not reach back far enough (or we are at the file start)
-        cut = -(-first // grid) * grid
-    source = source[cut - first :]
-    resampler = _Resampler(src_rate, rate)
-    resampler.feed(source)
+    resampler = _Resampler(rate)
+    pending: list[Any] = []  # frames decoded before their placement is known
+    anchors: list[int] = []  # where each frame says the first decoded sample sits
+    first: int | None = None  # index of the first decoded sample, once known
+    cut = 0  # first source sample handed to the resampler
+    decoded = 0
+
+    def place() -> None:
+        # Cut on a source sample that also falls on the output grid, a little before the
+        # start, so the output lines up with a full decode's and the warm-up is discarded.
+        nonlocal first, cut, pending
+        first = _anchor(anchors)
+        cut = max(0, want_from - margin) // grid * grid
+        if cut < first:  # the pre-roll did not reach back far enough (or at the file start)
+            cut = -(-first // grid) * grid
+        index = first
+        for frame in pending:
+            push(frame, index)
+            index += frame.samples
+        pending = []
+
+    def push(frame: Any, index: int) -> None:
+        if index + frame.samples <= cut:
+            return
+        resampler.feed(_slice_frame(frame, cut - index) if index < cut else frame)
+
+    for frame in _frames(container, stream, stats):
+        if first is None:
+            if frame.pts is not None:
+                position = int(round(frame.pts * time_base * src_rate)) - origin
+                anchors.append(position - decoded)
+            pending.append(frame)
+            if len(anchors) >= _ANCHOR_FRAMES:
+                place()
+        else:
+            push(frame, first + decoded)
+        decoded += frame.samples
+        if first is not None and want_to is not None and first + decoded >= want_to + 64:
+            break
+    if first is None:
+        if not pending:
+            return np.zeros(0, dtype=np.float32)
+        if not anchors:
+            raise UndecodableAudioError("?", "frames carry no timestamps: cannot seek")
+        place()
+    assert first is not None
     audio = resampler.finish()
     skip = int(round(start * rate)) - cut * rate // src_rate
     if skip < 0:
@@ -415,7 +421,9 @@ def _rewind(container: Any, stream: Any, origin: float) -> None:
 
 
 def _anchor(anchors: list[int]) -> int:
-    return int(np.median(anchors))
+    """The timestamp most frames agree on (the first frame after a seek may be off)."""
+    ordered = sorted(anchors)
+    return ordered[len(ordered) // 2]
 
 
 def decode_excerpts(

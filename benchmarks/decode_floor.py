@@ -1,0 +1,117 @@
+"""What decoding alone costs: whole-file decode vs K excerpts found by seeking.
+
+usage: python benchmarks/decode_floor.py [--labels /work/corpus/labels.tsv] [--limit N]
+                                         [--workers 1,2] [--repeat 1] [--rate 16000]
+
+Decodes the tracks listed in ``labels.tsv`` (``path<TAB>group<TAB>seconds``, header row; a
+spread of ``--limit`` of them, every group represented) to mono float32 at ``--rate`` with
+:mod:`deejai_model.audio`, either whole (:func:`decode`) or as K musicnn-sized excerpts
+(:func:`decode_excerpts` with :meth:`FrontEnd.excerpt_starts`), in 1 and 2 worker processes,
+and prints a markdown table of wall seconds per track and per minute of audio (best of
+``--repeat`` runs). Run it with ``nice``: it keeps every core it is given busy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from deejai_model import audio  # noqa: E402
+from deejai_model.errors import AudioError  # noqa: E402
+from deejai_model.frontend import FrontEnd  # noqa: E402
+
+
+def read_labels(path: Path, limit: int) -> list[str]:
+    """Return up to ``limit`` paths from a labels file, spread evenly over its rows."""
+    with open(path, newline="") as handle:
+        rows = [r for r in csv.reader(handle, delimiter="\t") if r and r[0] != "path"]
+    rows.sort(key=lambda r: (r[1] if len(r) > 1 else "", r[0]))
+    if limit and limit < len(rows):
+        step = len(rows) / limit
+        rows = [rows[int(i * step)] for i in range(limit)]
+    base = path.parent
+    return [str(Path(r[0]) if Path(r[0]).is_absolute() else base / r[0]) for r in rows]
+
+
+def job(args: tuple[str, str, int, int]) -> tuple[float, str | None]:
+    """Decode one track one way; return (seconds of audio, error or None)."""
+    path, way, k, rate = args
+    try:
+        duration = audio.probe_duration(path)
+        if way == "whole":
+            audio.decode(path, rate)
+        else:
+            fe = FrontEnd.musicnn()
+            starts = fe.excerpt_starts(duration, k)
+            audio.decode_excerpts(path, rate, starts, fe.slice_seconds)
+        return duration, None
+    except AudioError as exc:
+        return 0.0, str(exc)
+
+
+def run(paths: list[str], way: str, k: int, rate: int, workers: int) -> tuple[float, float, int]:
+    """Return (wall seconds, seconds of audio, errors) for one pass over ``paths``."""
+    jobs = [(p, way, k, rate) for p in paths]
+    t0 = time.perf_counter()
+    if workers == 1:
+        results = [job(j) for j in jobs]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(job, jobs, chunksize=1))
+    wall = time.perf_counter() - t0
+    return wall, sum(r[0] for r in results), sum(1 for r in results if r[1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--labels", type=Path, default=Path("/work/corpus/labels.tsv"))
+    parser.add_argument("--limit", type=int, default=40, help="tracks (0: all)")
+    parser.add_argument("--workers", default="1,2", help="comma-separated process counts")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per cell; the best counts")
+    parser.add_argument("--rate", type=int, default=16000, help="output sample rate, Hz")
+    opts = parser.parse_args(argv)
+    if not opts.labels.exists():
+        print(f"{opts.labels}: no such labels file (build the corpus first)", file=sys.stderr)
+        return 2
+    paths = read_labels(opts.labels, opts.limit)
+    workers = [int(w) for w in opts.workers.split(",")]
+    ways = [
+        ("whole file", "whole", 0),
+        ("8 excerpts", "excerpts", 8),
+        ("16 excerpts", "excerpts", 16),
+    ]
+    fe = FrontEnd.musicnn()
+    print(
+        f"{len(paths)} tracks from {opts.labels}, decode to {opts.rate} Hz mono float32, "
+        f"excerpts of {fe.slice_seconds:.3f} s, {os.cpu_count()} CPUs, best of {opts.repeat}"
+    )
+    header = "| way | " + " | ".join(
+        f"{w} worker{'s' * (w > 1)}: s/track | s/audio-min" for w in workers
+    )
+    print()
+    print(header + " |")
+    print("|---|" + "---|---|" * len(workers))
+    for label, way, k in ways:
+        cells = []
+        for w in workers:
+            best = None
+            for _ in range(max(1, opts.repeat)):
+                wall, seconds, errors = run(paths, way, k, opts.rate, w)
+                best = wall if best is None else min(best, wall)
+            minutes = max(seconds / 60.0, 1e-9)
+            cells.append(f"{best / len(paths):.3f} | {best / minutes:.4f}")
+        note = f" ({errors} errors)" if errors else ""
+        print(f"| {label}{note} | " + " | ".join(cells) + " |", flush=True)
+    print(f"\naudio: {seconds / 60:.1f} min in {len(paths)} tracks")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
