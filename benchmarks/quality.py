@@ -45,7 +45,9 @@ from benchmarks.common import (
 BUNDLES_DIR = Path(__file__).resolve().parent.parent / "deejai_model" / "bundles"
 MODELS = {"mtt": "musicnn_mtt", "msd": "musicnn_msd"}
 K_VALUES = (4, 8, 16, 32, 0)  # 0 = every slice of the whole track
-POOLS = ("mean", "meanstd", "tfidf@0.001", "tfidf@p0.1", "tfidf@p1", "tfidf@p5")
+POOLS = ("mean", "meanstd", "tfidf@0.001", "tfidf@p0.1", "tfidf@p1", "tfidf@p5", "tags")
+TAG_K = (16,)
+"""Slice counts at which the tag layer ("tags" pooling: mean tag probabilities) is computed."""
 NORMS = ("none", "centre", "whiten")
 HUBS = ("none", "csls5", "csls10", "csls20", "mp")
 PLUGIN_DEFAULT = ("mtt", 16, "mean", "centre", "none")
@@ -222,17 +224,17 @@ def normalise(x: np.ndarray, valid: np.ndarray, how: str, shrink: float = 0.1) -
     return y
 
 
-def csls_distances(similarity: np.ndarray, k: int, valid: np.ndarray) -> np.ndarray:
-    """Cross-domain similarity local scaling as a distance: ``r(x) + r(y) - 2 cos(x, y)``.
+def csls_distances(unit: np.ndarray, k: int, valid: np.ndarray) -> np.ndarray:
+    """CSLS as the plugin scores it (:func:`deejai_model.playlists.csls_scores`), negated.
 
-    ``r(x)``: mean cosine of ``x`` to its ``k`` nearest other valid items.
+    ``r(x)``: mean cosine of ``x`` to its ``k`` nearest other valid items
+    (:func:`deejai_model.playlists.hubness_radii`).
     """
-    s = np.array(similarity, dtype=np.float64)
-    masked = np.where(valid[None, :], s, -np.inf)
-    np.fill_diagonal(masked, -np.inf)
-    kk = min(k, int(valid.sum()) - 1)
-    radius = -np.sort(-masked, axis=1)[:, :kk].mean(axis=1)
-    return radius[:, None] + radius[None, :] - 2.0 * s
+    from deejai_model.playlists import csls_scores, hubness_radii
+
+    radii = np.zeros(len(unit))
+    radii[valid] = hubness_radii(unit[valid], k=k)
+    return -csls_scores(unit @ unit.T, radii[:, None], radii[None, :])
 
 
 def mutual_proximity(distances: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -261,7 +263,7 @@ def reduce_hubs(unit: np.ndarray, valid: np.ndarray, how: str) -> np.ndarray:
     if how == "none":
         return 1.0 - similarity
     if how.startswith("csls"):
-        return csls_distances(similarity, int(how[4:]), valid)
+        return csls_distances(unit, int(how[4:]), valid)
     if how == "mp":
         return mutual_proximity(1.0 - similarity, valid)
     raise ValueError(f"unknown hubness reduction {how!r}")
@@ -308,6 +310,7 @@ class OursGrid:
     def __init__(self, tracks: Sequence[Track], cache_dir: str, models: Sequence[str],
                  k_values: Sequence[int]):
         self.tracks = list(tracks)
+        self.cache_dir = cache_dir
         self.groups = [t.group for t in tracks]
         self.slices: dict[tuple[str, int], list[np.ndarray | None]] = {}
         self.starts: dict[tuple[str, int], list[np.ndarray | None]] = {}
@@ -333,6 +336,15 @@ class OursGrid:
             parts = [self.unit_vectors(m, k, how_pool, how_norm) for m in self.models]
             return np.concatenate(parts, axis=1) / np.sqrt(len(parts))
         key = (model, k, how_pool)
+        if how_pool == "tags" and slices is None:
+            if key not in self._pooled:
+                tags = ours_tags(self.tracks, model, k, self.cache_dir)
+                if tags is None:
+                    raise ValueError(f"{model} has no tag layer")
+                self._pooled[key] = np.stack([
+                    t.mean(axis=0) if t is not None and len(t) else np.zeros(tags_dim(tags))
+                    for t in tags]).astype(np.float64)
+            return normalise(self._pooled[key], self.valid(model, k), how_norm)
         if slices is None:
             if key not in self._pooled:
                 self._pooled[key] = pool(self.slices[model, k], how_pool)
@@ -357,6 +369,11 @@ class OursGrid:
         failed = sorted({f for m in self.models if model in (m, "fused") for f in
                          self.failed[m, k]})
         return evaluate(variant_name(variant), d, self.groups, valid, failed)
+
+
+def tags_dim(tags: Sequence[np.ndarray | None]) -> int:
+    """Width of the tag vectors in a list that may hold None."""
+    return next(t.shape[1] for t in tags if t is not None)
 
 
 def variant_name(variant: tuple) -> str:
@@ -515,7 +532,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         k_values = [int(k) for k in args.k.split(",")]
         grid = OursGrid(tracks, args.cache, models, k_values)
         variants = [v for v in itertools.product(models, k_values, args.pools.split(","),
-                                                 args.norms.split(","), args.hubs.split(","))]
+                                                 args.norms.split(","), args.hubs.split(","))
+                    if v[2] != "tags" or v[1] in TAG_K]
         log(f"evaluating {len(variants)} variants")
         all_results = {v: grid.result(v) for v in variants}
         default = PLUGIN_DEFAULT if PLUGIN_DEFAULT in all_results else variants[0]
@@ -596,7 +614,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             and v[3] == "centre" and v[4] == "none"]))
         twin_rows = []
         for v in twin_variants:
-            if v[1] not in (0,) and v[1] < 4:
+            if v[2] == "tags":
                 continue
             recall, n = twin_recall(grid, v)
             twin_rows.append([variant_name(v), f"{recall:.3f}", n])
