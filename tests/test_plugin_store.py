@@ -1,0 +1,291 @@
+"""Storage and index of the plugin, on a real beets library with synthetic vectors.
+
+No network runs here: vectors are random (clustered) so these tests are fast; the same code
+paths serve the real model's vectors (see test_plugin_library.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import ROOT, DeejaiEnv
+
+from beetsplug.deejai.config import Settings
+from beetsplug.deejai.index import (
+    AnnoySearch,
+    CslsScores,
+    ExactSearch,
+    IndexPaths,
+    build_index,
+    load_index,
+    read_meta,
+)
+from beetsplug.deejai.store import SliceRow, VectorStore
+
+MODEL = "synthetic@1:000000000000"
+OTHER = "other@1:111111111111"
+DIM = 16
+
+
+@pytest.fixture
+def env():
+    env = DeejaiEnv()
+    env.setup_beets()
+    try:
+        yield env
+    finally:
+        env.teardown_beets()
+
+
+def _plugin():
+    from beets import plugins
+
+    (plugin,) = [p for p in plugins.find_plugins() if p.name == "deejai"]
+    return plugin
+
+
+def _settings(env, **overrides) -> Settings:
+    env.config["deejai"].set(overrides)
+    return Settings.from_view(env.config["deejai"])
+
+
+def _add(env, store, model_id, n, rng, centers=None, n_slices=3):
+    """``n`` library items with random slice vectors around ``centers`` (cycled)."""
+    centers = rng.normal(size=(4, DIM)) if centers is None else centers
+    ids, rows = [], []
+    for i in range(n):
+        item = env.add_item(title=f"t{i}", path=f"/music/t{i}.flac")
+        center = centers[i % len(centers)]
+        slices = (center + 0.1 * rng.normal(size=(n_slices, DIM))).astype(np.float32)
+        rows.append(
+            SliceRow(item.id, item.path, 100.0 + i, 30.0, slices, np.arange(n_slices) * 3.0, False)
+        )
+        ids.append(item.id)
+    store.put(model_id, rows)
+    return ids
+
+
+def test_rows_round_trip_whole_and_per_model(env):
+    rng = np.random.default_rng(0)
+    store = VectorStore(env.lib)
+    ids = _add(env, store, MODEL, 5, rng)
+    assert store.item_ids(MODEL) == sorted(ids)
+    assert store.item_ids(OTHER) == []
+    assert store.embedded_state(MODEL) == {i: 100.0 + k for k, i in enumerate(ids)}
+    assert store.is_current(ids[0], MODEL, 100.0) and not store.is_current(ids[0], MODEL, 101.0)
+    assert not store.is_current(ids[0], OTHER, 100.0)
+    slices = store.slices(MODEL)
+    assert all(s.shape == (3, DIM) and s.dtype == np.float32 for s in slices.values())
+    # a second model's rows for the same items do not touch the first's
+    before = store.fingerprint(MODEL)
+    _other = SliceRow(ids[0], b"/x", 1.0, 1.0, np.ones((2, DIM), np.float32), np.zeros(2), True)
+    store.put(OTHER, [_other])
+    assert store.fingerprint(MODEL) == before
+    assert store.item_ids(OTHER) == [ids[0]]
+    np.testing.assert_array_equal(store.slices(MODEL)[ids[0]], slices[ids[0]])
+
+
+def test_removing_an_item_deletes_its_rows_and_the_index_follows(env):
+    rng = np.random.default_rng(1)
+    plugin = _plugin()
+    store = plugin.store(env.lib)
+    ids = _add(env, store, MODEL, 8, rng)
+    settings = _settings(env)
+    directory = str(env.temp_path)
+    index = load_index(store, MODEL, settings, directory)
+    assert list(index.ids) == sorted(ids)
+
+    victim = env.lib.get_item(ids[3])
+    victim.remove()  # sends item_removed to the plugin
+    assert ids[3] not in store.item_ids(MODEL)
+    with env.lib.transaction() as tx:
+        assert (
+            tx.query("SELECT COUNT(*) FROM deejai_vectors WHERE item_id = ?", (ids[3],))[0][0] == 0
+        )
+
+    index = load_index(store, MODEL, settings, directory)
+    assert ids[3] not in set(index.ids.tolist()) and len(index) == 7
+    found, _ = index.search().nearest(index.vectors_by_id()[ids[0]], 8)
+    assert ids[3] not in set(found.tolist())
+
+
+def test_items_removed_behind_the_plugins_back_make_the_index_stale(env):
+    rng = np.random.default_rng(2)
+    store = VectorStore(env.lib)
+    ids = _add(env, store, MODEL, 6, rng)
+    settings = _settings(env)
+    load_index(store, MODEL, settings, str(env.temp_path))
+    with env.lib.transaction() as tx:  # as if the plugin had been disabled during `beet rm`
+        tx.mutate("DELETE FROM items WHERE id = ?", (ids[0],))
+    assert load_index(store, MODEL, settings, str(env.temp_path), rebuild=False) is None
+    assert store.prune_orphans() == 1
+    assert len(load_index(store, MODEL, settings, str(env.temp_path))) == 5
+
+
+def test_moving_an_item_updates_the_stored_path_but_keeps_the_index(env, tmp_path):
+    rng = np.random.default_rng(3)
+    plugin = _plugin()
+    store = plugin.store(env.lib)
+    src = tmp_path / "song.flac"
+    src.write_bytes(b"not really audio")
+    item = env.add_item(title="song", path=str(src))
+    slices = rng.normal(size=(2, DIM)).astype(np.float32)
+    store.put(MODEL, [SliceRow(item.id, item.path, 1.0, 5.0, slices, np.zeros(2), False)])
+    settings = _settings(env)
+    load_index(store, MODEL, settings, str(env.temp_path))
+    generation = store.generation(MODEL)
+
+    item.move()  # into the library directory: sends item_moved, then database_change
+    with env.lib.transaction() as tx:
+        (stored,) = tx.query("SELECT path FROM deejai_vectors WHERE item_id = ?", (item.id,))
+    assert bytes(stored[0]) == item.path and item.path != os.fsencode(src)
+    assert store.generation(MODEL) == generation
+    assert load_index(store, MODEL, settings, str(env.temp_path), rebuild=False) is not None
+
+
+def test_index_is_reused_when_current_and_rebuilt_when_settings_or_files_change(env):
+    rng = np.random.default_rng(4)
+    store = VectorStore(env.lib)
+    _add(env, store, MODEL, 10, rng)
+    directory = str(env.temp_path)
+    settings = _settings(env)
+    built = build_index(store, MODEL, settings, directory)
+    paths = IndexPaths(directory, MODEL)
+    stamp = os.stat(paths.meta).st_mtime_ns
+    again = load_index(store, MODEL, settings, directory)
+    assert os.stat(paths.meta).st_mtime_ns == stamp
+    np.testing.assert_array_equal(again.vectors, built.vectors)
+    assert not [f for f in os.listdir(directory) if f.startswith(".deejai-")]  # no temp left
+
+    centred = _settings(env, normalize="none")
+    assert load_index(store, MODEL, centred, directory, rebuild=False) is None
+    plain = load_index(store, MODEL, centred, directory)
+    assert not np.allclose(plain.vectors, built.vectors)  # the mean is no longer subtracted
+    assert np.allclose(np.linalg.norm(plain.vectors, axis=1), 1.0, atol=1e-5)
+
+    with open(paths.ids, "r+b") as f:  # a damaged file is noticed
+        f.truncate(10)
+    assert load_index(store, MODEL, centred, directory, rebuild=False) is None
+    assert len(load_index(store, MODEL, centred, directory)) == 10
+
+
+def test_centring_subtracts_the_library_mean(env):
+    rng = np.random.default_rng(5)
+    store = VectorStore(env.lib)
+    offset = 5.0 * np.ones(DIM)  # every track shares a big common component
+    ids = _add(env, store, MODEL, 12, rng, centers=rng.normal(size=(3, DIM)) + offset)
+    index = build_index(store, MODEL, _settings(env, normalize="center"), str(env.temp_path))
+    from deejai_model.mp3tovec import mean_vectors
+
+    slices = store.slices(MODEL)
+    raw = mean_vectors([slices[i] for i in ids])
+    np.testing.assert_allclose(index.mean, raw.mean(axis=0), rtol=1e-5)
+    expected = (raw - raw.mean(axis=0)) / np.linalg.norm(raw - raw.mean(axis=0), axis=1)[:, None]
+    np.testing.assert_allclose(np.asarray(index.vectors), expected, atol=1e-5)
+    # centred vectors spread out: mean pairwise cosine near 0 rather than near 1
+    sims = np.asarray(index.vectors) @ np.asarray(index.vectors).T
+    assert sims[np.triu_indices(12, 1)].mean() < 0.3
+
+
+def test_tfidf_pooling_matches_the_library_and_follows_changes(env):
+    from deejai_model.mp3tovec import tfidf_vectors
+
+    rng = np.random.default_rng(6)
+    plugin = _plugin()
+    store = plugin.store(env.lib)
+    ids = _add(env, store, MODEL, 6, rng, n_slices=4)
+    settings = _settings(env, pooling="tfidf", epsilon=0.05, normalize="none")
+    index = load_index(store, MODEL, settings, str(env.temp_path))
+    slices = store.slices(MODEL)
+    expected = tfidf_vectors([slices[i] for i in ids], epsilon=0.05)
+    norms = np.linalg.norm(expected, axis=1)[:, None]
+    np.testing.assert_allclose(np.asarray(index.vectors), expected / norms, atol=1e-5)
+
+    env.lib.get_item(ids[0]).remove()
+    index = load_index(store, MODEL, settings, str(env.temp_path))
+    slices = store.slices(MODEL)
+    expected = tfidf_vectors([slices[i] for i in ids[1:]], epsilon=0.05)
+    norms = np.linalg.norm(expected, axis=1)[:, None]
+    np.testing.assert_allclose(np.asarray(index.vectors), expected / norms, atol=1e-5)
+
+
+def test_annoy_search_agrees_with_exact_search():
+    from annoy import AnnoyIndex
+
+    rng = np.random.default_rng(7)
+    centers = rng.normal(size=(30, DIM))
+    vectors = centers[rng.integers(0, 30, 3000)] + 0.3 * rng.normal(size=(3000, DIM))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1)[:, None]).astype(np.float32)
+    ids = np.arange(3000, dtype=np.int64) * 7 + 1  # item ids are not row numbers
+    annoy = AnnoyIndex(DIM, "angular")
+    for row, v in enumerate(vectors):
+        annoy.add_item(row, v.tolist())
+    annoy.build(50, n_jobs=1)
+    approx, exact = AnnoySearch(annoy, ids), ExactSearch(ids, vectors)
+    recall = []
+    for q in rng.normal(size=(50, DIM)):
+        a_ids, a_dist = approx.nearest(q, 10)
+        e_ids, e_dist = exact.nearest(q, 10)
+        recall.append(len(set(a_ids) & set(e_ids)) / 10)
+        unit = q / np.linalg.norm(q)
+        true = 1.0 - vectors[(a_ids - 1) // 7] @ unit  # the cosine distance of what Annoy gave
+        np.testing.assert_allclose(a_dist, true, atol=1e-4)
+        assert np.all(np.diff(a_dist) >= -1e-6) and np.all(np.diff(e_dist) >= 0)
+    assert np.mean(recall) >= 0.9
+
+
+def test_csls_scores_equal_the_library_transform():
+    from deejai_model.playlists import CslsTransform, hubness_radii
+
+    rng = np.random.default_rng(8)
+    vectors = rng.normal(size=(40, DIM)).astype(np.float32)
+    ids = np.arange(40, dtype=np.int64) * 3
+    radii = hubness_radii(vectors, 5)
+    ours, theirs = CslsScores(ids, radii, 5), CslsTransform(ids.tolist(), radii, 5)
+    cand = rng.choice(ids, 12, replace=False)
+    cosines = np.sort(rng.uniform(-1, 1, 12))[::-1]
+    np.testing.assert_allclose(ours(None, cand, cosines), theirs(None, cand, cosines))
+
+
+def test_hubness_radii_are_stored_with_the_index(env):
+    from deejai_model.playlists import hubness_radii
+
+    rng = np.random.default_rng(9)
+    store = VectorStore(env.lib)
+    _add(env, store, MODEL, 20, rng)
+    index = build_index(
+        store, MODEL, _settings(env, hubness="csls", hubness_k=4), str(env.temp_path)
+    )
+    assert read_meta(index.paths)["has_radii"]
+    np.testing.assert_allclose(index.radii, hubness_radii(np.asarray(index.vectors), 4), atol=1e-5)
+    assert index.score_transform() is not None
+
+
+def test_importing_the_plugin_is_light():
+    code = (
+        "import sys, beetsplug.deejai; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'numpy', 'tensorflow', 'keras', 'librosa', 'av', 'annoy', 'deejai_model'}))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_index_metadata_names_model_and_fingerprint(env):
+    rng = np.random.default_rng(10)
+    store = VectorStore(env.lib)
+    ids = _add(env, store, MODEL, 4, rng)
+    index = build_index(store, MODEL, _settings(env), str(env.temp_path))
+    meta = json.loads(open(index.paths.meta, encoding="utf-8").read())
+    assert meta["model_id"] == MODEL and meta["n"] == len(ids)
+    assert meta["fingerprint"] == store.fingerprint(MODEL)
+    assert os.path.basename(index.paths.ann).startswith("deejai.") and index.paths.ann.endswith(
+        ".ann"
+    )
