@@ -128,7 +128,18 @@ def _frames(container: Any, stream: Any, stats: DecodeStats) -> Iterator[Any]:
     """Yield the decoded audio frames of ``stream``, skipping (and counting) bad packets."""
     import av
 
-    for packet in container.demux(stream):
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except (av.error.FFmpegError, ValueError) as exc:
+            # the container itself is broken from here on: keep what decoded so far
+            stats.corrupt_packets += 1
+            if len(stats.messages) < 5:
+                stats.messages.append("demux: " + _one_line(exc))
+            return
         try:
             frames = packet.decode()
         except (av.error.FFmpegError, ValueError) as exc:
@@ -337,12 +348,17 @@ def _decode_span(
     ``origin`` is the timestamp of the track's first sample, in source samples
     (see :func:`_origin`).
     """
+    import av
+
     src_rate = int(stream.codec_context.sample_rate)
     time_base = stream.time_base
     seek_to = start - PREROLL_SECONDS
     if seek_to > 0:
         target = (origin + seek_to * src_rate) / src_rate
-        container.seek(int(math.floor(target / time_base)), stream=stream, backward=True)
+        try:
+            container.seek(int(math.floor(target / time_base)), stream=stream, backward=True)
+        except av.error.FFmpegError:  # not seekable: read from the start (slow, still right)
+            _rewind(container, stream, origin / src_rate)
     else:
         _rewind(container, stream, origin / src_rate)
 

@@ -123,6 +123,14 @@ def test_decode_with_offset_matches_full_decode(made, fmt: str) -> None:
     assert tail.size / sr == pytest.approx(1.0, abs=0.06)
 
 
+@pytest.mark.parametrize("fmt", ["wav", "mp3", "ogg"])
+def test_excerpt_past_the_end_is_zeros(made, fmt: str) -> None:
+    path = made(fmt, 2, 44100)
+    inside, beyond = audio.decode_excerpts(path, 16000, [2.0, SECONDS + 30.0], 1.0)
+    assert inside.size == beyond.size == 16000
+    assert np.max(np.abs(inside)) > 0.05 and not np.any(beyond)
+
+
 def test_excerpts_at_other_rates(made) -> None:
     path = made("ogg", 2, 44100)
     for sr in (22050, 44100, 8000):
