@@ -40,6 +40,18 @@ def read_labels(path: Path, limit: int) -> list[str]:
     return [str(Path(r[0]) if Path(r[0]).is_absolute() else base / r[0]) for r in rows]
 
 
+def plain_pyav(path: str, rate: int) -> None:
+    """Reference: the plainest PyAV decode + resample (no placement, no checks)."""
+    import av
+
+    with av.open(path) as container:
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate, frame_size=16000)
+        for frame in container.decode(stream):
+            resampler.resample(frame)
+        resampler.resample(None)
+
+
 def job(args: tuple[str, str, int, int]) -> tuple[float, str | None]:
     """Decode one track one way; return (seconds of audio, error or None)."""
     path, way, k, rate = args
@@ -47,6 +59,8 @@ def job(args: tuple[str, str, int, int]) -> tuple[float, str | None]:
         duration = audio.probe_duration(path)
         if way == "whole":
             audio.decode(path, rate)
+        elif way == "plain":
+            plain_pyav(path, rate)
         else:
             fe = FrontEnd.musicnn()
             starts = fe.excerpt_starts(duration, k)
@@ -75,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=40, help="tracks (0: all)")
     parser.add_argument("--workers", default="1,2", help="comma-separated process counts")
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell; the best counts")
+    parser.add_argument("--no-reference", action="store_true", help="skip the plain PyAV row")
     parser.add_argument("--rate", type=int, default=16000, help="output sample rate, Hz")
     opts = parser.parse_args(argv)
     if not opts.labels.exists():
@@ -83,10 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     paths = read_labels(opts.labels, opts.limit)
     workers = [int(w) for w in opts.workers.split(",")]
     ways = [
-        ("whole file", "whole", 0),
-        ("8 excerpts", "excerpts", 8),
-        ("16 excerpts", "excerpts", 16),
+        ("plain PyAV, whole file (reference)", "plain", 0),
+        ("audio.decode, whole file", "whole", 0),
+        ("audio.decode_excerpts, K=8", "excerpts", 8),
+        ("audio.decode_excerpts, K=16", "excerpts", 16),
     ]
+    if opts.no_reference:
+        ways = ways[1:]
     fe = FrontEnd.musicnn()
     print(
         f"{len(paths)} tracks from {opts.labels}, decode to {opts.rate} Hz mono float32, "
@@ -110,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         note = f" ({errors} errors)" if errors else ""
         print(f"| {label}{note} | " + " | ".join(cells) + " |", flush=True)
     print(f"\naudio: {seconds / 60:.1f} min in {len(paths)} tracks")
+    if hasattr(os, "getloadavg"):
+        print("load average at the end: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
     return 0
 
 

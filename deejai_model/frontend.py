@@ -171,7 +171,9 @@ class FrontEnd:
         cut = mel.reshape(self.n_mels, n, self.slice_frames).transpose(1, 0, 2)
         return self._finish(cut), padded
 
-    def batch_from_excerpts(self, excerpts: Sequence[np.ndarray]) -> tuple[np.ndarray, bool]:
+    def batch_from_excerpts(
+        self, excerpts: Sequence[np.ndarray], duration: float | None = None
+    ) -> tuple[np.ndarray, bool]:
         """One slice per excerpt, stacked into one batch.
 
         Parameters
@@ -180,18 +182,23 @@ class FrontEnd:
             1-D mono excerpts at ``sample_rate``, normally ``slice_samples`` long each (as
             :func:`deejai_model.audio.decode_excerpts` returns them for
             ``length=slice_seconds``); a shorter one is zero-padded, a longer one cut.
+        duration : float, optional
+            The track's length in seconds. ``decode_excerpts`` zero-pads an excerpt that runs
+            past the end of the file, so only this tells that a track is shorter than one slice.
 
         Returns
         -------
         batch : np.ndarray
             float32, one slice per excerpt, shaped as :meth:`slices` returns.
         padded : bool
-            True when any excerpt was shorter than one slice.
+            True when any excerpt was shorter than one slice, or ``duration`` is.
         """
         if len(excerpts) == 0:
             raise ValueError("no excerpts")
         fitted = [self._fit(np.asarray(e, dtype=np.float32).reshape(-1)) for e in excerpts]
         padded = any(p for _, p in fitted)
+        if duration is not None and duration < self.slice_seconds:
+            padded = True
         stack = np.stack([a[: self.slice_samples] for a, _ in fitted])
         if stack.shape[1] < self.slice_samples:
             stack = np.pad(stack, ((0, 0), (0, self.slice_samples - stack.shape[1])))

@@ -181,7 +181,8 @@ def test_one_second_mp3_end_to_end(tmp_path: Path, d: dict) -> None:
     np.testing.assert_array_equal(starts, [0.0])
     excerpts = audio.decode_excerpts(path, fe.sample_rate, starts, fe.slice_seconds)
     assert excerpts[0].size == fe.slice_samples
-    from_excerpts, _ = fe.batch_from_excerpts(excerpts)
+    from_excerpts, padded = fe.batch_from_excerpts(excerpts, duration=duration)
+    assert padded
     assert from_excerpts.shape == batch.shape
     np.testing.assert_allclose(from_excerpts, batch, atol=0.02)
 
@@ -198,7 +199,7 @@ def test_batch_from_excerpts_equals_slices(d: dict) -> None:
         y[int(round(s * fe.sample_rate)) : int(round(s * fe.sample_rate)) + fe.slice_samples]
         for s in starts
     ]
-    batch, padded = fe.batch_from_excerpts(excerpts)
+    batch, padded = fe.batch_from_excerpts(excerpts, duration=40.0)
     assert not padded and batch.shape[0] == len(excerpts)
     for i, ex in enumerate(excerpts):
         one, _ = fe.slices(ex)
