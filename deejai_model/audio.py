@@ -55,6 +55,8 @@ class DecodeStats:
     ----------
     corrupt_packets : int
         Packets that failed to decode and were skipped.
+    messages : list of str
+        The first few decoder messages about them.
     """
 
     corrupt_packets: int = 0
@@ -310,27 +312,28 @@ def _decode_whole(
     return audio
 
 
-def _origin(container: Any, stream: Any, stats: DecodeStats) -> int:
-    """Timestamp, in source samples, of the first sample of a full decode.
+def _origin(container: Any, stream: Any, stats: DecodeStats) -> float:
+    """Timestamp, in seconds, of the first sample of a full decode.
 
     Read from the first few frames of the file (the stream's declared ``start_time`` can
-    disagree with the frames: a Vorbis file may start at -128). Leaves the container read
-    from the start; the caller seeks next.
+    disagree with the frames: a Vorbis file may start at -128 samples). Leaves the container
+    read from the start; the caller seeks next.
     """
-    src_rate = int(stream.codec_context.sample_rate)
     anchors: list[int] = []
     decoded = 0
+    src_rate = 0
     for frame in _frames(container, stream, stats):
+        src_rate = src_rate or int(frame.sample_rate)
         if frame.pts is not None:
             anchors.append(int(round(frame.pts * stream.time_base * src_rate)) - decoded)
         decoded += frame.samples
         if len(anchors) >= _ANCHOR_FRAMES:
             break
     if anchors:
-        return _anchor(anchors)
+        return _anchor(anchors) / src_rate
     if stream.start_time is not None:
-        return int(round(stream.start_time * stream.time_base * src_rate))
-    return 0
+        return float(stream.start_time * stream.time_base)
+    return 0.0
 
 
 def _decode_span(
@@ -340,33 +343,31 @@ def _decode_span(
     start: float,
     length: int | None,
     stats: DecodeStats,
-    origin: int,
+    origin: float,
 ) -> np.ndarray:
     """Seek to just before ``start`` seconds, decode, and return ``length`` samples at ``rate``.
 
     Fewer samples come back when the file ends first (``length=None``: up to the end).
-    ``origin`` is the timestamp of the track's first sample, in source samples
-    (see :func:`_origin`).
+    ``origin`` is the timestamp, in seconds, of the track's first sample (see :func:`_origin`).
     """
     import av
 
-    src_rate = int(stream.codec_context.sample_rate)
     time_base = stream.time_base
     seek_to = start - PREROLL_SECONDS
     if seek_to > 0:
-        target = (origin + seek_to * src_rate) / src_rate
         try:
-            container.seek(int(math.floor(target / time_base)), stream=stream, backward=True)
+            container.seek(
+                int(math.floor((origin + seek_to) / time_base)), stream=stream, backward=True
+            )
         except av.error.FFmpegError:  # not seekable: read from the start (slow, still right)
-            _rewind(container, stream, origin / src_rate)
+            _rewind(container, stream, origin)
     else:
-        _rewind(container, stream, origin / src_rate)
+        _rewind(container, stream, origin)
 
-    # Wanted source samples, relative to the track's first sample.
-    want_from = int(math.floor(start * src_rate))
-    want_to = None if length is None else int(math.ceil((start * rate + length) * src_rate / rate))
-    grid = _grid(src_rate, rate)
-    margin = int(_RESAMPLER_MARGIN * src_rate)
+    # Geometry in source samples (relative to the track's first sample), set by the first
+    # frame: its rate is the truth (a header can declare the core rate of HE-AAC).
+    src_rate = want_from = grid = margin = 0
+    want_to: int | None = None
     resampler = _Resampler(rate)
     pending: list[Any] = []  # frames decoded before their placement is known
     anchors: list[int] = []  # where each frame says the first decoded sample sits
@@ -394,9 +395,16 @@ def _decode_span(
         resampler.feed(_slice_frame(frame, cut - index) if index < cut else frame)
 
     for frame in _frames(container, stream, stats):
+        if not src_rate:
+            src_rate = int(frame.sample_rate)
+            want_from = int(math.floor(start * src_rate))
+            if length is not None:
+                want_to = int(math.ceil((start * rate + length) * src_rate / rate))
+            grid = _grid(src_rate, rate)
+            margin = int(_RESAMPLER_MARGIN * src_rate)
         if first is None:
             if frame.pts is not None:
-                position = int(round(frame.pts * time_base * src_rate)) - origin
+                position = int(round((frame.pts * time_base - origin) * src_rate))
                 anchors.append(position - decoded)
             pending.append(frame)
             if len(anchors) >= _ANCHOR_FRAMES:
