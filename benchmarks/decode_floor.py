@@ -47,8 +47,13 @@ def plain_pyav(path: str, rate: int) -> None:
     with av.open(path) as container:
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate, frame_size=16000)
-        for frame in container.decode(stream):
-            resampler.resample(frame)
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:  # a corrupt packet: skip it, as audio.decode does
+                continue
+            for frame in frames:
+                resampler.resample(frame)
         resampler.resample(None)
 
 
