@@ -319,10 +319,17 @@ class Bundle:
         return self.manifest.dim
 
     @property
-    def input_shape(self) -> tuple[int, int]:
-        """``(slice_frames, n_mels)``: the shape of one slice :meth:`embed` takes."""
-        fe = self.manifest.frontend
-        return fe["slice_frames"], fe["n_mels"]
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one slice :meth:`embed` takes: the network's input less the batch.
+
+        ``(187, 96)`` (frames, mels) for musicnn, ``(96, 216, 1)`` for speccy; for a network
+        that accepts any length, ``(slice_frames, n_mels)`` from the manifest's front end.
+        """
+        shape = tuple(self.model.inputs[0].shape[1:])
+        if any(d is None for d in shape):
+            fe = self.manifest.frontend
+            return fe["slice_frames"], fe["n_mels"]
+        return tuple(int(d) for d in shape)
 
     @property
     def output_names(self) -> list[str]:
@@ -362,7 +369,7 @@ class Bundle:
         Parameters
         ----------
         batch : np.ndarray
-            ``(n, slice_frames, n_mels)`` front-end slices (see :attr:`input_shape`).
+            ``(n, *input_shape)`` front-end slices, e.g. ``(n, 187, 96)`` for musicnn.
         output : str or None
             Which output (see :attr:`output_names`); ``None`` is the manifest's ``output``.
 
@@ -373,9 +380,9 @@ class Bundle:
         """
         output = output or self.manifest.output
         batch = np.ascontiguousarray(batch, dtype=np.float32)
-        if batch.ndim != 3 or batch.shape[1:] != self.input_shape:
-            raise ValueError(f"batch must have shape (n, {self.input_shape[0]}, "
-                             f"{self.input_shape[1]}), not {batch.shape}")
+        if batch.ndim != 1 + len(self.input_shape) or batch.shape[1:] != self.input_shape:
+            want = ", ".join(str(d) for d in self.input_shape)
+            raise ValueError(f"batch must have shape (n, {want}), not {batch.shape}")
         fn = self._function(output)
         n, size = len(batch), self.batch_size
         chunks = []
@@ -397,7 +404,8 @@ class Bundle:
         Parameters
         ----------
         batch : np.ndarray
-            ``(n, slice_frames, n_mels)`` front-end slices, any float dtype.
+            ``(n, *input_shape)`` front-end slices (see :attr:`input_shape`), any float
+            dtype, as :meth:`deejai_model.frontend.FrontEnd.slices` makes them.
 
         Returns
         -------

@@ -49,7 +49,7 @@ ARCH_PARAMS = {
     "n_frames": 187, "output": "both",
 }
 FRONTEND = {
-    "kind": "musicnn_logmel", "sample_rate": 16000, "n_fft": 512, "hop_length": 256,
+    "kind": "musicnn", "sample_rate": 16000, "n_fft": 512, "hop_length": 256,
     "n_mels": 96, "slice_frames": 187,
 }
 

@@ -102,9 +102,9 @@ def build_musicnn(
     def bn(name: str) -> Any:
         return layers.BatchNormalization(axis=-1, epsilon=_BN_EPSILON, name=name)
 
-    def pool_freq_and_squeeze(x: Any) -> Any:
-        # max over the whole frequency axis: (b, t, f, c) -> (b, t, c)
-        return ops.max(x, axis=2)
+    def bn_then_pool_freq(x: Any, name: str) -> Any:
+        # batch norm, then max over the whole frequency axis: (b, t, f, c) -> (b, t, c)
+        return ops.max(bn(name)(x, training=False), axis=2)
 
     timbral_filters = int(num_filt_frontend * 128)
     temporal_filters = int(num_filt_frontend * 32)
@@ -121,16 +121,14 @@ def build_musicnn(
             timbral_filters, (7, width), padding="valid", activation="relu",
             name=f"timbral_{tag}_conv",
         )(x_pad7)
-        y = bn(f"timbral_{tag}_bn")(y, training=False)
-        features.append(pool_freq_and_squeeze(y))
+        features.append(bn_then_pool_freq(y, f"timbral_{tag}_bn"))
     # --- front end: temporal blocks ('same' padding, TF convention)
     for length in (128, 64, 32):
         y = layers.Conv2D(
             temporal_filters, (length, 1), padding="same", activation="relu",
             name=f"temporal_{length}_conv",
         )(x)
-        y = bn(f"temporal_{length}_bn")(y, training=False)
-        features.append(pool_freq_and_squeeze(y))
+        features.append(bn_then_pool_freq(y, f"temporal_{length}_bn"))
     frontend = layers.Concatenate(axis=-1, name="frontend_concat")(features)
 
     # --- mid end: a convolution over all channels is a 1-D convolution in time
