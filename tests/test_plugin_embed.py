@@ -1,0 +1,197 @@
+"""`beet deejai embed` and the import stage with the real shipped model: resumable, Ctrl-C
+safe, one log line per bad file, changed files embedded again."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from audio_fixtures import write_audio
+from beets.library import Item
+from conftest import ROOT, SR, DeejaiEnv, make_music
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def env():
+    env = DeejaiEnv()
+    env.setup_beets()
+    try:
+        yield env
+    finally:
+        env.teardown_beets()
+
+
+def _add_files(env, paths) -> list[Item]:
+    items = []
+    for path in paths:
+        item = Item.from_path(str(path))
+        item.add(env.lib)
+        items.append(item)
+    return items
+
+
+def _embed(env, *args) -> tuple[str, list[str]]:
+    """Run ``beet deejai embed ARGS`` here: (summary line on stderr, plugin log lines)."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        _, logs = env.run_output("deejai", "embed", *args)
+    summary = [line for line in err.getvalue().splitlines() if "embedded," in line]
+    assert len(summary) == 1, err.getvalue()
+    return summary[0], logs
+
+
+def _rows(env) -> dict[int, bytes]:
+    with env.lib.transaction() as tx:
+        return {
+            int(r[0]): bytes(r[1]) for r in tx.query("SELECT item_id, slices FROM deejai_vectors")
+        }
+
+
+@pytest.fixture(scope="module")
+def small_music(tmp_path_factory):
+    """Six 8-s files: two chords, two noise-burst tracks, two fast click tracks."""
+    return make_music(
+        tmp_path_factory.mktemp("small"),
+        per_kind=2,
+        seconds=8.0,
+        kinds=["chord", "noise", "fastclicks"],
+    )
+
+
+def test_embed_resumes_where_it_stopped(env, small_music):
+    items = _add_files(env, small_music)
+    summary, _ = _embed(env, "album:chord")
+    assert summary == "deejai: 2 embedded, 0 skipped, 0 failed"
+    first = _rows(env)
+    assert set(first) == {i.id for i in items if i.album == "chord"}
+
+    summary, _ = _embed(env)
+    assert summary == "deejai: 4 embedded, 2 skipped, 0 failed"
+    rows = _rows(env)
+    assert set(rows) == {i.id for i in items}
+    assert all(rows[i] == first[i] for i in first)  # the first two were not redone
+
+    summary, _ = _embed(env)
+    assert summary == "deejai: 0 embedded, 6 skipped, 0 failed"
+
+
+def test_a_bad_file_costs_one_log_line_and_the_others_embed(env, small_music, tmp_path):
+    items = _add_files(env, small_music[:3])
+    broken = tmp_path / "broken.flac"
+    broken.write_bytes(b"fLaC" + os.urandom(3000))
+    bad = Item(path=str(broken), title="broken", artist="nobody")
+    bad.add(env.lib)
+    summary, logs = _embed(env)
+    assert summary == "deejai: 3 embedded, 0 skipped, 1 failed"
+    about_bad = [line for line in logs if "broken.flac" in line]
+    assert len(about_bad) == 1 and "\n" not in about_bad[0]
+    assert set(_rows(env)) == {i.id for i in items}
+
+
+def test_a_changed_file_is_embedded_again(env, small_music, tmp_path):
+    copies = []
+    for path in small_music[:3]:
+        copies.append(tmp_path / path.name)
+        shutil.copy(path, copies[-1])
+    items = _add_files(env, copies)
+    _embed(env)
+    before = _rows(env)
+
+    rng = np.random.default_rng(0)
+    write_audio(copies[0], (0.3 * rng.standard_normal(SR * 8)).astype(np.float32), SR)
+    stat = os.stat(copies[0])
+    os.utime(copies[0], (stat.st_atime, stat.st_mtime + 10))
+    summary, _ = _embed(env)
+    assert summary == "deejai: 1 embedded, 2 skipped, 0 failed"
+    after = _rows(env)
+    assert after[items[0].id] != before[items[0].id]
+    assert after[items[1].id] == before[items[1].id]
+
+    summary, _ = _embed(env, "--force")
+    assert summary == "deejai: 3 embedded, 0 skipped, 0 failed"
+
+
+def test_import_goes_on_past_a_silent_file(env, small_music, tmp_path):
+    folder = tmp_path / "import" / "album"
+    folder.mkdir(parents=True)
+    for path in small_music[:2]:
+        shutil.copy(path, folder / path.name)
+    write_audio(folder / "silence.flac", np.zeros(SR * 6, np.float32), SR)
+    from beets.logging import getLogger
+
+    records = []
+
+    class Collect(__import__("logging").Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    handler = Collect()
+    getLogger("beets").addHandler(handler)
+    try:
+        env.import_music(folder.parent)
+    finally:
+        getLogger("beets").removeHandler(handler)
+    items = list(env.lib.items())
+    assert len(items) == 3
+    rows = _rows(env)
+    assert len(rows) == 2
+    silent = [i for i in items if i.id not in rows]
+    assert len(silent) == 1 and os.fsdecode(silent[0].path).endswith(".flac")
+    assert len([r for r in records if "cannot embed" in r]) == 1
+
+
+def test_ctrl_c_keeps_whole_rows_and_the_next_run_resumes(tmp_path):
+    env = DeejaiEnv()
+    env.setup_beets()
+    try:
+        paths = make_music(tmp_path / "music", per_kind=3, seconds=8.0)
+        _add_files(env, paths)
+        env.write_config(commit_every=1, workers=1, batch_size=4)
+        db = env.config["library"].as_filename()
+        cmd = [sys.executable, "-m", "beets", "deejai", "embed"]
+        process = subprocess.Popen(
+            cmd,
+            env=dict(os.environ, BEETSDIR=str(env.temp_path), PYTHONPATH=str(ROOT)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 240
+        count = 0
+        while time.monotonic() < deadline and process.poll() is None:
+            with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
+                try:
+                    count = conn.execute("SELECT COUNT(*) FROM deejai_vectors").fetchone()[0]
+                except sqlite3.OperationalError:  # table not created yet
+                    count = 0
+            if count >= 2:
+                break
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+        assert 2 <= count < 12, "the run finished before it could be interrupted"
+        assert process.returncode != 0
+        assert "interrupted" in err and "Traceback" not in err
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            rows = conn.execute(
+                "SELECT n_slices, dim, length(slices) FROM deejai_vectors"
+            ).fetchall()
+        assert 2 <= len(rows) < 12
+        assert all(n * d * 4 == size for n, d, size in rows)  # whole rows only
+
+        done = env.beet("deejai", "embed")
+        assert done.returncode == 0, done.stderr
+        assert f"{12 - len(rows)} embedded, {len(rows)} skipped, 0 failed" in done.stderr
+    finally:
+        env.teardown_beets()
