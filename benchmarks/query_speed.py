@@ -1,0 +1,145 @@
+"""How long the plugin's query commands take next to ``beet ls``, as whole ``beet`` processes.
+
+Builds a temporary beets library of N items whose vectors are synthetic (clustered random
+vectors stored under the shipped model's id, so no audio is decoded and no network runs), builds
+the index once, then times each command as a subprocess, best of ``--repeat`` runs:
+
+    beet ls                       (lists every item)
+    beet ls title:track-00017     (one item: the cost of starting beets)
+    beet deejai similar title:track-00017 -n 20
+    beet deejai journey title:track-00017 title:track-0NNNN -n 8
+    beet deejai playlist title:track-00017 -n 20
+
+    python -m benchmarks.query_speed [--sizes 1000,10000] [--repeat 3]
+
+Prints a markdown table with each time's ratio to ``beet ls``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _manifest() -> dict:
+    from deejai_model.bundle import default_bundle_path
+
+    return json.loads((default_bundle_path() / "manifest.json").read_text(encoding="utf-8"))
+
+
+def build_library(folder: Path, n: int, seed: int = 0) -> None:
+    """A beets library at ``folder/library.db`` with ``n`` items and synthetic vectors."""
+    from beets import config
+    from beets.library import Item, Library
+
+    from beetsplug.deejai.store import SliceRow, VectorStore
+
+    manifest = _manifest()
+    model_id = f"{manifest['name']}@{manifest['version']}:{manifest['weights']['sha256'][:12]}"
+    dim = int(manifest["dim"])
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(max(4, n // 50), dim)).astype(np.float32)
+    config["create_backup_before_migrations"] = False
+    lib = Library(str(folder / "library.db"), str(folder / "music"))
+    rows = []
+    with lib.transaction():
+        for i in range(n):
+            item = Item(
+                title=f"track-{i:05d}",
+                artist=f"artist-{i % 97}",
+                album=f"album-{i % 331}",
+                track=i % 12 + 1,
+                length=180.0 + i % 60,
+                path=os.fsencode(folder / "music" / f"{i:05d}.mp3"),
+            )
+            lib.add(item)
+            slices = centers[i % len(centers)] + 0.5 * rng.normal(size=(4, dim))
+            slices = slices.astype(np.float32)
+            unit = slices / np.linalg.norm(slices, axis=1, keepdims=True)
+            rows.append(
+                SliceRow(
+                    item.id,
+                    item.path,
+                    1.0,
+                    180.0,
+                    slices,
+                    np.arange(4) * 3.0,
+                    False,
+                    unit.mean(axis=0),
+                    "mean",
+                )
+            )
+    store = VectorStore(lib)
+    for start in range(0, n, 5000):
+        store.put(model_id, rows[start : start + 5000])
+    lib._close()
+    (folder / "config.yaml").write_text(
+        f"library: {folder / 'library.db'}\ndirectory: {folder / 'music'}\n"
+        "plugins: [deejai]\ndeejai:\n  auto: no\n",
+        encoding="utf-8",
+    )
+
+
+def timed(folder: Path, args: list[str], repeat: int) -> tuple[float, int]:
+    """Best wall time (s) of ``beet ARGS`` over ``repeat`` runs, and its output line count."""
+    env = dict(os.environ, BEETSDIR=str(folder), PYTHONPATH=str(ROOT))
+    best, lines = float("inf"), 0
+    for _ in range(repeat):
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "beets", *args], env=env, capture_output=True, text=True
+        )
+        elapsed = time.perf_counter() - started
+        if done.returncode != 0:
+            raise RuntimeError(f"beet {' '.join(args)} failed: {done.stderr}")
+        best, lines = min(best, elapsed), len(done.stdout.splitlines())
+    return best, lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000", help="library sizes, comma-separated")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per command (best is kept)")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+
+    print(f"| items | command | best of {args.repeat} (s) | ratio to `beet ls` | lines |")
+    print("|---:|---|---:|---:|---:|")
+    for n in sizes:
+        with tempfile.TemporaryDirectory(prefix="deejai-bench-") as tmp:
+            folder = Path(tmp)
+            started = time.perf_counter()
+            build_library(folder, n)
+            fill = time.perf_counter() - started
+            index_s, _ = timed(folder, ["deejai", "index"], 1)
+            last = f"title:track-{n - 7:05d}"
+            commands = {
+                "beet ls": ["ls"],
+                "beet ls (one item)": ["ls", "title:track-00017"],
+                "deejai similar -n 20": ["deejai", "similar", "title:track-00017", "-n", "20"],
+                "deejai journey -n 8": ["deejai", "journey", "title:track-00017", last, "-n", "8"],
+                "deejai playlist -n 20": ["deejai", "playlist", "title:track-00017", "-n", "20"],
+            }
+            results = {name: timed(folder, cmd, args.repeat) for name, cmd in commands.items()}
+            base = results["beet ls"][0]
+            for name, (seconds, lines) in results.items():
+                print(f"| {n} | {name} | {seconds:.3f} | {seconds / base:.2f} | {lines} |")
+            print(
+                f"| {n} | (setup: library fill {fill:.1f} s, `beet deejai index` {index_s:.2f} s) "
+                "| | | |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
