@@ -18,6 +18,7 @@ import io
 import json
 import os
 import re
+import threading
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -306,6 +307,7 @@ class Bundle:
         self.batch_size = batch_size
         self.device = device
         self._functions: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     @property
     def model_id(self) -> str:
@@ -340,9 +342,14 @@ class Bundle:
         return [self.manifest.output]
 
     def _function(self, output: str) -> Any:
-        fn = self._functions.get(output)
-        if fn is not None:
+        with self._lock:
+            fn = self._functions.get(output)
+            if fn is None:
+                fn = self._functions[output] = self._compile(output)
             return fn
+
+    def _compile(self, output: str) -> Any:
+        """One ``tf.function`` for one output, traced once for a fixed-size batch."""
         if output not in self.output_names:
             raise ValueError(f"{self.model_id} has no output {output!r}; it has "
                              f"{', '.join(self.output_names)}")
@@ -360,7 +367,6 @@ class Bundle:
                     y = model(x, training=False)
             return y[output] if multi else y
 
-        self._functions[output] = run
         return run
 
     def predict(self, batch: np.ndarray, output: str | None = None) -> np.ndarray:

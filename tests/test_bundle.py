@@ -24,18 +24,36 @@ from deejai_model.errors import BundleError
 BUNDLES = Path(__file__).resolve().parents[1] / "deejai_model" / "bundles"
 
 TINY_PARAMS = {
-    "num_filt_midend": 4, "num_units_backend": 8, "num_classes": 3, "n_mels": 16,
-    "n_frames": 24, "output": "both", "num_filt_frontend": 0.1,
+    "num_filt_midend": 4,
+    "num_units_backend": 8,
+    "num_classes": 3,
+    "n_mels": 16,
+    "n_frames": 24,
+    "output": "both",
+    "num_filt_frontend": 0.1,
 }
 
 
 def tiny_manifest(**changes) -> dict:
     manifest = {
-        "format": 1, "name": "tiny", "version": "1", "architecture": "musicnn",
-        "architecture_params": dict(TINY_PARAMS), "output": "penultimate", "dim": 8,
-        "frontend": {"kind": "musicnn", "sample_rate": 16000, "n_fft": 512,
-                     "hop_length": 256, "n_mels": 16, "slice_frames": 24},
-        "weights": {"file": "weights.npz"}, "license": "MIT", "source": "tests",
+        "format": 1,
+        "name": "tiny",
+        "version": "1",
+        "architecture": "musicnn",
+        "architecture_params": dict(TINY_PARAMS),
+        "output": "penultimate",
+        "dim": 8,
+        "frontend": {
+            "kind": "musicnn",
+            "sample_rate": 16000,
+            "n_fft": 512,
+            "hop_length": 256,
+            "n_mels": 16,
+            "slice_frames": 24,
+        },
+        "weights": {"file": "weights.npz"},
+        "license": "MIT",
+        "source": "tests",
         "labels": ["a", "b", "c"],
     }
     manifest.update(changes)
@@ -72,9 +90,12 @@ def copy_bundle(src: Path, dst: Path) -> Path:
 
 # --- the shipped bundles ----------------------------------------------------------------
 
+
 def test_import_does_not_load_tensorflow():
-    code = ("import sys, deejai_model.bundle, deejai_model.networks.musicnn; "
-            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    code = (
+        "import sys, deejai_model.bundle, deejai_model.networks.musicnn; "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -109,6 +130,8 @@ def test_shipped_bundle_embeds(shipped):
     np.testing.assert_allclose(shipped.embed(batch[5:6])[0], out[5], rtol=0, atol=1e-5)
     # different audio, different vectors
     assert np.abs(out[0] - out[1]).max() > 1e-2
+    # every call, padded or not, ran the one compiled function traced once
+    assert shipped._function("penultimate").experimental_get_tracing_count() == 1
 
 
 def test_shipped_bundle_taggram(shipped):
@@ -126,6 +149,7 @@ def test_embed_rejects_bad_shapes_and_handles_empty(shipped):
 
 
 # --- errors -----------------------------------------------------------------------------
+
 
 def test_checksum_mismatch_is_refused(tmp_path):
     bundle = copy_bundle(default_bundle_path(), tmp_path / "b")
@@ -147,18 +171,21 @@ def test_missing_manifest_and_weights(tmp_path):
         load_bundle(bundle)
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"format": 2}, "format 2 is not supported"),
-    ({"architecture": "resnet"}, "architecture 'resnet'"),
-    ({"dim": "200"}, "dim must be int"),
-    ({"dim": True}, "dim must be int"),
-    ({"weights": {"file": "../evil.npz", "sha256": "0" * 64}}, "plain .npz file name"),
-    ({"weights": {"file": "weights.npz", "sha256": "xyz"}}, "64 lowercase hex"),
-    ({"weights": {"file": "weights.npz"}}, "lacks key: sha256"),
-    ({"frontend": {"kind": "musicnn"}}, "frontend lacks key"),
-    ({"colour": "blue"}, "unknown key.*colour"),
-    ({"labels": [1, 2]}, "labels must be a list of strings"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"format": 2}, "format 2 is not supported"),
+        ({"architecture": "resnet"}, "architecture 'resnet'"),
+        ({"dim": "200"}, "dim must be int"),
+        ({"dim": True}, "dim must be int"),
+        ({"weights": {"file": "../evil.npz", "sha256": "0" * 64}}, "plain .npz file name"),
+        ({"weights": {"file": "weights.npz", "sha256": "xyz"}}, "64 lowercase hex"),
+        ({"weights": {"file": "weights.npz"}}, "lacks key: sha256"),
+        ({"frontend": {"kind": "musicnn"}}, "frontend lacks key"),
+        ({"colour": "blue"}, "unknown key.*colour"),
+        ({"labels": [1, 2]}, "labels must be a list of strings"),
+    ],
+)
 def test_manifest_validation(change, message):
     data = tiny_manifest(weights={"file": "weights.npz", "sha256": "a" * 64})
     data.update(change)
@@ -185,12 +212,18 @@ def test_manifest_json_round_trip():
 
 # --- save / load ------------------------------------------------------------------------
 
+
 def test_save_load_round_trip_gives_identical_outputs(tmp_path):
     from deejai_model.bundle import Bundle
 
     model = tiny_model(seed=1)
-    manifest = save_bundle(model, tiny_manifest(), tmp_path / "tiny",
-                           license_text="MIT\n", provenance="# made by a test\n")
+    manifest = save_bundle(
+        model,
+        tiny_manifest(),
+        tmp_path / "tiny",
+        license_text="MIT\n",
+        provenance="# made by a test\n",
+    )
     assert (tmp_path / "tiny" / "LICENSE").read_text() == "MIT\n"
     loaded = load_bundle(tmp_path / "tiny", batch_size=3)
     assert loaded.manifest == manifest
@@ -208,7 +241,7 @@ def test_model_id_follows_weights(tmp_path):
     first = save_bundle(model, tiny_manifest(), tmp_path / "a")
     again = save_bundle(model, tiny_manifest(), tmp_path / "b")
     assert first.weights["sha256"] == again.weights["sha256"]  # byte-reproducible
-    assert (load_bundle(tmp_path / "a").model_id == load_bundle(tmp_path / "b").model_id)
+    assert load_bundle(tmp_path / "a").model_id == load_bundle(tmp_path / "b").model_id
 
     var = model.get_layer("penultimate_dense").bias
     var.assign(var.numpy() + 1e-3)
@@ -229,7 +262,8 @@ def _rehash(directory: Path) -> None:
 
     manifest = json.loads((directory / "manifest.json").read_text())
     manifest["weights"]["sha256"] = hashlib.sha256(
-        (directory / "weights.npz").read_bytes()).hexdigest()
+        (directory / "weights.npz").read_bytes()
+    ).hexdigest()
     (directory / "manifest.json").write_text(json.dumps(manifest))
 
 
