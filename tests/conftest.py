@@ -66,8 +66,11 @@ class DeejaiEnv(PluginMixin, ImportHelper):
         super().setup_beets()
         self.config["import"]["quiet"] = True
 
-    def write_config(self, **deejai) -> Path:
-        """Write ``$BEETSDIR/config.yaml`` for ``beet`` subprocesses; returns its path."""
+    def write_config(self, extra: str = "", **deejai) -> Path:
+        """Write ``$BEETSDIR/config.yaml`` for ``beet`` subprocesses; returns its path.
+
+        ``extra`` is appended as is (YAML), ``deejai`` are settings of the plugin.
+        """
         lines = [
             f"library: {self.config['library'].as_filename()}",
             f"directory: {self.lib_path}",
@@ -77,7 +80,7 @@ class DeejaiEnv(PluginMixin, ImportHelper):
         settings = {"auto": False, **deejai}
         lines += [f"  {key}: {value}" for key, value in settings.items()]
         path = self.temp_path / "config.yaml"
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
         return path
 
     def import_music(self, folder: Path) -> None:

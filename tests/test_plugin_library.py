@@ -191,6 +191,21 @@ def test_m3u_output_lists_the_items_relative_to_the_playlist(imported, tmp_path)
     assert len(paths) == 3 and all(os.path.isabs(p) and os.path.isfile(p) for p in paths)
 
 
+def test_play_hands_the_playlist_to_the_configured_player(imported):
+    imported.write_config(extra="play:\n  command: cat\n")  # the player prints the playlist
+    try:
+        done = imported.beet("deejai", "similar", "title:chord-1", "-n", "2", "--play", "-f", "$id")
+    finally:
+        imported.write_config()
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    ids = [int(x) for x in lines[:2]]
+    assert lines[2] == "Playing 2 tracks."
+    assert lines[3] == "#EXTM3U"
+    played = [line for line in lines[4:] if not line.startswith("#")]
+    assert played == [os.fsdecode(imported.lib.get_item(i).path) for i in ids]
+
+
 def test_query_commands_in_a_fresh_process_do_not_import_tensorflow(imported):
     for args in (
         ["deejai", "similar", "title:chord-2", "-n", "3"],
