@@ -78,6 +78,26 @@ def test_nearest_neighbours_are_of_the_same_kind(imported):
     assert hits_at_2 >= 22, f"precision at 2 too low: {hits_at_2}/24"
 
 
+@pytest.mark.parametrize(
+    "settings", [{"hubness": "csls", "hubness_k": 3}, {"pooling": "tfidf"}, {"normalize": "none"}]
+)
+def test_other_settings_still_find_the_same_kind(imported, settings):
+    imported.config["deejai"].set(settings)
+    try:
+        hits = 0
+        for item in imported.lib.items():
+            out, _ = imported.run_output(
+                "deejai", "similar", f"title:{item.title}", "-n", "1", "-f", "$title"
+            )
+            hits += kind_of(_titles(out)[0]) == kind_of(item.title)
+        meta = _index(imported).meta
+    finally:
+        imported.config["deejai"].set({"hubness": "none", "pooling": "mean", "normalize": "center"})
+    assert hits >= 11
+    assert meta["has_radii"] == ("hubness" in settings)
+    assert meta["settings"]["pooling"].startswith(settings.get("pooling", "mean"))
+
+
 def test_similar_prints_distances_in_ascending_order(imported):
     out, _ = imported.run_output("deejai", "similar", "title:noise-1", "-n", "11")
     lines = _titles(out)

@@ -89,6 +89,9 @@ def _atomic_write(path: str, write: Callable[[str], None]) -> list[int]:
     os.close(fd)
     try:
         write(tmp)
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes files private; these are like the db
         stat = _stat(tmp)
         os.replace(tmp, path)
     except BaseException:
