@@ -33,7 +33,11 @@ MANIFEST_FILE = "manifest.json"
 FORMAT = 1
 ARCHITECTURES = ("musicnn", "speccy")
 FRONTEND_KEYS = {
-    "kind": str, "sample_rate": int, "n_fft": int, "hop_length": int, "n_mels": int,
+    "kind": str,
+    "sample_rate": int,
+    "n_fft": int,
+    "hop_length": int,
+    "n_mels": int,
     "slice_frames": int,
 }
 #: The bundle that ships as the default ears (a directory under ``deejai_model/bundles``).
@@ -120,21 +124,27 @@ class Manifest:
 
         def check(key: str, value: Any, kind: type | tuple[type, ...]) -> None:
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                names = kind.__name__ if isinstance(kind, type) else "/".join(
-                    k.__name__ for k in kind)
+                names = (
+                    kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+                )
                 raise BundleError(
-                    f"manifest {key} must be {names}, not {type(value).__name__} ({value!r})")
+                    f"manifest {key} must be {names}, not {type(value).__name__} ({value!r})"
+                )
 
         if data["format"] != FORMAT or isinstance(data["format"], bool):
-            raise BundleError(f"manifest format {data['format']!r} is not supported "
-                              f"(this version reads format {FORMAT})")
+            raise BundleError(
+                f"manifest format {data['format']!r} is not supported "
+                f"(this version reads format {FORMAT})"
+            )
         for key in ("name", "version", "architecture", "output", "license", "source"):
             check(key, data[key], str)
             if not data[key]:
                 raise BundleError(f"manifest {key} is empty")
         if data["architecture"] not in ARCHITECTURES:
-            raise BundleError(f"manifest architecture {data['architecture']!r} is not one of "
-                              f"{', '.join(ARCHITECTURES)}")
+            raise BundleError(
+                f"manifest architecture {data['architecture']!r} is not one of "
+                f"{', '.join(ARCHITECTURES)}"
+            )
         check("architecture_params", data["architecture_params"], dict)
         check("dim", data["dim"], int)
         if data["dim"] <= 0:
@@ -148,8 +158,7 @@ class Manifest:
         for key, kind in FRONTEND_KEYS.items():
             check(f"frontend.{key}", frontend[key], kind)
             if kind is int and frontend[key] <= 0:
-                raise BundleError(f"manifest frontend.{key} must be positive, not "
-                                  f"{frontend[key]}")
+                raise BundleError(f"manifest frontend.{key} must be positive, not {frontend[key]}")
 
         weights = data["weights"]
         check("weights", weights, dict)
@@ -159,15 +168,21 @@ class Manifest:
         if "file" not in weights:
             raise BundleError("manifest weights lacks key: file")
         check("weights.file", weights["file"], str)
-        if (not weights["file"] or os.path.basename(weights["file"]) != weights["file"]
-                or weights["file"] in (".", "..") or not weights["file"].endswith(".npz")):
-            raise BundleError(f"manifest weights.file must be a plain .npz file name, not "
-                              f"{weights['file']!r}")
+        if (
+            not weights["file"]
+            or os.path.basename(weights["file"]) != weights["file"]
+            or weights["file"] in (".", "..")
+            or not weights["file"].endswith(".npz")
+        ):
+            raise BundleError(
+                f"manifest weights.file must be a plain .npz file name, not {weights['file']!r}"
+            )
         if "sha256" in weights:
             check("weights.sha256", weights["sha256"], str)
             if not _SHA256.match(weights["sha256"]):
-                raise BundleError(f"manifest weights.sha256 is not 64 lowercase hex digits: "
-                                  f"{weights['sha256']!r}")
+                raise BundleError(
+                    f"manifest weights.sha256 is not 64 lowercase hex digits: {weights['sha256']!r}"
+                )
         elif require_sha256:
             raise BundleError("manifest weights lacks key: sha256")
 
@@ -178,11 +193,18 @@ class Manifest:
                 raise BundleError("manifest labels must be a list of strings")
 
         return cls(
-            name=data["name"], version=data["version"], architecture=data["architecture"],
-            architecture_params=dict(data["architecture_params"]), output=data["output"],
-            dim=data["dim"], frontend=dict(frontend), weights=dict(weights),
-            license=data["license"], source=data["source"],
-            labels=list(labels) if labels is not None else None, format=data["format"],
+            name=data["name"],
+            version=data["version"],
+            architecture=data["architecture"],
+            architecture_params=dict(data["architecture_params"]),
+            output=data["output"],
+            dim=data["dim"],
+            frontend=dict(frontend),
+            weights=dict(weights),
+            license=data["license"],
+            source=data["source"],
+            labels=list(labels) if labels is not None else None,
+            format=data["format"],
         )
 
     @classmethod
@@ -215,18 +237,53 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# What TensorFlow's C++ side prints on import whatever TF_CPP_MIN_LOG_LEVEL says (its absl
+# logging is not initialised yet): the oneDNN notice and the CPU feature guard.
+_IMPORT_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog|I0000 |"
+    r"To enable the following instructions|E0000 .*(cuInit|cuda))"
+)
+
+
 def _import_tf() -> Any:
-    """Import TensorFlow quietly, with Keras on its TensorFlow backend."""
+    """Import TensorFlow quietly, with Keras on its TensorFlow backend.
+
+    Sets ``TF_CPP_MIN_LOG_LEVEL=2`` and ``KERAS_BACKEND=tensorflow`` unless already set,
+    and drops the informational lines TensorFlow's C++ code writes to stderr while it is
+    imported (anything else written meanwhile is passed on).
+    """
+    import sys
+    import tempfile
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if "tensorflow" not in sys.modules:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with tempfile.TemporaryFile() as captured:
+            os.dup2(captured.fileno(), 2)
+            try:
+                import tensorflow  # noqa: F401
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+                captured.seek(0)
+                text = captured.read().decode("utf-8", "replace")
+                kept = [
+                    line for line in text.splitlines(keepends=True) if not _IMPORT_NOISE.match(line)
+                ]
+                if kept:
+                    sys.stderr.write("".join(kept))
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
     import keras
 
     if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(f"deejai_model needs Keras' TensorFlow backend, but Keras runs on "
-                           f"{keras.backend.backend()!r} (set KERAS_BACKEND=tensorflow)")
+        raise RuntimeError(
+            f"deejai_model needs Keras' TensorFlow backend, but Keras runs on "
+            f"{keras.backend.backend()!r} (set KERAS_BACKEND=tensorflow)"
+        )
     return tf
 
 
@@ -239,16 +296,18 @@ def _build_network(manifest: Manifest) -> Any:
     try:
         return builder(**params)
     except (TypeError, ValueError) as exc:
-        raise BundleError(f"cannot build {manifest.architecture} with architecture_params "
-                          f"{params}: {exc}") from exc
+        raise BundleError(
+            f"cannot build {manifest.architecture} with architecture_params {params}: {exc}"
+        ) from exc
 
 
 def _variables_by_path(model: Any) -> dict[str, Any]:
     variables: dict[str, Any] = {}
     for var in model.weights:
         if var.path in variables:
-            raise BundleError(f"the network has two variables named {var.path!r}: "
-                              "name its layers explicitly")
+            raise BundleError(
+                f"the network has two variables named {var.path!r}: name its layers explicitly"
+            )
         variables[var.path] = var
     return variables
 
@@ -270,13 +329,16 @@ def _assign_weights(model: Any, weights_path: Path) -> None:
                     parts.append(f"missing {_few(missing)}")
                 if extra:
                     parts.append(f"unexpected {_few(extra)}")
-                raise BundleError(f"{weights_path}: weights do not fit the network: "
-                                  + "; ".join(parts))
+                raise BundleError(
+                    f"{weights_path}: weights do not fit the network: " + "; ".join(parts)
+                )
             for path, var in variables.items():
                 value = npz[path]
                 if tuple(value.shape) != tuple(var.shape):
-                    raise BundleError(f"{weights_path}: {path} has shape {value.shape}, "
-                                      f"the network wants {tuple(var.shape)}")
+                    raise BundleError(
+                        f"{weights_path}: {path} has shape {value.shape}, "
+                        f"the network wants {tuple(var.shape)}"
+                    )
                 var.assign(value.astype(var.dtype, copy=False))
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise BundleError(f"{weights_path}: cannot read weights: {exc}") from exc
@@ -297,8 +359,14 @@ class Bundle:
         Slices per call of the compiled network; the last batch is zero-padded to it.
     """
 
-    def __init__(self, path: Path, manifest: Manifest, model: Any,
-                 batch_size: int = DEFAULT_BATCH_SIZE, device: str | None = "/CPU:0"):
+    def __init__(
+        self,
+        path: Path,
+        manifest: Manifest,
+        model: Any,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        device: str | None = "/CPU:0",
+    ):
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, not {batch_size}")
         self.path = path
@@ -351,8 +419,9 @@ class Bundle:
     def _compile(self, output: str) -> Any:
         """One ``tf.function`` for one output, traced once for a fixed-size batch."""
         if output not in self.output_names:
-            raise ValueError(f"{self.model_id} has no output {output!r}; it has "
-                             f"{', '.join(self.output_names)}")
+            raise ValueError(
+                f"{self.model_id} has no output {output!r}; it has {', '.join(self.output_names)}"
+            )
         tf = _import_tf()
         model, device = self.model, self.device
         multi = isinstance(model.output, dict)
@@ -393,14 +462,17 @@ class Bundle:
         n, size = len(batch), self.batch_size
         chunks = []
         for start in range(0, n, size):
-            chunk = batch[start:start + size]
+            chunk = batch[start : start + size]
             if len(chunk) < size:
                 pad = np.zeros((size - len(chunk), *self.input_shape), np.float32)
                 chunk = np.concatenate([chunk, pad])
             chunks.append(fn(chunk).numpy()[: n - start])
         if not chunks:
-            width = self.dim if output == self.manifest.output else int(
-                self.model.output[output].shape[-1])
+            width = (
+                self.dim
+                if output == self.manifest.output
+                else int(self.model.output[output].shape[-1])
+            )
             return np.zeros((0, width), np.float32)
         return np.concatenate(chunks).astype(np.float32, copy=False)
 
@@ -424,8 +496,9 @@ class Bundle:
         return f"Bundle({self.model_id!r}, path={str(self.path)!r})"
 
 
-def load_bundle(path: str | os.PathLike, batch_size: int = DEFAULT_BATCH_SIZE,
-                device: str | None = "/CPU:0") -> Bundle:
+def load_bundle(
+    path: str | os.PathLike, batch_size: int = DEFAULT_BATCH_SIZE, device: str | None = "/CPU:0"
+) -> Bundle:
     """Load a bundle directory: validate, check the weights' hash, build, assign weights.
 
     Parameters
@@ -461,21 +534,27 @@ def load_bundle(path: str | os.PathLike, batch_size: int = DEFAULT_BATCH_SIZE,
         raise BundleError(f"{path}: weights file {manifest.weights['file']} is missing")
     digest = _sha256(weights_path)
     if digest != manifest.weights["sha256"]:
-        raise BundleError(f"{weights_path}: sha256 {digest} does not match the manifest's "
-                          f"{manifest.weights['sha256']} (corrupt or replaced weights)")
+        raise BundleError(
+            f"{weights_path}: sha256 {digest} does not match the manifest's "
+            f"{manifest.weights['sha256']} (corrupt or replaced weights)"
+        )
 
     _import_tf()
     model = _build_network(manifest)
     _assign_weights(model, weights_path)
     bundle = Bundle(path, manifest, model, batch_size=batch_size, device=device)
     if manifest.output not in bundle.output_names:
-        raise BundleError(f"{manifest_path}: output {manifest.output!r} is not one of the "
-                          f"network's outputs ({', '.join(bundle.output_names)})")
+        raise BundleError(
+            f"{manifest_path}: output {manifest.output!r} is not one of the "
+            f"network's outputs ({', '.join(bundle.output_names)})"
+        )
     outputs = model.output
     width = (outputs[manifest.output] if isinstance(outputs, dict) else outputs).shape[-1]
     if width != manifest.dim:
-        raise BundleError(f"{manifest_path}: dim is {manifest.dim} but the network's "
-                          f"{manifest.output!r} output has {width}")
+        raise BundleError(
+            f"{manifest_path}: dim is {manifest.dim} but the network's "
+            f"{manifest.output!r} output has {width}"
+        )
     return bundle
 
 
@@ -488,16 +567,20 @@ def write_npz(arrays: Mapping[str, np.ndarray], path: str | os.PathLike) -> None
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
         for key in sorted(arrays):
             buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[key]),
-                                      allow_pickle=False)
+            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[key]), allow_pickle=False)
             info = zipfile.ZipInfo(key + ".npy", date_time=_ZIP_EPOCH)
             info.external_attr = 0o644 << 16
             zf.writestr(info, buf.getvalue())
 
 
-def save_bundle(model: Any, manifest: Manifest | Mapping[str, Any],
-                directory: str | os.PathLike, *, license_text: str | None = None,
-                provenance: str | None = None) -> Manifest:
+def save_bundle(
+    model: Any,
+    manifest: Manifest | Mapping[str, Any],
+    directory: str | os.PathLike,
+    *,
+    license_text: str | None = None,
+    provenance: str | None = None,
+) -> Manifest:
     """Write a model's weights and manifest as a bundle directory.
 
     Parameters

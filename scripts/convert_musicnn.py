@@ -45,12 +45,20 @@ MODELS = {
     "MSD_musicnn": ("musicnn-msd", "the Million Song Dataset", "MSD_LABELS"),
 }
 ARCH_PARAMS = {
-    "num_filt_midend": 64, "num_units_backend": 200, "num_classes": 50, "n_mels": 96,
-    "n_frames": 187, "output": "both",
+    "num_filt_midend": 64,
+    "num_units_backend": 200,
+    "num_classes": 50,
+    "n_mels": 96,
+    "n_frames": 187,
+    "output": "both",
 }
 FRONTEND = {
-    "kind": "musicnn", "sample_rate": 16000, "n_fft": 512, "hop_length": 256,
-    "n_mels": 96, "slice_frames": 187,
+    "kind": "musicnn",
+    "sample_rate": 16000,
+    "n_fft": 512,
+    "hop_length": 256,
+    "n_mels": 96,
+    "slice_frames": 187,
 }
 
 
@@ -58,8 +66,20 @@ def obtain_wheel(wheel_dir: Path | None, tmp: Path) -> tuple[Path, Path | None]:
     """Return (root of the unpacked wheel, the .whl file or None if given unpacked)."""
     if wheel_dir is None:
         wheel_dir = tmp / "download"
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
-                        "--only-binary=:all:", "-d", str(wheel_dir), WHEEL], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "-d",
+                str(wheel_dir),
+                WHEEL,
+            ],
+            check=True,
+        )
     if (wheel_dir / "musicnn" / "models.py").is_file():
         wheels = sorted(glob.glob(str(wheel_dir.parent / "musicnn-0.1.0-*.whl")))
         return wheel_dir, Path(wheels[0]) if wheels else None
@@ -88,7 +108,8 @@ def read_labels(root: Path, attribute: str) -> list[str]:
     tree = ast.parse((root / "musicnn" / "configuration.py").read_text())
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == attribute for t in node.targets):
+            isinstance(t, ast.Name) and t.id == attribute for t in node.targets
+        ):
             return list(ast.literal_eval(node.value))
     raise SystemExit(f"configuration.py has no {attribute}")
 
@@ -160,20 +181,24 @@ def convert(model_name: str, out_dir: Path, wheel_dir: Path | None) -> None:
 - Parity: `tests/test_musicnn_parity.py` runs the wheel's own `models.py` in TF1 graph mode
   with the original checkpoint and compares (max abs difference < 1e-4 required).
 """
-    final = save_bundle(model, manifest, out_dir, license_text=license_text,
-                        provenance=provenance)
+    final = save_bundle(model, manifest, out_dir, license_text=license_text, provenance=provenance)
     bundle = load_bundle(out_dir)  # check that it loads and hashes as written
-    print(f"wrote {out_dir}: {bundle.model_id} ({len(weights)} arrays, "
-          f"sha256 {final.weights['sha256']})")
+    print(
+        f"wrote {out_dir}: {bundle.model_id} ({len(weights)} arrays, "
+        f"sha256 {final.weights['sha256']})"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     parser.add_argument("model", choices=sorted(MODELS))
     parser.add_argument("out_dir", type=Path, help="bundle directory to write")
-    parser.add_argument("--wheel-dir", type=Path, default=None,
-                        help="folder holding musicnn-0.1.0-*.whl or the unpacked wheel "
-                             "(default: pip download it)")
+    parser.add_argument(
+        "--wheel-dir",
+        type=Path,
+        default=None,
+        help="folder holding musicnn-0.1.0-*.whl or the unpacked wheel (default: pip download it)",
+    )
     args = parser.parse_args(argv)
     convert(args.model, args.out_dir, args.wheel_dir)
 

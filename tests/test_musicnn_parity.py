@@ -56,9 +56,20 @@ def wheel_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         return root
     download = tmp / "download"
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-         "-d", str(download), "musicnn==0.1.0"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-d",
+            str(download),
+            "musicnn==0.1.0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if proc.returncode != 0:
         pytest.skip(f"cannot download musicnn 0.1.0 from PyPI: {proc.stderr.strip()[-300:]}")
@@ -170,10 +181,13 @@ def reference_outputs(wheel: Path, model: str, batch: np.ndarray) -> tuple[np.nd
             return tuple(sess.run([penultimate, taggram], feed_dict={x: batch}))
 
 
-@pytest.mark.parametrize(("bundle_dir", "model"), [
-    ("musicnn_mtt", "MTT_musicnn"),
-    ("musicnn_msd", "MSD_musicnn"),
-])
+@pytest.mark.parametrize(
+    ("bundle_dir", "model"),
+    [
+        ("musicnn_mtt", "MTT_musicnn"),
+        ("musicnn_msd", "MSD_musicnn"),
+    ],
+)
 def test_bundle_matches_original_musicnn(wheel_root: Path, bundle_dir: str, model: str):
     from deejai_model.bundle import load_bundle
 
@@ -181,9 +195,7 @@ def test_bundle_matches_original_musicnn(wheel_root: Path, bundle_dir: str, mode
     frontend = bundle.manifest.frontend
     rng = np.random.default_rng(1234)
     # log10(10000 x + 1) of mel power lies in about [0, 6]
-    batch = (rng.random((5, frontend["slice_frames"], frontend["n_mels"])) * 4.0).astype(
-        np.float32
-    )
+    batch = (rng.random((5, frontend["slice_frames"], frontend["n_mels"])) * 4.0).astype(np.float32)
 
     ref_penultimate, ref_taggram = reference_outputs(wheel_root, model, batch)
     ours = bundle.embed(batch)

@@ -118,14 +118,20 @@ def build_musicnn(
     features = []
     for tag, width in (("74", int(0.4 * n_mels)), ("77", int(0.7 * n_mels))):
         y = layers.Conv2D(
-            timbral_filters, (7, width), padding="valid", activation="relu",
+            timbral_filters,
+            (7, width),
+            padding="valid",
+            activation="relu",
             name=f"timbral_{tag}_conv",
         )(x_pad7)
         features.append(bn_then_pool_freq(y, f"timbral_{tag}_bn"))
     # --- front end: temporal blocks ('same' padding, TF convention)
     for length in (128, 64, 32):
         y = layers.Conv2D(
-            temporal_filters, (length, 1), padding="same", activation="relu",
+            temporal_filters,
+            (length, 1),
+            padding="same",
+            activation="relu",
             name=f"temporal_{length}_conv",
         )(x)
         features.append(bn_then_pool_freq(y, f"temporal_{length}_bn"))
@@ -158,9 +164,9 @@ def build_musicnn(
     else:
         logits = layers.Dense(num_classes, name="tags_dense")(penultimate)
         taggram = layers.Activation("sigmoid", name="taggram")(logits)
-        outputs = taggram if output == "taggram" else {
-            "penultimate": penultimate, "taggram": taggram
-        }
+        outputs = (
+            taggram if output == "taggram" else {"penultimate": penultimate, "taggram": taggram}
+        )
     return keras.Model(inputs, outputs, name="musicnn")
 
 
