@@ -434,8 +434,16 @@ def lever_rows(results: dict[tuple, Result], base: tuple, groups: Sequence[str])
                        for g in names)
             rows.append([axes[axis], f"{base[axis] or 'all'} -> {option or 'all'}",
                          f"{np.nanmean(r.p1):.3f}", f"{np.nanmean(r.p5):.3f}",
-                         f"{d1:+.3f}", f"{d5:+.3f}", f"{helped}/{hurt}/{len(names)}"])
+                         f"{d1:+.3f}", f"{d5:+.3f}", paired_ci(r.p5, ref.p5),
+                         f"{helped}/{hurt}/{len(names)}"])
     return rows
+
+
+def paired_ci(a: np.ndarray, b: np.ndarray) -> str:
+    """Bootstrap 95% interval of mean(a - b) over the queries both systems answered."""
+    both = ~np.isnan(a) & ~np.isnan(b)
+    _, low, high = bootstrap_ci(a[both] - b[both])
+    return f"[{low:+.3f}, {high:+.3f}]"
 
 
 def twin_recall(grid: OursGrid, variant: tuple) -> tuple[float, int]:
@@ -579,11 +587,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                                    "P@5 there", "P@1 held out", "P@5 held out"], logo_rows))
         p1m, p1l, p1h = bootstrap_ci(logo_p1)
         p5m, p5l, p5h = bootstrap_ci(logo_p5)
-        out.append(f"\nLOGO aggregate: P@1 {p1m:.2f} [{p1l:.2f}, {p1h:.2f}], "
+        out.append(f"\n- LOGO aggregate: P@1 {p1m:.2f} [{p1l:.2f}, {p1h:.2f}], "
                    f"P@5 {p5m:.2f} [{p5l:.2f}, {p5h:.2f}] over {len(groups)} queries.")
-        out.append("Chosen most often: " + "; ".join(
+        out.append(f"- LOGO minus plugin default, paired over queries: P@1 "
+                   f"{np.nanmean(logo_p1 - all_results[default].p1):+.3f} "
+                   f"{paired_ci(logo_p1, all_results[default].p1)}, P@5 "
+                   f"{np.nanmean(logo_p5 - all_results[default].p5):+.3f} "
+                   f"{paired_ci(logo_p5, all_results[default].p5)}.")
+        out.append("- Chosen most often: " + "; ".join(
             f"{variant_name(v)} ({n}x)" for v, n in sorted(votes.items(), key=lambda x: -x[1])))
-        out.append(f"Best worst-game P@5 (\"helps every game\"): {variant_name(robust)} "
+        out.append(f"- Best worst-game P@5 (\"helps every game\"): {variant_name(robust)} "
                    f"(worst game {worst_game(robust):.2f}, overall P@1 "
                    f"{np.nanmean(all_results[robust].p1):.3f} / P@5 "
                    f"{np.nanmean(all_results[robust].p5):.3f}).")
@@ -594,12 +607,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                    f"P@5 {np.nanmean(all_results[default].p5):.3f}. "
                    "Games helped/hurt counts P@5 per game.\n")
         out.append(markdown_table(["lever", "change", "P@1", "P@5", "dP@1", "dP@5",
-                                   "games helped/hurt/of"],
+                                   "dP@5 95% CI (paired)", "games helped/hurt/of"],
                                   lever_rows(all_results, default, groups)))
         if robust != default:
             out.append(f"\nSame, from the most robust variant ({variant_name(robust)}):\n")
             out.append(markdown_table(["lever", "change", "P@1", "P@5", "dP@1", "dP@5",
-                                       "games helped/hurt/of"],
+                                       "dP@5 95% CI (paired)", "games helped/hurt/of"],
                                       lever_rows(all_results, robust, groups)))
 
         top = sorted(all_results, key=lambda v: -np.nanmean(all_results[v].p5))[:15]
