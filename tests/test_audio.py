@@ -291,3 +291,36 @@ def test_corpus_files(name: str, corrupt: bool) -> None:
     for start, ex in zip(starts, audio.decode_excerpts(path, 16000, starts, 3.0), strict=True):
         a = int(start * 16000)
         assert np.max(np.abs(ex - full[a : a + ex.size])) < 1e-3, start
+
+
+def _corpus_spread(n: int) -> list[Path]:
+    labels = Path(CORPUS or "") / "labels.tsv"
+    if not labels.exists():
+        pytest.skip(f"{labels} missing")
+    rows = [line.split("\t") for line in labels.read_text().splitlines()[1:] if line.strip()]
+    rows.sort(key=lambda r: (r[1], r[0]))
+    picked = [rows[int(i * len(rows) / n)] for i in range(min(n, len(rows)))]
+    return [Path(r[0]) if Path(r[0]).is_absolute() else labels.parent / r[0] for r in picked]
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+@pytest.mark.skipif(not CORPUS, reason="DEEJAI_CORPUS is unset")
+def test_corpus_excerpts_equal_full_decode() -> None:
+    """On real files (every group), 8 planned excerpts equal the same spans of a full decode."""
+    from deejai_model.frontend import FrontEnd
+
+    fe = FrontEnd.musicnn()
+    for path in _corpus_spread(12):
+        full = audio.decode(path, fe.sample_rate)
+        duration = audio.probe_duration(path)
+        assert full.size / fe.sample_rate == pytest.approx(duration, abs=0.5), path
+        starts = fe.excerpt_starts(duration, 8)
+        excerpts = audio.decode_excerpts(path, fe.sample_rate, starts, fe.slice_seconds)
+        for start, ex in zip(starts, excerpts, strict=True):
+            a = int(round(start * fe.sample_rate))
+            ref = full[a : a + ex.size]
+            assert ref.size == ex.size, (path, start)
+            assert np.max(np.abs(ref - ex)) < 1e-2, (path, start)
+            if np.std(ref) > 1e-3:
+                assert _corr(ref, ex) > 0.999, (path, start)
