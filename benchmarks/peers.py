@@ -59,8 +59,8 @@ def decode_pyav(path: str, sample_rate: int = LOGMEL_RATE) -> np.ndarray:
         for packet in container.demux(stream):
             try:
                 frames = packet.decode()
-            except av.error.InvalidDataError:
-                continue
+            except (av.error.InvalidDataError, av.error.ArgumentError):
+                continue  # a corrupt packet: skip it, as the ffmpeg command line does
             for frame in frames:
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray().reshape(-1))
@@ -190,7 +190,8 @@ def _cached_per_track(
     """Run ``analyse`` on every track not yet in ``<cache>/<name>.npz``; return arrays, failures.
 
     A failure is any exception, ``BaseException`` included (bliss's Rust panics), except
-    ``KeyboardInterrupt`` and ``SystemExit``. Failures are cached too (as failures).
+    ``KeyboardInterrupt`` and ``SystemExit``. Failures are cached too, and retried on the
+    next run.
     """
     path = cache_file(cache_dir, name)
     known: dict[str, np.ndarray | None] = {}
@@ -200,7 +201,7 @@ def _cached_per_track(
         known = dict(zip(paths, arrays, strict=True))
         errors = dict(zip(paths, [str(e) for e in meta.get("errors", [""] * len(paths))],
                           strict=True))
-    todo = [t for t in tracks if t.path not in known]
+    todo = [t for t in tracks if known.get(t.path) is None]
     for number, track in enumerate(todo, 1):
         try:
             value = np.atleast_2d(np.asarray(analyse(track.path), dtype=np.float32))
