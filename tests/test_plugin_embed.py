@@ -46,8 +46,13 @@ def _embed(env, *args) -> tuple[str, list[str]]:
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         _, logs = env.run_output("deejai", "embed", *args)
-    summary = [line for line in err.getvalue().splitlines() if "embedded," in line]
+    lines = err.getvalue().splitlines()
+    summary = [line for line in lines if "embedded," in line]
     assert len(summary) == 1, err.getvalue()
+    todo = int(summary[0].split()[1])  # "deejai: N embedded, ..." (none failed in these runs)
+    if todo and summary[0].endswith(" 0 failed"):
+        progress = [line for line in lines if " items/s, ETA " in line]
+        assert progress and progress[-1].startswith(f"deejai: {todo}/{todo} items,")
     return summary[0], logs
 
 
