@@ -35,7 +35,7 @@ def synthetic(n: int, dim: int, seed: int = 0) -> np.ndarray:
     return out
 
 
-def run(n: int, dim: int, trees: int, queries: int) -> dict[str, float]:
+def run(n: int, dim: int, trees: int, queries: int, search_k: int) -> dict[str, float]:
     from annoy import AnnoyIndex
 
     vectors = synthetic(n, dim)
@@ -56,7 +56,7 @@ def run(n: int, dim: int, trees: int, queries: int) -> dict[str, float]:
         t0 = time.perf_counter()
         loaded.load(path)
         load_s = time.perf_counter() - t0
-        approx, exact = AnnoySearch(loaded, ids), ExactSearch(ids, vectors)
+        approx, exact = AnnoySearch(loaded, ids, search_k), ExactSearch(ids, vectors)
         rng = np.random.default_rng(1)
         qs = vectors[rng.integers(0, n, queries)] + 0.1 * rng.normal(size=(queries, dim))
         t0 = time.perf_counter()
@@ -85,14 +85,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dim", type=int, default=200)
     parser.add_argument("--trees", type=int, default=50)
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--search-k", type=int, default=10000, help="as deejai.search_k")
     args = parser.parse_args(argv)
     print(
         f"| vectors (dim {args.dim}) | add (s) | build {args.trees} trees (s) | file (MB) "
-        "| load (ms) | Annoy query k=20 (ms) | exact query (ms) | Annoy recall@20 |"
+        f"| load (ms) | Annoy query k=20, search_k {args.search_k} (ms) | exact query (ms) "
+        "| Annoy recall@20 |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in (int(s) for s in args.sizes.split(",") if s):
-        r = run(n, args.dim, args.trees, args.queries)
+        r = run(n, args.dim, args.trees, args.queries, args.search_k)
         print(
             f"| {n} | {r['add_s']:.1f} | {r['build_s']:.1f} | {r['size_mb']:.0f} "
             f"| {r['load_ms']:.1f} | {r['annoy_ms']:.2f} | {r['exact_ms']:.1f} "

@@ -289,3 +289,20 @@ def test_index_metadata_names_model_and_fingerprint(env):
     assert os.path.basename(index.paths.ann).startswith("deejai.") and index.paths.ann.endswith(
         ".ann"
     )
+
+
+def test_libraries_above_exact_below_are_searched_with_annoy(env):
+    rng = np.random.default_rng(11)
+    store = VectorStore(env.lib)
+    _add(env, store, MODEL, 60, rng)
+    directory = str(env.temp_path)
+    small = load_index(store, MODEL, _settings(env, exact_below=100), directory)
+    large = load_index(store, MODEL, _settings(env, exact_below=10), directory)
+    assert isinstance(small.search(), ExactSearch) and isinstance(large.search(), AnnoySearch)
+    assert large.search().search_k == 10000
+    for item_id in list(small.ids)[:10]:
+        query = small.vectors_by_id()[item_id]
+        e_ids, e_dist = small.search().nearest(query, 5)
+        a_ids, a_dist = large.search().nearest(query, 5)
+        assert a_ids[0] == e_ids[0] == item_id  # itself, at distance ~0
+        np.testing.assert_allclose(a_dist, e_dist, atol=1e-4)

@@ -22,6 +22,7 @@ DEFAULTS: dict[str, object] = {
     "batch_size": 64,  # slices per network call
     "index_trees": 50,  # Annoy trees
     "exact_below": 5000,  # libraries up to this size are searched exactly (brute force)
+    "search_k": 10000,  # Annoy: nodes inspected per query, at least (trees * k)
     "normalize": "center",  # "center": subtract the library mean before cosine | "none"
     "hubness": "none",  # "csls": penalise hubs by their neighbourhood radius | "none"
     "hubness_k": 10,  # neighbours that define an item's CSLS radius
@@ -51,6 +52,7 @@ class Settings:
     batch_size: int
     index_trees: int
     exact_below: int
+    search_k: int
     normalize: str
     hubness: str
     hubness_k: int
@@ -86,6 +88,7 @@ class Settings:
             batch_size=max(1, view["batch_size"].get(int)),
             index_trees=max(1, view["index_trees"].get(int)),
             exact_below=max(0, view["exact_below"].get(int)),
+            search_k=view["search_k"].get(int),
             normalize=view["normalize"].as_choice(NORMALIZATIONS),
             hubness=view["hubness"].as_choice(HUBNESS),
             hubness_k=max(1, view["hubness_k"].get(int)),

@@ -158,12 +158,20 @@ class AnnoySearch:
 
     Annoy's angular distance is ``sqrt(2 - 2 cos)`` on unit vectors, so the cosine distance is
     ``d**2 / 2``.  Annoy item ``i`` is row ``i`` of ``ids``.
+
+    Parameters
+    ----------
+    search_k : int
+        Nodes Annoy inspects per query, at least ``n_trees * k`` (Annoy's default, which finds
+        only about half of the true nearest neighbours for ``k = 1`` on 1e5 items; 10000 finds
+        nearly all of them in a few ms, see ``benchmarks/index_scaling.py``).
     """
 
     def __init__(self, annoy_index, ids: np.ndarray, search_k: int = -1):
         self.annoy = annoy_index
         self.ids = np.asarray(ids, dtype=np.int64)
         self.search_k = search_k
+        self.trees = max(1, annoy_index.get_n_trees())
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -176,7 +184,7 @@ class AnnoySearch:
         rows, dists = self.annoy.get_nns_by_vector(
             np.asarray(query, dtype=np.float32).tolist(),
             k,
-            search_k=self.search_k,
+            search_k=max(self.search_k, self.trees * k),
             include_distances=True,
         )
         rows = np.asarray(rows, dtype=np.int64)
@@ -268,7 +276,7 @@ class TrackIndex:
         The JSON metadata.
     """
 
-    def __init__(self, paths: IndexPaths, meta: dict, exact_below: int):
+    def __init__(self, paths: IndexPaths, meta: dict, exact_below: int, search_k: int = -1):
         self.paths = paths
         self.meta = meta
         self.model_id: str = meta["model_id"]
@@ -277,6 +285,7 @@ class TrackIndex:
         self.mean = np.asarray(meta["mean"], dtype=np.float32)
         self.radii = np.load(paths.radii, allow_pickle=False) if meta.get("has_radii") else None
         self.exact_below = exact_below
+        self.search_k = search_k
         self._search = None
 
     def __len__(self) -> int:
@@ -302,7 +311,7 @@ class TrackIndex:
 
                 annoy = AnnoyIndex(self.dim, "angular")
                 annoy.load(self.paths.ann)
-                self._search = AnnoySearch(annoy, self.ids)
+                self._search = AnnoySearch(annoy, self.ids, self.search_k)
         return self._search
 
     def vectors_by_id(self, extra: dict | None = None) -> VectorsById:
@@ -434,7 +443,7 @@ def build_index(
     _atomic_write(paths.meta, write_meta)
     if log is not None:
         log.debug("index of {} items built in {:.2f} s", n, meta["built_seconds"])
-    return TrackIndex(paths, meta, settings.exact_below)
+    return TrackIndex(paths, meta, settings.exact_below, settings.search_k)
 
 
 def read_meta(paths: IndexPaths) -> dict | None:
@@ -484,7 +493,7 @@ def load_index(
     reason = stale_reason(meta, paths, store.fingerprint(model_id), settings)
     if reason is None:
         assert meta is not None
-        return TrackIndex(paths, meta, settings.exact_below)
+        return TrackIndex(paths, meta, settings.exact_below, settings.search_k)
     if not rebuild:
         return None
     if log is not None:
