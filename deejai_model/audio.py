@@ -11,8 +11,8 @@ the first few resampler taps, which are decoded as pre-roll and thrown away):
 
 1. demux and decode packet by packet; a packet that fails to decode is skipped and counted
    instead of failing the file;
-2. place the decoded samples by their timestamps (what most of the first few frames say,
-   because the first frame after a seek can carry a timestamp a few hundred samples late);
+2. place the decoded samples by their timestamps (compared over 1.5 s of frames, because
+   Ogg Vorbis frames can carry timestamps 448 or 896 samples late, see :func:`_anchor`);
 3. cut at a source sample that falls exactly on the output sample grid (only the frame holding
    the cut is copied), and hand the frames to
    ``av.AudioResampler(format="flt", layout="mono", rate=sr, frame_size=16000)``, which mixes
@@ -39,8 +39,8 @@ SILENCE_PEAK = 1e-4
 PREROLL_SECONDS = 0.2
 #: Output samples per frame asked of the resampler (small frames make it much slower).
 RESAMPLER_FRAME_SIZE = 16000
-#: Frames whose timestamps are compared to place decoded samples.
-_ANCHOR_FRAMES = 5
+#: Seconds of decoded frames whose timestamps are compared to place decoded samples.
+_ANCHOR_SECONDS = 1.5
 #: Seconds of source kept before an excerpt's start when cutting on the output grid.
 _RESAMPLER_MARGIN = 0.05
 
@@ -327,7 +327,7 @@ def _origin(container: Any, stream: Any, stats: DecodeStats) -> float:
         if frame.pts is not None:
             anchors.append(int(round(frame.pts * stream.time_base * src_rate)) - decoded)
         decoded += frame.samples
-        if len(anchors) >= _ANCHOR_FRAMES:
+        if decoded >= _ANCHOR_SECONDS * src_rate:
             break
     if anchors:
         return _anchor(anchors) / src_rate
@@ -407,11 +407,15 @@ def _decode_span(
                 position = int(round((frame.pts * time_base - origin) * src_rate))
                 anchors.append(position - decoded)
             pending.append(frame)
-            if len(anchors) >= _ANCHOR_FRAMES:
+            decoded += frame.samples
+            if anchors and (
+                decoded >= _ANCHOR_SECONDS * src_rate
+                or (want_to is not None and min(anchors) + decoded >= want_to + 64)
+            ):
                 place()
         else:
             push(frame, first + decoded)
-        decoded += frame.samples
+            decoded += frame.samples
         if first is not None and want_to is not None and first + decoded >= want_to + 64:
             break
     if first is None:
@@ -445,9 +449,18 @@ def _rewind(container: Any, stream: Any, origin: float) -> None:
 
 
 def _anchor(anchors: list[int]) -> int:
-    """The timestamp most frames agree on (the first frame after a seek may be off)."""
-    ordered = sorted(anchors)
-    return ordered[len(ordered) // 2]
+    """Where the first decoded sample sits, from what each frame's timestamp says.
+
+    Ogg Vorbis timestamps inside a page are guessed by the demuxer and can run 448 (or 896)
+    samples late for a stretch of frames (after a short block); the timestamp at a page's
+    end is exact. Timestamps are never early, so the smallest value that at least two
+    frames agree on is taken (the smallest of all when no two agree).
+    """
+    counts: dict[int, int] = {}
+    for value in anchors:
+        counts[value] = counts.get(value, 0) + 1
+    agreed = [value for value, count in counts.items() if count >= 2]
+    return min(agreed) if agreed else min(anchors)
 
 
 def decode_excerpts(
