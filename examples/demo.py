@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from mediafile import MediaFile
 
 SR = 22050
 SECONDS = 12.0
@@ -68,6 +69,9 @@ def make_music(folder: Path, per_kind: int = 3) -> list[Path]:
             y = (0.8 * y / np.max(np.abs(y))).astype(np.float32)
             path = folder / f"{kind}-{i + 1}.flac"
             sf.write(path, y, SR)
+            tags = MediaFile(path)
+            tags.title, tags.artist, tags.album = f"{kind}-{i + 1}", kind, "deejai demo"
+            tags.save()
             paths.append(path)
     return paths
 
