@@ -140,19 +140,19 @@ class DeejaiEnv(PluginMixin, ImportHelper):
 
 
 @pytest.fixture(scope="module")
-def music(tmp_path_factory) -> list[Path]:
+def deejai_music(tmp_path_factory) -> list[Path]:
     """Twelve 12-s FLAC files: three each of chords, noise bursts, fast and slow clicks."""
     return make_music(tmp_path_factory.mktemp("music"))
 
 
 @pytest.fixture(scope="module")
-def imported(music) -> Iterator[DeejaiEnv]:
-    """A library into which :func:`music` was imported with ``auto: yes`` (embedded on import,
-    with the real shipped model).  Shared by a module: tests must not change it."""
+def deejai_library(deejai_music) -> Iterator[DeejaiEnv]:
+    """A library into which :func:`deejai_music` was imported with ``auto: yes`` (so embedded
+    on import, with the real shipped model).  Shared by a module: tests must not change it."""
     env = DeejaiEnv()
     env.setup_beets()
     try:
-        env.import_music(music[0].parent.parent)
+        env.import_music(deejai_music[0].parent.parent)
         env.write_config()
         yield env
     finally:

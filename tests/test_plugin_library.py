@@ -1,7 +1,8 @@
 """The plugin on a real library: import embeds with the shipped model, queries make sense.
 
-One library for the module (:func:`conftest.imported`): twelve generated tracks of four kinds,
-imported with ``auto: yes``.  These tests only read it.
+One library for the module (:func:`conftest.deejai_library`): twelve generated tracks of four
+kinds, imported with ``auto: yes``.  These tests only read it.
+
 """
 
 from __future__ import annotations
@@ -44,13 +45,13 @@ def _titles(out: str) -> list[str]:
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 
-def test_import_embeds_every_item_with_the_shipped_model(imported):
+def test_import_embeds_every_item_with_the_shipped_model(deejai_library):
     from deejai_model.bundle import default_bundle_path
 
     manifest = (default_bundle_path() / "manifest.json").read_text()
-    with imported.lib.transaction() as tx:
+    with deejai_library.lib.transaction() as tx:
         rows = tx.query("SELECT item_id, model_id, n_slices, dim, padded FROM deejai_vectors")
-    ids = {item.id for item in imported.lib.items()}
+    ids = {item.id for item in deejai_library.lib.items()}
     assert len(ids) == 12
     assert {r[0] for r in rows} == ids
     model_ids = {r[1] for r in rows}
@@ -62,12 +63,12 @@ def test_import_embeds_every_item_with_the_shipped_model(imported):
     assert {r[3] for r in rows} == {_plugin().model().bundle().dim}
 
 
-def test_nearest_neighbours_are_of_the_same_kind(imported):
-    out, _ = imported.run_output("deejai", "index")
+def test_nearest_neighbours_are_of_the_same_kind(deejai_library):
+    out, _ = deejai_library.run_output("deejai", "index")
     assert "indexed 12 items" in out
     hits_at_1 = hits_at_2 = 0
-    for item in imported.lib.items():
-        out, _ = imported.run_output(
+    for item in deejai_library.lib.items():
+        out, _ = deejai_library.run_output(
             "deejai", "similar", f"title:{item.title}", "-n", "2", "-f", "$title"
         )
         found = _titles(out)
@@ -81,25 +82,27 @@ def test_nearest_neighbours_are_of_the_same_kind(imported):
 @pytest.mark.parametrize(
     "settings", [{"hubness": "csls", "hubness_k": 3}, {"pooling": "tfidf"}, {"normalize": "none"}]
 )
-def test_other_settings_still_find_the_same_kind(imported, settings):
-    imported.config["deejai"].set(settings)
+def test_other_settings_still_find_the_same_kind(deejai_library, settings):
+    deejai_library.config["deejai"].set(settings)
     try:
         hits = 0
-        for item in imported.lib.items():
-            out, _ = imported.run_output(
+        for item in deejai_library.lib.items():
+            out, _ = deejai_library.run_output(
                 "deejai", "similar", f"title:{item.title}", "-n", "1", "-f", "$title"
             )
             hits += kind_of(_titles(out)[0]) == kind_of(item.title)
-        meta = _index(imported).meta
+        meta = _index(deejai_library).meta
     finally:
-        imported.config["deejai"].set({"hubness": "none", "pooling": "mean", "normalize": "center"})
+        deejai_library.config["deejai"].set(
+            {"hubness": "none", "pooling": "mean", "normalize": "center"}
+        )
     assert hits >= 11
     assert meta["has_radii"] == ("hubness" in settings)
     assert meta["settings"]["pooling"].startswith(settings.get("pooling", "mean"))
 
 
-def test_similar_prints_distances_in_ascending_order(imported):
-    out, _ = imported.run_output("deejai", "similar", "title:noise-1", "-n", "11")
+def test_similar_prints_distances_in_ascending_order(deejai_library):
+    out, _ = deejai_library.run_output("deejai", "similar", "title:noise-1", "-n", "11")
     lines = _titles(out)
     assert len(lines) == 11
     distances = [float(line.rsplit("(", 1)[1].rstrip(")")) for line in lines]
@@ -107,9 +110,9 @@ def test_similar_prints_distances_in_ascending_order(imported):
     assert lines[0].startswith("noise - noise-")
 
 
-def test_journey_goes_from_a_to_b_without_repeats_and_gets_closer_to_b(imported):
-    vectors, _ = _vectors(imported)
-    out, _ = imported.run_output(
+def test_journey_goes_from_a_to_b_without_repeats_and_gets_closer_to_b(deejai_library):
+    vectors, _ = _vectors(deejai_library)
+    out, _ = deejai_library.run_output(
         "deejai", "journey", "title:chord-1", "title:slowclicks-2", "-n", "4", "-f", "$title"
     )
     path = _titles(out)
@@ -120,8 +123,8 @@ def test_journey_goes_from_a_to_b_without_repeats_and_gets_closer_to_b(imported)
     assert steps.mean() > 0 and to_b[-2] > to_b[0]
 
 
-def test_journey_through_a_waypoint(imported):
-    out, _ = imported.run_output(
+def test_journey_through_a_waypoint(deejai_library):
+    out, _ = deejai_library.run_output(
         "deejai",
         "journey",
         "title:noise-1",
@@ -138,41 +141,43 @@ def test_journey_through_a_waypoint(imported):
     assert path[0] == "noise-1" and path[3] == "fastclicks-1" and path[-1] == "chord-1"
 
 
-def test_playlist_continues_with_the_seed_kind_and_noise_is_reproducible(imported):
-    out, _ = imported.run_output(
+def test_playlist_continues_with_the_seed_kind_and_noise_is_reproducible(deejai_library):
+    out, _ = deejai_library.run_output(
         "deejai", "playlist", "title:fastclicks-1", "-n", "2", "-f", "$title"
     )
     titles = _titles(out)
     assert titles[0] == "fastclicks-1"
     assert sorted(titles[1:]) == ["fastclicks-2", "fastclicks-3"]
     args = ["deejai", "playlist", "title:chord-1", "-n", "6", "--noise", "0.5", "-f", "$title"]
-    first, _ = imported.run_output(*args, "--seed", "3")
-    again, _ = imported.run_output(*args, "--seed", "3")
+    first, _ = deejai_library.run_output(*args, "--seed", "3")
+    again, _ = deejai_library.run_output(*args, "--seed", "3")
     assert first == again
     titles = _titles(first)
     assert titles[0] == "chord-1" and len(set(titles)) == 7
 
 
-def test_a_query_matching_several_items_uses_the_first_and_warns(imported):
-    out, logs = imported.run_output("deejai", "similar", "chord", "-n", "1", "-f", "$title")
-    first = imported.lib.items("chord")[0]
+def test_a_query_matching_several_items_uses_the_first_and_warns(deejai_library):
+    out, logs = deejai_library.run_output("deejai", "similar", "chord", "-n", "1", "-f", "$title")
+    first = deejai_library.lib.items("chord")[0]
     assert any("3 items match 'chord'" in line and first.title in line for line in logs)
     assert _titles(out) != [first.title]
 
 
-def test_a_file_outside_the_library_is_embedded_on_the_fly(imported, music, tmp_path):
+def test_a_file_outside_the_library_is_embedded_on_the_fly(deejai_library, deejai_music, tmp_path):
     outside = tmp_path / "elsewhere.flac"
-    shutil.copy(next(p for p in music if p.name == "noise-2.flac"), outside)
-    out, logs = imported.run_output("deejai", "similar", str(outside), "-n", "2", "-f", "$title")
+    shutil.copy(next(p for p in deejai_music if p.name == "noise-2.flac"), outside)
+    out, logs = deejai_library.run_output(
+        "deejai", "similar", str(outside), "-n", "2", "-f", "$title"
+    )
     found = _titles(out)
     assert found[0] == "noise-2"  # the same audio, in the library
     assert kind_of(found[1]) == "noise"
     assert any("not in the library" in line for line in logs)
 
 
-def test_m3u_output_lists_the_items_relative_to_the_playlist(imported, tmp_path):
+def test_m3u_output_lists_the_items_relative_to_the_playlist(deejai_library, tmp_path):
     target = tmp_path / "lists" / "trip.m3u8"
-    out, _ = imported.run_output(
+    out, _ = deejai_library.run_output(
         "deejai",
         "journey",
         "title:chord-1",
@@ -190,13 +195,13 @@ def test_m3u_output_lists_the_items_relative_to_the_playlist(imported, tmp_path)
     entries = list(zip(lines[1::2], lines[2::2], strict=True))
     assert len(entries) == len(ids) == 4
     for (extinf, entry), item_id in zip(entries, ids, strict=True):
-        item = imported.lib.get_item(item_id)
+        item = deejai_library.lib.get_item(item_id)
         assert extinf == f"#EXTINF:{round(item.length)},{item.artist} - {item.title}"
         assert not os.path.isabs(entry)
         assert os.path.samefile(target.parent / entry, os.fsdecode(item.path))
 
     absolute = tmp_path / "abs.m3u"
-    imported.run_output(
+    deejai_library.run_output(
         "deejai",
         "similar",
         "title:chord-1",
@@ -211,36 +216,38 @@ def test_m3u_output_lists_the_items_relative_to_the_playlist(imported, tmp_path)
     assert len(paths) == 3 and all(os.path.isabs(p) and os.path.isfile(p) for p in paths)
 
 
-def test_play_hands_the_playlist_to_the_configured_player(imported):
-    imported.write_config(extra="play:\n  command: cat\n")  # the player prints the playlist
+def test_play_hands_the_playlist_to_the_configured_player(deejai_library):
+    deejai_library.write_config(extra="play:\n  command: cat\n")  # the player prints the playlist
     try:
-        done = imported.beet("deejai", "similar", "title:chord-1", "-n", "2", "--play", "-f", "$id")
+        done = deejai_library.beet(
+            "deejai", "similar", "title:chord-1", "-n", "2", "--play", "-f", "$id"
+        )
     finally:
-        imported.write_config()
+        deejai_library.write_config()
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     ids = [int(x) for x in lines[:2]]
     assert lines[2] == "Playing 2 tracks."
     assert lines[3] == "#EXTM3U"
     played = [line for line in lines[4:] if not line.startswith("#")]
-    assert played == [os.fsdecode(imported.lib.get_item(i).path) for i in ids]
+    assert played == [os.fsdecode(deejai_library.lib.get_item(i).path) for i in ids]
 
 
-def test_query_commands_in_a_fresh_process_do_not_import_tensorflow(imported):
+def test_query_commands_in_a_fresh_process_do_not_import_tensorflow(deejai_library):
     for args in (
         ["deejai", "similar", "title:chord-2", "-n", "3"],
         ["deejai", "journey", "title:chord-2", "title:noise-3", "-n", "2"],
         ["deejai", "playlist", "title:noise-3", "-n", "3"],
     ):
-        done = imported.beet(*args, probe=True)
+        done = deejai_library.beet(*args, probe=True)
         assert done.returncode == 0, done.stderr
         lines = done.stdout.splitlines()
-        assert lines[-1] == "HEAVY=", f"{args[1]} imported {lines[-1]}"
+        assert lines[-1] == "HEAVY=", f"{args[1]} deejai_library {lines[-1]}"
         assert len(lines) >= 4  # the items, then the probe line
 
 
-def test_unknown_action_and_no_match_are_user_errors(imported):
-    done = imported.beet("deejai", "dance")
+def test_unknown_action_and_no_match_are_user_errors(deejai_library):
+    done = deejai_library.beet("deejai", "dance")
     assert done.returncode != 0 and "unknown action" in done.stderr
-    done = imported.beet("deejai", "similar", "title:nothing-like-this")
+    done = deejai_library.beet("deejai", "similar", "title:nothing-like-this")
     assert done.returncode != 0 and "no item matches" in done.stderr
