@@ -289,7 +289,7 @@ def test_ten_minute_track_by_excerpts(ten_minutes) -> None:
     t0 = time.perf_counter()
     excerpts = audio.decode_excerpts(path, fe.sample_rate, starts, fe.slice_seconds)
     elapsed = time.perf_counter() - t0
-    assert elapsed < 3.0  # a full decode of this file takes longer than 16 seeks
+    assert elapsed < 5.0  # ~0.1 s here; a generous bound for a loaded 2-core machine
     assert len(excerpts) == 16
     for start, ex in zip(starts, excerpts, strict=True):
         assert ex.size == fe.slice_samples
