@@ -4,10 +4,10 @@ Signals are plain numpy arrays (float32, shape ``(samples,)`` for mono or ``(sam
 deterministic for a given ``seed``; :func:`write_audio` writes them as wav, flac, mp3, m4a (AAC),
 ogg (Vorbis) or opus, with soundfile for PCM/FLAC and the ffmpeg command line for the rest.
 
-Example::
+Example (pytest puts ``tests/`` on ``sys.path``)::
 
-    from tests.audio_fixtures import chord, write_audio
-    path = write_audio(tmp_path / "c.mp3", chord(5.0, 44100), 44100)
+    from audio_fixtures import chord, stereo, write_audio
+    path = write_audio(tmp_path / "c.mp3", stereo(chord(5.0, 44100)), 44100)
 """
 
 from __future__ import annotations
