@@ -22,7 +22,7 @@ DEFAULTS: dict[str, object] = {
     "batch_size": 64,  # slices per network call
     "index_trees": 50,  # Annoy trees
     "exact_below": 5000,  # libraries up to this size are searched exactly (brute force)
-    "search_k": 10000,  # Annoy: nodes inspected per query, at least (trees * k)
+    "search_k": 0,  # Annoy: nodes inspected per query (0: max(10000, items / 10))
     "normalize": "center",  # "center": subtract the library mean before cosine | "none"
     "hubness": "none",  # "csls": penalise hubs by their neighbourhood radius | "none"
     "hubness_k": 10,  # neighbours that define an item's CSLS radius

@@ -217,6 +217,15 @@ class CslsScores:
         return csls_scores(cosines, r_query, r_items)
 
 
+def auto_search_k(n: int) -> int:
+    """Default Annoy ``search_k`` for ``n`` items: ``max(10000, n // 10)``.
+
+    On clustered synthetic vectors (dim 200, 50 trees) this keeps recall@20 near 0.98 at 1e5
+    items (6 ms a query) and 0.93 at 1e6 (25 ms); see ``benchmarks/index_scaling.py``.
+    """
+    return max(10000, n // 10)
+
+
 class VectorsById(Mapping):
     """Read-only ``{item_id: unit vector}`` view over the index arrays (no per-query dict)."""
 
@@ -311,7 +320,8 @@ class TrackIndex:
 
                 annoy = AnnoyIndex(self.dim, "angular")
                 annoy.load(self.paths.ann)
-                self._search = AnnoySearch(annoy, self.ids, self.search_k)
+                search_k = self.search_k if self.search_k > 0 else auto_search_k(len(self.ids))
+                self._search = AnnoySearch(annoy, self.ids, search_k)
         return self._search
 
     def vectors_by_id(self, extra: dict | None = None) -> VectorsById:
