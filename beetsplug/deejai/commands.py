@@ -57,8 +57,10 @@ def make_command(plugin: DeejaiPlugin) -> Subcommand:
     return command
 
 
-def _output_options(parser: optparse.OptionParser, fmt: str, n: int) -> None:
-    parser.add_option("-n", "--count", dest="n", type="int", default=n, help="how many items")
+def _output_options(
+    parser: optparse.OptionParser, fmt: str, n: int, n_help: str = "how many items"
+) -> None:
+    parser.add_option("-n", "--count", dest="n", type="int", default=n, help=f"{n_help} [%default]")
     parser.add_option("-f", "--format", dest="format", default=fmt, help="beets format string")
     parser.add_option("-o", "--output", dest="output", help="write an extended M3U playlist file")
     parser.add_option(
@@ -255,7 +257,7 @@ class Actions:
         from deejai_model import playlists
 
         parser = _parser("similar", "[options] QUERY|FILE")
-        _output_options(parser, SIMILAR_FORMAT, 20)
+        _output_options(parser, SIMILAR_FORMAT, 20, "how many similar items")
         opts, query = parser.parse_args(args)
         if not query:
             raise UserError("deejai similar: a query (or a file) is needed")
@@ -276,7 +278,7 @@ class Actions:
         from deejai_model import playlists
 
         parser = _parser("journey", "[options] A B  (each a query or a file)")
-        _output_options(parser, DEFAULT_FORMAT, 8)
+        _output_options(parser, DEFAULT_FORMAT, 8, "tracks between two waypoints")
         parser.add_option(
             "--via", action="append", default=[], help="a waypoint between A and B (repeatable)"
         )
@@ -302,7 +304,7 @@ class Actions:
         from deejai_model import playlists
 
         parser = _parser("playlist", "[options] SEED...  (each a query or a file)")
-        _output_options(parser, DEFAULT_FORMAT, 20)
+        _output_options(parser, DEFAULT_FORMAT, 20, "tracks to add after the seeds")
         parser.add_option(
             "--lookback", type="int", default=3, help="query from the last N tracks (0: all)"
         )
