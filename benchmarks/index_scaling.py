@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from beetsplug.deejai.index import AnnoySearch, ExactSearch
+from beetsplug.deejai.search import AnnoySearch, ExactSearch
 
 
 def synthetic(n: int, dim: int, seed: int = 0) -> np.ndarray:
