@@ -127,7 +127,7 @@ class Embedder:
         else:
             starts = np.asarray(fe.excerpt_starts(duration, self.max_slices), dtype=np.float32)
             excerpts = audio.decode_excerpts(path, fe.sample_rate, starts, fe.slice_seconds)
-            batch, padded = fe.batch_from_excerpts(excerpts)
+            batch, padded = fe.batch_from_excerpts(excerpts, duration=duration)
         if len(batch) == 0:
             raise UndecodableAudioError(path, "no slices could be cut from the audio")
         return _Prepared(path, batch, starts[: len(batch)], float(duration), bool(padded))
