@@ -2,7 +2,7 @@
 
 Signals are plain numpy arrays (float32, shape ``(samples,)`` for mono or ``(samples, channels)``),
 deterministic for a given ``seed``; :func:`write_audio` writes them as wav, flac, mp3, m4a (AAC),
-ogg (Vorbis) or opus, with soundfile for PCM/FLAC and the ffmpeg command line for the rest.
+ogg (Vorbis) or opus, with soundfile for PCM/FLAC/Vorbis and PyAV's FFmpeg encoders for the rest.
 
 Example (pytest puts ``tests/`` on ``sys.path``)::
 
@@ -14,20 +14,21 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-#: Extensions :func:`write_audio` knows, and the ffmpeg codec arguments for each.
-FORMATS: dict[str, list[str]] = {
-    "wav": [],
-    "flac": [],
-    "mp3": ["-c:a", "libmp3lame", "-b:a", "128k"],
-    "m4a": ["-c:a", "aac", "-b:a", "128k"],
-    "ogg": ["-c:a", "libvorbis", "-q:a", "4"],
-    "opus": ["-c:a", "libopus", "-b:a", "96k"],
+#: Extensions :func:`write_audio` knows, with the encoder and sample rate for each.
+FORMATS: dict[str, tuple[str, int | None]] = {
+    # extension: (encoder, forced sample rate); wav/flac/ogg are written by libsndfile, the
+    # others by the FFmpeg libraries inside PyAV's wheel, so no ffmpeg command line is needed.
+    "wav": ("", None),
+    "flac": ("", None),
+    "ogg": ("", None),
+    "mp3": ("libmp3lame", None),
+    "m4a": ("aac", None),
+    "opus": ("libopus", 48000),
 }
 
 #: A major triad on A3 (Hz).
@@ -146,19 +147,38 @@ def write_audio(path: str | os.PathLike, signal: np.ndarray, sample_rate: int) -
     ext = path.suffix.lower().lstrip(".")
     if ext not in FORMATS:
         raise ValueError(f"unknown format {ext!r}")
-    if ext in ("wav", "flac"):
-        subtype = "FLOAT" if ext == "wav" else "PCM_16"
-        sf.write(path, signal, sample_rate, subtype=subtype)
+    if ext in ("wav", "flac", "ogg"):
+        kind = {"wav": ("WAV", "FLOAT"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS")}
+        fmt, subtype = kind[ext]
+        channels = 1 if signal.ndim == 1 else signal.shape[1]
+        with sf.SoundFile(path, "w", sample_rate, channels, subtype, format=fmt) as out:
+            for start in range(0, len(signal), 65536):  # libsndfile's Vorbis crashes on huge writes
+                out.write(signal[start : start + 65536])
         return path
-    tmp = path.with_name(path.name + ".src.wav")
-    sf.write(tmp, signal, sample_rate, subtype="FLOAT")
-    try:
-        subprocess.run(
-            ["ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-i", str(tmp)]
-            + FORMATS[ext]
-            + [str(path)],
-            check=True,
-        )
-    finally:
-        tmp.unlink(missing_ok=True)
+    codec, rate = FORMATS[ext]
+    _encode_with_pyav(path, signal, sample_rate, codec, rate or sample_rate)
     return path
+
+
+def _encode_with_pyav(
+    path: Path, signal: np.ndarray, sample_rate: int, codec: str, out_rate: int
+) -> None:
+    """Encode float samples with one of FFmpeg's encoders through PyAV (128 kb/s)."""
+    import av
+
+    samples = np.asarray(signal, dtype=np.float32)
+    if samples.ndim == 1:
+        samples = samples[:, None]
+    layout = "mono" if samples.shape[1] == 1 else "stereo"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=out_rate, layout=layout)
+        stream.bit_rate = 128_000
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(samples.T), format="fltp", layout=layout
+        )
+        frame.sample_rate = sample_rate
+        frame.pts = 0
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)

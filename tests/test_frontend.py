@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audio_fixtures import chord, have_ffmpeg, music, noise_bursts, tone, write_audio
+from audio_fixtures import chord, music, noise_bursts, tone, write_audio
 
 from deejai_model import audio
 from deejai_model.frontend import EDGE_FRACTION, FrontEnd
@@ -168,7 +168,6 @@ def test_short_audio_gives_one_padded_slice(d: dict) -> None:
     assert not padded and long_enough.shape[0] == 1
 
 
-@pytest.mark.skipif(not have_ffmpeg(), reason="needs the ffmpeg command line")
 @pytest.mark.parametrize("d", BOTH, ids=lambda d: d["kind"])
 def test_one_second_mp3_end_to_end(tmp_path: Path, d: dict) -> None:
     fe = FrontEnd.from_manifest(d)
