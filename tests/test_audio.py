@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from audio_fixtures import (
     tone,
     write_audio,
 )
+from corpus import corpus_dir
 
 from deejai_model import audio
 from deejai_model.errors import (
@@ -306,11 +306,11 @@ def test_ten_minute_track_by_excerpts(ten_minutes) -> None:
 
 # -- the dev corpus -------------------------------------------------------------------
 
-CORPUS = os.environ.get("DEEJAI_CORPUS")
+CORPUS = corpus_dir()
 
 
 @pytest.mark.corpus
-@pytest.mark.skipif(not CORPUS, reason="DEEJAI_CORPUS is unset")
+@pytest.mark.skipif(not CORPUS, reason="no dev corpus (see tests/corpus.py)")
 @pytest.mark.parametrize(
     "name,corrupt",
     [
@@ -344,7 +344,7 @@ def _corpus_spread(n: int) -> list[Path]:
 
 @pytest.mark.corpus
 @pytest.mark.slow
-@pytest.mark.skipif(not CORPUS, reason="DEEJAI_CORPUS is unset")
+@pytest.mark.skipif(not CORPUS, reason="no dev corpus (see tests/corpus.py)")
 def test_corpus_excerpts_equal_full_decode() -> None:
     """On real files (every group), 8 planned excerpts equal the same spans of a full decode."""
     from deejai_model.frontend import FrontEnd
