@@ -7,6 +7,8 @@ kinds, imported with ``auto: yes``.  These tests only read it.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 
@@ -61,6 +63,20 @@ def test_import_embeds_every_item_with_the_shipped_model(deejai_library):
     assert model_id.split("@")[0] in manifest  # the bundle's name
     assert all(r[2] >= 2 and r[4] == 0 for r in rows)  # 12 s: several slices, none padded
     assert {r[3] for r in rows} == {_plugin().model().bundle().dim}
+
+
+def test_after_import_the_rows_follow_the_copied_files_and_embed_skips_them(deejai_library):
+    # the import stage runs before beets copies the files: the rows must end up describing the
+    # copies (path and mtime), or the next `embed` would take every file for a changed one
+    with deejai_library.lib.transaction() as tx:
+        rows = dict(tx.query("SELECT item_id, path FROM deejai_vectors"))
+    for item in deejai_library.lib.items():
+        assert bytes(rows[item.id]) == item.path
+        assert os.fsdecode(item.path).startswith(str(deejai_library.lib_path))
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        deejai_library.run_output("deejai", "embed")
+    assert "deejai: 0 embedded, 12 skipped, 0 failed" in err.getvalue()
 
 
 def test_nearest_neighbours_are_of_the_same_kind(deejai_library):

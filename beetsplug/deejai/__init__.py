@@ -31,11 +31,13 @@ class DeejaiPlugin(BeetsPlugin):
         self._store: VectorStore | None = None
         self._model: ModelHandle | None = None
         self._model_failed = False
+        self._import_mtimes: dict[int, tuple[str, float]] = {}
         self.register_listener("item_removed", self.item_removed)
         self.register_listener("item_moved", self.item_moved)
         self.register_listener("database_change", self.database_change)
         if self.config["auto"].get(bool):
             self.import_stages = [self.imported]
+            self.register_listener("import_task_files", self.import_task_files)
 
     # -- shared state ------------------------------------------------------------------------
     @property
@@ -93,21 +95,36 @@ class DeejaiPlugin(BeetsPlugin):
         if self._model_failed:
             return
         from .importer import embed_items
+        from .store import file_mtime
 
         items = [item for item in task.imported_items() if item.id is not None]
         if not items:
             return
+        before = {item.id: file_mtime(item.path) for item in items}
         try:
-            summary = embed_items(
-                items, self.store(session.lib), self.model(), self.settings, self._log
-            )
+            model = self.model()
+            summary = embed_items(items, self.store(session.lib), model, self.settings, self._log)
         except Exception as error:  # no model, no TensorFlow...: tell once, keep importing
             self._model_failed = True
             self._log.error("cannot embed on import ({}); import goes on", error)
             return
         self._log.debug("{}", summary.line())
+        for item_id, mtime in before.items():
+            self._import_mtimes[item_id] = (model.model_id, mtime)
         if summary.interrupted:  # Ctrl-C: what is done is stored; stop the import too
             raise KeyboardInterrupt
+
+    def import_task_files(self, session, task) -> None:
+        """After beets copied, moved or retagged the task's files: record their final path and
+        mtime, so that the next ``embed`` does not take them for changed files."""
+        from .store import file_mtime
+
+        store = self.store(session.lib)
+        for item in task.imported_items():
+            embedded = self._import_mtimes.pop(item.id, None)
+            if embedded is not None:
+                model_id, mtime = embedded
+                store.refresh_file(item.id, model_id, item.path, file_mtime(item.path), mtime)
 
     # -- commands ----------------------------------------------------------------------------
     def commands(self):

@@ -304,6 +304,25 @@ class VectorStore:
             ]
         return self.delete_items(ids)
 
+    def refresh_file(
+        self, item_id: int, model_id: str, path: bytes, mtime: float, embedded_mtime: float
+    ) -> bool:
+        """Record where an embedded file went and its new mtime, if its row is the one embedded
+        from a file with ``embedded_mtime`` (the import stage runs before beets copies, moves or
+        retags files; the audio is the same).  Returns True when a row was updated."""
+        with self.lib.transaction() as tx:
+            before = tx.query(
+                "SELECT COUNT(*) FROM deejai_vectors WHERE item_id = ? AND model_id = ? "
+                "AND mtime = ?",
+                (int(item_id), model_id, float(embedded_mtime)),
+            )[0][0]
+            tx.mutate(
+                "UPDATE deejai_vectors SET path = ?, mtime = ? "
+                "WHERE item_id = ? AND model_id = ? AND mtime = ?",
+                (bytes(path), float(mtime), int(item_id), model_id, float(embedded_mtime)),
+            )
+        return bool(before)
+
     def update_path(self, item_id: int, path: bytes) -> None:
         """Record the item's new path (vectors are about the audio, so they stay valid)."""
         with self.lib.transaction() as tx:
