@@ -322,3 +322,12 @@ def test_m3u_paths_follow_relative_to(env, tmp_path):
     item = env.add_item(title="Sóng", artist="Ärtist", path=os.fsdecode(song), length=61.6)
     data = m3u_bytes([item], playlist, "absolute").decode("utf-8")
     assert data == f"#EXTM3U\n#EXTINF:62,Ärtist - Sóng\n{os.fsdecode(song)}\n"
+
+
+def test_embedded_state_of_some_items(env):
+    rng = np.random.default_rng(12)
+    store = VectorStore(env.lib)
+    ids = _add(env, store, MODEL, 5, rng)
+    assert store.embedded_state(MODEL, [ids[1], ids[3], 9999]) == {ids[1]: 101.0, ids[3]: 103.0}
+    assert store.embedded_state(MODEL, []) == {}
+    assert store.embedded_state(OTHER, ids) == {}

@@ -193,7 +193,10 @@ def embed_items(
 
     summary = Summary()
     model_id = model.model_id
-    state = store.embedded_state(model_id) if not force else {}
+    state: dict[int, float] = {}
+    if not force:  # a few items (an import task): ask for those only
+        few = [item.id for item in items] if len(items) <= 2000 else None
+        state = store.embedded_state(model_id, few)
     todo: dict[str, tuple[Item, float]] = {}
     for item in items:
         path = os.fsdecode(item.path)

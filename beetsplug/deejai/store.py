@@ -158,12 +158,20 @@ class VectorStore:
         return {"generation": self.generation(model_id), "count": int(count)}
 
     # -- reads -----------------------------------------------------------------------------
-    def embedded_state(self, model_id: str) -> dict[int, float]:
-        """``{item_id: mtime}`` of every item that has a row for ``model_id``."""
+    def embedded_state(
+        self, model_id: str, item_ids: Sequence[int] | None = None
+    ) -> dict[int, float]:
+        """``{item_id: mtime}`` of the items (default: all) that have a row for ``model_id``."""
+        sql = "SELECT item_id, mtime FROM deejai_vectors WHERE model_id = ?"
         with self.lib.transaction() as tx:
-            rows = tx.query(
-                "SELECT item_id, mtime FROM deejai_vectors WHERE model_id = ?", (model_id,)
-            )
+            if item_ids is None:
+                rows = tx.query(sql, (model_id,))
+            else:
+                rows, ids = [], [int(i) for i in item_ids]
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    rows += tx.query(f"{sql} AND item_id IN ({marks})", (model_id, *chunk))
         return {int(r[0]): float(r[1]) for r in rows}
 
     def is_current(self, item_id: int, model_id: str, mtime: float) -> bool:
