@@ -331,3 +331,19 @@ def test_embedded_state_of_some_items(env):
     assert store.embedded_state(MODEL, [ids[1], ids[3], 9999]) == {ids[1]: 101.0, ids[3]: 103.0}
     assert store.embedded_state(MODEL, []) == {}
     assert store.embedded_state(OTHER, ids) == {}
+
+
+def test_delete_and_refresh_report_what_they_changed(env):
+    rng = np.random.default_rng(13)
+    store = VectorStore(env.lib)
+    ids = _add(env, store, MODEL, 4, rng)
+    extra = SliceRow(ids[0], b"/x", 100.0, 1.0, np.ones((2, DIM), np.float32), np.zeros(2), False)
+    store.put(OTHER, [extra])
+    assert store.refresh_file(ids[1], MODEL, b"/new/place.flac", 555.0, embedded_mtime=101.0)
+    assert not store.refresh_file(ids[1], MODEL, b"/again.flac", 556.0, embedded_mtime=101.0)
+    assert store.embedded_state(MODEL, [ids[1]]) == {ids[1]: 555.0}
+    generations = store.generation(MODEL), store.generation(OTHER)
+    assert store.delete_items([ids[0], ids[2]]) == 3  # two rows of MODEL, one of OTHER
+    assert store.delete_items([ids[0]]) == 0
+    assert store.generation(MODEL) == generations[0] + 1
+    assert store.generation(OTHER) == generations[1] + 1

@@ -294,9 +294,8 @@ class VectorStore:
                     )
                 ]
                 if models:
-                    before = tx.query("SELECT COUNT(*) FROM deejai_vectors")[0][0]
                     tx.mutate(f"DELETE FROM deejai_vectors WHERE item_id IN ({marks})", chunk)
-                    deleted += before - tx.query("SELECT COUNT(*) FROM deejai_vectors")[0][0]
+                    deleted += tx.query("SELECT changes()")[0][0]
                     self._bump(tx, models)
         return deleted
 
@@ -319,17 +318,12 @@ class VectorStore:
         from a file with ``embedded_mtime`` (the import stage runs before beets copies, moves or
         retags files; the audio is the same).  Returns True when a row was updated."""
         with self.lib.transaction() as tx:
-            before = tx.query(
-                "SELECT COUNT(*) FROM deejai_vectors WHERE item_id = ? AND model_id = ? "
-                "AND mtime = ?",
-                (int(item_id), model_id, float(embedded_mtime)),
-            )[0][0]
             tx.mutate(
                 "UPDATE deejai_vectors SET path = ?, mtime = ? "
                 "WHERE item_id = ? AND model_id = ? AND mtime = ?",
                 (bytes(path), float(mtime), int(item_id), model_id, float(embedded_mtime)),
             )
-        return bool(before)
+            return bool(tx.query("SELECT changes()")[0][0])
 
     def update_path(self, item_id: int, path: bytes) -> None:
         """Record the item's new path (vectors are about the audio, so they stay valid)."""
