@@ -192,8 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         paths_file = handle.name
     try:
         for system in args.systems.split(","):
-            for k in ([int(x) for x in args.k.split(",")] if system in ("ours", "excerpts")
-                      else [0]):
+            ks = [int(x) for x in args.k.split(",")]
+            if system == "excerpts":
+                ks = [k for k in ks if k > 0]  # K=all is the whole-file decode above
+            for k in (ks if system in ("ours", "excerpts") else [0]):
                 print(f"[{time.strftime('%H:%M:%S')}] {system} K={k} ...", file=sys.stderr,
                       flush=True)
                 runs.append(run_worker(system, paths_file, k, args.nice))
