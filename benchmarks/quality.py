@@ -577,7 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     failures = [(r.name, f) for r in results for f in r.failed]
     if failures:
         out.append("\nFailed tracks (left out of that system's queries and neighbours):\n")
-        out.extend(f"- {name}: `{f}`" for name, f in failures)
+        out.extend(f"- {name}: {f.replace('`', '')}" for name, f in failures)
 
     if "ours" in systems:
         out.append("\n## Ours: leave-one-game-out choice of settings\n")
