@@ -27,7 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import (
+if __package__ in (None, ""):  # run as a file (python benchmarks/x.py): import from the repo root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import (  # noqa: E402
     DEFAULT_CACHE,
     DEFAULT_LABELS,
     Track,

@@ -24,8 +24,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
-from benchmarks.common import (
+if __package__ in (None, ""):  # run as a file (python benchmarks/x.py): import from the repo root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import (  # noqa: E402
     DEFAULT_LABELS,
     Stopwatch,
     TreeMemorySampler,
@@ -157,8 +161,10 @@ def run_worker(system: str, paths_file: str, k: int = 16, nice: int = 0) -> dict
                "--paths-file", paths_file, "--k", str(k)]
     if nice:
         command = ["nice", "-n", str(nice)] + command
-    env = dict(os.environ, PYTHONPATH=os.getcwd(), TF_CPP_MIN_LOG_LEVEL="2")
-    proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=root,
+                          check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{system} worker failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
