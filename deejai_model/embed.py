@@ -29,7 +29,7 @@ from .errors import AudioError, UndecodableAudioError
 __all__ = ["TrackSlices", "Embedder", "DEFAULT_MAX_SLICES"]
 
 #: Default number of slices per track: enough for the mean to settle, few enough to decode fast.
-DEFAULT_MAX_SLICES = 16
+DEFAULT_MAX_SLICES = 8
 
 
 @dataclass

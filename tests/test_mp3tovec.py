@@ -200,3 +200,23 @@ def test_mean_vectors():
 def test_rejects_mixed_dimensions():
     with pytest.raises(ValueError):
         tfidf_vectors([np.ones((2, 3)), np.ones((2, 4))])
+
+
+def test_meanstd_is_mean_and_spread_of_unit_slices() -> None:
+    rng = np.random.default_rng(3)
+    tracks = [rng.normal(size=(n, 6)).astype(np.float32) * 5 for n in (4, 1, 7)] + [
+        np.zeros((0, 6), np.float32)
+    ]
+    out = mp3tovec.meanstd_vectors(tracks)
+    assert out.shape == (4, 12) and out.dtype == np.float32
+    for track, row in zip(tracks[:3], out, strict=False):
+        units = track / np.linalg.norm(track, axis=1, keepdims=True)
+        np.testing.assert_allclose(row[:6], units.mean(axis=0), atol=1e-6)
+        np.testing.assert_allclose(row[6:], units.std(axis=0), atol=1e-5)
+    assert np.all(out[1, 6:] == 0) and np.all(out[3] == 0)  # one slice: no spread; none: zero
+    np.testing.assert_array_equal(mp3tovec.pool_per_track(tracks, "meanstd"), out)
+    np.testing.assert_array_equal(
+        mp3tovec.pool_per_track(tracks, "mean"), mp3tovec.mean_vectors(tracks)
+    )
+    with pytest.raises(ValueError, match="tfidf"):
+        mp3tovec.pool_per_track(tracks, "tfidf")

@@ -179,11 +179,12 @@ def test_centring_subtracts_the_library_mean(env):
     store = VectorStore(env.lib)
     offset = 5.0 * np.ones(DIM)  # every track shares a big common component
     ids = _add(env, store, MODEL, 12, rng, centers=rng.normal(size=(3, DIM)) + offset)
-    index = build_index(store, MODEL, _settings(env, normalize="center"), str(env.temp_path))
-    from deejai_model.mp3tovec import mean_vectors
+    settings = _settings(env, normalize="center")
+    index = build_index(store, MODEL, settings, str(env.temp_path))
+    from deejai_model.mp3tovec import pool_per_track
 
     slices = store.slices(MODEL)
-    raw = mean_vectors([slices[i] for i in ids])
+    raw = pool_per_track([slices[i] for i in ids], settings.pooling)
     np.testing.assert_allclose(index.mean, raw.mean(axis=0), rtol=1e-5)
     expected = (raw - raw.mean(axis=0)) / np.linalg.norm(raw - raw.mean(axis=0), axis=1)[:, None]
     np.testing.assert_allclose(np.asarray(index.vectors), expected, atol=1e-5)

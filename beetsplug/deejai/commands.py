@@ -180,8 +180,8 @@ class Actions:
             slices = self.plugin.model().embedder().embed_path(path).vectors
         except AudioError as error:
             raise UserError(f"deejai: cannot embed {error}") from error
-        if self.settings.pooling == "mean":
-            raw = mp3tovec.mean_vectors([slices])[0]
+        if self.settings.per_track_pooling:
+            raw = mp3tovec.pool_per_track([slices], self.settings.pooling)[0]
         else:
             library = self.store.slices(index.model_id)
             raw = mp3tovec.track_vector_against(

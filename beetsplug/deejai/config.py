@@ -14,10 +14,10 @@ import confuse
 #: Defaults of the ``deejai:`` section of the beets configuration (documented in docs/plugin.md).
 DEFAULTS: dict[str, object] = {
     "model": "",  # bundle directory; empty = the bundle shipped with deejai_model
-    "pooling": "mean",  # slice vectors -> track vector: "mean" | "tfidf"
+    "pooling": "meanstd",  # slice vectors -> track vector: "meanstd" | "mean" | "tfidf"
     "epsilon": 0.001,  # TF-IDF: two slices are "the same word" below this cosine distance
     "auto": True,  # embed items as they are imported
-    "max_slices": 16,  # slices per track, spread over it (0: every slice, as upstream)
+    "max_slices": 8,  # slices per track, spread over it (0: every slice, as upstream)
     "workers": 2,  # decoding threads
     "batch_size": 64,  # slices per network call
     "index_trees": 50,  # Annoy trees
@@ -31,7 +31,9 @@ DEFAULTS: dict[str, object] = {
     "commit_every": 8,  # embed: commit after this many tracks
 }
 
-POOLINGS = ("mean", "tfidf")
+POOLINGS = ("meanstd", "mean", "tfidf")
+#: Poolings computed from one track alone (the others need the whole library).
+PER_TRACK_POOLINGS = ("meanstd", "mean")
 NORMALIZATIONS = ("center", "none")
 HUBNESS = ("csls", "none")
 
@@ -99,8 +101,13 @@ class Settings:
 
     @property
     def pooling_tag(self) -> str:
-        """How track vectors are derived from slices, e.g. ``"mean"`` or ``"tfidf:0.001"``."""
-        return "mean" if self.pooling == "mean" else f"tfidf:{self.epsilon:g}"
+        """How track vectors are derived from slices, e.g. ``"meanstd"`` or ``"tfidf:0.001"``."""
+        return self.pooling if self.per_track_pooling else f"tfidf:{self.epsilon:g}"
+
+    @property
+    def per_track_pooling(self) -> bool:
+        """True when a track's vector depends on its own slices only (not on the library)."""
+        return self.pooling in PER_TRACK_POOLINGS
 
     def index_signature(self) -> dict[str, object]:
         """The settings an index depends on: a change in any of them forces a rebuild."""

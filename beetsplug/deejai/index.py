@@ -208,21 +208,22 @@ def pooled_vectors(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Track vectors of every embedded library item: ``(ids (n,), vectors (n, dim))``.
 
-    Mean pooling is per track, so stored vectors are reused and only missing ones computed.
+    Per-track poolings (mean, mean+std) are stored once per track: only missing ones are
+    computed.
     TF-IDF depends on the whole library, so it is recomputed from all slices (and stored).
     """
     from deejai_model import mp3tovec
 
     ids = store.item_ids(model_id)
     tag = settings.pooling_tag
-    if settings.pooling != "mean":  # TF-IDF vectors hold only for the set they were made from
+    if not settings.per_track_pooling:  # TF-IDF vectors hold only for the set they were made from
         tag = f"{tag}@{store.generation(model_id)}"
     known = store.track_vectors(model_id, tag)
     missing = [i for i in ids if i not in known]
-    if settings.pooling == "mean":
+    if settings.per_track_pooling:
         if missing:
             slices = store.slices(model_id, missing)
-            fresh = mp3tovec.mean_vectors([slices[i] for i in missing])
+            fresh = mp3tovec.pool_per_track([slices[i] for i in missing], settings.pooling)
             store.set_track_vectors(model_id, missing, fresh, tag)
             known.update(zip(missing, fresh, strict=True))
     elif missing:

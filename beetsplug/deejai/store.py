@@ -82,7 +82,7 @@ class SliceRow:
         Slice start times in seconds.
     padded : bool
         The track was shorter than one slice.
-    track_vector : np.ndarray or None, shape (dim,)
+    track_vector : np.ndarray or None, shape (n,): the pooling's width
         Pooled vector, if already known.
     pooling : str or None
         Pooling tag of ``track_vector`` (see :attr:`Settings.pooling_tag`).
@@ -218,15 +218,18 @@ class VectorStore:
         return {int(r[0]): _array(r[3], (int(r[1]), int(r[2]))) for r in rows}
 
     def track_vectors(self, model_id: str, pooling: str) -> dict[int, np.ndarray]:
-        """Stored track vectors ``{item_id: (dim,)}`` that were derived with ``pooling``."""
+        """Stored track vectors ``{item_id: (n,)}`` that were derived with ``pooling``.
+
+        ``n`` is the pooling's width (``dim``, or ``2 * dim`` for ``meanstd``).
+        """
         with self.lib.transaction() as tx:
             rows = tx.query(
-                "SELECT v.item_id, v.dim, v.track_vector FROM deejai_vectors v "
+                "SELECT v.item_id, v.track_vector FROM deejai_vectors v "
                 "JOIN items i ON i.id = v.item_id "
                 "WHERE v.model_id = ? AND v.pooling = ? AND v.track_vector IS NOT NULL",
                 (model_id, pooling),
             )
-        return {int(r[0]): _array(r[2], (int(r[1]),)) for r in rows}
+        return {int(r[0]): _array(r[1], (-1,)) for r in rows}
 
     # -- writes ----------------------------------------------------------------------------
     def put(self, model_id: str, rows: Iterable[SliceRow]) -> int:
