@@ -53,7 +53,7 @@ TAG_K = (16,)
 """Slice counts at which the tag layer ("tags" pooling: mean tag probabilities) is computed."""
 NORMS = ("none", "centre", "whiten")
 HUBS = ("none", "csls5", "csls10", "csls20", "mp")
-PLUGIN_DEFAULT = ("mtt", 16, "mean", "centre", "none")
+PLUGIN_DEFAULT = ("mtt", 8, "meanstd", "centre", "none")
 """The plugin's shipped configuration (beetsplug/deejai/config.py DEFAULTS)."""
 
 

@@ -1,7 +1,8 @@
 """Speed and memory of each system on the same files, each in its own process.
 
 Systems: the decode floor (PyAV whole-file decode to 22.05 kHz mono; and ours' K-excerpt decode
-alone), bliss, Musly (timbre, whole files), and ours (``Embedder`` end to end, then mean pooling).
+alone), bliss, Musly (timbre, whole files), and ours (``Embedder`` end to end, then the
+default mean+std pooling).
 For ours, TensorFlow start-up, model load and the first (tracing) call are measured on their own
 and left out of the per-track cost.
 
@@ -127,7 +128,7 @@ def _setup(system: str, k: int):
                     failed += 1
                 else:
                     bags.append(result.vectors)
-            mp3tovec.mean_vectors(bags)
+            mp3tovec.meanstd_vectors(bags)
             return failed
 
         return run
@@ -176,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--labels", default=DEFAULT_LABELS)
     parser.add_argument("--limit", type=int, default=None,
                         help="only N tracks, taken round-robin over the groups")
-    parser.add_argument("--k", default="16", help="ours: slices per track, comma list (0 = all)")
+    parser.add_argument("--k", default="8", help="ours: slices per track, comma list (0 = all)")
     parser.add_argument("--systems", default="decode,excerpts,bliss,musly,ours")
     parser.add_argument("--nice", type=int, default=0, help="run workers under nice -n N")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -215,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "excerpts": f"decode floor: ours' K={r['k'] or 'all'} excerpts (PyAV seek)",
             "bliss": "bliss-audio Song(path).analysis",
             "musly": "Musly timbre, whole file (+ style, similarity)",
-            "ours": f"ours: Embedder K={r['k'] or 'all'}, workers=2, + mean pooling",
+            "ours": f"ours: Embedder K={r['k'] or 'all'}, workers=2, + mean+std pooling",
         }[r["system"]]
 
     per_track = {id(r): r["wall"] / max(r["tracks"], 1) for r in runs}
