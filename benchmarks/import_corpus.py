@@ -1,0 +1,112 @@
+"""End to end: `beet import` of the dev corpus with auto-embed, then `beet deejai similar`.
+
+Builds a fresh beets library in a temporary folder (files imported in place, as-is), times the
+import with the plugin's auto-embed, then asks `similar` for every labelled track through the
+plugin's own command and prints P@1 / P@5 of same-game neighbours. Beside it, in the same run,
+the same import without the plugin (the floor: what beets itself costs).
+
+    python -m benchmarks.import_corpus [--labels ~/.cache/deejai-corpus/labels.tsv] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_LABELS = Path.home() / ".cache" / "deejai-corpus" / "labels.tsv"
+
+
+def read_labels(path: Path, limit: int | None) -> list[tuple[str, str]]:
+    """``(path, group)`` rows of ``labels.tsv``; with ``limit``, round-robin over groups."""
+    rows = [line.split("\t")[:2] for line in path.read_text().splitlines()[1:] if line.strip()]
+    if limit:
+        by_group: dict[str, list] = {}
+        for row in rows:
+            by_group.setdefault(row[1], []).append(row)
+        rows = []
+        while len(rows) < limit and any(by_group.values()):
+            for group in sorted(by_group):
+                if by_group[group] and len(rows) < limit:
+                    rows.append(by_group[group].pop(0))
+    return [(p, g) for p, g in rows]
+
+
+def beet(home: Path, *args: str) -> tuple[float, str]:
+    """Run ``beet ARGS`` with ``home/config.yaml``; return (wall seconds, stdout)."""
+    env = dict(os.environ, BEETSDIR=str(home))
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "beets", *args], env=env, capture_output=True,
+                          text=True)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"beet {' '.join(args)} failed: {done.stderr[-2000:]}")
+    return wall, done.stdout
+
+
+def make_library(home: Path, plugin: bool) -> None:
+    """Write ``home/config.yaml``: a new library, files imported in place, the plugin or not."""
+    home.mkdir(parents=True)
+    (home / "config.yaml").write_text(
+        f"directory: {home / 'library'}\nlibrary: {home / 'library.db'}\n"
+        + ("plugins: deejai\ndeejai:\n  auto: yes\n" if plugin else "plugins: []\n")
+        + "import:\n  copy: no\n  write: no\n  autotag: no\n  quiet: yes\n"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--labels", type=Path, default=DEFAULT_LABELS)
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args()
+    rows = read_labels(args.labels, args.limit)
+    seconds = sum(float(line.split("\t")[2]) for line in args.labels.read_text().splitlines()[1:]
+                  if line.split("\t")[0] in {p for p, _ in rows})
+    with tempfile.TemporaryDirectory(prefix="deejai-import-") as tmp:
+        music = Path(tmp) / "music"
+        for i, (path, group) in enumerate(rows):
+            link = music / group / f"{i:04d}{Path(path).suffix}"
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(path)
+        group_of = {str(music / g / f"{i:04d}{Path(p).suffix}"): g for i, (p, g) in enumerate(rows)}
+        timings = {}
+        for name, plugin in (("beet import (no plugin)", False), ("beet import + deejai", True)):
+            home = Path(tmp) / name.replace(" ", "_").replace("(", "").replace(")", "")
+            make_library(home, plugin)
+            timings[name], _ = beet(home, "import", "-A", str(music))
+        _, listing = beet(home, "ls", "-f", "$id\t$path")
+        ids = {line.split("\t")[1]: int(line.split("\t")[0]) for line in listing.splitlines()}
+        groups = {ids[p]: g for p, g in group_of.items() if p in ids}
+        hits1, hits5, similar_wall = [], [], []
+        for item_id, group in groups.items():
+            wall, out = beet(home, "deejai", "similar", f"id:{item_id}", "-n", "5", "-f", "$id")
+            similar_wall.append(wall)
+            found = [groups.get(int(x)) for x in out.split()]
+            hits1.append(found[0] == group)
+            hits5.append(np.mean([f == group for f in found]))
+        ls_wall = min(beet(home, "ls", f"id:{next(iter(groups))}")[0] for _ in range(3))
+    n = len(rows)
+    floor = timings["beet import (no plugin)"]
+    print(f"{n} tracks, {seconds / 60:.1f} min of audio, {os.cpu_count()} cores, "
+          f"load average before/after: {os.getloadavg()[0]:.2f}\n")
+    print("| step | wall s | s/track | ratio to plain import |")
+    print("|---|---|---|---|")
+    for name, wall in timings.items():
+        print(f"| {name} | {wall:.1f} | {wall / n:.3f} | {wall / floor:.2f} |")
+    print(f"\n| query | median wall s | ratio to `beet ls id:N` ({ls_wall:.3f} s) |")
+    print("|---|---|---|")
+    print(f"| beet deejai similar -n 5 | {np.median(similar_wall):.3f} | "
+          f"{np.median(similar_wall) / ls_wall:.2f} |")
+    print(f"\nThrough the plugin's own commands: P@1 {np.mean(hits1):.3f}, "
+          f"P@5 {np.mean(hits5):.3f} over {len(groups)} queries (same-game neighbours).")
+
+
+if __name__ == "__main__":
+    main()
