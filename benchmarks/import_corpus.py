@@ -58,6 +58,8 @@ def make_library(home: Path, plugin: bool) -> None:
         f"directory: {home / 'library'}\nlibrary: {home / 'library.db'}\n"
         + ("plugins: deejai\ndeejai:\n  auto: yes\n" if plugin else "plugins: []\n")
         + "import:\n  copy: no\n  write: no\n  autotag: no\n  quiet: yes\n"
+        # untagged folders look like duplicate albums (same empty album name): keep them all
+        + "  duplicate_action: keep\n"
     )
 
 
