@@ -48,12 +48,13 @@ from benchmarks.common import (  # noqa: E402
 BUNDLES_DIR = Path(__file__).resolve().parent.parent / "deejai_model" / "bundles"
 MODELS = {"mtt": "musicnn_mtt", "msd": "musicnn_msd"}
 K_VALUES = (4, 8, 16, 32, 0)  # 0 = every slice of the whole track
-POOLS = ("mean", "meanstd", "tfidf@0.001", "tfidf@p0.1", "tfidf@p1", "tfidf@p5", "tags")
+POOLS = ("mean", "meanstd", "tfidf@0.001", "tfidf@p0.1", "tfidf@p1", "tfidf@p5", "tags",
+         "trackda-mean", "trackda-meanstd")
 TAG_K = (16,)
 """Slice counts at which the tag layer ("tags" pooling: mean tag probabilities) is computed."""
 NORMS = ("none", "centre", "whiten")
 HUBS = ("none", "csls5", "csls10", "csls20", "mp")
-PLUGIN_DEFAULT = ("mtt", 8, "meanstd", "centre", "none")
+PLUGIN_DEFAULT = ("mtt", 8, "trackda-meanstd", "centre", "none")
 """The plugin's shipped configuration (beetsplug/deejai/config.py DEFAULTS)."""
 
 
@@ -182,12 +183,17 @@ def pool(slices: Sequence[np.ndarray | None], how: str) -> np.ndarray:
 
     ``mean`` / ``tfidf@<eps>``: deejai_model.mp3tovec (mean of unit slices, exact TF-IDF with a
     fixed epsilon); ``tfidf@p<q>``: epsilon = q-th percentile of the library's slice distances;
-    ``meanstd``: mean and standard deviation of the unit slices, concatenated.
+    ``meanstd``: mean and standard deviation of the unit slices, concatenated;
+    ``trackda-<pooling>``: slices first projected by ``deejai_model.adapt`` (64 directions that
+    separate tracks, learned from the library's own unlabelled slices), then ``<pooling>``.
     """
-    from deejai_model import mp3tovec
+    from deejai_model import adapt, mp3tovec
 
     dim = next(s.shape[1] for s in slices if s is not None)
     bags = [s if s is not None else np.zeros((0, dim), np.float32) for s in slices]
+    if how.startswith("trackda-"):
+        projection = adapt.fit_track_projection(bags, dims=64, shrink=0.3)
+        return pool(adapt.project_slices(bags, projection), how[len("trackda-"):])
     if how == "mean":
         return mp3tovec.mean_vectors(bags).astype(np.float64)
     if how == "meanstd":

@@ -348,3 +348,33 @@ def test_delete_and_refresh_report_what_they_changed(env):
     assert store.delete_items([ids[0]]) == 0
     assert store.generation(MODEL) == generations[0] + 1
     assert store.generation(OTHER) == generations[1] + 1
+
+
+def test_adaptation_projects_slices_with_what_the_library_learned(env, monkeypatch):
+    from beetsplug.deejai import index as index_module
+    from deejai_model.adapt import fit_track_projection, project_slices
+    from deejai_model.mp3tovec import pool_per_track
+
+    rng = np.random.default_rng(11)
+    store = VectorStore(env.lib)
+    ids = _add(env, store, MODEL, 12, rng, n_slices=4)
+    settings = _settings(env, adapt=True, adapt_dims=8, normalize="center")
+    small = build_index(store, MODEL, settings, str(env.temp_path))
+    assert small.projection is None, "12 items are too few to learn from"
+
+    monkeypatch.setattr(index_module, "MIN_ITEMS_TO_ADAPT", 10)
+    built = build_index(store, MODEL, settings, str(env.temp_path))
+    slices = store.slices(MODEL)
+    bags = [slices[i] for i in ids]
+    projection = fit_track_projection(bags, dims=8)
+    np.testing.assert_allclose(built.projection, projection, atol=1e-6)
+    raw = pool_per_track(project_slices(bags, projection), settings.pooling)
+    expected = (raw - raw.mean(axis=0)) / np.linalg.norm(raw - raw.mean(axis=0), axis=1)[:, None]
+    np.testing.assert_allclose(np.asarray(built.vectors), expected, atol=1e-4)
+    # an outside track's slices go through the same projection
+    np.testing.assert_allclose(built.adapt_slices(bags[0]), project_slices(bags[:1], projection)[0])
+
+    reloaded = load_index(store, MODEL, settings, str(env.temp_path), rebuild=False)
+    assert reloaded is not None and reloaded.projection is not None
+    off = load_index(store, MODEL, _settings(env, adapt=False), str(env.temp_path))
+    assert off.projection is None and off.dim == 2 * DIM  # meanstd of the raw slices

@@ -180,13 +180,12 @@ class Actions:
             slices = self.plugin.model().embedder().embed_path(path).vectors
         except AudioError as error:
             raise UserError(f"deejai: cannot embed {error}") from error
+        slices = index.adapt_slices(slices)
         if self.settings.per_track_pooling:
             raw = mp3tovec.pool_per_track([slices], self.settings.pooling)[0]
         else:
-            library = self.store.slices(index.model_id)
-            raw = mp3tovec.track_vector_against(
-                slices, list(library.values()), epsilon=self.settings.epsilon
-            )
+            library = [index.adapt_slices(s) for s in self.store.slices(index.model_id).values()]
+            raw = mp3tovec.track_vector_against(slices, library, epsilon=self.settings.epsilon)
         self._outside += 1
         return Seed(-self._outside, index.query_vector(raw), None, path)
 

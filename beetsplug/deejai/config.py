@@ -23,6 +23,8 @@ DEFAULTS: dict[str, object] = {
     "index_trees": 50,  # Annoy trees
     "exact_below": 5000,  # libraries up to this size are searched exactly (brute force)
     "search_k": 0,  # Annoy: nodes inspected per query (0: max(10000, items / 10))
+    "adapt": True,  # learn a label-free projection from the library's own slices (adapt.py)
+    "adapt_dims": 64,  # directions the projection keeps
     "normalize": "center",  # "center": subtract the library mean before cosine | "none"
     "hubness": "none",  # "csls": penalise hubs by their neighbourhood radius | "none"
     "hubness_k": 10,  # neighbours that define an item's CSLS radius
@@ -55,6 +57,8 @@ class Settings:
     index_trees: int
     exact_below: int
     search_k: int
+    adapt: bool
+    adapt_dims: int
     normalize: str
     hubness: str
     hubness_k: int
@@ -97,6 +101,8 @@ class Settings:
             playlist_dir=view["playlist_dir"].as_filename(),
             relative_to=view["relative_to"].get(str),
             commit_every=max(1, view["commit_every"].get(int)),
+            adapt=view["adapt"].get(bool),
+            adapt_dims=max(1, view["adapt_dims"].get(int)),
         )
 
     @property
@@ -113,6 +119,7 @@ class Settings:
         """The settings an index depends on: a change in any of them forces a rebuild."""
         return {
             "pooling": self.pooling_tag,
+            "adapt": self.adapt_dims if self.adapt else 0,
             "normalize": self.normalize,
             "hubness": self.hubness,
             "hubness_k": self.hubness_k,

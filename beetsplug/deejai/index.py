@@ -63,9 +63,11 @@ if TYPE_CHECKING:
     from .config import Settings
     from .store import VectorStore
 
-FORMAT = 1
+FORMAT = 2
 #: Below this many items, centring is skipped (the mean of one or two vectors is the vectors).
 MIN_ITEMS_TO_CENTER = 3
+#: Below this many items, no projection is learned (too few tracks to tell what separates them).
+MIN_ITEMS_TO_ADAPT = 50
 
 
 def model_hash(model_id: str) -> str:
@@ -90,10 +92,17 @@ class IndexPaths:
         self.ids = base + ".ids.npy"
         self.vectors = base + ".vectors.npy"
         self.radii = base + ".radii.npy"
+        self.projection = base + ".projection.npy"
         self.meta = base + ".json"
 
     def data_files(self) -> dict[str, str]:
-        return {"ann": self.ann, "ids": self.ids, "vectors": self.vectors, "radii": self.radii}
+        return {
+            "ann": self.ann,
+            "ids": self.ids,
+            "vectors": self.vectors,
+            "radii": self.radii,
+            "projection": self.projection,
+        }
 
 
 def _stat(path: str) -> list[int] | None:
@@ -160,6 +169,9 @@ class TrackIndex:
         self.vectors = np.load(paths.vectors, mmap_mode="r", allow_pickle=False)
         self.mean = np.asarray(meta["mean"], dtype=np.float32)
         self.radii = np.load(paths.radii, allow_pickle=False) if meta.get("has_radii") else None
+        self.projection = (
+            np.load(paths.projection, allow_pickle=False) if meta.get("has_projection") else None
+        )
         self.exact_below = exact_below
         self.search_k = search_k
         self._search = None
@@ -199,22 +211,34 @@ class TrackIndex:
         """Normalise a pooled (raw) track vector the way the indexed ones were: ``(dim,)``."""
         return unit_rows((np.asarray(raw, dtype=np.float32) - self.mean)[None, :])[0]
 
+    def adapt_slices(self, slices: np.ndarray) -> np.ndarray:
+        """Slice vectors of a track outside the library, projected as the library's were."""
+        if self.projection is None:
+            return slices
+        from deejai_model.adapt import project_slices
+
+        return project_slices([slices], self.projection)[0]
+
 
 # -- building and loading ------------------------------------------------------------------
 
 
 def pooled_vectors(
     store: VectorStore, model_id: str, settings: Settings, log=None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Track vectors of every embedded library item: ``(ids (n,), vectors (n, dim))``.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Track vectors of every embedded library item: ``(ids (n,), vectors (n, dim), projection)``.
 
-    Per-track poolings (mean, mean+std) are stored once per track: only missing ones are
-    computed.
-    TF-IDF depends on the whole library, so it is recomputed from all slices (and stored).
+    With ``adapt`` (and a library of at least :data:`MIN_ITEMS_TO_ADAPT` items) the slices are
+    first projected by the library's own projection (:func:`adapted_vectors`); ``projection``
+    is then that ``(dim, adapt_dims)`` matrix, else None. Otherwise per-track poolings (mean,
+    mean+std) are stored once per track and only missing ones computed, and TF-IDF, which
+    depends on the whole library, is recomputed from all slices (and stored).
     """
     from deejai_model import mp3tovec
 
     ids = store.item_ids(model_id)
+    if adapts(settings, len(ids)):
+        return adapted_vectors(store, model_id, settings, ids, log)
     tag = settings.pooling_tag
     if not settings.per_track_pooling:  # TF-IDF vectors hold only for the set they were made from
         tag = f"{tag}@{store.generation(model_id)}"
@@ -234,8 +258,39 @@ def pooled_vectors(
         store.set_track_vectors(model_id, ids, fresh, tag)
         known = dict(zip(ids, fresh, strict=True))
     if not ids:
-        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-    return np.asarray(ids, dtype=np.int64), np.stack([known[i] for i in ids]).astype(np.float32)
+        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32), None
+    vectors = np.stack([known[i] for i in ids]).astype(np.float32)
+    return np.asarray(ids, dtype=np.int64), vectors, None
+
+
+def adapts(settings: Settings, n_items: int) -> bool:
+    """Whether the index learns a projection (``adapt`` on and a library big enough)."""
+    return settings.adapt and n_items >= MIN_ITEMS_TO_ADAPT
+
+
+def adapted_vectors(
+    store: VectorStore, model_id: str, settings: Settings, ids: list[int], log=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Track vectors pooled from slices projected by the library's own projection.
+
+    They depend on the whole library (like TF-IDF), so they are derived here, at index time,
+    and not stored in the database (which keeps the per-track vectors of the raw slices).
+    Returns ``(ids, vectors, projection (dim, adapt_dims))``.
+    """
+    from deejai_model import mp3tovec
+    from deejai_model.adapt import fit_track_projection, project_slices
+
+    if log is not None:
+        log.info("learning the library's projection from the slices of {} items", len(ids))
+    slices = store.slices(model_id)
+    bags = [slices[i] for i in ids]
+    projection = fit_track_projection(bags, dims=settings.adapt_dims)
+    projected = project_slices(bags, projection)
+    if settings.per_track_pooling:
+        raw = mp3tovec.pool_per_track(projected, settings.pooling)
+    else:
+        raw = mp3tovec.tfidf_vectors(projected, epsilon=settings.epsilon)
+    return np.asarray(ids, dtype=np.int64), raw.astype(np.float32), projection
 
 
 def csls_radii(vectors: np.ndarray, k: int, annoy_index=None, block: int = 2048) -> np.ndarray:
@@ -273,7 +328,7 @@ def build_index(
 
     started = time.perf_counter()
     fingerprint = store.fingerprint(model_id)
-    ids, raw = pooled_vectors(store, model_id, settings, log)
+    ids, raw, projection = pooled_vectors(store, model_id, settings, log)
     n = len(ids)
     dim = int(raw.shape[1]) if n else 0
     if settings.normalize == "center" and n >= MIN_ITEMS_TO_CENTER:
@@ -301,6 +356,8 @@ def build_index(
     stats["vectors"] = _save_npy(paths.vectors, vectors)
     if radii is not None:
         stats["radii"] = _save_npy(paths.radii, radii)
+    if projection is not None:
+        stats["projection"] = _save_npy(paths.projection, projection)
     meta = {
         "format": FORMAT,
         "model_id": model_id,
@@ -310,6 +367,7 @@ def build_index(
         "dim": dim,
         "mean": mean.tolist(),
         "has_radii": radii is not None,
+        "has_projection": projection is not None,
         "files": stats,
         "built_seconds": round(time.perf_counter() - started, 3),
     }

@@ -1,0 +1,85 @@
+"""Ears adapted to a library without labels: a linear projection learned from its own slices.
+
+Two slices of one track are taken as "the same music" and slices of different tracks as
+different: the projection keeps the directions along which tracks differ most relative to how
+much a track varies within itself (Fisher's discriminant with tracks as classes). It needs no
+labels, only the slice vectors the library already stores, and costs one ``dim x dim``
+generalised eigenproblem.
+
+Measured as a lever in ``benchmarks/quality.py`` (pooling names
+``trackda-mean`` / ``trackda-meanstd``); see docs/benchmarks.md. The plugin applies it at index
+time (``adapt: yes``, the default) to libraries of 50 tracks or more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["fit_track_projection", "project_slices"]
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def fit_track_projection(
+    slices_per_track: Sequence[np.ndarray], dims: int = 64, shrink: float = 0.3
+) -> np.ndarray:
+    """Learn a ``(dim, dims)`` projection that separates tracks, from unlabelled slices.
+
+    Parameters
+    ----------
+    slices_per_track : sequence of np.ndarray
+        One ``(n_slices_i, dim)`` array per track (raw network outputs; rows are normalised to
+        unit length here). Tracks with fewer than two slices add nothing to the within-track
+        scatter but count in the total scatter.
+    dims : int
+        Output dimensions kept (the leading generalised eigenvectors); at most ``dim``.
+    shrink : float
+        Ridge added to the within-track scatter, as a fraction of its mean eigenvalue: keeps the
+        problem well posed when the library is small.
+
+    Returns
+    -------
+    np.ndarray
+        ``(dim, dims)`` float32; project unit slices with ``units @ projection``.
+
+    Raises
+    ------
+    ValueError
+        When there are no slices, or ``dims < 1``.
+    """
+    from scipy.linalg import eigh
+
+    if dims < 1:
+        raise ValueError(f"dims must be >= 1, got {dims}")
+    units = [_unit(s) for s in slices_per_track if len(s)]
+    if not units:
+        raise ValueError("no slices to learn a projection from")
+    stacked = np.concatenate(units)
+    dim = stacked.shape[1]
+    centred = stacked - stacked.mean(axis=0)
+    total = centred.T @ centred / len(stacked)
+    within = np.zeros((dim, dim))
+    for u in units:
+        d = u - u.mean(axis=0)
+        within += d.T @ d
+    within /= len(stacked)
+    within += shrink * max(np.trace(within) / dim, 1e-12) * np.eye(dim)
+    _, vectors = eigh(total, within)  # ascending generalised eigenvalues
+    return np.ascontiguousarray(vectors[:, ::-1][:, : min(dims, dim)], dtype=np.float32)
+
+
+def project_slices(
+    slices_per_track: Sequence[np.ndarray], projection: np.ndarray
+) -> list[np.ndarray]:
+    """Unit-normalise each track's slices and project them: ``(n_slices_i, dims)`` float32 each."""
+    return [
+        (_unit(s) @ projection).astype(np.float32)
+        if len(s)
+        else np.zeros((0, projection.shape[1]), np.float32)
+        for s in slices_per_track
+    ]
