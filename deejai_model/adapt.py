@@ -61,13 +61,13 @@ def fit_track_projection(
         raise ValueError("no slices to learn a projection from")
     stacked = np.concatenate(units)
     dim = stacked.shape[1]
-    centred = stacked - stacked.mean(axis=0)
-    total = centred.T @ centred / len(stacked)
-    within = np.zeros((dim, dim))
-    for u in units:
-        d = u - u.mean(axis=0)
-        within += d.T @ d
-    within /= len(stacked)
+    counts = np.array([len(u) for u in units], dtype=np.float64)
+    track_means = np.stack([u.mean(axis=0) for u in units])
+    second = stacked.T @ stacked / len(stacked)
+    mean = stacked.mean(axis=0)
+    total = second - np.outer(mean, mean)
+    # within-track scatter = sum over slices of x x^T - sum over tracks of n m m^T (float64)
+    within = second - (track_means.T * counts) @ track_means / len(stacked)
     within += shrink * max(np.trace(within) / dim, 1e-12) * np.eye(dim)
     _, vectors = eigh(total, within)  # ascending generalised eigenvalues
     return np.ascontiguousarray(vectors[:, ::-1][:, : min(dims, dim)], dtype=np.float32)
