@@ -139,6 +139,17 @@ class DeejaiEnv(PluginMixin, ImportHelper):
         )
 
 
+@pytest.fixture(name="env")
+def fresh_env() -> Iterator[DeejaiEnv]:
+    """An empty library with the deejai plugin, made anew for each test that asks for ``env``."""
+    env = DeejaiEnv()
+    env.setup_beets()
+    try:
+        yield env
+    finally:
+        env.teardown_beets()
+
+
 @pytest.fixture(scope="module")
 def deejai_music(tmp_path_factory) -> list[Path]:
     """Twelve 12-s FLAC files: three each of chords, noise bursts, fast and slow clicks."""

@@ -22,16 +22,6 @@ from conftest import ROOT, SR, DeejaiEnv, make_music
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def env():
-    env = DeejaiEnv()
-    env.setup_beets()
-    try:
-        yield env
-    finally:
-        env.teardown_beets()
-
-
 def _add_files(env, paths) -> list[Item]:
     items = []
     for path in paths:

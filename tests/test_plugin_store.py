@@ -12,8 +12,7 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
-from conftest import ROOT, DeejaiEnv
+from conftest import ROOT
 
 from beetsplug.deejai.config import Settings
 from beetsplug.deejai.index import (
@@ -30,16 +29,6 @@ from beetsplug.deejai.store import SliceRow, VectorStore
 MODEL = "synthetic@1:000000000000"
 OTHER = "other@1:111111111111"
 DIM = 16
-
-
-@pytest.fixture
-def env():
-    env = DeejaiEnv()
-    env.setup_beets()
-    try:
-        yield env
-    finally:
-        env.teardown_beets()
 
 
 def _plugin():
