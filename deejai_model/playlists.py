@@ -59,6 +59,12 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / n if n > 0 else v
 
 
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows of a float32 ``(n, dim)`` array scaled to unit length; zero rows stay zero."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+
+
 class BruteForceSearch:
     """Exact cosine search over all vectors (fine up to ~1e5 tracks).
 
@@ -77,8 +83,7 @@ class BruteForceSearch:
             raise ValueError(f"need one (dim,) vector per id: {len(ids)} ids, {vectors.shape}")
         self.ids = np.empty(len(ids), dtype=object)
         self.ids[:] = list(ids)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        self._units = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+        self._units = _unit_rows(vectors)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -122,8 +127,7 @@ def hubness_radii(vectors: np.ndarray, k: int = 10, block: int = 2048) -> np.nda
     out = np.zeros(n)
     if k < 1:
         return out
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    units = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    units = _unit_rows(vectors)
     block = max(1, min(block, (1 << 24) // n))
     for a in range(0, n, block):
         sims = units[a : a + block] @ units.T
