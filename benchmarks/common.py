@@ -227,9 +227,7 @@ def load_ragged(path: Path) -> tuple[list[str], list[np.ndarray | None], dict[st
         data, offsets, ok = z["data"], z["offsets"], z["ok"]
         paths = [str(p) for p in z["paths"]]
         meta = {k: z[k] for k in z.files if k not in {"data", "offsets", "paths", "ok"}}
-    arrays = [
-        data[offsets[i] : offsets[i + 1]] if ok[i] else None for i in range(len(paths))
-    ]
+    arrays = [data[offsets[i] : offsets[i + 1]] if ok[i] else None for i in range(len(paths))]
     return paths, arrays, meta
 
 

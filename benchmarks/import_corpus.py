@@ -43,8 +43,9 @@ def beet(home: Path, *args: str) -> tuple[float, str]:
     """Run ``beet ARGS`` with ``home/config.yaml``; return (wall seconds, stdout)."""
     env = dict(os.environ, BEETSDIR=str(home))
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "beets", *args], env=env, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "beets", *args], env=env, capture_output=True, text=True
+    )
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"beet {' '.join(args)} failed: {done.stderr[-2000:]}")
@@ -69,8 +70,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
     rows = read_labels(args.labels, args.limit)
-    seconds = sum(float(line.split("\t")[2]) for line in args.labels.read_text().splitlines()[1:]
-                  if line.split("\t")[0] in {p for p, _ in rows})
+    seconds = sum(
+        float(line.split("\t")[2])
+        for line in args.labels.read_text().splitlines()[1:]
+        if line.split("\t")[0] in {p for p, _ in rows}
+    )
     with tempfile.TemporaryDirectory(prefix="deejai-import-") as tmp:
         music = Path(tmp) / "music"
         for i, (path, group) in enumerate(rows):
@@ -96,18 +100,24 @@ def main() -> None:
         ls_wall = min(beet(home, "ls", f"id:{next(iter(groups))}")[0] for _ in range(3))
     n = len(rows)
     floor = timings["beet import (no plugin)"]
-    print(f"{n} tracks, {seconds / 60:.1f} min of audio, {os.cpu_count()} cores, "
-          f"load average before/after: {os.getloadavg()[0]:.2f}\n")
+    print(
+        f"{n} tracks, {seconds / 60:.1f} min of audio, {os.cpu_count()} cores, "
+        f"load average before/after: {os.getloadavg()[0]:.2f}\n"
+    )
     print("| step | wall s | s/track | ratio to plain import |")
     print("|---|---|---|---|")
     for name, wall in timings.items():
         print(f"| {name} | {wall:.1f} | {wall / n:.3f} | {wall / floor:.2f} |")
     print(f"\n| query | median wall s | ratio to `beet ls id:N` ({ls_wall:.3f} s) |")
     print("|---|---|---|")
-    print(f"| beet deejai similar -n 5 | {np.median(similar_wall):.3f} | "
-          f"{np.median(similar_wall) / ls_wall:.2f} |")
-    print(f"\nThrough the plugin's own commands: P@1 {np.mean(hits1):.3f}, "
-          f"P@5 {np.mean(hits5):.3f} over {len(groups)} queries (same-game neighbours).")
+    print(
+        f"| beet deejai similar -n 5 | {np.median(similar_wall):.3f} | "
+        f"{np.median(similar_wall) / ls_wall:.2f} |"
+    )
+    print(
+        f"\nThrough the plugin's own commands: P@1 {np.mean(hits1):.3f}, "
+        f"P@5 {np.mean(hits5):.3f} over {len(groups)} queries (same-game neighbours)."
+    )
 
 
 if __name__ == "__main__":

@@ -54,8 +54,9 @@ def decode_pyav(path: str, sample_rate: int = LOGMEL_RATE) -> np.ndarray:
     chunks: list[np.ndarray] = []
     with av.open(path) as container:
         stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate,
-                                      frame_size=sample_rate)
+        resampler = av.AudioResampler(
+            format="flt", layout="mono", rate=sample_rate, frame_size=sample_rate
+        )
         for packet in container.demux(stream):
             try:
                 frames = packet.decode()
@@ -199,8 +200,9 @@ def _cached_per_track(
     if path.exists():
         paths, arrays, meta = load_ragged(path)
         known = dict(zip(paths, arrays, strict=True))
-        errors = dict(zip(paths, [str(e) for e in meta.get("errors", [""] * len(paths))],
-                          strict=True))
+        errors = dict(
+            zip(paths, [str(e) for e in meta.get("errors", [""] * len(paths))], strict=True)
+        )
     todo = [t for t in tracks if known.get(t.path) is None]
     for number, track in enumerate(todo, 1):
         try:
@@ -215,13 +217,19 @@ def _cached_per_track(
             log(f"{name}: {track.path}: {errors[track.path]}")
         if number % 20 == 0 or number == len(todo):
             keys = list(known)
-            save_ragged(path, keys, [known[k] for k in keys],
-                        errors=np.array([errors.get(k, "") for k in keys]))
+            save_ragged(
+                path,
+                keys,
+                [known[k] for k in keys],
+                errors=np.array([errors.get(k, "") for k in keys]),
+            )
             log(f"{name}: {number}/{len(todo)} analysed")
     arrays = align(tracks, list(known), list(known.values()))
-    failed = [f"{t.path}: {errors.get(t.path, 'missing')}" for t, a in zip(tracks, arrays,
-                                                                             strict=True)
-              if a is None]
+    failed = [
+        f"{t.path}: {errors.get(t.path, 'missing')}"
+        for t, a in zip(tracks, arrays, strict=True)
+        if a is None
+    ]
     return arrays, failed
 
 
@@ -253,8 +261,7 @@ def logmel_library(tracks: Sequence[Track], cache_dir: str, log=_log):
     return cosine_distances(x), valid, failed
 
 
-def speccy_random_library(tracks: Sequence[Track], cache_dir: str, max_slices: int = 16,
-                          log=_log):
+def speccy_random_library(tracks: Sequence[Track], cache_dir: str, max_slices: int = 16, log=_log):
     """Random-weights Speccy, mean of slice vectors, centred, cosine.
 
     Returns (distances, valid, failures).
@@ -263,8 +270,11 @@ def speccy_random_library(tracks: Sequence[Track], cache_dir: str, max_slices: i
     frontend = speccy_frontend()
     name = f"speccy-random_K{max_slices or 'all'}"
     arrays, failed = _cached_per_track(
-        tracks, cache_dir, name,
-        lambda p: speccy_random_analyse(model, frontend, p, max_slices), log,
+        tracks,
+        cache_dir,
+        name,
+        lambda p: speccy_random_analyse(model, frontend, p, max_slices),
+        log,
     )
     dim = next(a.shape[1] for a in arrays if a is not None)
     x, valid = _stack(arrays, dim)
@@ -296,6 +306,11 @@ def musly_library(tracks: Sequence[Track], cache_dir: str, method: str = "timbre
             log(f"musly: {number}/{len(tracks)} analysed")
     distances = musly_distances(jukebox, models)
     valid = np.array([m is not None for m in models])
-    np.savez(path, distances=distances, valid=valid, paths=keys,
-             failed=np.array(failed if failed else [], dtype=str))
+    np.savez(
+        path,
+        distances=distances,
+        valid=valid,
+        paths=keys,
+        failed=np.array(failed if failed else [], dtype=str),
+    )
     return distances, valid, failed

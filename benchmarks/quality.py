@@ -48,8 +48,17 @@ from benchmarks.common import (  # noqa: E402
 BUNDLES_DIR = Path(__file__).resolve().parent.parent / "deejai_model" / "bundles"
 MODELS = {"mtt": "musicnn_mtt", "msd": "musicnn_msd"}
 K_VALUES = (4, 8, 16, 32, 0)  # 0 = every slice of the whole track
-POOLS = ("mean", "meanstd", "tfidf@0.001", "tfidf@p0.1", "tfidf@p1", "tfidf@p5", "tags",
-         "trackda-mean", "trackda-meanstd")
+POOLS = (
+    "mean",
+    "meanstd",
+    "tfidf@0.001",
+    "tfidf@p0.1",
+    "tfidf@p1",
+    "tfidf@p5",
+    "tags",
+    "trackda-mean",
+    "trackda-meanstd",
+)
 TAG_K = (16,)
 """Slice counts at which the tag layer ("tags" pooling: mean tag probabilities) is computed."""
 NORMS = ("none", "centre", "whiten")
@@ -122,16 +131,24 @@ def ours_slices(
             done += 1
             if done % 40 == 0 or done == len(todo):
                 keys = list(vectors)
-                save_ragged(path, keys, [vectors[p] for p in keys],
-                            errors=np.array([errors[p] for p in keys]))
-                save_ragged(cache_file(cache_dir, name + "_starts"), keys,
-                            [starts[p] for p in keys])
+                save_ragged(
+                    path,
+                    keys,
+                    [vectors[p] for p in keys],
+                    errors=np.array([errors[p] for p in keys]),
+                )
+                save_ragged(
+                    cache_file(cache_dir, name + "_starts"), keys, [starts[p] for p in keys]
+                )
                 log(f"{model} K={k or 'all'}: {done}/{len(todo)}")
     keys = list(vectors)
     out_vectors = align(tracks, keys, [vectors[p] for p in keys])
     out_starts = align(tracks, keys, [starts[p] for p in keys])
-    failed = [f"{t.path}: {errors.get(t.path, 'missing')}" for t, v in
-              zip(tracks, out_vectors, strict=True) if v is None]
+    failed = [
+        f"{t.path}: {errors.get(t.path, 'missing')}"
+        for t, v in zip(tracks, out_vectors, strict=True)
+        if v is None
+    ]
     return out_vectors, out_starts, failed
 
 
@@ -193,20 +210,22 @@ def pool(slices: Sequence[np.ndarray | None], how: str) -> np.ndarray:
     bags = [s if s is not None else np.zeros((0, dim), np.float32) for s in slices]
     if how.startswith("trackda-"):
         projection = adapt.fit_track_projection(bags, dims=64, shrink=0.3)
-        return pool(adapt.project_slices(bags, projection), how[len("trackda-"):])
+        return pool(adapt.project_slices(bags, projection), how[len("trackda-") :])
     if how == "mean":
         return mp3tovec.mean_vectors(bags).astype(np.float64)
     if how == "meanstd":
         units = [b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12) for b in bags]
-        return np.stack([
-            np.concatenate([u.mean(axis=0), u.std(axis=0)]) if len(u) else np.zeros(2 * dim)
-            for u in units
-        ])
+        return np.stack(
+            [
+                np.concatenate([u.mean(axis=0), u.std(axis=0)]) if len(u) else np.zeros(2 * dim)
+                for u in units
+            ]
+        )
     if how.startswith("tfidf@p"):
-        epsilon = slice_epsilon(bags, float(how[len("tfidf@p"):]))
+        epsilon = slice_epsilon(bags, float(how[len("tfidf@p") :]))
         return mp3tovec.tfidf_vectors(bags, epsilon=epsilon).astype(np.float64)
     if how.startswith("tfidf@"):
-        return mp3tovec.tfidf_vectors(bags, epsilon=float(how[len("tfidf@"):])).astype(np.float64)
+        return mp3tovec.tfidf_vectors(bags, epsilon=float(how[len("tfidf@") :])).astype(np.float64)
     raise ValueError(f"unknown pooling {how!r}")
 
 
@@ -291,8 +310,9 @@ class Result:
     failed: list[str]
 
 
-def evaluate(name: str, distances: np.ndarray, groups: Sequence[str], valid: np.ndarray,
-             failed: list[str]) -> Result:
+def evaluate(
+    name: str, distances: np.ndarray, groups: Sequence[str], valid: np.ndarray, failed: list[str]
+) -> Result:
     """P@1 and P@5 of every valid query, NaN for the others."""
     p1 = np.full(len(groups), np.nan)
     p5 = np.full(len(groups), np.nan)
@@ -316,8 +336,13 @@ def summary_rows(results: Sequence[Result], groups: Sequence[str]) -> tuple[list
 class OursGrid:
     """Every variant of our pipeline over one corpus, with memoised pooled vectors."""
 
-    def __init__(self, tracks: Sequence[Track], cache_dir: str, models: Sequence[str],
-                 k_values: Sequence[int]):
+    def __init__(
+        self,
+        tracks: Sequence[Track],
+        cache_dir: str,
+        models: Sequence[str],
+        k_values: Sequence[int],
+    ):
         self.tracks = list(tracks)
         self.cache_dir = cache_dir
         self.groups = [t.group for t in tracks]
@@ -338,8 +363,14 @@ class OursGrid:
             return np.logical_and.reduce([self.valid(m, k) for m in self.models])
         return np.array([s is not None and len(s) > 0 for s in self.slices[model, k]])
 
-    def unit_vectors(self, model: str, k: int, how_pool: str, how_norm: str,
-                     slices: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
+    def unit_vectors(
+        self,
+        model: str,
+        k: int,
+        how_pool: str,
+        how_norm: str,
+        slices: Sequence[np.ndarray | None] | None = None,
+    ) -> np.ndarray:
         """Normalised unit track vectors (``fused``: both models' concatenated / sqrt 2)."""
         if model == "fused":
             parts = [self.unit_vectors(m, k, how_pool, how_norm) for m in self.models]
@@ -350,9 +381,12 @@ class OursGrid:
                 tags = ours_tags(self.tracks, model, k, self.cache_dir)
                 if tags is None:
                     raise ValueError(f"{model} has no tag layer")
-                self._pooled[key] = np.stack([
-                    t.mean(axis=0) if t is not None and len(t) else np.zeros(tags_dim(tags))
-                    for t in tags]).astype(np.float64)
+                self._pooled[key] = np.stack(
+                    [
+                        t.mean(axis=0) if t is not None and len(t) else np.zeros(tags_dim(tags))
+                        for t in tags
+                    ]
+                ).astype(np.float64)
             return normalise(self._pooled[key], self.valid(model, k), how_norm)
         if slices is None:
             if key not in self._pooled:
@@ -360,8 +394,12 @@ class OursGrid:
             pooled = self._pooled[key]
         else:
             pooled = pool(slices, how_pool)
-        valid = np.array([s is not None and len(s) > 0 for s in
-                          (slices if slices is not None else self.slices[model, k])])
+        valid = np.array(
+            [
+                s is not None and len(s) > 0
+                for s in (slices if slices is not None else self.slices[model, k])
+            ]
+        )
         return normalise(pooled, valid, how_norm)
 
     def distances(self, variant: tuple) -> tuple[np.ndarray, np.ndarray]:
@@ -375,8 +413,9 @@ class OursGrid:
         """Per-query P@1/P@5 of a variant."""
         d, valid = self.distances(variant)
         model, k = variant[0], variant[1]
-        failed = sorted({f for m in self.models if model in (m, "fused") for f in
-                         self.failed[m, k]})
+        failed = sorted(
+            {f for m in self.models if model in (m, "fused") for f in self.failed[m, k]}
+        )
         return evaluate(variant_name(variant), d, self.groups, valid, failed)
 
 
@@ -391,8 +430,9 @@ def variant_name(variant: tuple) -> str:
     return f"{model} K{k or 'all'} {how_pool} {how_norm} {how_hub}"
 
 
-def logo(results: dict[tuple, Result], groups: Sequence[str]) -> tuple[list, list, np.ndarray,
-                                                                       np.ndarray]:
+def logo(
+    results: dict[tuple, Result], groups: Sequence[str]
+) -> tuple[list, list, np.ndarray, np.ndarray]:
     """Leave-one-group-out choice of a variant.
 
     For each group g: the variant with the best P@5 over the queries of the other groups
@@ -410,14 +450,23 @@ def logo(results: dict[tuple, Result], groups: Sequence[str]) -> tuple[list, lis
     rows, chosen = [], []
     for g in sorted(set(groups)):
         train = labels != g
-        best = max(results, key=lambda v: (np.nanmean(results[v].p5[train]),
-                                           np.nanmean(results[v].p1[train])))
+        best = max(
+            results,
+            key=lambda v: (np.nanmean(results[v].p5[train]), np.nanmean(results[v].p1[train])),
+        )
         chosen.append(best)
         test = labels == g
         p1[test], p5[test] = results[best].p1[test], results[best].p5[test]
-        rows.append([g, int(test.sum()), variant_name(best),
-                     f"{np.nanmean(results[best].p5[train]):.3f}",
-                     f"{np.nanmean(p1[test]):.2f}", f"{np.nanmean(p5[test]):.2f}"])
+        rows.append(
+            [
+                g,
+                int(test.sum()),
+                variant_name(best),
+                f"{np.nanmean(results[best].p5[train]):.3f}",
+                f"{np.nanmean(p1[test]):.2f}",
+                f"{np.nanmean(p5[test]):.2f}",
+            ]
+        )
     return rows, chosen, p1, p5
 
 
@@ -428,8 +477,7 @@ def lever_rows(results: dict[tuple, Result], base: tuple, groups: Sequence[str])
     ref = results[base]
     rows = []
     axes = ("model", "K", "pooling", "normalisation", "hubness")
-    for axis, options in enumerate([sorted({v[i] for v in results}, key=str)
-                                    for i in range(5)]):
+    for axis, options in enumerate([sorted({v[i] for v in results}, key=str) for i in range(5)]):
         for option in options:
             variant = tuple(option if i == axis else base[i] for i in range(5))
             if variant == base or variant not in results:
@@ -437,14 +485,24 @@ def lever_rows(results: dict[tuple, Result], base: tuple, groups: Sequence[str])
             r = results[variant]
             d1 = np.nanmean(r.p1) - np.nanmean(ref.p1)
             d5 = np.nanmean(r.p5) - np.nanmean(ref.p5)
-            helped = sum(np.nanmean(r.p5[labels == g]) > np.nanmean(ref.p5[labels == g])
-                         for g in names)
-            hurt = sum(np.nanmean(r.p5[labels == g]) < np.nanmean(ref.p5[labels == g])
-                       for g in names)
-            rows.append([axes[axis], f"{base[axis] or 'all'} -> {option or 'all'}",
-                         f"{np.nanmean(r.p1):.3f}", f"{np.nanmean(r.p5):.3f}",
-                         f"{d1:+.3f}", f"{d5:+.3f}", paired_ci(r.p5, ref.p5),
-                         f"{helped}/{hurt}/{len(names)}"])
+            helped = sum(
+                np.nanmean(r.p5[labels == g]) > np.nanmean(ref.p5[labels == g]) for g in names
+            )
+            hurt = sum(
+                np.nanmean(r.p5[labels == g]) < np.nanmean(ref.p5[labels == g]) for g in names
+            )
+            rows.append(
+                [
+                    axes[axis],
+                    f"{base[axis] or 'all'} -> {option or 'all'}",
+                    f"{np.nanmean(r.p1):.3f}",
+                    f"{np.nanmean(r.p5):.3f}",
+                    f"{d1:+.3f}",
+                    f"{d5:+.3f}",
+                    paired_ci(r.p5, ref.p5),
+                    f"{helped}/{hurt}/{len(names)}",
+                ]
+            )
     return rows
 
 
@@ -482,7 +540,7 @@ def twin_recall(grid: OursGrid, variant: tuple) -> tuple[float, int]:
             order = np.argsort(st.reshape(-1), kind="stable")
             s = s[order]
             halves.append(s[: len(s) // 2])
-            halves.append(s[len(s) // 2:])
+            halves.append(s[len(s) // 2 :])
         idx = np.flatnonzero(np.array([s is not None and len(s) >= 2 for s in grid.slices[m, k]]))
         pick = np.isin(idx, np.flatnonzero(keep))
         halves = [h for j, h in enumerate(halves) if pick[j // 2]]
@@ -508,8 +566,10 @@ def peer_result(system: str, tracks: Sequence[Track], cache_dir: str) -> Result:
         "bliss": ("bliss (23 features, euclidean)", peers.bliss_library),
         "musly": ("Musly timbre (whole tracks, mutual proximity)", peers.musly_library),
         "logmel": ("log-mel 96 mean+std, z-scored, cosine", peers.logmel_library),
-        "speccy-random": ("Speccy, random weights, K=16, mean, centred, cosine",
-                          peers.speccy_random_library),
+        "speccy-random": (
+            "Speccy, random weights, K=16, mean, centred, cosine",
+            peers.speccy_random_library,
+        ),
     }
     label, function = table[system]
     log(f"running {system}")
@@ -526,10 +586,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--labels", default=DEFAULT_LABELS)
     parser.add_argument("--systems", default="ours,bliss,musly,logmel,speccy-random")
     parser.add_argument("--cache", default=DEFAULT_CACHE)
-    parser.add_argument("--models", default="mtt,msd,fused",
-                        help="ours: bundles (mtt, msd, a path) and 'fused'")
-    parser.add_argument("--k", default=",".join(str(k) for k in K_VALUES),
-                        help="ours: slices per track (0 = all)")
+    parser.add_argument(
+        "--models", default="mtt,msd,fused", help="ours: bundles (mtt, msd, a path) and 'fused'"
+    )
+    parser.add_argument(
+        "--k", default=",".join(str(k) for k in K_VALUES), help="ours: slices per track (0 = all)"
+    )
     parser.add_argument("--pools", default=",".join(POOLS))
     parser.add_argument("--norms", default=",".join(NORMS))
     parser.add_argument("--hubs", default=",".join(HUBS))
@@ -540,24 +602,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     groups = [t.group for t in tracks]
     systems = [s for s in args.systems.split(",") if s]
     started = time.time()
-    out: list[str] = [f"Corpus: {args.labels}: {len(tracks)} tracks, {len(set(groups))} groups "
-                      f"({', '.join(f'{g} {groups.count(g)}' for g in sorted(set(groups)))})."]
+    out: list[str] = [
+        f"Corpus: {args.labels}: {len(tracks)} tracks, {len(set(groups))} groups "
+        f"({', '.join(f'{g} {groups.count(g)}' for g in sorted(set(groups)))})."
+    ]
     results: list[Result] = []
 
     if "ours" in systems:
         models = args.models.split(",")
         k_values = [int(k) for k in args.k.split(",")]
         grid = OursGrid(tracks, args.cache, models, k_values)
-        variants = [v for v in itertools.product(models, k_values, args.pools.split(","),
-                                                 args.norms.split(","), args.hubs.split(","))
-                    if v[2] != "tags" or v[1] in TAG_K]
+        variants = [
+            v
+            for v in itertools.product(
+                models, k_values, args.pools.split(","), args.norms.split(","), args.hubs.split(",")
+            )
+            if v[2] != "tags" or v[1] in TAG_K
+        ]
         log(f"evaluating {len(variants)} variants")
         all_results = {v: grid.result(v) for v in variants}
         default = PLUGIN_DEFAULT if PLUGIN_DEFAULT in all_results else variants[0]
         logo_rows, chosen, logo_p1, logo_p5 = logo(all_results, groups)
         votes = {v: chosen.count(v) for v in set(chosen)}
-        overall = max(all_results, key=lambda v: (np.nanmean(all_results[v].p5),
-                                                  np.nanmean(all_results[v].p1)))
+        overall = max(
+            all_results,
+            key=lambda v: (np.nanmean(all_results[v].p5), np.nanmean(all_results[v].p1)),
+        )
         labels = np.asarray(groups)
         names = sorted(set(groups))
 
@@ -569,9 +639,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         results[-1].name = f"**ours, plugin default** ({variant_name(default)})"
         logo_result = Result("ours, leave-one-game-out choice (held-out)", logo_p1, logo_p5, [])
         results.append(logo_result)
-        best = Result(f"ours, best variant in hindsight ({variant_name(overall)}; optimistic)",
-                      all_results[overall].p1, all_results[overall].p5,
-                      all_results[overall].failed)
+        best = Result(
+            f"ours, best variant in hindsight ({variant_name(overall)}; optimistic)",
+            all_results[overall].p1,
+            all_results[overall].p5,
+            all_results[overall].failed,
+        )
         results.append(best)
     for system in systems:
         if system != "ours":
@@ -579,8 +652,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     rows, per_group = summary_rows(results, groups)
     out.append("\n## Systems\n")
-    out.append(markdown_table(["system", "P@1 [95% CI]", "P@5 [95% CI]", "queries", "failed"],
-                              rows))
+    out.append(
+        markdown_table(["system", "P@1 [95% CI]", "P@5 [95% CI]", "queries", "failed"], rows)
+    )
     out.append("\n## P@1 per game\n")
     out.append(markdown_table(["system"] + sorted(set(groups)), per_group))
     failures = [(r.name, f) for r in results for f in r.failed]
@@ -590,50 +664,119 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if "ours" in systems:
         out.append("\n## Ours: leave-one-game-out choice of settings\n")
-        out.append("For each game, the variant with the best P@5 over the other games' queries "
-                   "(neighbours from the whole library), evaluated on that game's queries.\n")
-        out.append(markdown_table(["held-out game", "queries", "chosen on the other games",
-                                   "P@5 there", "P@1 held out", "P@5 held out"], logo_rows))
+        out.append(
+            "For each game, the variant with the best P@5 over the other games' queries "
+            "(neighbours from the whole library), evaluated on that game's queries.\n"
+        )
+        out.append(
+            markdown_table(
+                [
+                    "held-out game",
+                    "queries",
+                    "chosen on the other games",
+                    "P@5 there",
+                    "P@1 held out",
+                    "P@5 held out",
+                ],
+                logo_rows,
+            )
+        )
         p1m, p1l, p1h = bootstrap_ci(logo_p1)
         p5m, p5l, p5h = bootstrap_ci(logo_p5)
-        out.append(f"\n- LOGO aggregate: P@1 {p1m:.2f} [{p1l:.2f}, {p1h:.2f}], "
-                   f"P@5 {p5m:.2f} [{p5l:.2f}, {p5h:.2f}] over {len(groups)} queries.")
-        out.append(f"- LOGO minus plugin default, paired over queries: P@1 "
-                   f"{np.nanmean(logo_p1 - all_results[default].p1):+.3f} "
-                   f"{paired_ci(logo_p1, all_results[default].p1)}, P@5 "
-                   f"{np.nanmean(logo_p5 - all_results[default].p5):+.3f} "
-                   f"{paired_ci(logo_p5, all_results[default].p5)}.")
-        out.append("- Chosen most often: " + "; ".join(
-            f"{variant_name(v)} ({n}x)" for v, n in sorted(votes.items(), key=lambda x: -x[1])))
-        out.append(f"- Best worst-game P@5 (\"helps every game\"): {variant_name(robust)} "
-                   f"(worst game {worst_game(robust):.2f}, overall P@1 "
-                   f"{np.nanmean(all_results[robust].p1):.3f} / P@5 "
-                   f"{np.nanmean(all_results[robust].p5):.3f}).")
+        out.append(
+            f"\n- LOGO aggregate: P@1 {p1m:.2f} [{p1l:.2f}, {p1h:.2f}], "
+            f"P@5 {p5m:.2f} [{p5l:.2f}, {p5h:.2f}] over {len(groups)} queries."
+        )
+        out.append(
+            f"- LOGO minus plugin default, paired over queries: P@1 "
+            f"{np.nanmean(logo_p1 - all_results[default].p1):+.3f} "
+            f"{paired_ci(logo_p1, all_results[default].p1)}, P@5 "
+            f"{np.nanmean(logo_p5 - all_results[default].p5):+.3f} "
+            f"{paired_ci(logo_p5, all_results[default].p5)}."
+        )
+        out.append(
+            "- Chosen most often: "
+            + "; ".join(
+                f"{variant_name(v)} ({n}x)" for v, n in sorted(votes.items(), key=lambda x: -x[1])
+            )
+        )
+        out.append(
+            f'- Best worst-game P@5 ("helps every game"): {variant_name(robust)} '
+            f"(worst game {worst_game(robust):.2f}, overall P@1 "
+            f"{np.nanmean(all_results[robust].p1):.3f} / P@5 "
+            f"{np.nanmean(all_results[robust].p5):.3f})."
+        )
 
-        out.append(f"\n## Ours: one lever at a time from the plugin default "
-                   f"({variant_name(default)})\n")
-        out.append(f"Default: P@1 {np.nanmean(all_results[default].p1):.3f}, "
-                   f"P@5 {np.nanmean(all_results[default].p5):.3f}. "
-                   "Games helped/hurt counts P@5 per game.\n")
-        out.append(markdown_table(["lever", "change", "P@1", "P@5", "dP@1", "dP@5",
-                                   "dP@5 95% CI (paired)", "games helped/hurt/of"],
-                                  lever_rows(all_results, default, groups)))
+        out.append(
+            f"\n## Ours: one lever at a time from the plugin default ({variant_name(default)})\n"
+        )
+        out.append(
+            f"Default: P@1 {np.nanmean(all_results[default].p1):.3f}, "
+            f"P@5 {np.nanmean(all_results[default].p5):.3f}. "
+            "Games helped/hurt counts P@5 per game.\n"
+        )
+        out.append(
+            markdown_table(
+                [
+                    "lever",
+                    "change",
+                    "P@1",
+                    "P@5",
+                    "dP@1",
+                    "dP@5",
+                    "dP@5 95% CI (paired)",
+                    "games helped/hurt/of",
+                ],
+                lever_rows(all_results, default, groups),
+            )
+        )
         if robust != default:
             out.append(f"\nSame, from the most robust variant ({variant_name(robust)}):\n")
-            out.append(markdown_table(["lever", "change", "P@1", "P@5", "dP@1", "dP@5",
-                                       "dP@5 95% CI (paired)", "games helped/hurt/of"],
-                                      lever_rows(all_results, robust, groups)))
+            out.append(
+                markdown_table(
+                    [
+                        "lever",
+                        "change",
+                        "P@1",
+                        "P@5",
+                        "dP@1",
+                        "dP@5",
+                        "dP@5 95% CI (paired)",
+                        "games helped/hurt/of",
+                    ],
+                    lever_rows(all_results, robust, groups),
+                )
+            )
 
         top = sorted(all_results, key=lambda v: -np.nanmean(all_results[v].p5))[:15]
         out.append("\n## Ours: top 15 variants by P@5 (in hindsight, all games)\n")
-        out.append(markdown_table(
-            ["variant", "P@1", "P@5", "worst-game P@5"],
-            [[variant_name(v), f"{np.nanmean(all_results[v].p1):.3f}",
-              f"{np.nanmean(all_results[v].p5):.3f}", f"{worst_game(v):.2f}"] for v in top]))
+        out.append(
+            markdown_table(
+                ["variant", "P@1", "P@5", "worst-game P@5"],
+                [
+                    [
+                        variant_name(v),
+                        f"{np.nanmean(all_results[v].p1):.3f}",
+                        f"{np.nanmean(all_results[v].p5):.3f}",
+                        f"{worst_game(v):.2f}",
+                    ]
+                    for v in top
+                ],
+            )
+        )
 
-        twin_variants = list(dict.fromkeys([default, robust, overall] + [
-            v for v in variants if v[1] == max(k_values, key=lambda k: k or 10**6)
-            and v[3] == "centre" and v[4] == "none"]))
+        twin_variants = list(
+            dict.fromkeys(
+                [default, robust, overall]
+                + [
+                    v
+                    for v in variants
+                    if v[1] == max(k_values, key=lambda k: k or 10**6)
+                    and v[3] == "centre"
+                    and v[4] == "none"
+                ]
+            )
+        )
         twin_rows = []
         for v in twin_variants:
             if v[2] == "tags":
@@ -641,8 +784,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             recall, n = twin_recall(grid, v)
             twin_rows.append([variant_name(v), f"{recall:.3f}", n])
         out.append("\n## Label-free check: each half of a track finds its other half\n")
-        out.append("Slices of each track split into first and second half (time order), each half "
-                   "pooled as a separate track; recall@1 of the twin among all halves.\n")
+        out.append(
+            "Slices of each track split into first and second half (time order), each half "
+            "pooled as a separate track; recall@1 of the twin among all halves.\n"
+        )
         out.append(markdown_table(["variant", "twin recall@1", "halves"], twin_rows))
 
     out.append(f"\n(evaluated in {time.time() - started:.0f} s)")

@@ -146,9 +146,16 @@ def worker(system: str, paths: list[str], k: int) -> dict:
         failed = run(paths)
         wall, cpu = watch.read()
     return {
-        "system": system, "k": k, "tracks": len(paths), "failed": failed,
-        "setup_wall": setup_wall, "setup_cpu": setup_cpu, "setup_rss": setup_rss,
-        "wall": wall, "cpu": cpu, "peak_tree_rss": sampler.peak_bytes,
+        "system": system,
+        "k": k,
+        "tracks": len(paths),
+        "failed": failed,
+        "setup_wall": setup_wall,
+        "setup_cpu": setup_cpu,
+        "setup_rss": setup_rss,
+        "wall": wall,
+        "cpu": cpu,
+        "peak_tree_rss": sampler.peak_bytes,
         "maxrss_self": max_rss_bytes(),
     }
 
@@ -158,14 +165,22 @@ def worker(system: str, paths: list[str], k: int) -> dict:
 
 def run_worker(system: str, paths_file: str, k: int = 16, nice: int = 0) -> dict:
     """Run one system in a fresh ``python -m benchmarks.speed --worker`` process."""
-    command = [sys.executable, "-m", "benchmarks.speed", "--worker", system,
-               "--paths-file", paths_file, "--k", str(k)]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.speed",
+        "--worker",
+        system,
+        "--paths-file",
+        paths_file,
+        "--k",
+        str(k),
+    ]
     if nice:
         command = ["nice", "-n", str(nice)] + command
     root = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="2")
-    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=root,
-                          check=False)
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=root, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{system} worker failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -175,8 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point; prints Markdown on stdout."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels", default=DEFAULT_LABELS)
-    parser.add_argument("--limit", type=int, default=None,
-                        help="only N tracks, taken round-robin over the groups")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="only N tracks, taken round-robin over the groups"
+    )
     parser.add_argument("--k", default="8", help="ours: slices per track, comma list (0 = all)")
     parser.add_argument("--systems", default="decode,excerpts,bliss,musly,ours")
     parser.add_argument("--nice", type=int, default=0, help="run workers under nice -n N")
@@ -202,9 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             ks = [int(x) for x in args.k.split(",")]
             if system == "excerpts":
                 ks = [k for k in ks if k > 0]  # K=all is the whole-file decode above
-            for k in (ks if system in ("ours", "excerpts") else [0]):
-                print(f"[{time.strftime('%H:%M:%S')}] {system} K={k} ...", file=sys.stderr,
-                      flush=True)
+            for k in ks if system in ("ours", "excerpts") else [0]:
+                print(
+                    f"[{time.strftime('%H:%M:%S')}] {system} K={k} ...", file=sys.stderr, flush=True
+                )
                 runs.append(run_worker(system, paths_file, k, args.nice))
     finally:
         os.unlink(paths_file)
@@ -225,22 +242,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = []
     for r in runs:
         s = per_track[id(r)]
-        rows.append([
-            label(r), f"{s:.3f}", f"{r['wall'] / audio_minutes:.3f}",
-            f"{s / floor:.2f}" if floor else "-", f"{s / bliss:.2f}" if bliss else "-",
-            f"{r['cpu'] / r['wall']:.2f}" if r["wall"] > 0 else "-",
-            f"{r['peak_tree_rss'] / 2**20:.0f}", f"{r['maxrss_self'] / 2**20:.0f}", r["failed"],
-        ])
-    out = [f"{len(tracks)} tracks, {audio_minutes:.1f} min of audio; machine: {os.cpu_count()} "
-           f"cores; load average before {load_before}, after {load_after}.\n",
-           markdown_table(["system", "s/track", "s per audio min", "x decode floor", "x bliss",
-                           "cores used", "peak RSS MiB (process tree)",
-                           "peak RSS MiB (worker alone)", "failed"], rows)]
+        rows.append(
+            [
+                label(r),
+                f"{s:.3f}",
+                f"{r['wall'] / audio_minutes:.3f}",
+                f"{s / floor:.2f}" if floor else "-",
+                f"{s / bliss:.2f}" if bliss else "-",
+                f"{r['cpu'] / r['wall']:.2f}" if r["wall"] > 0 else "-",
+                f"{r['peak_tree_rss'] / 2**20:.0f}",
+                f"{r['maxrss_self'] / 2**20:.0f}",
+                r["failed"],
+            ]
+        )
+    out = [
+        f"{len(tracks)} tracks, {audio_minutes:.1f} min of audio; machine: {os.cpu_count()} "
+        f"cores; load average before {load_before}, after {load_after}.\n",
+        markdown_table(
+            [
+                "system",
+                "s/track",
+                "s per audio min",
+                "x decode floor",
+                "x bliss",
+                "cores used",
+                "peak RSS MiB (process tree)",
+                "peak RSS MiB (worker alone)",
+                "failed",
+            ],
+            rows,
+        ),
+    ]
     for r in runs:
         if r["system"] == "ours":
-            out.append(f"\nOurs K={r['k'] or 'all'} start-up (import TensorFlow, load bundle, "
-                       f"trace): {r['setup_wall']:.2f} s wall, {r['setup_cpu']:.2f} s CPU, "
-                       f"{r['setup_rss'] / 2**20:.0f} MiB RSS; not in the per-track figures.")
+            out.append(
+                f"\nOurs K={r['k'] or 'all'} start-up (import TensorFlow, load bundle, "
+                f"trace): {r['setup_wall']:.2f} s wall, {r['setup_cpu']:.2f} s CPU, "
+                f"{r['setup_rss'] / 2**20:.0f} MiB RSS; not in the per-track figures."
+            )
     print("\n".join(out))
     return 0
 
