@@ -1,8 +1,13 @@
 """``beet deejai ACTION ...``: one beets subcommand, dispatching on its first argument.
 
-Actions: ``embed``, ``index``, ``similar``, ``journey``, ``playlist``.  The query actions
+Actions: ``embed``, ``index``, ``similar``, ``journey``, ``playlist``, ``ls``.  The query actions
 import numpy, the index and ``deejai_model.playlists``, never TensorFlow, unless a seed is a
 file outside the library (it is embedded on the fly).
+
+Queries mean what they mean to ``beet ls``: arguments are passed to beets as a list of terms
+(never one string, which beets would split again).  ``similar``, ``embed`` and ``ls`` take their
+arguments as one query; each seed of ``journey`` and ``playlist`` (and each ``--via``) is one
+argument, i.e. the one-term query ``beet ls ARGUMENT`` would run.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from beets import ui
+from beets import ui, util
 from beets.ui import Subcommand, UserError
 
 if TYPE_CHECKING:
@@ -28,14 +33,15 @@ ACTIONS = {
     "similar": "items that sound like the first item matching QUERY (or a file)",
     "journey": "a path of items from A to B, through --via waypoints",
     "playlist": "continue a playlist from the seeds (each argument: a query or a file)",
+    "ls": "list items (all, or those matching QUERY) and whether they have vectors",
 }
+
+#: Flexible field set (in memory only, never stored) on items listed by ``ls``: yes | stale | no.
+VECTORS_FIELD = "deejai_vectors"
 
 USAGE = "%prog ACTION [options] [ARGS]\n\nActions:\n" + "\n".join(
     f"  {name:<9} {text}" for name, text in ACTIONS.items()
 )
-
-DEFAULT_FORMAT = "$artist - $title"
-SIMILAR_FORMAT = "$artist - $title  ($deejai_distance)"
 
 
 def make_command(plugin: DeejaiPlugin) -> Subcommand:
@@ -57,18 +63,26 @@ def make_command(plugin: DeejaiPlugin) -> Subcommand:
     return command
 
 
-def _output_options(
-    parser: optparse.OptionParser, fmt: str, n: int, n_help: str = "how many items"
-) -> None:
+def _format_option(parser: optparse.OptionParser) -> None:
+    parser.add_option("-f", "--format", dest="format", help="beets format string [format_item]")
+
+
+def _output_options(parser: optparse.OptionParser, n: int, n_help: str = "how many items") -> None:
     parser.add_option("-n", "--count", dest="n", type="int", default=n, help=f"{n_help} [%default]")
-    parser.add_option("-f", "--format", dest="format", default=fmt, help="beets format string")
+    _format_option(parser)
     parser.add_option("-o", "--output", dest="output", help="write an extended M3U playlist file")
     parser.add_option(
         "--relative-to",
         dest="relative_to",
         help="paths in -o: playlist | library | absolute | a folder (config deejai.relative_to)",
     )
-    parser.add_option("--play", action="store_true", help="send the playlist to the player")
+    parser.add_option(
+        "--play", action="store_true", help="send the result to the player (the play plugin's)"
+    )
+    parser.add_option("-A", "--args", dest="play_args", help="with --play: add player arguments")
+    parser.add_option(
+        "-y", "--yes", action="store_true", help="with --play: skip play.warning_threshold"
+    )
 
 
 def _parser(action: str, usage: str) -> optparse.OptionParser:
@@ -107,6 +121,7 @@ class Actions:
         self.settings = plugin.settings
         self._index = None
         self._outside = 0
+        self._outside_items: dict[int, Item] = {}  # by (negative) seed key
 
     def run(self, action: str, args: list[str]) -> None:
         getattr(self, f"do_{action}")(args)
@@ -133,41 +148,43 @@ class Actions:
             self._index = index
         return self._index
 
-    def seed(self, query: list[str] | str) -> Seed:
+    def seed(self, terms: list[str]) -> Seed:
         """Resolve one seed: a file path (in the library or not) or a beets query.
 
-        A query that matches several items uses the first (in the library's default order) and
-        warns how many matched.
+        ``terms`` is one query, as ``beet ls`` gets its arguments (a list: beets does not split
+        its elements again).  A lone term that names an existing file is that file.  A query
+        that matches several items uses the first (in the library's default order) and warns
+        how many matched.
         """
-        words = [query] if isinstance(query, str) else list(query)
-        text = " ".join(words)
-        if len(words) == 1 and os.path.isfile(words[0]):
+        from .output import item_line, outside_item
+
+        text = " ".join(terms)
+        if len(terms) == 1 and os.path.isfile(util.syspath(terms[0])):
             from beets.dbcore.query import PathQuery
 
-            found = list(self.lib.items(PathQuery("path", os.path.abspath(words[0]))))
-            if not found:
-                return self._outside_seed(words[0])
-            items = found
+            path = util.normpath(terms[0])
+            items = list(self.lib.items(PathQuery("path", path)))
+            if not items:
+                seed = self._outside_seed(os.fsdecode(path))
+                self._outside_items[seed.key] = outside_item(path)
+                return seed
         else:
-            items = list(self.lib.items(words if len(words) > 1 else words[0]))
+            items = list(self.lib.items(list(terms)))
         if not items:
             raise UserError(f"deejai: no item matches {text!r}")
         item = items[0]
         if len(items) > 1:
             self.log.warning(
-                "{} items match {!r}; using the first: {}",
-                len(items),
-                text,
-                item.evaluate_template(DEFAULT_FORMAT),
+                "{} items match {!r}; using the first: {}", len(items), text, item_line(item)
             )
         index = self.index()
         vectors = index.vectors_by_id()
         if item.id not in vectors:
             raise UserError(
-                f"deejai: {item.evaluate_template(DEFAULT_FORMAT)} has no vectors of model "
-                f"{index.model_id}: run `beet deejai embed`"
+                f"deejai: {item_line(item)} has no vectors of model {index.model_id}: "
+                "run `beet deejai embed`"
             )
-        return Seed(item.id, vectors[item.id], item, item.evaluate_template(DEFAULT_FORMAT))
+        return Seed(item.id, vectors[item.id], item, item_line(item))
 
     def _outside_seed(self, path: str) -> Seed:
         """Embed a file that is not in the library (this loads TensorFlow)."""
@@ -190,10 +207,14 @@ class Actions:
         return Seed(-self._outside, index.query_vector(raw), None, path)
 
     def items_by_id(self, ids) -> list[Item]:
-        """Library items for ``ids``, in order (ids not in the library are left out)."""
+        """Items for ``ids``, in order: library items, and the (unstored) items of seed files
+        from outside the library (negative ids); ids of neither are left out."""
         out = []
-        for item_id in ids:
-            item = self.lib.get_item(int(item_id)) if int(item_id) >= 0 else None
+        for item_id in map(int, ids):
+            if item_id < 0:
+                item = self._outside_items.get(item_id)
+            else:
+                item = self.lib.get_item(item_id)
             if item is not None:
                 out.append(item)
         return out
@@ -204,13 +225,12 @@ class Actions:
 
         for line in format_lines(items, opts.format, distances):
             ui.print_(line)
-        playlist_path = None
         if opts.output:
             playlist_path = resolve_output_path(opts.output, self.settings.playlist_dir)
             write_m3u(items, playlist_path, opts.relative_to or self.settings.relative_to)
-            self.log.info("wrote {} ({} items)", playlist_path, len(items))
+            self.log.info("wrote {} ({} items)", util.displayable_path(playlist_path), len(items))
         if opts.play:
-            play(items, playlist_path, self.log)
+            play(items, self.log, args=opts.play_args, yes=opts.yes)
 
     # -- actions ---------------------------------------------------------------------------
     def do_embed(self, args: list[str]) -> None:
@@ -220,7 +240,17 @@ class Actions:
         parser.add_option(
             "--force", action="store_true", help="embed again even items that have vectors"
         )
+        parser.add_option(
+            "-p",
+            "--pretend",
+            action="store_true",
+            help="list the items that would be embedded; embed and change nothing",
+        )
+        _format_option(parser)
         opts, query = parser.parse_args(args)
+        if opts.pretend:
+            self._pretend_embed(query, opts)
+            return
         pruned = self.store.prune_orphans()
         if pruned:
             self.log.info("dropped {} rows of items no longer in the library", pruned)
@@ -237,6 +267,17 @@ class Actions:
         print(summary.line(), file=sys.stderr)
         if summary.interrupted:
             raise UserError("deejai: interrupted; what was embedded is stored")
+
+    def _pretend_embed(self, query: list[str], opts) -> None:
+        """``embed --pretend``: print what ``embed`` would embed (reads the manifest only)."""
+        from .importer import plan_embedding
+        from .output import item_line
+
+        items = list(self.lib.items(query))
+        todo, skipped = plan_embedding(items, self.store, self.plugin.model().model_id, opts.force)
+        for item, _ in todo.values():
+            ui.print_(item_line(item, opts.format))
+        print(f"deejai: would embed {len(todo)}, skip {skipped}", file=sys.stderr)
 
     def do_index(self, args: list[str]) -> None:
         from .index import build_index
@@ -256,7 +297,7 @@ class Actions:
         from deejai_model import playlists
 
         parser = _parser("similar", "[options] QUERY|FILE")
-        _output_options(parser, SIMILAR_FORMAT, 20, "how many similar items")
+        _output_options(parser, 20, "how many similar items")
         opts, query = parser.parse_args(args)
         if not query:
             raise UserError("deejai similar: a query (or a file) is needed")
@@ -277,14 +318,15 @@ class Actions:
         from deejai_model import playlists
 
         parser = _parser("journey", "[options] A B  (each a query or a file)")
-        _output_options(parser, DEFAULT_FORMAT, 8, "tracks between two waypoints")
+        _output_options(parser, 8, "tracks between two waypoints")
         parser.add_option(
             "--via", action="append", default=[], help="a waypoint between A and B (repeatable)"
         )
         opts, ends = parser.parse_args(args)
         if len(ends) != 2:
             raise UserError("deejai journey: two seeds are needed: A B (quote multi-word queries)")
-        seeds = [self.seed(ends[0]), *(self.seed(v) for v in opts.via), self.seed(ends[1])]
+        waypoints = [ends[0], *opts.via, ends[1]]
+        seeds = [self.seed([w]) for w in waypoints]  # each argument is one query
         index = self.index()
         vectors = index.vectors_by_id({s.key: s.vector for s in seeds if s.item is None})
         ids = playlists.journey(
@@ -303,7 +345,7 @@ class Actions:
         from deejai_model import playlists
 
         parser = _parser("playlist", "[options] SEED...  (each a query or a file)")
-        _output_options(parser, DEFAULT_FORMAT, 20, "tracks to add after the seeds")
+        _output_options(parser, 20, "tracks to add after the seeds")
         parser.add_option(
             "--lookback", type="int", default=3, help="query from the last N tracks (0: all)"
         )
@@ -314,7 +356,7 @@ class Actions:
         opts, words = parser.parse_args(args)
         if not words:
             raise UserError("deejai playlist: at least one seed is needed")
-        seeds = [self.seed(w) for w in words]
+        seeds = [self.seed([w]) for w in words]  # each argument is one query
         index = self.index()
         vectors = index.vectors_by_id({s.key: s.vector for s in seeds if s.item is None})
         ids = playlists.continue_playlist(
@@ -329,3 +371,31 @@ class Actions:
             score_transform=index.score_transform(),
         )
         self.emit(self.items_by_id([s.key for s in seeds] + list(ids)), opts)
+
+    def do_ls(self, args: list[str]) -> None:
+        from .importer import CURRENT, MISSING, STALE, vector_states
+        from .output import item_line
+
+        parser = _parser("ls", "[options] [QUERY]")
+        _format_option(parser)
+        parser.add_option(
+            "-m",
+            "--missing",
+            action="store_true",
+            help="only items without current vectors (what `embed` would embed)",
+        )
+        opts, query = parser.parse_args(args)
+        model_id = self.plugin.model().model_id
+        items = list(self.lib.items(query))
+        counts = {CURRENT: 0, STALE: 0, MISSING: 0}
+        for item, (state, _) in zip(items, vector_states(items, self.store, model_id), strict=True):
+            counts[state] += 1
+            if opts.missing and state == CURRENT:
+                continue
+            item[VECTORS_FIELD] = state  # in memory only, for -f
+            line = item_line(item, opts.format)
+            ui.print_(line if opts.format else f"{line}  [vectors: {state}]")
+        text = f"deejai: {len(items)} items: {counts[CURRENT]} with vectors of {model_id}"
+        if counts[STALE]:
+            text += f", {counts[STALE]} with vectors of an older file"
+        print(f"{text}, {counts[MISSING]} without", file=sys.stderr)

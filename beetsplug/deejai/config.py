@@ -28,7 +28,7 @@ DEFAULTS: dict[str, object] = {
     "normalize": "center",  # "center": subtract the library mean before cosine | "none"
     "hubness": "none",  # "csls": penalise hubs by their neighbourhood radius | "none"
     "hubness_k": 10,  # neighbours that define an item's CSLS radius
-    "playlist_dir": ".",  # where a relative ``-o FILE`` is written
+    "playlist_dir": None,  # where a relative ``-o FILE`` goes (None: playlist.playlist_dir, ".")
     "relative_to": "playlist",  # M3U paths: "playlist" (its folder) | "library" | "absolute" | dir
     "commit_every": 8,  # embed: commit after this many tracks
 }
@@ -98,7 +98,7 @@ class Settings:
             normalize=view["normalize"].as_choice(NORMALIZATIONS),
             hubness=view["hubness"].as_choice(HUBNESS),
             hubness_k=max(1, view["hubness_k"].get(int)),
-            playlist_dir=view["playlist_dir"].as_filename(),
+            playlist_dir=_playlist_dir(view),
             relative_to=view["relative_to"].get(str),
             commit_every=max(1, view["commit_every"].get(int)),
             adapt=view["adapt"].get(bool),
@@ -125,3 +125,14 @@ class Settings:
             "hubness_k": self.hubness_k,
             "index_trees": self.index_trees,
         }
+
+
+def _playlist_dir(view: confuse.ConfigView) -> str:
+    """``deejai.playlist_dir``; unset: the ``playlist`` plugin's ``playlist_dir``, else ``"."``.
+
+    Relative paths are read as beets reads them (:meth:`confuse.ConfigView.as_filename`).
+    """
+    for candidate in (view["playlist_dir"], view.root()["playlist"]["playlist_dir"]):
+        if candidate.exists() and candidate.get() is not None:
+            return candidate.as_filename()
+    return "."

@@ -161,6 +161,49 @@ class Progress:
             self.stream.flush()
 
 
+#: An item's vectors for a model: made from the file as it is now, from an older file, none.
+CURRENT, STALE, MISSING = "yes", "stale", "no"
+
+
+def vector_states(
+    items: Sequence[Item], store: VectorStore, model_id: str
+) -> list[tuple[str, float]]:
+    """``(state, file mtime)`` of each item: :data:`CURRENT`, :data:`STALE` or :data:`MISSING`.
+
+    An item's vectors are current when its row for ``model_id`` was made from a file with the
+    file's present mtime.
+    """
+    few = [item.id for item in items] if len(items) <= 2000 else None  # an import task
+    stored = store.embedded_state(model_id, few)
+    states = []
+    for item in items:
+        mtime = file_mtime(item.path)
+        if item.id not in stored:
+            states.append((MISSING, mtime))
+        else:
+            states.append((CURRENT if stored[item.id] == mtime else STALE, mtime))
+    return states
+
+
+def plan_embedding(
+    items: Sequence[Item], store: VectorStore, model_id: str, force: bool = False
+) -> tuple[dict[str, tuple[Item, float]], int]:
+    """What an embedding run would do: ``({path: (item, mtime)} to embed, items skipped)``.
+
+    Items with current vectors are skipped (unless ``force``), and so is every item but the
+    first on one file (the file is embedded once).
+    """
+    todo: dict[str, tuple[Item, float]] = {}
+    skipped = 0
+    for item, (state, mtime) in zip(items, vector_states(items, store, model_id), strict=True):
+        path = os.fsdecode(item.path)
+        if (state == CURRENT and not force) or path in todo:
+            skipped += 1
+        else:
+            todo[path] = (item, mtime)
+    return todo, skipped
+
+
 def embed_items(
     items: Sequence[Item],
     store: VectorStore,
@@ -193,20 +236,7 @@ def embed_items(
 
     summary = Summary()
     model_id = model.model_id
-    state: dict[int, float] = {}
-    if not force:  # a few items (an import task): ask for those only
-        few = [item.id for item in items] if len(items) <= 2000 else None
-        state = store.embedded_state(model_id, few)
-    todo: dict[str, tuple[Item, float]] = {}
-    for item in items:
-        path = os.fsdecode(item.path)
-        mtime = file_mtime(item.path)
-        if not force and item.id in state and state[item.id] == mtime:
-            summary.skipped += 1
-        elif path in todo:  # two items on one file: embed it once, for the first
-            summary.skipped += 1
-        else:
-            todo[path] = (item, mtime)
+    todo, summary.skipped = plan_embedding(items, store, model_id, force)
     if not todo:
         return summary
 

@@ -1,7 +1,13 @@
-"""Showing results: beets format strings, extended M3U files, handing a playlist to a player."""
+"""Showing results as ``beet ls`` and ``beet play`` do: beets formats, extended M3U files,
+the play plugin's player.
+
+Paths are bytes, as beets keeps them, and go through beets' helpers: ``normpath`` for what the
+user typed, ``syspath`` for the file system, ``displayable_path`` for the terminal.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import tempfile
@@ -9,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from beets import config as beets_config
-from beets import ui, util
+from beets import plugins, ui, util
 
 if TYPE_CHECKING:
     from beets.library import Item
@@ -18,74 +24,129 @@ if TYPE_CHECKING:
 DISTANCE_FIELD = "deejai_distance"
 
 
-def format_lines(
-    items: Sequence[Item], fmt: str, distances: Sequence[float] | None = None
-) -> list[str]:
-    """Each item through the beets template ``fmt``; ``$deejai_distance`` is available.
+def file_name(item: Item) -> str:
+    """The item's file name (no folder), printable whatever its encoding."""
+    return util.displayable_path(os.path.basename(item.path))
 
-    The distance is set on the in-memory item only (it is not stored).
+
+def item_line(item: Item, fmt: str | None = None) -> str:
+    """``item`` as ``beet ls -f FMT`` prints it (no ``fmt``: beets' ``format_item``).
+
+    With beets' format, an item that shows nothing more than an item without tags would (an
+    untagged file: ``" -  - "``) shows its file name instead.
+    """
+    line = format(item, fmt or "")
+    if not fmt and line == _untagged_line(beets_config["format_item"].as_str()):
+        return file_name(item)
+    return line
+
+
+@functools.lru_cache(maxsize=8)
+def _untagged_line(template: str) -> str:
+    """What ``template`` makes of an item without any tag."""
+    from beets.library import Item
+
+    return format(Item(), template)
+
+
+def format_lines(
+    items: Sequence[Item], fmt: str | None, distances: Sequence[float] | None = None
+) -> list[str]:
+    """Each item through the beets template ``fmt``, or :func:`item_line`'s default.
+
+    With ``distances``, ``$deejai_distance`` is available in ``fmt``, and the default line ends
+    with the distance in parentheses.  The distance is set on the in-memory item only (it is
+    not stored).
     """
     lines = []
     for pos, item in enumerate(items):
+        line = None
         if distances is not None:
             item[DISTANCE_FIELD] = f"{float(distances[pos]):.4f}"
-        lines.append(item.evaluate_template(fmt))
+            if not fmt:
+                line = f"{item_line(item)}  ({item[DISTANCE_FIELD]})"
+        lines.append(line if line is not None else item_line(item, fmt))
     return lines
 
 
-def resolve_output_path(path: str, playlist_dir: str) -> str:
-    """``-o`` value -> file path: a relative path is taken inside ``playlist_dir``."""
+def outside_item(path: bytes) -> Item:
+    """A (never stored) item for a file outside the library, tags read as ``beet import`` would.
+
+    A file whose tags cannot be read still gets an item (its path only).
+    """
+    from beets.library import Item, ReadError
+
+    try:
+        return Item.from_path(path)
+    except ReadError:
+        return Item(path=util.bytestring_path(path))
+
+
+def resolve_output_path(path: str, playlist_dir: str) -> bytes:
+    """``-o`` value -> absolute file path: a relative path is taken inside ``playlist_dir``."""
     path = os.path.expanduser(path)
     if not os.path.isabs(path):
-        path = os.path.join(playlist_dir, path)
-    return os.path.abspath(path)
+        path = os.path.join(os.path.expanduser(playlist_dir), path)
+    return util.normpath(path)
 
 
-def entry_path(item_path: bytes, playlist_path: str, relative_to: str) -> bytes:
+def entry_path(item_path: bytes, playlist_path: bytes | str, relative_to: str) -> bytes:
     """How an item's path is written in a playlist file.
 
     Parameters
     ----------
     item_path : bytes
         Absolute path as beets stores it.
-    playlist_path : str
+    playlist_path : bytes or str
         The playlist file.
     relative_to : str
         ``"playlist"``: relative to the playlist's folder; ``"absolute"``: as is;
         ``"library"``: relative to the beets music directory; anything else: a folder.
     """
+    item_path = util.bytestring_path(item_path)
     if relative_to == "absolute":
-        return bytes(item_path)
+        return item_path
     if relative_to == "playlist":
-        base = os.path.dirname(os.path.abspath(playlist_path))
+        base = os.path.dirname(util.normpath(playlist_path))
     elif relative_to == "library":
-        base = beets_config["directory"].as_filename()
+        base = util.normpath(beets_config["directory"].as_filename())
     else:
-        base = os.path.abspath(os.path.expanduser(relative_to))
-    return os.path.relpath(bytes(item_path), os.fsencode(base))
+        base = util.normpath(relative_to)
+    return os.path.relpath(item_path, base)
 
 
-def m3u_bytes(items: Sequence[Item], playlist_path: str, relative_to: str) -> bytes:
-    """An extended M3U (UTF-8) listing ``items`` in order, with ``#EXTINF`` lines."""
+def extinf_title(item: Item) -> str:
+    """The title of the item's ``#EXTINF`` line: ``artist - title``, else the file name."""
+    if not item.title:
+        return file_name(item)
+    title = f"{item.artist} - {item.title}" if item.artist else item.title
+    return " ".join(title.splitlines())
+
+
+def m3u_bytes(items: Sequence[Item], playlist_path: bytes | str, relative_to: str) -> bytes:
+    """An extended M3U (UTF-8) listing ``items`` in order, with ``#EXTINF`` lines.
+
+    Paths are written as the bytes beets has (a file name that is not UTF-8 stays playable).
+    """
     out = [b"#EXTM3U\n"]
     for item in items:
-        title = f"{item.artist} - {item.title}".replace("\n", " ")
-        out.append(f"#EXTINF:{int(round(item.length or 0))},{title}\n".encode())
+        out.append(f"#EXTINF:{int(round(item.length or 0))},{extinf_title(item)}\n".encode())
         out.append(entry_path(item.path, playlist_path, relative_to) + b"\n")
     return b"".join(out)
 
 
-def write_m3u(items: Sequence[Item], path: str, relative_to: str) -> str:
+def write_m3u(items: Sequence[Item], path: bytes | str, relative_to: str) -> bytes:
     """Write the playlist atomically (temporary file, then rename); returns its path."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
+    path = util.normpath(path)
+    folder = os.path.dirname(path)
+    os.makedirs(util.syspath(folder), exist_ok=True)
     data = m3u_bytes(items, path, relative_to)
-    fd, tmp = tempfile.mkstemp(prefix=".deejai-", suffix=".m3u", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=b".deejai-", suffix=b".m3u", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a playlist is not
-        os.replace(tmp, path)
+        os.replace(util.syspath(tmp), util.syspath(path))
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -99,32 +160,44 @@ def _umask() -> int:
     return mask
 
 
-def play(items: Sequence[Item], playlist_path: str | None, log) -> None:
-    """Hand the playlist to the player the ``play`` plugin would use, and exit into it.
+def play(items: Sequence[Item], log, args: str | None = None, yes: bool = False) -> None:
+    """Send ``items`` to the player as ``beet play QUERY`` would send them, in this order.
 
-    The command is ``play.command`` from the configuration (``$playlist`` is replaced by the
-    file, otherwise the file is appended), else the system's "open" command.  Like
-    ``beet play``, this replaces the beets process.
+    Everything comes from the ``play`` plugin (beets' ``beetsplug/play.py``, used whether or
+    not it is enabled): ``play.command`` (else the system's opener), ``$args`` (``args``),
+    ``$playlist``, ``raw`` (the paths instead of a playlist file), ``relative_to``, ``bom``
+    and ``warning_threshold`` (a prompt, unless ``yes``).  Like ``beet play``, this replaces
+    the beets process.
     """
+    from beetsplug import play as play_module
+
     if not items:
         ui.print_("deejai: nothing to play.")
         return
-    if playlist_path is None:
-        playlist_path = write_m3u(
-            items, util.get_temp_filename(__name__, suffix=".m3u").decode(), "absolute"
-        )
-    command = None
-    if "play" in beets_config and beets_config["play"]["command"].exists():
-        command = beets_config["play"]["command"].get()
-    command = command or util.open_anything()
-    ui.print_(f"Playing {len(items)} tracks.")
-    log.debug("executing {} {}", command, playlist_path)
-    command = command.replace(" $args", "").replace("$args", "")
-    targets: list[str] = [playlist_path]
-    if "$playlist" in command:  # the play plugin's marker: the file goes there
-        command = command.replace("$playlist", shlex.quote(playlist_path))
-        targets = []
-    try:
-        util.interactive_open(targets, command)
-    except OSError as exc:
-        raise ui.UserError(f"could not play the playlist: {exc}") from exc
+    player = _play_plugin()
+    settings = beets_config["play"]
+    paths = [item.path for item in items]
+    if settings["relative_to"].get():
+        base = util.normpath(settings["relative_to"].get())
+        paths = [os.path.relpath(path, base) for path in paths]
+    open_args = player._playlist_or_paths(paths)
+    command = player._command_str(args)
+    if play_module.PLS_MARKER in command:  # as `beet play`: the playlist file goes there
+        if settings["raw"].get(bool):
+            command = command.replace(play_module.PLS_MARKER, " ")
+        else:
+            quoted = " ".join(shlex.quote(util.displayable_path(a)) for a in open_args)
+            command = command.replace(play_module.PLS_MARKER, quoted)
+            open_args = []
+    if yes or not player._exceeds_threshold(items, command, open_args):
+        play_module.play(command, items, paths, open_args, log)
+
+
+def _play_plugin():
+    """The ``play`` plugin: the loaded one, else one made for its helpers and defaults."""
+    for plugin in plugins.find_plugins():
+        if plugin.name == "play":
+            return plugin
+    from beetsplug.play import PlayPlugin
+
+    return PlayPlugin()
