@@ -257,14 +257,17 @@ def test_a_seed_file_from_outside_the_library_is_in_the_output_and_the_m3u(cli_l
 @pytest.mark.parametrize("raw", [True, False])
 def test_play_follows_the_play_plugins_settings(cli_library, raw):
     folder = displayable_path(cli_library.lib.directory)
-    if raw:  # the paths themselves, relative to play.relative_to
+    if raw:  # the paths themselves, relative to play.relative_to; -y: past the threshold
         play = f"play:\n  command: printf '%s\\n'\n  raw: yes\n  relative_to: {folder}\n"
-    else:  # a playlist file, put where $playlist stands
-        play = "play:\n  command: cat $playlist\n"
+        play += "  warning_threshold: 1\n"
+        options = ["-y"]
+    else:  # a playlist file, put where $playlist stands; -A: where $args stands
+        play = "play:\n  command: cat $args $playlist\n"
+        options = ["-A", "-n"]  # cat numbers the lines
     cli_library.write_config(extra=play)
     try:
         done = cli_library.beet(
-            "deejai", "playlist", "title:Jóga", "-n", "2", "--play", "-f", "$id"
+            "deejai", "playlist", "title:Jóga", "-n", "2", "--play", "-f", "$id", *options
         )
     finally:
         cli_library.write_config()
@@ -276,7 +279,7 @@ def test_play_follows_the_play_plugins_settings(cli_library, raw):
     if raw:
         expected = [displayable_path(os.path.relpath(p, cli_library.lib.directory)) for p in paths]
     else:
-        expected = [displayable_path(p) for p in paths]
+        expected = [f"{n:>6}\t{displayable_path(p)}" for n, p in enumerate(paths, 1)]
     assert lines[4:] == expected
 
 
@@ -298,6 +301,16 @@ def test_ls_shows_which_items_have_vectors_and_missing_lists_the_others(cli_libr
         "Later - Someday - Not Yet  [vectors: no]",
     ]
     assert "7 items: 5 with vectors of" in done.stderr and "2 without" in done.stderr
+
+    # a file changed since it was embedded: its vectors are stale, and `embed` would embed it
+    stop = _item(cli_library, "Don't Stop")
+    mtime = os.stat(stop.path).st_mtime
+    os.utime(stop.path, (mtime + 100, mtime + 100))
+    try:
+        out, _ = cli_library.run_output("deejai", "ls", "-m", "-f", "$title|$deejai_vectors")
+    finally:
+        os.utime(stop.path, (mtime, mtime))
+    assert "Don't Stop|stale" in _lines(out) and len(_lines(out)) == 3
 
     # a query, parsed like `beet ls`
     out, _ = cli_library.run_output("deejai", "ls", "title:Don't Stop")
