@@ -148,16 +148,18 @@ class Actions:
             self._index = index
         return self._index
 
-    def seed(self, terms: list[str]) -> Seed:
+    def seed(self, terms: str | list[str]) -> Seed:
         """Resolve one seed: a file path (in the library or not) or a beets query.
 
-        ``terms`` is one query, as ``beet ls`` gets its arguments (a list: beets does not split
-        its elements again).  A lone term that names an existing file is that file.  A query
-        that matches several items uses the first (in the library's default order) and warns
-        how many matched.
+        ``terms`` is one query, as ``beet ls`` gets its arguments: a list of terms, or one
+        string that is one term (one command-line argument; beets does not split either
+        again).  A lone term that names an existing file is that file.  A query that matches
+        several items uses the first (in the library's default order) and warns how many
+        matched.
         """
         from .output import item_line, outside_item
 
+        terms = [terms] if isinstance(terms, str) else list(terms)
         text = " ".join(terms)
         if len(terms) == 1 and os.path.isfile(util.syspath(terms[0])):
             from beets.dbcore.query import PathQuery
@@ -169,7 +171,7 @@ class Actions:
                 self._outside_items[seed.key] = outside_item(path)
                 return seed
         else:
-            items = list(self.lib.items(list(terms)))
+            items = list(self.lib.items(terms))
         if not items:
             raise UserError(f"deejai: no item matches {text!r}")
         item = items[0]
@@ -326,7 +328,7 @@ class Actions:
         if len(ends) != 2:
             raise UserError("deejai journey: two seeds are needed: A B (quote multi-word queries)")
         waypoints = [ends[0], *opts.via, ends[1]]
-        seeds = [self.seed([w]) for w in waypoints]  # each argument is one query
+        seeds = [self.seed(w) for w in waypoints]  # each argument is one query
         index = self.index()
         vectors = index.vectors_by_id({s.key: s.vector for s in seeds if s.item is None})
         ids = playlists.journey(
@@ -356,7 +358,7 @@ class Actions:
         opts, words = parser.parse_args(args)
         if not words:
             raise UserError("deejai playlist: at least one seed is needed")
-        seeds = [self.seed([w]) for w in words]  # each argument is one query
+        seeds = [self.seed(w) for w in words]  # each argument is one query
         index = self.index()
         vectors = index.vectors_by_id({s.key: s.vector for s in seeds if s.item is None})
         ids = playlists.continue_playlist(
@@ -373,6 +375,7 @@ class Actions:
         self.emit(self.items_by_id([s.key for s in seeds] + list(ids)), opts)
 
     def do_ls(self, args: list[str]) -> None:
+        """``ls``: the matching items, each with the state of its vectors; a count on stderr."""
         from .importer import CURRENT, MISSING, STALE, vector_states
         from .output import item_line
 
