@@ -9,6 +9,8 @@ the index once, then times each command as a subprocess, best of ``--repeat`` ru
     beet deejai similar title:track-00017 -n 20
     beet deejai journey title:track-00017 title:track-0NNNN -n 8
     beet deejai playlist title:track-00017 -n 20
+    beet deejai ls                (every item, with the state of its vectors)
+    beet deejai embed --pretend   (every item: the files are synthetic, so none is current)
 
     python -m benchmarks.query_speed [--sizes 1000,10000] [--repeat 3]
 
@@ -129,6 +131,8 @@ def main(argv: list[str] | None = None) -> None:
                 "deejai similar -n 20": ["deejai", "similar", "title:track-00017", "-n", "20"],
                 "deejai journey -n 8": ["deejai", "journey", "title:track-00017", last, "-n", "8"],
                 "deejai playlist -n 20": ["deejai", "playlist", "title:track-00017", "-n", "20"],
+                "deejai ls": ["deejai", "ls"],
+                "deejai embed --pretend": ["deejai", "embed", "--pretend"],
             }
             results = {name: timed(folder, cmd, args.repeat) for name, cmd in commands.items()}
             base = results["beet ls"][0]
