@@ -77,6 +77,7 @@ def _item(env: DeejaiEnv, title: str) -> Item:
 
 
 def _untagged(env: DeejaiEnv, embedded: bool = True) -> Item:
+    """The untagged item that has vectors (imported), or the one that has none (added)."""
     items = [item for item in env.lib.items() if not item.title]
     with env.lib.transaction() as tx:
         have = {row[0] for row in tx.query("SELECT item_id FROM deejai_vectors")}
