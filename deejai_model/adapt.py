@@ -29,10 +29,6 @@ DEFAULT_SHRINK = 0.3
 """Ridge on the within-track scatter, as a fraction of its mean eigenvalue."""
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return unit_rows(x, np.float64)
-
-
 def fit_track_projection(
     slices_per_track: Sequence[np.ndarray],
     dims: int = DEFAULT_DIMS,
@@ -66,7 +62,7 @@ def fit_track_projection(
 
     if dims < 1:
         raise ValueError(f"dims must be >= 1, got {dims}")
-    units = [_unit(s) for s in slices_per_track if len(s)]
+    units = [unit_rows(s, np.float64) for s in slices_per_track if len(s)]
     if not units:
         raise ValueError("no slices to learn a projection from")
     stacked = np.concatenate(units)
@@ -88,7 +84,7 @@ def project_slices(
 ) -> list[np.ndarray]:
     """Unit-normalise each track's slices and project them: ``(n_slices_i, dims)`` float32 each."""
     return [
-        (_unit(s) @ projection).astype(np.float32)
+        (unit_rows(s, np.float64) @ projection).astype(np.float32)
         if len(s)
         else np.zeros((0, projection.shape[1]), np.float32)
         for s in slices_per_track
