@@ -410,3 +410,16 @@ def test_building_the_index_never_writes_to_the_database(env):
         before = connection.total_changes
         index = build_index(store, MODEL, _settings(env, pooling=pooling), str(env.temp_path))
         assert len(index) == 8 and connection.total_changes == before, pooling
+
+
+def test_the_settings_configure_the_librarys_pooler(env):
+    from beetsplug.deejai import config
+    from deejai_model import pooling
+
+    assert set(config.POOLINGS) == set(pooling.POOLINGS)
+    settings = _settings(env, pooling="tfidf", epsilon=0.01, adapt=False, normalize="none")
+    assert settings.pooler() == pooling.Pooler(
+        kind="tfidf", epsilon=0.01, adapt=False, adapt_dims=64, center=False
+    )
+    assert settings.index_signature()["pooler"] == settings.pooler().settings()
+    assert _settings(env, adapt_dims=16, normalize="center").pooler().center
