@@ -19,7 +19,8 @@ import time
 
 import numpy as np
 
-from beetsplug.deejai.search import AnnoySearch, ExactSearch
+from beetsplug.deejai.search import AnnoySearch
+from deejai_model.playlists import BruteForceSearch
 
 
 def synthetic(n: int, dim: int, seed: int = 0) -> np.ndarray:
@@ -56,7 +57,7 @@ def run(n: int, dim: int, trees: int, queries: int, search_k: int) -> dict[str, 
         t0 = time.perf_counter()
         loaded.load(path)
         load_s = time.perf_counter() - t0
-        approx, exact = AnnoySearch(loaded, ids, search_k), ExactSearch(ids, vectors)
+        approx, exact = AnnoySearch(loaded, ids, search_k), BruteForceSearch(ids, vectors)
         rng = np.random.default_rng(1)
         qs = vectors[rng.integers(0, n, queries)] + 0.1 * rng.normal(size=(queries, dim))
         t0 = time.perf_counter()

@@ -214,13 +214,7 @@ def pool(slices: Sequence[np.ndarray | None], how: str) -> np.ndarray:
     if how == "mean":
         return mp3tovec.mean_vectors(bags).astype(np.float64)
     if how == "meanstd":
-        units = [b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12) for b in bags]
-        return np.stack(
-            [
-                np.concatenate([u.mean(axis=0), u.std(axis=0)]) if len(u) else np.zeros(2 * dim)
-                for u in units
-            ]
-        )
+        return mp3tovec.meanstd_vectors(bags).astype(np.float64)
     if how.startswith("tfidf@p"):
         epsilon = slice_epsilon(bags, float(how[len("tfidf@p") :]))
         return mp3tovec.tfidf_vectors(bags, epsilon=epsilon).astype(np.float64)

@@ -67,20 +67,7 @@ def build_library(folder: Path, n: int, seed: int = 0) -> None:
             lib.add(item)
             slices = centers[i % len(centers)] + 0.5 * rng.normal(size=(4, dim))
             slices = slices.astype(np.float32)
-            unit = slices / np.linalg.norm(slices, axis=1, keepdims=True)
-            rows.append(
-                SliceRow(
-                    item.id,
-                    item.path,
-                    1.0,
-                    180.0,
-                    slices,
-                    np.arange(4) * 3.0,
-                    False,
-                    unit.mean(axis=0),
-                    "mean",
-                )
-            )
+            rows.append(SliceRow(item.id, item.path, 1.0, 180.0, slices, np.arange(4) * 3.0, False))
     store = VectorStore(lib)
     for start in range(0, n, 5000):
         store.put(model_id, rows[start : start + 5000])

@@ -7,8 +7,9 @@ labels, only the slice vectors the library already stores, and costs one ``dim x
 generalised eigenproblem.
 
 Measured as a lever in ``benchmarks/quality.py`` (pooling names
-``trackda-mean`` / ``trackda-meanstd``); see docs/benchmarks.md. The plugin applies it at index
-time (``adapt: yes``, the default) to libraries of 50 tracks or more.
+``trackda-mean`` / ``trackda-meanstd``); see docs/benchmarks.md.
+:class:`deejai_model.pooling.Pooler` applies it (``adapt=True``, the default) to libraries of
+:data:`deejai_model.pooling.MIN_TRACKS_TO_ADAPT` tracks or more.
 """
 
 from __future__ import annotations
@@ -17,16 +18,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["fit_track_projection", "project_slices"]
+from deejai_model.norms import unit_rows
 
+__all__ = ["DEFAULT_DIMS", "DEFAULT_SHRINK", "fit_track_projection", "project_slices"]
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+DEFAULT_DIMS = 64
+"""Directions the projection keeps (chosen on the dev corpus, docs/benchmarks.md)."""
+
+DEFAULT_SHRINK = 0.3
+"""Ridge on the within-track scatter, as a fraction of its mean eigenvalue."""
 
 
 def fit_track_projection(
-    slices_per_track: Sequence[np.ndarray], dims: int = 64, shrink: float = 0.3
+    slices_per_track: Sequence[np.ndarray],
+    dims: int = DEFAULT_DIMS,
+    shrink: float = DEFAULT_SHRINK,
 ) -> np.ndarray:
     """Learn a ``(dim, dims)`` projection that separates tracks, from unlabelled slices.
 
@@ -56,7 +62,7 @@ def fit_track_projection(
 
     if dims < 1:
         raise ValueError(f"dims must be >= 1, got {dims}")
-    units = [_unit(s) for s in slices_per_track if len(s)]
+    units = [unit_rows(s, np.float64) for s in slices_per_track if len(s)]
     if not units:
         raise ValueError("no slices to learn a projection from")
     stacked = np.concatenate(units)
@@ -78,7 +84,7 @@ def project_slices(
 ) -> list[np.ndarray]:
     """Unit-normalise each track's slices and project them: ``(n_slices_i, dims)`` float32 each."""
     return [
-        (_unit(s) @ projection).astype(np.float32)
+        (unit_rows(s, np.float64) @ projection).astype(np.float32)
         if len(s)
         else np.zeros((0, projection.shape[1]), np.float32)
         for s in slices_per_track

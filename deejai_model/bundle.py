@@ -229,7 +229,8 @@ class Manifest:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -532,7 +533,7 @@ def load_bundle(
     weights_path = path / manifest.weights["file"]
     if not weights_path.is_file():
         raise BundleError(f"{path}: weights file {manifest.weights['file']} is missing")
-    digest = _sha256(weights_path)
+    digest = file_sha256(weights_path)
     if digest != manifest.weights["sha256"]:
         raise BundleError(
             f"{weights_path}: sha256 {digest} does not match the manifest's "
@@ -614,7 +615,7 @@ def save_bundle(
     arrays = {p: np.asarray(v.numpy()) for p, v in _variables_by_path(model).items()}
     weights_path = directory / weights["file"]
     write_npz(arrays, weights_path)
-    weights["sha256"] = _sha256(weights_path)
+    weights["sha256"] = file_sha256(weights_path)
     final = Manifest.from_dict(data)
     (directory / MANIFEST_FILE).write_text(final.to_json(), encoding="utf-8")
     if license_text is not None:

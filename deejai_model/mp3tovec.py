@@ -42,6 +42,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deejai_model.norms import unit_rows
+
 DEFAULT_EPSILON = 0.001
 """Upstream's default closeness threshold on cosine distance (its notebooks used 0.01)."""
 
@@ -95,29 +97,6 @@ def _stack(slices_per_track: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarr
     if not nonempty:
         return np.zeros((0, dim), np.float32), lengths
     return np.concatenate(nonempty, axis=0), lengths
-
-
-def unit_rows(x: np.ndarray) -> np.ndarray:
-    """Normalise each row to unit length (float32); all-zero rows stay zero.
-
-    Parameters
-    ----------
-    x : np.ndarray
-        ``(n, dim)`` vectors.
-
-    Returns
-    -------
-    np.ndarray
-        ``(n, dim)`` float32 unit vectors.
-    """
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim != 2:
-        raise ValueError(f"expected (n, dim) vectors, got shape {x.shape}")
-    norms = np.sqrt(np.einsum("ij,ij->i", x, x, dtype=np.float64))
-    out = np.zeros_like(x)
-    ok = norms > 0
-    out[ok] = x[ok] / norms[ok, None].astype(np.float32)
-    return out
 
 
 def _sum_by_track(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -381,41 +360,6 @@ def tfidf_vectors(
     return tfidf_from_counts(slices_per_track, counts.k, counts.tf, counts.n_tracks)
 
 
-def track_vector_against(
-    slices: np.ndarray,
-    library_slices_per_track: Sequence[np.ndarray],
-    epsilon: float = DEFAULT_EPSILON,
-    block: int = DEFAULT_BLOCK,
-) -> np.ndarray:
-    """TF-IDF vector of one new track scored against an existing library.
-
-    The new track is counted in ``N`` (``N = len(library) + 1``) and in ``k`` of its own
-    slices; the library's vectors are not changed. Upstream does this against a random
-    sample of ~100 library tracks; pass such a sample here to do the same.
-
-    Parameters
-    ----------
-    slices : np.ndarray
-        ``(n_slices, dim)`` slice vectors of the new track.
-    library_slices_per_track : sequence of np.ndarray
-        The library's tracks, ``(n_slices_i, dim)`` each.
-    epsilon : float
-        Closeness threshold on cosine distance (strict).
-    block : int
-        Slices per block side.
-
-    Returns
-    -------
-    np.ndarray
-        ``(dim,)`` float32. Zero if the track has no slices; the mean of its unit slices if
-        every slice has ``IDF == 0`` (e.g. an empty library).
-    """
-    own = [_as_2d(slices, None)]
-    counts = slice_counts(own, epsilon=epsilon, block=block)
-    k = counts.k + idf_counts(own, library_slices_per_track, epsilon=epsilon, block=block)
-    return tfidf_from_counts(own, k, counts.tf, len(library_slices_per_track) + 1)[0]
-
-
 def mean_vectors(slices_per_track: Sequence[np.ndarray]) -> np.ndarray:
     """Mean of each track's unit slice vectors (the simple alternative to TF-IDF).
 
@@ -464,25 +408,3 @@ def meanstd_vectors(slices_per_track: Sequence[np.ndarray]) -> np.ndarray:
     std[nz] /= lengths[nz, None]
     std = np.sqrt(std)
     return np.concatenate([mean, std], axis=1).astype(np.float32)
-
-
-#: Poolings that depend on one track only (stored once per track), by name.
-PER_TRACK_POOLINGS = {"mean": mean_vectors, "meanstd": meanstd_vectors}
-
-
-def pool_per_track(slices_per_track: Sequence[np.ndarray], pooling: str) -> np.ndarray:
-    """Track vectors by a per-track pooling named in :data:`PER_TRACK_POOLINGS`.
-
-    Raises
-    ------
-    ValueError
-        When ``pooling`` is not a per-track pooling (TF-IDF needs the whole library: use
-        :func:`tfidf_vectors`).
-    """
-    try:
-        pool = PER_TRACK_POOLINGS[pooling]
-    except KeyError:
-        raise ValueError(
-            f"unknown per-track pooling {pooling!r}; known: {sorted(PER_TRACK_POOLINGS)}"
-        ) from None
-    return pool(slices_per_track)

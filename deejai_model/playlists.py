@@ -23,9 +23,31 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-DEFAULT_EPSILON = 0.001
-"""Tracks whose cosine to a track already in the playlist exceeds ``1 - epsilon`` are
-near-duplicates (the same recording twice, say) and are skipped."""
+from deejai_model.mp3tovec import DEFAULT_EPSILON
+from deejai_model.norms import unit_rows, unit_vector
+
+__all__ = [
+    "DEFAULT_EPSILON",
+    "DEFAULT_HUBNESS_K",
+    "BruteForceSearch",
+    "CslsTransform",
+    "Neighbour",
+    "NeighbourSearch",
+    "ScoreTransform",
+    "continue_playlist",
+    "csls_scores",
+    "hubness_radii",
+    "journey",
+    "similar",
+    "slerp",
+]
+
+# DEFAULT_EPSILON (re-exported): tracks whose cosine to a track already in the playlist exceeds
+# ``1 - epsilon`` are near-duplicates (the same recording twice, say) and are skipped; it is
+# the same number as MP3ToVec's closeness threshold, and the plugin sets both with one setting.
+
+DEFAULT_HUBNESS_K = 10
+"""Neighbours that define a track's CSLS radius (:func:`hubness_radii`)."""
 
 ScoreTransform = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 """``(query, candidate_ids, candidate_cosines) -> scores``, higher is better.
@@ -53,37 +75,29 @@ class Neighbour(NamedTuple):
     distance: float
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float64).reshape(-1)
-    n = np.linalg.norm(v)
-    return v / n if n > 0 else v
-
-
-def _unit_rows(vectors: np.ndarray) -> np.ndarray:
-    """Rows of a float32 ``(n, dim)`` array scaled to unit length; zero rows stay zero."""
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
-
-
 class BruteForceSearch:
     """Exact cosine search over all vectors (fine up to ~1e5 tracks).
 
     Parameters
     ----------
     ids : sequence
-        One id per vector.
+        One id per vector. An integer array (beets item ids) is kept as int64, so results
+        come back as int64 arrays; any other ids as an object array.
     vectors : np.ndarray
         ``(n, dim)`` track vectors; they need not be normalised. An all-zero vector has
         cosine 0 to everything (distance 1).
     """
 
-    def __init__(self, ids: Sequence[Hashable], vectors: np.ndarray):
+    def __init__(self, ids: Sequence[Hashable] | np.ndarray, vectors: np.ndarray):
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or len(ids) != vectors.shape[0]:
             raise ValueError(f"need one (dim,) vector per id: {len(ids)} ids, {vectors.shape}")
-        self.ids = np.empty(len(ids), dtype=object)
-        self.ids[:] = list(ids)
-        self._units = _unit_rows(vectors)
+        if isinstance(ids, np.ndarray) and ids.dtype.kind in "iu":
+            self.ids = ids.astype(np.int64)
+        else:
+            self.ids = np.empty(len(ids), dtype=object)
+            self.ids[:] = list(ids)
+        self._units = unit_rows(vectors)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -91,7 +105,7 @@ class BruteForceSearch:
     def nearest(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """See :meth:`NeighbourSearch.nearest`; ties are broken by insertion order."""
         k = max(0, min(int(k), len(self.ids)))
-        q = _unit(query).astype(np.float32)
+        q = unit_vector(query).astype(np.float32)
         if q.shape[0] != self._units.shape[1]:
             raise ValueError(f"query has dim {q.shape[0]}, index {self._units.shape[1]}")
         dist = 1.0 - self._units @ q
@@ -103,7 +117,7 @@ class BruteForceSearch:
         return self.ids[order], dist[order].astype(np.float64)
 
 
-def hubness_radii(vectors: np.ndarray, k: int = 10, block: int = 2048) -> np.ndarray:
+def hubness_radii(vectors: np.ndarray, k: int = DEFAULT_HUBNESS_K, block: int = 2048) -> np.ndarray:
     """Mean cosine of each vector to its ``k`` nearest other vectors (CSLS's ``r``).
 
     Parameters
@@ -127,7 +141,7 @@ def hubness_radii(vectors: np.ndarray, k: int = 10, block: int = 2048) -> np.nda
     out = np.zeros(n)
     if k < 1:
         return out
-    units = _unit_rows(vectors)
+    units = unit_rows(vectors)
     block = max(1, min(block, (1 << 24) // n))
     for a in range(0, n, block):
         sims = units[a : a + block] @ units.T
@@ -170,22 +184,42 @@ class CslsTransform:
 
     Parameters
     ----------
-    ids : sequence
-        Track ids of the library.
+    ids : sequence or np.ndarray
+        Track ids of the library, of one sortable kind (item ids, paths...). Looked up by
+        binary search, so no per-track dict is built; an array already sorted (as the
+        plugin's index ids are) is used as it is.
     radii : np.ndarray
         ``(n,)`` :func:`hubness_radii` of the same tracks, same order.
     k : int
         The neighbourhood size the radii were computed with.
+
+    Candidates that are not among ``ids`` (e.g. a file outside the library) get radius 0.
     """
 
-    def __init__(self, ids: Sequence[Hashable], radii: np.ndarray, k: int = 10):
-        self.radius = dict(zip(ids, np.asarray(radii, dtype=np.float64), strict=True))
+    def __init__(
+        self, ids: Sequence[Hashable] | np.ndarray, radii: np.ndarray, k: int = DEFAULT_HUBNESS_K
+    ):
+        ids = np.asarray(ids)
+        radii = np.asarray(radii, dtype=np.float64)
+        if ids.shape != radii.shape:
+            raise ValueError(f"need one radius per id: {ids.shape} ids, {radii.shape} radii")
+        if len(ids) > 1 and not np.all(ids[1:] > ids[:-1]):
+            order = np.argsort(ids, kind="stable")
+            ids, radii = ids[order], radii[order]
+        self.ids, self.radii = ids, radii
         self.k = k
+
+    def radii_of(self, ids: np.ndarray) -> np.ndarray:
+        """Radius of each of ``ids``: ``(len(ids),)`` float64, 0 for unknown ids."""
+        ids = np.asarray(ids)
+        if not len(self.ids) or not len(ids):
+            return np.zeros(len(ids))
+        pos = np.clip(np.searchsorted(self.ids, ids), 0, len(self.ids) - 1)
+        return np.where(self.ids[pos] == ids, self.radii[pos], 0.0)
 
     def __call__(self, query: np.ndarray, ids: np.ndarray, cosines: np.ndarray) -> np.ndarray:
         r_query = float(np.mean(cosines[: self.k])) if len(cosines) else 0.0
-        r_items = np.array([self.radius.get(i, 0.0) for i in ids])
-        return csls_scores(cosines, r_query, r_items)
+        return csls_scores(cosines, r_query, self.radii_of(ids))
 
 
 def _ranked(
@@ -272,7 +306,7 @@ class _Playlist:
 
     def unit(self, track: Hashable) -> np.ndarray:
         try:
-            return _unit(self.vectors_by_id[track])
+            return unit_vector(self.vectors_by_id[track])
         except KeyError:
             raise ValueError(f"no vector for track {track!r}") from None
 
@@ -318,12 +352,12 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
         ``(dim,)`` unit vector (float64). Falls back to the normalised linear blend
         ``(1 - t) a + t b`` when the two are (nearly) parallel or opposite.
     """
-    ua, ub = _unit(a), _unit(b)
+    ua, ub = unit_vector(a), unit_vector(b)
     cos = float(np.clip(ua @ ub, -1.0, 1.0))
     omega = np.arccos(cos)
     if np.sin(omega) < 1e-6:
         blend = (1.0 - t) * ua + t * ub
-        return _unit(blend) if np.linalg.norm(blend) > 0 else ua
+        return unit_vector(blend) if np.linalg.norm(blend) > 0 else ua
     return (np.sin((1.0 - t) * omega) * ua + np.sin(t * omega) * ub) / np.sin(omega)
 
 

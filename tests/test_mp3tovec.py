@@ -14,7 +14,6 @@ from deejai_model.mp3tovec import (
     slice_counts,
     tfidf_from_counts,
     tfidf_vectors,
-    track_vector_against,
 )
 
 
@@ -175,19 +174,6 @@ def test_growing_library_from_building_blocks_equals_full_recompute(dense_fracti
     np.testing.assert_allclose(grown, tfidf_vectors(tracks), rtol=1e-6)
 
 
-def test_track_vector_against_counts_new_track_in_n():
-    rng = np.random.default_rng(8)
-    library = planted_library(rng, n_tracks=8)
-    new = library[0] * 1.5  # its slices duplicate track 0's
-    got = track_vector_against(new, library[1:])
-    # equals the whole-set computation's row for it when the library is the rest
-    full = reference_tfidf([new] + list(library[1:]), 0.001)[0]
-    np.testing.assert_allclose(got, full, rtol=1e-5, atol=1e-6)
-    # alone (empty library) it falls back to its mean unit slice
-    np.testing.assert_allclose(track_vector_against(new, []), mean_vectors([new])[0], rtol=1e-6)
-    assert np.all(track_vector_against(np.zeros((0, 12)), library) == 0)
-
-
 def test_mean_vectors():
     rng = np.random.default_rng(9)
     a = rng.standard_normal((3, 4))
@@ -214,9 +200,3 @@ def test_meanstd_is_mean_and_spread_of_unit_slices() -> None:
         np.testing.assert_allclose(row[:6], units.mean(axis=0), atol=1e-6)
         np.testing.assert_allclose(row[6:], units.std(axis=0), atol=1e-5)
     assert np.all(out[1, 6:] == 0) and np.all(out[3] == 0)  # one slice: no spread; none: zero
-    np.testing.assert_array_equal(mp3tovec.pool_per_track(tracks, "meanstd"), out)
-    np.testing.assert_array_equal(
-        mp3tovec.pool_per_track(tracks, "mean"), mp3tovec.mean_vectors(tracks)
-    )
-    with pytest.raises(ValueError, match="tfidf"):
-        mp3tovec.pool_per_track(tracks, "tfidf")

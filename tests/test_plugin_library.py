@@ -110,11 +110,11 @@ def test_other_settings_still_find_the_same_kind(deejai_library, settings):
         meta = _index(deejai_library).meta
     finally:
         deejai_library.config["deejai"].set(
-            {"hubness": "none", "pooling": "mean", "normalize": "center"}
+            {"hubness": "none", "pooling": "meanstd", "normalize": "center"}
         )
     assert hits >= 11
     assert meta["has_radii"] == ("hubness" in settings)
-    assert meta["settings"]["pooling"].startswith(settings.get("pooling", "mean"))
+    assert meta["settings"]["pooler"]["kind"] == settings.get("pooling", "meanstd")
 
 
 def test_similar_prints_distances_in_ascending_order(deejai_library):
@@ -189,6 +189,54 @@ def test_a_file_outside_the_library_is_embedded_on_the_fly(deejai_library, deeja
     assert found[0] == "noise-2"  # the same audio, in the library
     assert kind_of(found[1]) == "noise"
     assert any("not in the library" in line for line in logs)
+
+
+@pytest.mark.parametrize("pooling", ["meanstd", "tfidf"])
+def test_an_outside_copy_of_a_library_file_gets_that_items_vector(
+    deejai_library, deejai_music, tmp_path, monkeypatch, pooling
+):
+    import dataclasses
+
+    from beetsplug.deejai.commands import Actions
+    from beetsplug.deejai.config import Settings
+
+    # adapted (a projection learned from these 12 items), centred, then pooled
+    configured = Settings.pooler
+    monkeypatch.setattr(
+        Settings, "pooler", lambda s: dataclasses.replace(configured(s), adapt_min_tracks=5)
+    )
+    deejai_library.config["deejai"].set({"pooling": pooling, "adapt": True, "adapt_dims": 8})
+    try:
+        outside = tmp_path / "copy.flac"
+        shutil.copy(next(p for p in deejai_music if p.name == "chord-3.flac"), outside)
+        actions = Actions(_plugin(), deejai_library.lib)
+        index = actions.index()
+        assert index.pooler.projection is not None and index.pooler.pooler.kind == pooling
+        seed = actions.seed(str(outside))
+        (item,) = deejai_library.lib.items("title:chord-3")
+        assert seed.item is None and seed.key < 0
+        np.testing.assert_allclose(seed.vector, index.vectors_by_id()[item.id], atol=1e-4)
+    finally:
+        deejai_library.config["deejai"].set({"pooling": "meanstd", "adapt": True, "adapt_dims": 64})
+
+
+def test_a_query_that_rebuilds_the_index_leaves_the_database_untouched(deejai_library):
+    import hashlib
+
+    db = deejai_library.config["library"].as_filename()
+
+    def state() -> tuple[str, int]:
+        with open(db, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest(), os.stat(db).st_mtime_ns
+
+    for settings in ({"pooling": "mean", "normalize": "none"}, {"pooling": "tfidf"}):
+        deejai_library.write_config(**settings)  # settings the index was not built with
+        before = state()
+        done = deejai_library.beet("-v", "deejai", "similar", "title:chord-1", "-n", "2")
+        assert done.returncode == 0, done.stderr
+        assert "rebuilding the index" in done.stderr
+        assert state() == before, f"`similar` with {settings} wrote to the database"
+    deejai_library.write_config()
 
 
 def test_m3u_output_lists_the_items_relative_to_the_playlist(deejai_library, tmp_path):

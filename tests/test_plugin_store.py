@@ -17,14 +17,13 @@ from conftest import ROOT
 from beetsplug.deejai.config import Settings
 from beetsplug.deejai.index import (
     AnnoySearch,
-    CslsScores,
-    ExactSearch,
     IndexPaths,
     build_index,
     load_index,
     read_meta,
 )
 from beetsplug.deejai.store import SliceRow, VectorStore
+from deejai_model.playlists import BruteForceSearch
 
 MODEL = "synthetic@1:000000000000"
 OTHER = "other@1:111111111111"
@@ -170,11 +169,11 @@ def test_centring_subtracts_the_library_mean(env):
     ids = _add(env, store, MODEL, 12, rng, centers=rng.normal(size=(3, DIM)) + offset)
     settings = _settings(env, normalize="center")
     index = build_index(store, MODEL, settings, str(env.temp_path))
-    from deejai_model.mp3tovec import pool_per_track
+    from deejai_model.mp3tovec import meanstd_vectors
 
     slices = store.slices(MODEL)
-    raw = pool_per_track([slices[i] for i in ids], settings.pooling)
-    np.testing.assert_allclose(index.mean, raw.mean(axis=0), rtol=1e-5)
+    raw = meanstd_vectors([slices[i] for i in ids])
+    np.testing.assert_allclose(index.pooler.mean, raw.mean(axis=0), rtol=1e-5)
     expected = (raw - raw.mean(axis=0)) / np.linalg.norm(raw - raw.mean(axis=0), axis=1)[:, None]
     np.testing.assert_allclose(np.asarray(index.vectors), expected, atol=1e-5)
     # centred vectors spread out: mean pairwise cosine near 0 rather than near 1
@@ -216,7 +215,7 @@ def test_annoy_search_agrees_with_exact_search():
     for row, v in enumerate(vectors):
         annoy.add_item(row, v.tolist())
     annoy.build(50, n_jobs=1)
-    approx, exact = AnnoySearch(annoy, ids), ExactSearch(ids, vectors)
+    approx, exact = AnnoySearch(annoy, ids), BruteForceSearch(ids, vectors)
     recall = []
     for q in rng.normal(size=(50, DIM)):
         a_ids, a_dist = approx.nearest(q, 10)
@@ -229,17 +228,20 @@ def test_annoy_search_agrees_with_exact_search():
     assert np.mean(recall) >= 0.9
 
 
-def test_csls_scores_equal_the_library_transform():
-    from deejai_model.playlists import CslsTransform, hubness_radii
+def test_csls_transform_looks_up_item_ids_without_a_dict():
+    from deejai_model.playlists import CslsTransform, csls_scores, hubness_radii
 
     rng = np.random.default_rng(8)
     vectors = rng.normal(size=(40, DIM)).astype(np.float32)
     ids = np.arange(40, dtype=np.int64) * 3
     radii = hubness_radii(vectors, 5)
-    ours, theirs = CslsScores(ids, radii, 5), CslsTransform(ids.tolist(), radii, 5)
-    cand = rng.choice(ids, 12, replace=False)
+    cand = np.concatenate([rng.choice(ids, 11, replace=False), [-1]])  # -1: an outside seed
     cosines = np.sort(rng.uniform(-1, 1, 12))[::-1]
-    np.testing.assert_allclose(ours(None, cand, cosines), theirs(None, cand, cosines))
+    expected_r = [dict(zip(ids.tolist(), radii, strict=True)).get(int(c), 0.0) for c in cand]
+    expected = csls_scores(cosines, cosines[:5].mean(), np.array(expected_r))
+    for order in (np.arange(40), rng.permutation(40)):  # sorted (the index) or not
+        transform = CslsTransform(ids[order], radii[order], 5)
+        np.testing.assert_allclose(transform(None, cand, cosines), expected)
 
 
 def test_hubness_radii_are_stored_with_the_index(env):
@@ -288,7 +290,8 @@ def test_libraries_above_exact_below_are_searched_with_annoy(env):
     directory = str(env.temp_path)
     small = load_index(store, MODEL, _settings(env, exact_below=100), directory)
     large = load_index(store, MODEL, _settings(env, exact_below=10), directory)
-    assert isinstance(small.search(), ExactSearch) and isinstance(large.search(), AnnoySearch)
+    assert isinstance(small.search(), BruteForceSearch)
+    assert isinstance(large.search(), AnnoySearch)
     assert large.search().search_k == 10000
     for item_id in list(small.ids)[:10]:
         query = small.vectors_by_id()[item_id]
@@ -340,30 +343,83 @@ def test_delete_and_refresh_report_what_they_changed(env):
 
 
 def test_adaptation_projects_slices_with_what_the_library_learned(env, monkeypatch):
-    from beetsplug.deejai import index as index_module
+    import dataclasses
+
     from deejai_model.adapt import fit_track_projection, project_slices
-    from deejai_model.mp3tovec import pool_per_track
+    from deejai_model.mp3tovec import meanstd_vectors
 
     rng = np.random.default_rng(11)
     store = VectorStore(env.lib)
     ids = _add(env, store, MODEL, 12, rng, n_slices=4)
     settings = _settings(env, adapt=True, adapt_dims=8, normalize="center")
     small = build_index(store, MODEL, settings, str(env.temp_path))
-    assert small.projection is None, "12 items are too few to learn from"
+    assert small.pooler.projection is None, "12 items are too few to learn from"
 
-    monkeypatch.setattr(index_module, "MIN_ITEMS_TO_ADAPT", 10)
+    configured = Settings.pooler
+    monkeypatch.setattr(
+        Settings, "pooler", lambda s: dataclasses.replace(configured(s), adapt_min_tracks=10)
+    )
+    assert load_index(store, MODEL, settings, str(env.temp_path), rebuild=False) is None
     built = build_index(store, MODEL, settings, str(env.temp_path))
     slices = store.slices(MODEL)
     bags = [slices[i] for i in ids]
     projection = fit_track_projection(bags, dims=8)
-    np.testing.assert_allclose(built.projection, projection, atol=1e-6)
-    raw = pool_per_track(project_slices(bags, projection), settings.pooling)
+    np.testing.assert_allclose(built.pooler.projection, projection, atol=1e-6)
+    raw = meanstd_vectors(project_slices(bags, projection))
     expected = (raw - raw.mean(axis=0)) / np.linalg.norm(raw - raw.mean(axis=0), axis=1)[:, None]
     np.testing.assert_allclose(np.asarray(built.vectors), expected, atol=1e-4)
-    # an outside track's slices go through the same projection
-    np.testing.assert_allclose(built.adapt_slices(bags[0]), project_slices(bags[:1], projection)[0])
+    # any track's slices (an outside file's) go through the same projection, mean and scaling
+    np.testing.assert_allclose(built.track_vector(bags[0]), expected[0], atol=1e-4)
 
     reloaded = load_index(store, MODEL, settings, str(env.temp_path), rebuild=False)
-    assert reloaded is not None and reloaded.projection is not None
+    assert reloaded is not None and reloaded.pooler.projection is not None
     off = load_index(store, MODEL, _settings(env, adapt=False), str(env.temp_path))
-    assert off.projection is None and off.dim == 2 * DIM  # meanstd of the raw slices
+    assert off.pooler.projection is None and off.dim == 2 * DIM  # meanstd of the raw slices
+
+
+def test_fitted_pooler_round_trips_through_the_index_files(env):
+    from deejai_model.pooling import FittedPooler
+
+    rng = np.random.default_rng(14)
+    store = VectorStore(env.lib)
+    ids = _add(env, store, MODEL, 9, rng, n_slices=4)
+    settings = _settings(env, pooling="tfidf", epsilon=0.05, normalize="center")
+    built = build_index(store, MODEL, settings, str(env.temp_path))
+    fitted = built.pooler  # as fitted, before any file is read back
+    loaded = load_index(store, MODEL, settings, str(env.temp_path), rebuild=False)
+    assert loaded is not None and loaded._pooler is None
+    assert isinstance(loaded.pooler, FittedPooler) and loaded.pooler.pooler == settings.pooler()
+    np.testing.assert_array_equal(loaded.pooler.mean, fitted.mean)
+    assert loaded.pooler.n_tracks == len(ids) == len(loaded.pooler.reference)
+    slices = store.slices(MODEL)
+    for row, item_id in enumerate(loaded.ids):  # every item's slices give its indexed vector
+        np.testing.assert_allclose(
+            loaded.track_vector(slices[item_id]), built.vectors[row], atol=1e-5
+        )
+    with open(loaded.paths.pooler, "r+b") as f:  # a damaged pooler file makes the index stale
+        f.truncate(20)
+    assert load_index(store, MODEL, settings, str(env.temp_path), rebuild=False) is None
+
+
+def test_building_the_index_never_writes_to_the_database(env):
+    rng = np.random.default_rng(15)
+    store = VectorStore(env.lib)
+    _add(env, store, MODEL, 8, rng)
+    connection = env.lib._connection()
+    for pooling in ("meanstd", "mean", "tfidf"):
+        before = connection.total_changes
+        index = build_index(store, MODEL, _settings(env, pooling=pooling), str(env.temp_path))
+        assert len(index) == 8 and connection.total_changes == before, pooling
+
+
+def test_the_settings_configure_the_librarys_pooler(env):
+    from beetsplug.deejai import config
+    from deejai_model import pooling
+
+    assert set(config.POOLINGS) == set(pooling.POOLINGS)
+    settings = _settings(env, pooling="tfidf", epsilon=0.01, adapt=False, normalize="none")
+    assert settings.pooler() == pooling.Pooler(
+        kind="tfidf", epsilon=0.01, adapt=False, adapt_dims=64, center=False
+    )
+    assert settings.index_signature()["pooler"] == settings.pooler().settings()
+    assert _settings(env, adapt_dims=16, normalize="center").pooler().center

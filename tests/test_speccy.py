@@ -8,15 +8,9 @@ import h5py
 import numpy as np
 import pytest
 
+from deejai_model.convert_speccy import convert_speccy, load_keras2_weights
 from deejai_model.errors import BundleError
-from deejai_model.networks.speccy import (
-    FRONTEND,
-    N_PARAMS,
-    WEIGHTED_LAYERS,
-    build_speccy,
-    convert_speccy,
-    load_keras2_weights,
-)
+from deejai_model.networks.speccy import FRONTEND, N_PARAMS, WEIGHTED_LAYERS, build_speccy
 
 # Keras 2's weight order inside each layer group (our loader matches by name, not order)
 KERAS2_WEIGHTS = {
@@ -247,3 +241,26 @@ def test_convert_to_bundle_and_load_it_back(model, keras2_file, tmp_path):
     np.testing.assert_allclose(
         bundle.embed(x), np.asarray(model(x, training=False)), rtol=1e-5, atol=1e-5
     )
+
+
+def test_the_network_and_the_bundle_do_not_import_each_other() -> None:
+    """``bundle.py`` builds networks; the Keras-2 converter lives outside ``networks/``."""
+    import ast
+    from pathlib import Path
+
+    import deejai_model
+
+    root = Path(deejai_model.__file__).parent
+
+    def imported(path: Path) -> set[str]:
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+            elif isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+        return names
+
+    for network in (root / "networks").glob("*.py"):
+        assert not {"deejai_model.bundle", "deejai_model.convert_speccy"} & imported(network)
+    assert "deejai_model.convert_speccy" not in imported(root / "bundle.py")

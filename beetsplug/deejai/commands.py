@@ -189,8 +189,8 @@ class Actions:
         return Seed(item.id, vectors[item.id], item, item_line(item))
 
     def _outside_seed(self, path: str) -> Seed:
-        """Embed a file that is not in the library (this loads TensorFlow)."""
-        from deejai_model import mp3tovec
+        """Embed a file that is not in the library (this loads TensorFlow) and pool it with the
+        index's fitted pooler, exactly as the library's items were pooled."""
         from deejai_model.errors import AudioError
 
         index = self.index()
@@ -199,14 +199,8 @@ class Actions:
             slices = self.plugin.model().embedder().embed_path(path).vectors
         except AudioError as error:
             raise UserError(f"deejai: cannot embed {error}") from error
-        slices = index.adapt_slices(slices)
-        if self.settings.per_track_pooling:
-            raw = mp3tovec.pool_per_track([slices], self.settings.pooling)[0]
-        else:
-            library = [index.adapt_slices(s) for s in self.store.slices(index.model_id).values()]
-            raw = mp3tovec.track_vector_against(slices, library, epsilon=self.settings.epsilon)
         self._outside += 1
-        return Seed(-self._outside, index.query_vector(raw), None, path)
+        return Seed(-self._outside, index.track_vector(slices), None, path)
 
     def items_by_id(self, ids) -> list[Item]:
         """Items for ``ids``, in order: library items, and the (unstored) items of seed files

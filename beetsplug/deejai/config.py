@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import confuse
+
+if TYPE_CHECKING:
+    from deejai_model.pooling import Pooler
 
 #: Defaults of the ``deejai:`` section of the beets configuration (documented in docs/plugin.md).
 DEFAULTS: dict[str, object] = {
@@ -33,9 +37,9 @@ DEFAULTS: dict[str, object] = {
     "commit_every": 8,  # embed: commit after this many tracks
 }
 
+#: The pooling kinds (``deejai_model.pooling.POOLINGS``, repeated here so that reading the
+#: configuration imports nothing heavy; a test checks that the two agree).
 POOLINGS = ("meanstd", "mean", "tfidf")
-#: Poolings computed from one track alone (the others need the whole library).
-PER_TRACK_POOLINGS = ("meanstd", "mean")
 NORMALIZATIONS = ("center", "none")
 HUBNESS = ("csls", "none")
 
@@ -105,22 +109,22 @@ class Settings:
             adapt_dims=max(1, view["adapt_dims"].get(int)),
         )
 
-    @property
-    def pooling_tag(self) -> str:
-        """How track vectors are derived from slices, e.g. ``"meanstd"`` or ``"tfidf:0.001"``."""
-        return self.pooling if self.per_track_pooling else f"tfidf:{self.epsilon:g}"
+    def pooler(self) -> Pooler:
+        """The :class:`deejai_model.pooling.Pooler` these settings configure (imports numpy)."""
+        from deejai_model.pooling import Pooler
 
-    @property
-    def per_track_pooling(self) -> bool:
-        """True when a track's vector depends on its own slices only (not on the library)."""
-        return self.pooling in PER_TRACK_POOLINGS
+        return Pooler(
+            kind=self.pooling,
+            adapt=self.adapt,
+            adapt_dims=self.adapt_dims,
+            epsilon=self.epsilon,
+            center=self.normalize == "center",
+        )
 
     def index_signature(self) -> dict[str, object]:
         """The settings an index depends on: a change in any of them forces a rebuild."""
         return {
-            "pooling": self.pooling_tag,
-            "adapt": self.adapt_dims if self.adapt else 0,
-            "normalize": self.normalize,
+            "pooler": self.pooler().settings(),
             "hubness": self.hubness,
             "hubness_k": self.hubness_k,
             "index_trees": self.index_trees,

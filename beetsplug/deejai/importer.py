@@ -231,7 +231,6 @@ def embed_items(
     -------
     Summary
     """
-    from deejai_model import mp3tovec
     from deejai_model.errors import AudioError
 
     summary = Summary()
@@ -239,12 +238,6 @@ def embed_items(
     todo, summary.skipped = plan_embedding(items, store, model_id, force)
     if not todo:
         return summary
-
-    def pooled(slices):
-        """The track vector when it depends on this track alone (else the index derives it)."""
-        if not settings.per_track_pooling:
-            return None
-        return mp3tovec.pool_per_track([slices], settings.pooling)[0]
 
     embedder = model.embedder()  # loads the network before the clock starts
     meter = Progress(len(todo)) if progress else None
@@ -266,8 +259,6 @@ def embed_items(
                         slices=result.vectors,
                         starts=result.starts,
                         padded=result.padded,
-                        track_vector=pooled(result.vectors),
-                        pooling=settings.pooling_tag if settings.per_track_pooling else None,
                     )
                 )
                 if len(pending) >= settings.commit_every:

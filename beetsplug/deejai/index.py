@@ -1,28 +1,37 @@
-"""The search index over track vectors: pooled, normalised, and searchable by cosine.
+"""The search index: every embedded item's unit track vector, searchable by cosine.
+
+The vectors come from one :class:`deejai_model.pooling.Pooler` (configured by
+:meth:`Settings.pooler`), fitted on the library's slice vectors when the index is built; its
+fitted state (projection, library mean, TF-IDF reference) is saved with the index, so a file
+from outside the library is turned into a vector exactly as the library's items were
+(:meth:`TrackIndex.track_vector`).  Building reads the database and never writes to it.
 
 Files, beside the library database (``<dir>/deejai.<model-hash>.*``, ``model-hash`` =
 ``sha1(model_id)[:12]``):
 
 ``.ann``
-    Annoy index (angular metric) over the normalised vectors; Annoy item ``i`` is row ``i``.
+    Annoy index (angular metric) over the unit vectors; Annoy item ``i`` is row ``i``.
 ``.ids.npy``
     ``int64`` beets item id of each row, ascending.
 ``.vectors.npy``
-    ``(n, dim) float32`` unit vectors (pooled, centred if ``normalize: center``, normalised).
+    ``(n, dim) float32`` unit track vectors (:meth:`FittedPooler.transform` of each item).
 ``.radii.npy``
     ``(n,) float32`` CSLS radius of each row (mean cosine to its ``hubness_k`` nearest
     neighbours), only with ``hubness: csls``.
+``.pooler.npz``
+    The fitted pooler's arrays (:meth:`FittedPooler.to_data`; loaded without pickles).
 ``.json``
     Metadata, written last: model id, the store fingerprint it was built from, the settings it
-    depends on, the library mean vector, and size/mtime of the files above.  Every file is
-    written to a temporary name and moved into place with :func:`os.replace`; an index whose
+    depends on, the fitted pooler's JSON half, and size/mtime of the files above.  Every file
+    is written to a temporary name and moved into place with :func:`os.replace`; an index whose
     files do not match its JSON, or whose fingerprint differs from the store's, is stale and
     rebuilt before the next query.
 
-Searching: exact (brute force) up to ``exact_below`` items, so small libraries get exact
-answers; Annoy above that.  Both report cosine distances (``1 - cos``).  With ``hubness: csls``
-the playlist functions re-rank each candidate pool by CSLS ``2 cos - r(q) - r(x)``
-(:class:`CslsScores`), the same way for similar, journey and playlist.
+Searching: exact (:class:`deejai_model.playlists.BruteForceSearch`) up to ``exact_below``
+items, so small libraries get exact answers; Annoy above that.  Both report cosine distances
+(``1 - cos``).  With ``hubness: csls`` the playlist functions re-rank each candidate pool by
+CSLS ``2 cos - r(q) - r(x)`` (:class:`deejai_model.playlists.CslsTransform`), the same way
+for similar, journey and playlist.
 """
 
 from __future__ import annotations
@@ -37,19 +46,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .search import (
-    AnnoySearch,
-    CslsScores,
-    ExactSearch,
-    VectorsById,
-    auto_search_k,
-    unit_rows,
-)
+from .search import AnnoySearch, VectorsById, auto_search_k
 
 __all__ = [
     "AnnoySearch",
-    "CslsScores",
-    "ExactSearch",
     "IndexPaths",
     "TrackIndex",
     "VectorsById",
@@ -60,14 +60,13 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from deejai_model.playlists import CslsTransform, NeighbourSearch
+    from deejai_model.pooling import FittedPooler
+
     from .config import Settings
     from .store import VectorStore
 
-FORMAT = 2
-#: Below this many items, centring is skipped (the mean of one or two vectors is the vectors).
-MIN_ITEMS_TO_CENTER = 3
-#: Below this many items, no projection is learned (too few tracks to tell what separates them).
-MIN_ITEMS_TO_ADAPT = 50
+FORMAT = 3
 
 
 def model_hash(model_id: str) -> str:
@@ -92,7 +91,7 @@ class IndexPaths:
         self.ids = base + ".ids.npy"
         self.vectors = base + ".vectors.npy"
         self.radii = base + ".radii.npy"
-        self.projection = base + ".projection.npy"
+        self.pooler = base + ".pooler.npz"
         self.meta = base + ".json"
 
     def data_files(self) -> dict[str, str]:
@@ -101,7 +100,7 @@ class IndexPaths:
             "ids": self.ids,
             "vectors": self.vectors,
             "radii": self.radii,
-            "projection": self.projection,
+            "pooler": self.pooler,
         }
 
 
@@ -141,20 +140,26 @@ def _save_npy(path: str, array: np.ndarray) -> list[int]:
     return _atomic_write(path, write)
 
 
+def _save_npz(path: str, arrays: dict[str, np.ndarray]) -> list[int]:
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez would add ".npz" to a name
+            np.savez(f, **arrays)
+
+    return _atomic_write(path, write)
+
+
 # -- the index -----------------------------------------------------------------------------
 
 
 class TrackIndex:
-    """A loaded index: unit vectors of library items and a way to search them.
+    """A loaded index: unit vectors of library items, a way to search them, and the pooler.
 
     Attributes
     ----------
     ids : np.ndarray, (n,) int64
         Item ids, ascending.
     vectors : np.ndarray, (n, dim) float32
-        Unit vectors (memory-mapped).
-    mean : np.ndarray, (dim,) float32
-        Subtracted before normalising (zeros with ``normalize: none``).
+        Unit track vectors (memory-mapped).
     radii : np.ndarray or None
         CSLS radius per row.
     meta : dict
@@ -167,14 +172,11 @@ class TrackIndex:
         self.model_id: str = meta["model_id"]
         self.ids = np.load(paths.ids, mmap_mode="r", allow_pickle=False)
         self.vectors = np.load(paths.vectors, mmap_mode="r", allow_pickle=False)
-        self.mean = np.asarray(meta["mean"], dtype=np.float32)
         self.radii = np.load(paths.radii, allow_pickle=False) if meta.get("has_radii") else None
-        self.projection = (
-            np.load(paths.projection, allow_pickle=False) if meta.get("has_projection") else None
-        )
         self.exact_below = exact_below
         self.search_k = search_k
-        self._search = None
+        self._search: NeighbourSearch | None = None
+        self._pooler: FittedPooler | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -183,17 +185,47 @@ class TrackIndex:
     def dim(self) -> int:
         return int(self.meta["dim"])
 
-    def score_transform(self) -> CslsScores | None:
+    @property
+    def pooler(self) -> FittedPooler:
+        """The pooler the index was built with, fitted on the library (loaded on first use)."""
+        if self._pooler is None:
+            from deejai_model.pooling import FittedPooler
+
+            with np.load(self.paths.pooler, allow_pickle=False) as arrays:
+                self._pooler = FittedPooler.from_data(self.meta["pooler"], dict(arrays))
+        return self._pooler
+
+    def track_vector(self, slices: np.ndarray) -> np.ndarray:
+        """The unit vector of a track from its raw slice vectors, made as the indexed ones were.
+
+        Parameters
+        ----------
+        slices : np.ndarray
+            ``(n_slices, model_dim)`` slice vectors of this index's model (e.g. of a file
+            outside the library).
+
+        Returns
+        -------
+        np.ndarray
+            ``(dim,)`` float32 unit vector; the same as the indexed row for an item's slices.
+        """
+        return self.pooler.transform(slices)
+
+    def score_transform(self) -> CslsTransform | None:
         """The hubness correction to hand to the playlist functions (None: plain cosine)."""
         if self.radii is None:
             return None
-        return CslsScores(self.ids, self.radii, int(self.meta["settings"]["hubness_k"]))
+        from deejai_model.playlists import CslsTransform
 
-    def search(self):
-        """A ``NeighbourSearch`` over this index (exact for small libraries, else Annoy)."""
+        return CslsTransform(self.ids, self.radii, int(self.meta["settings"]["hubness_k"]))
+
+    def search(self) -> NeighbourSearch:
+        """A neighbour search over this index (exact for small libraries, else Annoy)."""
         if self._search is None:
             if len(self.ids) <= self.exact_below:
-                self._search = ExactSearch(self.ids, np.asarray(self.vectors))
+                from deejai_model.playlists import BruteForceSearch
+
+                self._search = BruteForceSearch(np.asarray(self.ids), np.asarray(self.vectors))
             else:
                 from annoy import AnnoyIndex
 
@@ -207,90 +239,27 @@ class TrackIndex:
         """Mapping ``item_id -> unit vector`` (plus ``extra`` vectors, e.g. of outside files)."""
         return VectorsById(self.ids, self.vectors, extra)
 
-    def query_vector(self, raw: np.ndarray) -> np.ndarray:
-        """Normalise a pooled (raw) track vector the way the indexed ones were: ``(dim,)``."""
-        return unit_rows((np.asarray(raw, dtype=np.float32) - self.mean)[None, :])[0]
-
-    def adapt_slices(self, slices: np.ndarray) -> np.ndarray:
-        """Slice vectors of a track outside the library, projected as the library's were."""
-        if self.projection is None:
-            return slices
-        from deejai_model.adapt import project_slices
-
-        return project_slices([slices], self.projection)[0]
-
 
 # -- building and loading ------------------------------------------------------------------
 
 
-def pooled_vectors(
+def track_vectors(
     store: VectorStore, model_id: str, settings: Settings, log=None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Track vectors of every embedded library item: ``(ids (n,), vectors (n, dim), projection)``.
+) -> tuple[np.ndarray, np.ndarray, FittedPooler]:
+    """Fit the configured pooler on the library's slices: ``(ids (n,), vectors (n, dim), fitted)``.
 
-    With ``adapt`` (and a library of at least :data:`MIN_ITEMS_TO_ADAPT` items) the slices are
-    first projected by the library's own projection (:func:`adapted_vectors`); ``projection``
-    is then that ``(dim, adapt_dims)`` matrix, else None. Otherwise per-track poolings (mean,
-    mean+std) are stored once per track and only missing ones computed, and TF-IDF, which
-    depends on the whole library, is recomputed from all slices (and stored).
+    Reads the database only.  Track vectors depend on the whole library (its projection, its
+    mean, its TF-IDF counts), so they are derived here and kept in the index files, not stored
+    per item.
     """
-    from deejai_model import mp3tovec
-
     ids = store.item_ids(model_id)
-    if adapts(settings, len(ids)):
-        return adapted_vectors(store, model_id, settings, ids, log)
-    tag = settings.pooling_tag
-    if not settings.per_track_pooling:  # TF-IDF vectors hold only for the set they were made from
-        tag = f"{tag}@{store.generation(model_id)}"
-    known = store.track_vectors(model_id, tag)
-    missing = [i for i in ids if i not in known]
-    if settings.per_track_pooling:
-        if missing:
-            slices = store.slices(model_id, missing)
-            fresh = mp3tovec.pool_per_track([slices[i] for i in missing], settings.pooling)
-            store.set_track_vectors(model_id, missing, fresh, tag)
-            known.update(zip(missing, fresh, strict=True))
-    elif missing:
-        if log is not None:
-            log.info("computing TF-IDF track vectors of {} items", len(ids))
-        slices = store.slices(model_id)
-        fresh = mp3tovec.tfidf_vectors([slices[i] for i in ids], epsilon=settings.epsilon)
-        store.set_track_vectors(model_id, ids, fresh, tag)
-        known = dict(zip(ids, fresh, strict=True))
-    if not ids:
-        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32), None
-    vectors = np.stack([known[i] for i in ids]).astype(np.float32)
-    return np.asarray(ids, dtype=np.int64), vectors, None
-
-
-def adapts(settings: Settings, n_items: int) -> bool:
-    """Whether the index learns a projection (``adapt`` on and a library big enough)."""
-    return settings.adapt and n_items >= MIN_ITEMS_TO_ADAPT
-
-
-def adapted_vectors(
-    store: VectorStore, model_id: str, settings: Settings, ids: list[int], log=None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Track vectors pooled from slices projected by the library's own projection.
-
-    They depend on the whole library (like TF-IDF), so they are derived here, at index time,
-    and not stored in the database (which keeps the per-track vectors of the raw slices).
-    Returns ``(ids, vectors, projection (dim, adapt_dims))``.
-    """
-    from deejai_model import mp3tovec
-    from deejai_model.adapt import fit_track_projection, project_slices
-
+    pooler = settings.pooler()
     if log is not None:
-        log.info("learning the library's projection from the slices of {} items", len(ids))
-    slices = store.slices(model_id)
-    bags = [slices[i] for i in ids]
-    projection = fit_track_projection(bags, dims=settings.adapt_dims)
-    projected = project_slices(bags, projection)
-    if settings.per_track_pooling:
-        raw = mp3tovec.pool_per_track(projected, settings.pooling)
-    else:
-        raw = mp3tovec.tfidf_vectors(projected, epsilon=settings.epsilon)
-    return np.asarray(ids, dtype=np.int64), raw.astype(np.float32), projection
+        log.info("pooling the slices of {} items ({})", len(ids), pooler.kind)
+    slices = store.slices(model_id, ids)
+    ids = [i for i in ids if i in slices]  # an item removed meanwhile
+    fitted, vectors = pooler.fit_transform([slices[i] for i in ids])
+    return np.asarray(ids, dtype=np.int64), vectors, fitted
 
 
 def csls_radii(vectors: np.ndarray, k: int, annoy_index=None, block: int = 2048) -> np.ndarray:
@@ -317,7 +286,9 @@ def csls_radii(vectors: np.ndarray, k: int, annoy_index=None, block: int = 2048)
 def build_index(
     store: VectorStore, model_id: str, settings: Settings, directory: str, log=None
 ) -> TrackIndex:
-    """Pool, normalise and index every embedded item of ``model_id``; write the files atomically.
+    """Pool and index every embedded item of ``model_id``; write the files atomically.
+
+    Reads the database, never writes to it (a query may call this when the index is stale).
 
     Returns
     -------
@@ -328,14 +299,9 @@ def build_index(
 
     started = time.perf_counter()
     fingerprint = store.fingerprint(model_id)
-    ids, raw, projection = pooled_vectors(store, model_id, settings, log)
+    ids, vectors, fitted = track_vectors(store, model_id, settings, log)
     n = len(ids)
-    dim = int(raw.shape[1]) if n else 0
-    if settings.normalize == "center" and n >= MIN_ITEMS_TO_CENTER:
-        mean = raw.mean(axis=0).astype(np.float32)
-    else:
-        mean = np.zeros(dim, dtype=np.float32)
-    vectors = unit_rows(raw - mean) if n else raw
+    dim = int(vectors.shape[1]) if n else 0
     paths = IndexPaths(directory, model_id)
     os.makedirs(directory, exist_ok=True)
 
@@ -356,8 +322,8 @@ def build_index(
     stats["vectors"] = _save_npy(paths.vectors, vectors)
     if radii is not None:
         stats["radii"] = _save_npy(paths.radii, radii)
-    if projection is not None:
-        stats["projection"] = _save_npy(paths.projection, projection)
+    pooler_meta, pooler_arrays = fitted.to_data()
+    stats["pooler"] = _save_npz(paths.pooler, pooler_arrays)
     meta = {
         "format": FORMAT,
         "model_id": model_id,
@@ -365,9 +331,8 @@ def build_index(
         "settings": settings.index_signature(),
         "n": n,
         "dim": dim,
-        "mean": mean.tolist(),
+        "pooler": pooler_meta,
         "has_radii": radii is not None,
-        "has_projection": projection is not None,
         "files": stats,
         "built_seconds": round(time.perf_counter() - started, 3),
     }

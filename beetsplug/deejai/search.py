@@ -1,9 +1,10 @@
-"""Neighbour searches over the index arrays (``deejai_model.playlists.NeighbourSearch``).
+"""What the index adds to ``deejai_model.playlists``: Annoy search and a lazy id -> vector map.
 
-:class:`ExactSearch` (brute force) and :class:`AnnoySearch` (approximate) both return cosine
-distances ``1 - cos``, closest first, ties broken by item id; :class:`CslsScores` is the
-hubness re-ranking handed to the playlist functions; :class:`VectorsById` maps item ids to unit
-vectors without building a dict of the whole library.
+:class:`AnnoySearch` (approximate, a ``deejai_model.playlists.NeighbourSearch``) returns cosine
+distances ``1 - cos``, closest first, ties broken by item id, like the library's exact
+:class:`deejai_model.playlists.BruteForceSearch` that serves small libraries;
+:class:`VectorsById` maps item ids to unit vectors without building a dict of the whole
+library.  Exact search and the CSLS re-ranking are the library's (one implementation each).
 """
 
 from __future__ import annotations
@@ -11,46 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 import numpy as np
-
-
-def unit_rows(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero), float32."""
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=-1, keepdims=True)
-    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
-
-
-class ExactSearch:
-    """Brute-force cosine search over unit vectors (a ``NeighbourSearch``).
-
-    Parameters
-    ----------
-    ids : np.ndarray, (n,) int64
-        Item id of each row.
-    vectors : np.ndarray, (n, dim) float32
-        Unit vectors.
-    """
-
-    def __init__(self, ids: np.ndarray, vectors: np.ndarray):
-        self.ids = np.asarray(ids, dtype=np.int64)
-        self.vectors = np.asarray(vectors, dtype=np.float32)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def nearest(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` nearest items to ``query``: ``(item ids, cosine distances)``, closest first.
-
-        Ties are broken by item id.
-        """
-        k = min(int(k), len(self.ids))
-        if k <= 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        q = unit_rows(np.asarray(query, dtype=np.float32)[None, :])[0]
-        dist = 1.0 - self.vectors @ q
-        part = np.argpartition(dist, k - 1)[:k] if k < len(dist) else np.arange(len(dist))
-        order = part[np.lexsort((self.ids[part], dist[part]))]
-        return self.ids[order], dist[order].astype(np.float32)
 
 
 class AnnoySearch:
@@ -91,30 +52,6 @@ class AnnoySearch:
         dist = np.asarray(dists, dtype=np.float32) ** 2 / 2.0
         order = np.lexsort((self.ids[rows], dist))
         return self.ids[rows[order]], dist[order]
-
-
-class CslsScores:
-    """A ``deejai_model.playlists.ScoreTransform`` reading radii from the index arrays.
-
-    Same scores as :class:`deejai_model.playlists.CslsTransform` (``2 cos - r(q) - r(x)``,
-    ``r(q)`` = mean cosine of the query to its first ``k`` candidates) without building a
-    dict of the whole library on every query.
-    """
-
-    def __init__(self, ids: np.ndarray, radii: np.ndarray, k: int):
-        self.ids = ids
-        self.radii = radii
-        self.k = k
-
-    def __call__(self, query: np.ndarray, ids: np.ndarray, cosines: np.ndarray) -> np.ndarray:
-        from deejai_model.playlists import csls_scores
-
-        ids = np.asarray(ids, dtype=np.int64)
-        pos = np.clip(np.searchsorted(self.ids, ids), 0, max(len(self.ids) - 1, 0))
-        known = (len(self.ids) > 0) & (np.asarray(self.ids)[pos] == ids)
-        r_items = np.where(known, np.asarray(self.radii, dtype=np.float64)[pos], 0.0)
-        r_query = float(np.mean(cosines[: self.k])) if len(cosines) else 0.0
-        return csls_scores(cosines, r_query, r_items)
 
 
 def auto_search_k(n: int) -> int:

@@ -12,8 +12,10 @@ Why inside the library database, through beets' transaction API (``lib.transacti
 Tables
 ------
 ``deejai_vectors``: one row per (item, model): the file's path and mtime when it was embedded,
-the slice vectors (float32, little endian, shape ``(n_slices, dim)``), slice start times, and
-the derived track vector with the pooling that produced it.
+the slice vectors (float32, little endian, shape ``(n_slices, dim)``) and slice start times.
+Track vectors are not stored per item: they depend on the whole library and live in the index
+(``index.py``, ``deejai_model.pooling``).  Databases from before that keep two unused, NULL-able
+columns (``track_vector``, ``pooling``).
 ``deejai_generation``: a counter per model, bumped by every write or delete of that model's
 rows; with the row count it is the fingerprint an index is checked against.
 """
@@ -41,8 +43,6 @@ CREATE TABLE IF NOT EXISTS deejai_vectors (
     padded INTEGER NOT NULL,
     starts BLOB NOT NULL,
     slices BLOB NOT NULL,
-    track_vector BLOB,
-    pooling TEXT,
     PRIMARY KEY (item_id, model_id)
 );
 CREATE TABLE IF NOT EXISTS deejai_generation (
@@ -82,10 +82,6 @@ class SliceRow:
         Slice start times in seconds.
     padded : bool
         The track was shorter than one slice.
-    track_vector : np.ndarray or None, shape (n,): the pooling's width
-        Pooled vector, if already known.
-    pooling : str or None
-        Pooling tag of ``track_vector`` (see :attr:`Settings.pooling_tag`).
     """
 
     item_id: int
@@ -95,8 +91,6 @@ class SliceRow:
     slices: np.ndarray
     starts: np.ndarray
     padded: bool
-    track_vector: np.ndarray | None = None
-    pooling: str | None = None
 
 
 def _blob(array: np.ndarray) -> bytes:
@@ -217,20 +211,6 @@ class VectorStore:
                     rows += tx.query(f"{sql} AND v.item_id IN ({marks})", (model_id, *chunk))
         return {int(r[0]): _array(r[3], (int(r[1]), int(r[2]))) for r in rows}
 
-    def track_vectors(self, model_id: str, pooling: str) -> dict[int, np.ndarray]:
-        """Stored track vectors ``{item_id: (n,)}`` that were derived with ``pooling``.
-
-        ``n`` is the pooling's width (``dim``, or ``2 * dim`` for ``meanstd``).
-        """
-        with self.lib.transaction() as tx:
-            rows = tx.query(
-                "SELECT v.item_id, v.track_vector FROM deejai_vectors v "
-                "JOIN items i ON i.id = v.item_id "
-                "WHERE v.model_id = ? AND v.pooling = ? AND v.track_vector IS NOT NULL",
-                (model_id, pooling),
-            )
-        return {int(r[0]): _array(r[1], (-1,)) for r in rows}
-
     # -- writes ----------------------------------------------------------------------------
     def put(self, model_id: str, rows: Iterable[SliceRow]) -> int:
         """Store (or replace) rows of ``model_id`` in one transaction; returns how many."""
@@ -249,8 +229,6 @@ class VectorStore:
                     int(bool(row.padded)),
                     _blob(row.starts),
                     _blob(slices),
-                    None if row.track_vector is None else _blob(row.track_vector),
-                    row.pooling if row.track_vector is not None else None,
                 )
             )
         if not values:
@@ -258,26 +236,12 @@ class VectorStore:
         with self.lib.transaction() as tx:
             tx.mutate_many(
                 "INSERT OR REPLACE INTO deejai_vectors (item_id, model_id, path, mtime, duration, "
-                "n_slices, dim, padded, starts, slices, track_vector, pooling) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "n_slices, dim, padded, starts, slices) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
             self._bump(tx, [model_id])
         return len(values)
-
-    def set_track_vectors(
-        self, model_id: str, item_ids: Sequence[int], vectors: np.ndarray, pooling: str
-    ) -> None:
-        """Store derived track vectors (does not change the fingerprint: slices are the same)."""
-        with self.lib.transaction() as tx:
-            tx.mutate_many(
-                "UPDATE deejai_vectors SET track_vector = ?, pooling = ? "
-                "WHERE item_id = ? AND model_id = ?",
-                [
-                    (_blob(vector), pooling, int(item_id), model_id)
-                    for item_id, vector in zip(item_ids, vectors, strict=True)
-                ],
-            )
 
     def delete_items(self, item_ids: Iterable[int]) -> int:
         """Delete every model's rows of these items; returns the number of rows deleted."""
