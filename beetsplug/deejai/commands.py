@@ -1,8 +1,8 @@
 """``beet deejai ACTION ...``: one beets subcommand, dispatching on its first argument.
 
-Actions: ``embed``, ``index``, ``similar``, ``journey``, ``playlist``.  The query actions
-import numpy, the index and ``deejai_model.playlists``, never TensorFlow, unless a seed is a
-file outside the library (it is embedded on the fly).
+Actions: ``embed``, ``index``, ``similar``, ``journey``, ``playlist``, ``train`` (train.py).
+The query actions import numpy, the index and ``deejai_model.playlists``, never TensorFlow,
+unless a seed is a file outside the library (it is embedded on the fly).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ ACTIONS = {
     "similar": "items that sound like the first item matching QUERY (or a file)",
     "journey": "a path of items from A to B, through --via waypoints",
     "playlist": "continue a playlist from the seeds (each argument: a query or a file)",
+    "train": "learn Track2Vec from playlists/history/albums and ears that hear it",
 }
 
 USAGE = "%prog ACTION [options] [ARGS]\n\nActions:\n" + "\n".join(
@@ -69,6 +70,11 @@ def _output_options(
         help="paths in -o: playlist | library | absolute | a folder (config deejai.relative_to)",
     )
     parser.add_option("--play", action="store_true", help="send the playlist to the player")
+    parser.add_option(
+        "--creativity",
+        type="float",
+        help="0..1: creativity*cos(audio) + (1-creativity)*cos(track2vec) (after `deejai train`)",
+    )
 
 
 def _parser(action: str, usage: str) -> optparse.OptionParser:
@@ -189,6 +195,17 @@ class Actions:
         self._outside += 1
         return Seed(-self._outside, index.query_vector(raw), None, path)
 
+    def space(self, opts, seeds: dict):
+        """``(search, vectors_by_id, score_transform)`` of a query: the index's, or with
+        ``--creativity`` the blend with Track2Vec (:mod:`beetsplug.deejai.creativity`)."""
+        index = self.index()
+        outside = {key: vector for key, vector in seeds.items() if key < 0}
+        if opts.creativity is None:
+            return index.search(), index.vectors_by_id(outside), index.score_transform()
+        from .creativity import blended_space
+
+        return blended_space(self, index, opts.creativity, outside)
+
     def items_by_id(self, ids) -> list[Item]:
         """Library items for ``ids``, in order (ids not in the library are left out)."""
         out = []
@@ -225,6 +242,9 @@ class Actions:
         if pruned:
             self.log.info("dropped {} rows of items no longer in the library", pruned)
         items = list(self.lib.items(query))
+        from .train import apply_stored
+
+        apply_stored(self, items, force=opts.force)  # a trained head: from stored slices
         summary = embed_items(
             items,
             self.store,
@@ -261,13 +281,13 @@ class Actions:
         if not query:
             raise UserError("deejai similar: a query (or a file) is needed")
         seed = self.seed(query)
-        index = self.index()
+        search, vectors, transform = self.space(opts, {seed.key: seed.vector})
         found = playlists.similar(
-            index.search(),
-            seed.vector,
+            search,
+            vectors[seed.key],
             opts.n,
             exclude=[seed.key],
-            score_transform=index.score_transform(),
+            score_transform=transform,
         )
         items = self.items_by_id([n.id for n in found])
         by_id = {n.id: n.distance for n in found}
@@ -285,17 +305,21 @@ class Actions:
         if len(ends) != 2:
             raise UserError("deejai journey: two seeds are needed: A B (quote multi-word queries)")
         seeds = [self.seed(ends[0]), *(self.seed(v) for v in opts.via), self.seed(ends[1])]
-        index = self.index()
-        vectors = index.vectors_by_id({s.key: s.vector for s in seeds if s.item is None})
+        search, vectors, transform = self.space(opts, {s.key: s.vector for s in seeds})
         ids = playlists.journey(
-            index.search(),
+            search,
             vectors,
             [s.key for s in seeds],
             opts.n,
             epsilon=self.settings.epsilon,
-            score_transform=index.score_transform(),
+            score_transform=transform,
         )
         self.emit(self.items_by_id(ids), opts)
+
+    def do_train(self, args: list[str]) -> None:
+        from .train import run_train
+
+        run_train(self, args)
 
     def do_playlist(self, args: list[str]) -> None:
         import numpy as np
@@ -315,10 +339,9 @@ class Actions:
         if not words:
             raise UserError("deejai playlist: at least one seed is needed")
         seeds = [self.seed(w) for w in words]
-        index = self.index()
-        vectors = index.vectors_by_id({s.key: s.vector for s in seeds if s.item is None})
+        search, vectors, transform = self.space(opts, {s.key: s.vector for s in seeds})
         ids = playlists.continue_playlist(
-            index.search(),
+            search,
             vectors,
             [s.key for s in seeds],
             opts.n,
@@ -326,6 +349,6 @@ class Actions:
             noise=opts.noise,
             rng=np.random.default_rng(opts.rng_seed),
             epsilon=self.settings.epsilon,
-            score_transform=index.score_transform(),
+            score_transform=transform,
         )
         self.emit(self.items_by_id([s.key for s in seeds] + list(ids)), opts)
