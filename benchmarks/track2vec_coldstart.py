@@ -107,7 +107,7 @@ def run_corpus(labels: str, seeds: int, cache: str, share: float, stray: float, 
     bags = [s if s is not None else np.zeros((0, dim), np.float32) for s in slices]
 
     rows_pk, per_game, cosines = [], {}, []
-    diffs = {1: [], 5: []}
+    diffs = {1: [], 5: [], "plugin 1": [], "plugin 5": []}
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
         warm = split(groups, share, rng) & valid
@@ -145,13 +145,19 @@ def run_corpus(labels: str, seeds: int, cache: str, share: float, stray: float, 
             "trained head, mean, centre": evaluate(
                 pool(head_bags, "mean"), groups, cold, valid, "centre"
             ),
+            "trained head, plugin default (trackda-meanstd, centre)": evaluate(
+                pool(head_bags, "trackda-meanstd"), groups, cold, valid, "centre"
+            ),
         }
         base = systems["default ears, mean, centre"]
         for name, result in systems.items():
             rows_pk.append((seed, name, result))
         trained = systems["trained head, mean, centre"]
+        plugin_base = systems["default ears, plugin default (trackda-meanstd, centre)"]
+        plugin_trained = systems["trained head, plugin default (trackda-meanstd, centre)"]
         for k in (1, 5):
             diffs[k].append(trained[k] - base[k])
+            diffs[f"plugin {k}"].append(plugin_trained[k] - plugin_base[k])
         labels_cold = np.asarray(groups)[cold]
         for g in np.unique(labels_cold):
             mask = labels_cold == g
@@ -187,18 +193,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             table.append((name, len(p1), "{:.3f} [{:.3f}, {:.3f}]".format(*bootstrap_ci(p1))))
             table[-1] += ("{:.3f} [{:.3f}, {:.3f}]".format(*bootstrap_ci(p5)),)
         print(markdown_table(("system", "cold queries", "P@1 [95% CI]", "P@5 [95% CI]"), table))
-        print("\nPaired difference, trained head minus default ears (mean, centre):\n")
+        print("\nPaired difference per cold query, trained head minus default ears:\n")
         print(
             markdown_table(
-                ("metric", "mean difference [95% paired bootstrap CI]"),
+                ("pooling", "metric", "mean difference [95% paired bootstrap CI]"),
                 [
                     (
-                        f"P@{k}",
+                        "mean, centre" if isinstance(k, int) else "plugin default",
+                        f"P@{str(k)[-1]}",
                         "{:+.3f} [{:+.3f}, {:+.3f}]".format(
                             *bootstrap_ci(np.concatenate(diffs[k]))
                         ),
                     )
-                    for k in (1, 5)
+                    for k in diffs
                 ],
             )
         )
