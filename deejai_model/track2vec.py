@@ -22,7 +22,7 @@ import json
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,8 +47,8 @@ class Track2VecParams:
     min_count : int
         Tracks seen fewer times are left out of the vocabulary (10 upstream, for 240k
         playlists; a personal library wants 1 or 2).
-    epochs : int
-        Passes over the sentences (15).
+    epochs : int or None
+        Passes over the sentences (15); None: :func:`auto_epochs` of the corpus size.
     negative : int
         Negative samples (5).
     sample : float
@@ -64,7 +64,7 @@ class Track2VecParams:
     dim: int = 100
     window: int = 2
     min_count: int = 10
-    epochs: int = 15
+    epochs: int | None = 15
     negative: int = 5
     sample: float = 1e-3
     sg: int = 0
@@ -252,6 +252,8 @@ def train_track2vec(
             f"no track occurs {params.min_count} times in {len(sentences)} sentences "
             "(lower min_count, or give more playlists)"
         )
+    if params.epochs is None:
+        params = replace(params, epochs=auto_epochs(sum(len(s) for s in sentences)))
     model = Word2Vec(
         sentences=sentences,
         vector_size=params.dim,

@@ -118,11 +118,9 @@ def _parser() -> optparse.OptionParser:
 
 def run_train(actions, args: list[str]) -> None:
     """The ``train`` action (``actions``: :class:`beetsplug.deejai.commands.Actions`)."""
-    import numpy as np
-
-    from deejai_model.head import HeadParams, save_head_bundle, train_head
-    from deejai_model.sentences import MatchReport, read_sources
-    from deejai_model.track2vec import Track2VecParams, auto_epochs, train_track2vec
+    from deejai_model.head import HeadParams, save_head_bundle
+    from deejai_model.track2vec import Track2VecParams
+    from deejai_model.train import fit, gather_sentences
 
     opts, rest = _parser().parse_args(args)
     if rest:
@@ -140,50 +138,26 @@ def run_train(actions, args: list[str]) -> None:
         raise UserError("deejai train: the library is empty")
 
     # 1. sentences -----------------------------------------------------------------------
-    playlists = opts.playlists or _config_list(conf["playlists"]) or _default_playlist_dirs()
-    histories = opts.history or _config_list(conf["history"])
-    million = opts.million or conf["million_playlists"].get(str) or None
-    catalogue = catalogue_of(items)
-    report = MatchReport()
-    sources = read_sources(
-        playlists, histories, million, report, warn=lambda line: log.warning("{}", line)
+    albums = opts.albums
+    if albums is None and conf["albums"].get() in (True, False):
+        albums = conf["albums"].get()
+    found = gather_sentences(
+        catalogue_of(items),
+        opts.playlists or _config_list(conf["playlists"]) or _default_playlist_dirs(),
+        opts.history or _config_list(conf["history"]),
+        opts.million or conf["million_playlists"].get(str) or None,
+        albums,
+        conf["min_playlists"].get(int),
+        warn=lambda line: log.warning("{}", line),
     )
-    matched, report = catalogue.match_sentences(sources, report)
-    albums_setting = conf["albums"].get()
-    use_albums = opts.albums
-    if use_albums is None:
-        use_albums = albums_setting is True or (
-            albums_setting in ("auto", None) and report.sentences < conf["min_playlists"].get(int)
-        )
-    album_sentences = catalogue.album_sentences() if use_albums else []
-    _say(f"deejai: {report.line()}; {len(album_sentences)} album sentences")
-    sentences = [[t.key for t in s] for s in matched + album_sentences]
-    if not sentences:
+    _say(f"deejai: {found.line()}")
+    if not found.keys:
         raise UserError(
             "deejai train: no sentence of two matched tracks or more "
             "(give --playlists/--history, or use --albums)"
         )
 
-    # 2. Track2Vec -----------------------------------------------------------------------
-    epochs = conf["word2vec_epochs"].get()
-    if epochs in ("auto", None):
-        epochs = auto_epochs(sum(len(s) for s in sentences))
-    params = Track2VecParams(
-        dim=conf["dim"].get(int),
-        window=conf["window"].get(int),
-        min_count=conf["min_count"].get(int),
-        epochs=int(epochs),
-        sample=float(conf["sample"].as_number()),
-    )
-    try:
-        t2v = train_track2vec(sentences, params)
-    except ValueError as error:
-        raise UserError(f"deejai train: {error}") from error
-    t2v_base = track2vec_base(plugin, lib)
-    t2v.save(t2v_base)
-    _say(f"deejai: Track2Vec of {len(t2v)} tracks from {len(sentences)} sentences: {t2v_base}.npz")
-
-    # 3. base slices ---------------------------------------------------------------------
+    # 2. base slices ---------------------------------------------------------------------
     base_handle = _base_handle(plugin)
     base_id = base_handle.model_id
     have = set(store.item_ids(base_id))
@@ -196,24 +170,22 @@ def run_train(actions, args: list[str]) -> None:
         _say(summary.line())
         if summary.interrupted:
             raise UserError("deejai train: interrupted while embedding; run it again to resume")
-    slices = store.slices(base_id)
-    keys = {item.id: item_key(item) for item in items}
-    train_ids = [i for i in sorted(slices) if keys.get(i) in t2v and len(slices[i])]
-    if len(train_ids) < 2:
-        raise UserError(
-            f"deejai train: only {len(train_ids)} item(s) with vectors are in Track2Vec's "
-            "vocabulary; at least 2 are needed"
-        )
 
-    # 4. the head ------------------------------------------------------------------------
+    # 3. Track2Vec and the head ------------------------------------------------------------
+    epochs = conf["word2vec_epochs"].get()
+    t2v_params = Track2VecParams(
+        dim=conf["dim"].get(int),
+        window=conf["window"].get(int),
+        min_count=conf["min_count"].get(int),
+        epochs=None if epochs in ("auto", None) else int(epochs),
+        sample=float(conf["sample"].as_number()),
+    )
     output = (
         opts.output or conf["output"].get(str) or os.path.join(plugin.index_dir(lib), "deejai-ears")
     )
     output = os.path.abspath(os.path.expanduser(output))
     head_params = HeadParams(epochs=opts.epochs or conf["epochs"].get(int))
-    _say(
-        f"deejai: training the head on {len(train_ids)} items (at most {head_params.epochs} epochs)"
-    )
+    _say(f"deejai: training Track2Vec, then the head (at most {head_params.epochs} epochs)")
 
     def progress(epoch: int, logs: dict) -> None:
         _say(
@@ -223,9 +195,11 @@ def run_train(actions, args: list[str]) -> None:
         )
 
     try:
-        model, head_report = train_head(
-            [slices[i] for i in train_ids],
-            np.stack([t2v.vector(keys[i]) for i in train_ids]),
+        t2v, model, head_report, train_ids = fit(
+            found.keys,
+            store.slices(base_id),
+            {item.id: item_key(item) for item in items},
+            t2v_params,
             head_params,
             checkpoint_dir=output + ".checkpoints",
             progress=progress,
@@ -235,15 +209,20 @@ def run_train(actions, args: list[str]) -> None:
         raise UserError(
             "deejai train: interrupted; run the same command again to resume from the last epoch"
         ) from None
+    except ValueError as error:
+        raise UserError(f"deejai train: {error}") from error
     _say("")
-    _say(f"deejai: {head_report.line()}")
+    t2v_base = track2vec_base(plugin, lib)
+    t2v.save(t2v_base)
+    _say(f"deejai: Track2Vec of {len(t2v)} tracks: {t2v_base}.npz")
+    _say(f"deejai: head trained on {len(train_ids)} items: {head_report.line()}")
 
     # 5. the bundle, and the library's vectors for it --------------------------------------
     base_bundle = base_handle.bundle()
     provenance = {
         "report": dataclasses.asdict(head_report),
         "track2vec": {"fingerprint": t2v.fingerprint, "tracks": len(t2v), **t2v.meta},
-        "sentences": {"matched": report.sentences, "albums": len(album_sentences)},
+        "sentences": {"matched": found.report.sentences, "albums": found.albums},
         "trained": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     save_head_bundle(
