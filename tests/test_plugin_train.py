@@ -132,3 +132,25 @@ def test_embed_with_trained_ears_reuses_stored_slices(trained):
     assert any(f"2 items got {heads[0]} vectors from stored slices" in line for line in logs)
     assert not any("embedding" in line.lower() and "base" in line for line in logs)
     assert store.item_ids(heads[0]) == ids
+
+
+def test_creativity_query_imports_no_tensorflow_or_gensim(trained):
+    env, _, _ = trained
+    env.write_config()
+    done = env.beet("deejai", "similar", "-n", "3", "--creativity", "0.5", "chord-1", probe=True)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.strip().splitlines()) == 4  # three items, then the probe line
+    assert done.stdout.strip().endswith("HEAVY="), done.stdout
+    assert "gensim" not in done.stdout
+
+
+def test_speccy_and_missing_track2vec_are_clear_errors(trained, tmp_path):
+    env, _, _ = trained
+    env.config["deejai"]["track2vec"] = str(tmp_path / "none")
+    from beets.ui import UserError
+
+    with pytest.raises(UserError, match="--creativity needs Track2Vec: .*none"):
+        env.run_output("deejai", "similar", "--creativity", "0.5", "chord-1")
+    with pytest.raises(UserError, match="--speccy: training Speccy .* not available yet"):
+        env.run_output("deejai", "train", "--speccy")
+    env.config["deejai"]["track2vec"] = ""
