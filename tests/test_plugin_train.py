@@ -154,3 +154,14 @@ def test_speccy_and_missing_track2vec_are_clear_errors(trained, tmp_path):
     with pytest.raises(UserError, match="--speccy: training Speccy .* not available yet"):
         env.run_output("deejai", "train", "--speccy")
     env.config["deejai"]["track2vec"] = ""
+
+
+def test_albums_alone_when_there_are_no_playlists(trained, capsys):
+    """Nothing but a tagged library: albums become the sentences (train.albums: auto)."""
+    env, _, _ = trained
+    env.config["deejai"]["model"] = ""
+    ears = env.temp_path / "album-ears"
+    out, _ = env.run_output("deejai", "train", "-O", str(ears), "--epochs", "3")
+    err = capsys.readouterr().err
+    assert "0 sentences: 0 entries matched" in err and "; 4 album sentences" in err
+    assert (ears / "manifest.json").is_file() and f"deejai: model: {ears}" in out

@@ -7,9 +7,9 @@ Steps (each reported on stderr):
    path, then MusicBrainz recording id, then normalised artist + title; albums of the library
    are added as weaker sentences when asked, or by default when fewer than
    ``train.min_playlists`` playlists/sessions matched;
-2. train Track2Vec and save it as data (``deejai.track2vec`` path, default
+2. embed, with the base model, items that have no slices of it yet (progress, resumable);
+3. train Track2Vec and save it as data (``deejai.track2vec`` path, default
    ``<library folder>/deejai.track2vec.{npz,json}``), keyed by stable track keys;
-3. embed, with the base model, items that have no slices of it yet (progress, resumable);
 4. train the head from the stored base slices (early stopping, checkpoints beside the output:
    Ctrl-C and run again resumes);
 5. write the bundle (``--output``, default ``<library folder>/deejai-ears``) and derive every
@@ -79,14 +79,19 @@ def _config_list(view) -> list[str]:
 
 
 def _default_playlist_dirs() -> list[str]:
-    """The playlist and smartplaylist plugins' ``playlist_dir``, where they exist."""
+    """The playlist and smartplaylist plugins' ``playlist_dir``, where set and existing (not
+    their default ``.``, which would search the current folder)."""
+    import confuse
+
     found = []
     for plugin in ("playlist", "smartplaylist"):
         try:
+            if beets_config[plugin]["playlist_dir"].get() in (None, "", "."):
+                continue
             folder = beets_config[plugin]["playlist_dir"].as_filename()
-        except Exception:  # not configured
+        except confuse.ConfigError:  # not configured
             continue
-        if folder and os.path.isdir(folder) and folder not in found:
+        if os.path.isdir(folder) and folder not in found:
             found.append(folder)
     return found
 
