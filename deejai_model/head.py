@@ -260,28 +260,72 @@ def train_head(
     from .networks.head import build_head
 
     params = params or HeadParams()
-    if len(slices) < 2 or len(slices) != len(targets):
-        raise ValueError(f"need two tracks or more with targets, got {len(slices)}")
     _import_tf()
+    width = int(np.shape(slices[0])[1]) if len(slices) else 0
+    model = build_head(width, int(np.shape(targets)[1]), params.hidden, params.dropout)
+
+    def standardise(x_train: np.ndarray) -> None:
+        norm = model.get_layer("head_norm")
+        norm.moving_mean.assign(x_train.mean(axis=0))
+        norm.moving_variance.assign(x_train.var(axis=0))
+
+    report = fit_to_track2vec(
+        model, slices, targets, params, checkpoint_dir, progress, prepare=standardise
+    )
+    return model, report
+
+
+def fit_to_track2vec(
+    model: Any,
+    inputs: Sequence[np.ndarray],
+    targets: np.ndarray,
+    params: HeadParams,
+    checkpoint_dir: str | os.PathLike | None = None,
+    progress: Callable[[int, dict], None] | None = None,
+    prepare: Callable[[np.ndarray], None] | None = None,
+) -> HeadReport:
+    """Fit any Keras model from per-slice inputs to their track's Track2Vec vector.
+
+    The loop shared by the head and Speccy (:mod:`deejai_model.train_speccy`): tracks split
+    into training and validation (``params.validation``), cosine loss, Adam, early stopping on
+    the validation loss (``params.patience``), ``last``/``best`` checkpoints in
+    ``checkpoint_dir`` after every epoch (resumed when data and settings match).
+
+    Parameters
+    ----------
+    model : keras.Model
+        ``(n, *slice_shape) -> (n, dim)``; left with its best validation weights.
+    inputs : sequence of np.ndarray, each (n_slices_i, *slice_shape)
+        The slices of each track.
+    targets : np.ndarray, shape (n_tracks, dim)
+        Track2Vec vectors (normalised here).
+    prepare : callable, optional
+        ``prepare(x_train)`` before the first epoch of a fresh run (e.g. input statistics).
+
+    Raises
+    ------
+    ValueError
+        Fewer than two tracks.
+    """
     import keras
 
+    if len(inputs) < 2 or len(inputs) != len(targets):
+        raise ValueError(f"need two tracks or more with targets, got {len(inputs)}")
     targets = _unit(np.asarray(targets, dtype=np.float32))
-    train_rows, val_rows = split_tracks(len(slices), params.validation, params.seed)
-    x_train, y_train = _stack(slices, targets, train_rows)
-    x_val, y_val = _stack(slices, targets, val_rows)
+    train_rows, val_rows = split_tracks(len(inputs), params.validation, params.seed)
+    x_train, y_train = _stack(inputs, targets, train_rows)
+    x_val, y_val = _stack(inputs, targets, val_rows)
 
     keras.utils.set_random_seed(params.seed)
-    model = build_head(x_train.shape[1], targets.shape[1], params.hidden, params.dropout)
-    norm = model.get_layer("head_norm")
-    norm.moving_mean.assign(x_train.mean(axis=0))
-    norm.moving_variance.assign(x_train.var(axis=0))
+    if prepare is not None:
+        prepare(x_train)
     model.compile(
         optimizer=keras.optimizers.Adam(params.learning_rate),
         loss=keras.losses.CosineSimilarity(),
     )
 
     folder = Path(checkpoint_dir) if checkpoint_dir else None
-    fingerprint = data_fingerprint(slices, targets, params)
+    fingerprint = data_fingerprint(inputs, targets, params)
     start_epoch, best_loss, best_weights, waited = 0, np.inf, None, 0
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -335,21 +379,22 @@ def train_head(
             validation_data=(x_val, y_val),
             callbacks=[checkpoints],
         )
-    epoch = checkpoints.epoch
     if checkpoints.best_weights is not None:
         _set_weights(model, checkpoints.best_weights)
 
-    predicted = _unit(np.asarray(model(x_val, training=False)))
+    predicted = []
+    for start in range(0, len(x_val), 256):
+        predicted.append(np.asarray(model(x_val[start : start + 256], training=False)))
+    predicted = _unit(np.concatenate(predicted))
     constant = _unit(y_train.mean(axis=0))
-    report = HeadReport(
+    return HeadReport(
         val_cosine=float(np.mean(np.sum(predicted * y_val, axis=1))),
         constant_cosine=float(np.mean(y_val @ constant)),
         train_tracks=len(train_rows),
         val_tracks=len(val_rows),
-        epochs=epoch,
+        epochs=checkpoints.epoch,
         resumed_from=start_epoch,
     )
-    return model, report
 
 
 def save_head_bundle(
