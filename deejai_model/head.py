@@ -397,6 +397,24 @@ def fit_to_track2vec(
     )
 
 
+def write_bundle_dir(model: Any, manifest: dict, directory: Path, provenance: str) -> Manifest:
+    """:func:`deejai_model.bundle.save_bundle` into a temporary sibling folder, then renamed
+    into place (an existing bundle there is replaced whole, never left half-written)."""
+    import shutil
+
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".deejai-", dir=directory.parent))
+    try:
+        written = save_bundle(model, manifest, tmp, provenance=provenance)
+        if directory.exists():
+            shutil.rmtree(directory)
+        os.replace(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return written
+
+
 def save_head_bundle(
     model: Any,
     base: Bundle,
@@ -419,8 +437,6 @@ def save_head_bundle(
     extra : dict, optional
         Written to ``PROVENANCE.md`` as JSON (training report, Track2Vec fingerprint ...).
     """
-    import shutil
-
     directory = Path(directory).resolve()
     base_path = Path(base.path).resolve()
     try:
@@ -444,15 +460,6 @@ def save_head_bundle(
         "source": source,
         "base": {"model_id": base.model_id, "path": base_ref},
     }
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".deejai-", dir=directory.parent))
-    try:
-        provenance = "# Trained head\n\n```json\n" + json.dumps(extra or {}, indent=2) + "\n```\n"
-        written = save_bundle(model, manifest, tmp, provenance=provenance)
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    provenance = "# Trained head\n\n```json\n" + json.dumps(extra or {}, indent=2) + "\n```\n"
+    written = write_bundle_dir(model, manifest, directory, provenance)
     return written
