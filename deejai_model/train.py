@@ -119,6 +119,44 @@ def fit(
     return t2v, model, report, ids
 
 
+def fit_speccy(
+    sentences: Sequence[Sequence[str]],
+    path_by_id: dict,
+    key_by_id: dict,
+    t2v_params=None,
+    params=None,
+    weights: str | os.PathLike | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    progress: Callable[[int, dict], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+):
+    """Track2Vec from ``sentences``, then Speccy from the mel slices of the tracks in its
+    vocabulary (decoded here; see :mod:`deejai_model.train_speccy`).
+
+    Returns
+    -------
+    (Track2Vec, keras.Model, HeadReport, list of ids trained on)
+    """
+    from .track2vec import train_track2vec
+    from .train_speccy import speccy_slices, train_speccy
+
+    t2v = train_track2vec(sentences, t2v_params)
+    wanted = [i for i in path_by_id if key_by_id.get(i) in t2v]
+    mel = speccy_slices([path_by_id[i] for i in wanted], warn=warn)
+    ids = [i for i in wanted if path_by_id[i] in mel]
+    if len(ids) < 2:
+        raise ValueError(f"only {len(ids)} decodable track(s) are in Track2Vec's vocabulary")
+    model, report = train_speccy(
+        [mel[path_by_id[i]] for i in ids],
+        np.stack([t2v.vector(key_by_id[i]) for i in ids]),
+        params,
+        weights=weights,
+        checkpoint_dir=checkpoint_dir,
+        progress=progress,
+    )
+    return t2v, model, report, ids
+
+
 # --------------------------------------------------------------------------- command line
 
 
@@ -207,9 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     kind = parser.add_mutually_exclusive_group()
     kind.add_argument("--head", dest="kind", action="store_const", const="head", default="head")
     kind.add_argument("--speccy", dest="kind", action="store_const", const="speccy")
+    parser.add_argument(
+        "--speccy-weights", help="start Speccy from this speccy_model file or Speccy bundle"
+    )
     args = parser.parse_args(argv)
-    if args.kind == "speccy":
-        parser.error("--speccy: training Speccy from mel slices is not available yet; use --head")
 
     output = Path(args.output).resolve()
     catalogue = folder_catalogue(args.music)
@@ -226,24 +265,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"deejai: {found.line()}", file=sys.stderr)
     if not found.keys:
         parser.error("no sentence of two matched tracks or more (give playlists, or --albums)")
-    try:
-        base = load_bundle(args.base or default_bundle_path())
-    except BundleError as error:
-        parser.error(str(error))
     output.parent.mkdir(parents=True, exist_ok=True)
-    cache = output.with_name(output.name + ".slices.npz")
+    t2v_params = Track2VecParams(min_count=args.min_count, sample=0.0, epochs=None)
+    keys = {t.id: t.key for t in catalogue.tracks}
+    checkpoints = output.with_name(output.name + ".checkpoints")
+
+    def progress(epoch: int, logs: dict) -> None:
+        print(f"deejai: epoch {epoch}: validation cosine {-logs['val_loss']:.3f}", file=sys.stderr)
+
     try:
+        if args.kind == "speccy":
+            from .train_speccy import save_speccy_bundle
+
+            t2v, model, report, ids = fit_speccy(
+                found.keys,
+                {t.id: t.path for t in catalogue.tracks},
+                keys,
+                t2v_params,
+                HeadParams(epochs=args.epochs, learning_rate=1e-4, batch_size=32, patience=5),
+                weights=args.speccy_weights,
+                checkpoint_dir=checkpoints,
+                progress=progress,
+                warn=lambda line: print(f"deejai: {line}", file=sys.stderr),
+            )
+            t2v.save(output.with_name(output.name + ".track2vec"))
+            save_speccy_bundle(model, output, "1", {"report": vars(report)})
+            print(f"deejai: {report.line()}")
+            print(f"deejai: wrote {output} (Speccy trained on {len(ids)} tracks)")
+            return 0
+        try:
+            base = load_bundle(args.base or default_bundle_path())
+        except BundleError as error:
+            parser.error(str(error))
+        cache = output.with_name(output.name + ".slices.npz")
         slices = embed_cached([t.path for t in catalogue.tracks], base, cache)
         t2v, model, report, ids = fit(
             found.keys,
             slices,
-            {t.id: t.key for t in catalogue.tracks},
-            Track2VecParams(min_count=args.min_count, sample=0.0, epochs=None),
+            keys,
+            t2v_params,
             HeadParams(epochs=args.epochs),
-            checkpoint_dir=output.with_name(output.name + ".checkpoints"),
-            progress=lambda e, logs: print(
-                f"deejai: epoch {e}: validation cosine {-logs['val_loss']:.3f}", file=sys.stderr
-            ),
+            checkpoint_dir=checkpoints,
+            progress=progress,
         )
     except KeyboardInterrupt:
         print("deejai: interrupted; run the same command again to resume", file=sys.stderr)

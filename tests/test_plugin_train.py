@@ -144,15 +144,19 @@ def test_creativity_query_imports_no_tensorflow_or_gensim(trained):
     assert "gensim" not in done.stdout
 
 
-def test_speccy_and_missing_track2vec_are_clear_errors(trained, tmp_path):
+def test_missing_track2vec_and_speccy_weights_are_clear_errors(trained, tmp_path):
     env, _, _ = trained
     env.config["deejai"]["track2vec"] = str(tmp_path / "none")
     from beets.ui import UserError
 
     with pytest.raises(UserError, match="--creativity needs Track2Vec: .*none"):
         env.run_output("deejai", "similar", "--creativity", "0.5", "chord-1")
-    with pytest.raises(UserError, match="--speccy: training Speccy .* not available yet"):
-        env.run_output("deejai", "train", "--speccy")
+    lists = env.temp_path / "playlists"
+    with pytest.raises(UserError, match=r"deejai train: .*nowhere\.h5"):
+        env.run_output(
+            "deejai", "train", "--speccy", "--playlists", str(lists), "--no-albums",
+            "--speccy-weights", str(tmp_path / "nowhere.h5"), "-O", str(tmp_path / "sp"),
+        )  # fmt: skip
     env.config["deejai"]["track2vec"] = ""
 
 

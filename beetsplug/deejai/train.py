@@ -117,6 +117,9 @@ def _parser() -> optparse.OptionParser:
     parser.add_option("--epochs", type="int", help="most head epochs [train.epochs]")
     parser.add_option("--head", dest="kind", action="store_const", const="head", default="head")
     parser.add_option("--speccy", dest="kind", action="store_const", const="speccy")
+    parser.add_option(
+        "--speccy-weights", help="--speccy: start from this speccy_model file or Speccy bundle"
+    )
     parser.add_option("-O", "--output", help="bundle directory [<library folder>/deejai-ears]")
     return parser
 
@@ -124,17 +127,11 @@ def _parser() -> optparse.OptionParser:
 def run_train(actions, args: list[str]) -> None:
     """The ``train`` action (``actions``: :class:`beetsplug.deejai.commands.Actions`)."""
     from deejai_model.head import HeadParams, save_head_bundle
-    from deejai_model.track2vec import Track2VecParams
     from deejai_model.train import fit, gather_sentences
 
     opts, rest = _parser().parse_args(args)
     if rest:
         raise UserError(f"deejai train: unexpected argument(s): {' '.join(rest)}")
-    if opts.kind == "speccy":
-        raise UserError(
-            "deejai train --speccy: training Speccy from mel slices is not available yet; "
-            "use --head (trains on the stored slice vectors, minutes on a CPU)"
-        )
     plugin, lib, log = actions.plugin, actions.lib, actions.log
     conf = plugin.config["train"]
     store = actions.store
@@ -162,6 +159,10 @@ def run_train(actions, args: list[str]) -> None:
             "(give --playlists/--history, or use --albums)"
         )
 
+    if opts.kind == "speccy":
+        _train_speccy(actions, opts, found, items)
+        return
+
     # 2. base slices ---------------------------------------------------------------------
     base_handle = _base_handle(plugin)
     base_id = base_handle.model_id
@@ -177,18 +178,8 @@ def run_train(actions, args: list[str]) -> None:
             raise UserError("deejai train: interrupted while embedding; run it again to resume")
 
     # 3. Track2Vec and the head ------------------------------------------------------------
-    epochs = conf["word2vec_epochs"].get()
-    t2v_params = Track2VecParams(
-        dim=conf["dim"].get(int),
-        window=conf["window"].get(int),
-        min_count=conf["min_count"].get(int),
-        epochs=None if epochs in ("auto", None) else int(epochs),
-        sample=float(conf["sample"].as_number()),
-    )
-    output = (
-        opts.output or conf["output"].get(str) or os.path.join(plugin.index_dir(lib), "deejai-ears")
-    )
-    output = os.path.abspath(os.path.expanduser(output))
+    t2v_params = _track2vec_params(conf)
+    output = _output(opts, plugin, lib, "deejai-ears")
     head_params = HeadParams(epochs=opts.epochs or conf["epochs"].get(int))
     _say(f"deejai: training Track2Vec, then the head (at most {head_params.epochs} epochs)")
 
@@ -247,6 +238,76 @@ def run_train(actions, args: list[str]) -> None:
         f"(validation cosine {head_report.val_cosine:.3f}, constant "
         f"{head_report.constant_cosine:.3f}); {done} items got vectors from their stored "
         f"slices. Use them with `deejai: model: {output}`"
+    )
+
+
+def _track2vec_params(conf):
+    from deejai_model.track2vec import Track2VecParams
+
+    epochs = conf["word2vec_epochs"].get()
+    return Track2VecParams(
+        dim=conf["dim"].get(int),
+        window=conf["window"].get(int),
+        min_count=conf["min_count"].get(int),
+        epochs=None if epochs in ("auto", None) else int(epochs),
+        sample=float(conf["sample"].as_number()),
+    )
+
+
+def _output(opts, plugin, lib, default: str) -> str:
+    output = opts.output or plugin.config["train"]["output"].get(str)
+    output = output or os.path.join(plugin.index_dir(lib), default)
+    return os.path.abspath(os.path.expanduser(output))
+
+
+def _train_speccy(actions, opts, found, items) -> None:
+    """``train --speccy``: decode the items in Track2Vec's vocabulary, train Speccy."""
+    from deejai_model.errors import BundleError
+    from deejai_model.head import HeadParams
+    from deejai_model.train import fit_speccy
+    from deejai_model.train_speccy import save_speccy_bundle
+
+    plugin, lib, log = actions.plugin, actions.lib, actions.log
+    conf = plugin.config["train"]
+    output = _output(opts, plugin, lib, "deejai-speccy")
+    params = HeadParams(
+        epochs=opts.epochs or conf["epochs"].get(int),
+        learning_rate=1e-4,
+        batch_size=32,
+        patience=5,
+    )
+    _say("deejai: training Track2Vec, then Speccy from mel slices (decodes every track)")
+    try:
+        t2v, model, report, ids = fit_speccy(
+            found.keys,
+            {item.id: os.fsdecode(item.path) for item in items},
+            {item.id: item_key(item) for item in items},
+            _track2vec_params(conf),
+            params,
+            weights=opts.speccy_weights,
+            checkpoint_dir=output + ".checkpoints",
+            progress=lambda e, logs: _say(
+                f"deejai: epoch {e}/{params.epochs}: validation cosine {-logs['val_loss']:.3f}",
+                transient=True,
+            ),
+            warn=lambda line: log.warning("{}", line),
+        )
+    except KeyboardInterrupt:
+        _say("")
+        raise UserError(
+            "deejai train: interrupted; run the same command again to resume from the last epoch"
+        ) from None
+    except (ValueError, BundleError) as error:  # data; --speccy-weights
+        raise UserError(f"deejai train: {error}") from error
+    _say("")
+    t2v_base = track2vec_base(plugin, lib)
+    t2v.save(t2v_base)
+    save_speccy_bundle(
+        model, output, time.strftime("%Y%m%d%H%M%S", time.gmtime()), {"report": vars(report)}
+    )
+    ui.print_(
+        f"deejai: trained Speccy on {len(ids)} items in {output} ({report.line()}). Use it "
+        f"with `deejai: model: {output}`, then `beet deejai embed` (decodes every file)"
     )
 
 
