@@ -31,7 +31,7 @@ from deejai_model.errors import BundleError
 
 MANIFEST_FILE = "manifest.json"
 FORMAT = 1
-ARCHITECTURES = ("musicnn", "speccy")
+ARCHITECTURES = ("musicnn", "speccy", "head")
 FRONTEND_KEYS = {
     "kind": str,
     "sample_rate": int,
@@ -76,6 +76,9 @@ class Manifest:
         The weights' licence (SPDX id or name) and where they come from.
     labels : list of str or None
         Names of the tag outputs, for networks that have a ``"taggram"`` output.
+    base : dict or None
+        For ``architecture: "head"`` (:mod:`deejai_model.head`): ``{"model_id", "path"}`` of
+        the bundle whose slice vectors the head reads (``path`` relative to this bundle).
     format : int
         Manifest format version (1).
     """
@@ -91,6 +94,7 @@ class Manifest:
     license: str
     source: str
     labels: list[str] | None = None
+    base: dict[str, str] | None = None
     format: int = FORMAT
 
     @classmethod
@@ -115,7 +119,7 @@ class Manifest:
         unknown = sorted(set(data) - set(fields_))
         if unknown:
             raise BundleError(f"manifest has unknown key(s): {', '.join(unknown)}")
-        required = [n for n in fields_ if n not in ("labels", "format")]
+        required = [n for n in fields_ if n not in ("labels", "base", "format")]
         missing = [n for n in required if n not in data]
         if "format" not in data:
             missing.insert(0, "format")
@@ -192,6 +196,14 @@ class Manifest:
             if not all(isinstance(label, str) for label in labels):
                 raise BundleError("manifest labels must be a list of strings")
 
+        base = data.get("base")
+        if data["architecture"] == "head":
+            check("base", base, dict)
+            if not isinstance(base.get("model_id"), str) or not base["model_id"]:
+                raise BundleError("manifest base.model_id must name the base model")
+        elif base is not None:
+            raise BundleError("manifest base is only for architecture 'head'")
+
         return cls(
             name=data["name"],
             version=data["version"],
@@ -204,6 +216,7 @@ class Manifest:
             license=data["license"],
             source=data["source"],
             labels=list(labels) if labels is not None else None,
+            base=dict(base) if base is not None else None,
             format=data["format"],
         )
 
@@ -220,8 +233,9 @@ class Manifest:
         """The manifest as a JSON-ready dict (``labels`` left out when ``None``)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         out = {"format": out.pop("format"), **out}
-        if out["labels"] is None:
-            del out["labels"]
+        for optional in ("labels", "base"):
+            if out[optional] is None:
+                del out[optional]
         return out
 
     def to_json(self) -> str:
@@ -292,6 +306,8 @@ def _build_network(manifest: Manifest) -> Any:
     params = manifest.architecture_params
     if manifest.architecture == "musicnn":
         from deejai_model.networks.musicnn import build_musicnn as builder
+    elif manifest.architecture == "head":
+        from deejai_model.networks.head import build_head as builder
     else:  # "speccy", checked by Manifest
         from deejai_model.networks.speccy import build_speccy as builder
     try:
@@ -543,7 +559,13 @@ def load_bundle(
     _import_tf()
     model = _build_network(manifest)
     _assign_weights(model, weights_path)
-    bundle = Bundle(path, manifest, model, batch_size=batch_size, device=device)
+    if manifest.architecture == "head":  # a head on another bundle's slice vectors
+        from deejai_model.head import HeadBundle, resolve_base
+
+        base = load_bundle(resolve_base(manifest, path), batch_size=batch_size, device=device)
+        bundle = HeadBundle(path, manifest, model, base, batch_size=batch_size, device=device)
+    else:
+        bundle = Bundle(path, manifest, model, batch_size=batch_size, device=device)
     if manifest.output not in bundle.output_names:
         raise BundleError(
             f"{manifest_path}: output {manifest.output!r} is not one of the "
@@ -568,7 +590,7 @@ def write_npz(arrays: Mapping[str, np.ndarray], path: str | os.PathLike) -> None
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
         for key in sorted(arrays):
             buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[key]), allow_pickle=False)
+            np.lib.format.write_array(buf, np.asarray(arrays[key], order="C"), allow_pickle=False)
             info = zipfile.ZipInfo(key + ".npy", date_time=_ZIP_EPOCH)
             info.external_attr = 0o644 << 16
             zf.writestr(info, buf.getvalue())

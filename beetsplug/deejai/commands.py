@@ -1,8 +1,8 @@
 """``beet deejai ACTION ...``: one beets subcommand, dispatching on its first argument.
 
-Actions: ``embed``, ``index``, ``similar``, ``journey``, ``playlist``, ``ls``.  The query actions
-import numpy, the index and ``deejai_model.playlists``, never TensorFlow, unless a seed is a
-file outside the library (it is embedded on the fly).
+Actions: ``embed``, ``index``, ``similar``, ``journey``, ``playlist``, ``ls``, ``train``
+(train.py).  The query actions import numpy, the index and ``deejai_model.playlists``, never
+TensorFlow, unless a seed is a file outside the library (it is embedded on the fly).
 
 Queries mean what they mean to ``beet ls``: arguments are passed to beets as a list of terms
 (never one string, which beets would split again).  ``similar``, ``embed`` and ``ls`` take their
@@ -34,6 +34,7 @@ ACTIONS = {
     "journey": "a path of items from A to B, through --via waypoints",
     "playlist": "continue a playlist from the seeds (each argument: a query or a file)",
     "ls": "list items (all, or those matching QUERY) and whether they have vectors",
+    "train": "learn Track2Vec from playlists/history/albums and ears that hear it",
 }
 
 #: Flexible field set (in memory only, never stored) on items listed by ``ls``: yes | stale | no.
@@ -82,6 +83,11 @@ def _output_options(parser: optparse.OptionParser, n: int, n_help: str = "how ma
     parser.add_option("-A", "--args", dest="play_args", help="with --play: add player arguments")
     parser.add_option(
         "-y", "--yes", action="store_true", help="with --play: skip play.warning_threshold"
+    )
+    parser.add_option(
+        "--creativity",
+        type="float",
+        help="0..1: creativity*cos(audio) + (1-creativity)*cos(track2vec) (after `deejai train`)",
     )
 
 
@@ -202,6 +208,17 @@ class Actions:
         self._outside += 1
         return Seed(-self._outside, index.track_vector(slices), None, path)
 
+    def space(self, opts, seeds: dict):
+        """``(search, vectors_by_id, score_transform)`` of a query: the index's, or with
+        ``--creativity`` the blend with Track2Vec (:mod:`beetsplug.deejai.creativity`)."""
+        index = self.index()
+        outside = {key: vector for key, vector in seeds.items() if key < 0}
+        if opts.creativity is None:
+            return index.search(), index.vectors_by_id(outside), index.score_transform()
+        from .creativity import blended_space
+
+        return blended_space(self, index, opts.creativity, outside)
+
     def items_by_id(self, ids) -> list[Item]:
         """Items for ``ids``, in order: library items, and the (unstored) items of seed files
         from outside the library (negative ids); ids of neither are left out."""
@@ -251,6 +268,9 @@ class Actions:
         if pruned:
             self.log.info("dropped {} rows of items no longer in the library", pruned)
         items = list(self.lib.items(query))
+        from .train import apply_stored
+
+        apply_stored(self, items, force=opts.force)  # a trained head: from stored slices
         summary = embed_items(
             items,
             self.store,
@@ -298,13 +318,13 @@ class Actions:
         if not query:
             raise UserError("deejai similar: a query (or a file) is needed")
         seed = self.seed(query)
-        index = self.index()
+        search, vectors, transform = self.space(opts, {seed.key: seed.vector})
         found = playlists.similar(
-            index.search(),
-            seed.vector,
+            search,
+            vectors[seed.key],
             opts.n,
             exclude=[seed.key],
-            score_transform=index.score_transform(),
+            score_transform=transform,
         )
         items = self.items_by_id([n.id for n in found])
         by_id = {n.id: n.distance for n in found}
@@ -323,17 +343,21 @@ class Actions:
             raise UserError("deejai journey: two seeds are needed: A B (quote multi-word queries)")
         waypoints = [ends[0], *opts.via, ends[1]]
         seeds = [self.seed(w) for w in waypoints]  # each argument is one query
-        index = self.index()
-        vectors = index.vectors_by_id({s.key: s.vector for s in seeds if s.item is None})
+        search, vectors, transform = self.space(opts, {s.key: s.vector for s in seeds})
         ids = playlists.journey(
-            index.search(),
+            search,
             vectors,
             [s.key for s in seeds],
             opts.n,
             epsilon=self.settings.epsilon,
-            score_transform=index.score_transform(),
+            score_transform=transform,
         )
         self.emit(self.items_by_id(ids), opts)
+
+    def do_train(self, args: list[str]) -> None:
+        from .train import run_train
+
+        run_train(self, args)
 
     def do_playlist(self, args: list[str]) -> None:
         import numpy as np
@@ -353,10 +377,9 @@ class Actions:
         if not words:
             raise UserError("deejai playlist: at least one seed is needed")
         seeds = [self.seed(w) for w in words]  # each argument is one query
-        index = self.index()
-        vectors = index.vectors_by_id({s.key: s.vector for s in seeds if s.item is None})
+        search, vectors, transform = self.space(opts, {s.key: s.vector for s in seeds})
         ids = playlists.continue_playlist(
-            index.search(),
+            search,
             vectors,
             [s.key for s in seeds],
             opts.n,
@@ -364,7 +387,7 @@ class Actions:
             noise=opts.noise,
             rng=np.random.default_rng(opts.rng_seed),
             epsilon=self.settings.epsilon,
-            score_transform=index.score_transform(),
+            score_transform=transform,
         )
         self.emit(self.items_by_id([s.key for s in seeds] + list(ids)), opts)
 

@@ -15,6 +15,23 @@ import confuse
 if TYPE_CHECKING:
     from deejai_model.pooling import Pooler
 
+#: Defaults of ``deejai.train`` (documented in docs/plugin.md).
+TRAIN_DEFAULTS: dict[str, object] = {
+    "playlists": [],  # M3U files/folders (default: playlist/smartplaylist plugins' playlist_dir)
+    "history": [],  # listening-history exports
+    "million_playlists": "",  # a Million Playlist Dataset folder
+    "albums": "auto",  # yes | no | auto (albums when fewer than min_playlists sentences matched)
+    "min_playlists": 20,
+    "output": "",  # bundle directory; default <library folder>/deejai-ears
+    "dim": 100,  # Track2Vec (upstream: CBOW, 100, window 2; see docs/plugin.md for the rest)
+    "window": 2,
+    "min_count": 1,  # upstream 10 (for 240k playlists)
+    "word2vec_epochs": "auto",  # auto: 15 (upstream) .. 200 passes, more for small corpora
+    "sample": 0.0,  # upstream 1e-3 (in a small library every track is "frequent")
+    "epochs": 200,  # most head epochs (early stopping ends sooner)
+}
+
+
 #: Defaults of the ``deejai:`` section of the beets configuration (documented in docs/plugin.md).
 DEFAULTS: dict[str, object] = {
     "model": "",  # bundle directory; empty = the bundle shipped with deejai_model
@@ -35,6 +52,8 @@ DEFAULTS: dict[str, object] = {
     "playlist_dir": None,  # where a relative ``-o FILE`` goes (None: playlist.playlist_dir, ".")
     "relative_to": "playlist",  # M3U paths: "playlist" (its folder) | "library" | "absolute" | dir
     "commit_every": 8,  # embed: commit after this many tracks
+    "track2vec": "",  # Track2Vec files (base path); empty = <library folder>/deejai.track2vec
+    "train": TRAIN_DEFAULTS,  # `beet deejai train` (train.py)
 }
 
 #: The pooling kinds (``deejai_model.pooling.POOLINGS``, repeated here so that reading the

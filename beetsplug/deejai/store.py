@@ -299,3 +299,33 @@ class VectorStore:
                 "UPDATE deejai_vectors SET path = ? WHERE item_id = ? AND path != ?",
                 (bytes(path), int(item_id), bytes(path)),
             )
+
+    def rows(self, model_id: str, item_ids: Sequence[int] | None = None) -> list[SliceRow]:
+        """Whole stored rows of ``model_id`` (library items only), e.g. to derive another
+        model's rows from these slices without decoding (:mod:`beetsplug.deejai.train`)."""
+        sql = (
+            "SELECT v.item_id, v.path, v.mtime, v.duration, v.n_slices, v.dim, v.padded, "
+            "v.starts, v.slices FROM deejai_vectors v JOIN items i ON i.id = v.item_id "
+            "WHERE v.model_id = ?"
+        )
+        with self.lib.transaction() as tx:
+            if item_ids is None:
+                found = tx.query(sql, (model_id,))
+            else:
+                found, ids = [], [int(i) for i in item_ids]
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    found += tx.query(f"{sql} AND v.item_id IN ({marks})", (model_id, *chunk))
+        return [
+            SliceRow(
+                item_id=int(r[0]),
+                path=bytes(r[1]),
+                mtime=float(r[2]),
+                duration=float(r[3]),
+                slices=_array(r[8], (int(r[4]), int(r[5]))),
+                starts=_array(r[7], (int(r[4]),)),
+                padded=bool(r[6]),
+            )
+            for r in found
+        ]

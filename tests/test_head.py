@@ -1,0 +1,80 @@
+"""Trained ears (a): a head on base slice vectors, trained to Track2Vec, saved as a bundle."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from deejai_model.bundle import default_bundle_path, load_bundle
+from deejai_model.errors import BundleError
+from deejai_model.head import HeadBundle, HeadParams, save_head_bundle, train_head
+
+BASE_DIM, T2V_DIM, GROUPS, PER_GROUP, SLICES = 200, 16, 4, 12, 6
+
+
+def learnable(seed: int = 0):
+    """Slices whose group shows in a few of 200 noisy dimensions; targets cluster by group."""
+    rng = np.random.default_rng(seed)
+    group_audio = rng.normal(0, 1, (GROUPS, BASE_DIM)) * (rng.random(BASE_DIM) < 0.1)
+    group_t2v = rng.normal(0, 1, (GROUPS, T2V_DIM))
+    slices, targets, groups = [], [], []
+    for g in range(GROUPS):
+        for _ in range(PER_GROUP):
+            slices.append(group_audio[g] + rng.normal(0, 1.0, (SLICES, BASE_DIM)))
+            targets.append(group_t2v[g] + rng.normal(0, 0.3, T2V_DIM))
+            groups.append(g)
+    return [s.astype(np.float32) for s in slices], np.array(targets, np.float32), groups
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    slices, targets, _ = learnable()
+    folder = tmp_path_factory.mktemp("ckpt")
+    model, report = train_head(slices, targets, HeadParams(epochs=30, patience=8), folder)
+    return model, report, folder
+
+
+def test_head_beats_the_constant_vector(trained):
+    _, report, _ = trained
+    assert report.val_tracks == round(GROUPS * PER_GROUP * 0.2)
+    assert report.val_cosine > report.constant_cosine + 0.2, report.line()
+    assert "best constant vector" in report.line()
+
+
+def test_checkpoint_resumes_and_a_changed_run_starts_over(trained):
+    _, report, folder = trained
+    state = json.loads((folder / "last.json").read_text())
+    assert state["epoch"] == report.epochs
+    slices, targets, _ = learnable()
+    # the same data: resumes where it stopped (early stopping already reached: no more epochs)
+    _, again = train_head(slices, targets, HeadParams(epochs=30, patience=8), folder)
+    assert again.resumed_from == report.epochs and again.epochs == report.epochs
+    # other settings: not resumed
+    _, fresh = train_head(slices, targets, HeadParams(epochs=2, patience=8), folder)
+    assert fresh.resumed_from == 0 and fresh.epochs == 2
+
+
+def test_bundle_round_trip_applies_head_to_stored_slices(trained, tmp_path):
+    model, _, _ = trained
+    base = load_bundle(default_bundle_path())
+    # the head was trained on 200-d vectors, as musicnn's penultimate layer gives
+    written = save_head_bundle(model, base, tmp_path / "ears", extra={"note": "test"})
+    assert written.base["model_id"] == base.model_id and written.architecture == "head"
+    head = load_bundle(tmp_path / "ears")
+    assert isinstance(head, HeadBundle) and head.model_id != base.model_id
+    assert head.manifest.frontend == base.manifest.frontend
+    slices, _, _ = learnable(seed=1)
+    np.testing.assert_allclose(
+        head.apply(slices[0]), np.asarray(model(slices[0], training=False)), rtol=1e-5, atol=1e-6
+    )
+    # audio in: head(base(mel slices))
+    mel = np.random.default_rng(0).random((3, *base.input_shape), dtype=np.float32)
+    np.testing.assert_allclose(head.embed(mel), head.apply(base.embed(mel)), rtol=1e-4, atol=1e-5)
+    # a head whose base cannot be found is refused with a clear reason
+    manifest = json.loads((tmp_path / "ears" / "manifest.json").read_text())
+    manifest["base"] = {"model_id": "other@1:000000000000", "path": "nowhere"}
+    (tmp_path / "ears" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="base model other@1:000000000000 not found"):
+        load_bundle(tmp_path / "ears")
