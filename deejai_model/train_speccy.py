@@ -48,7 +48,8 @@ def initial_speccy(weights: str | os.PathLike | None) -> Any:
     """A Speccy network: random, or with the weights of a Speccy bundle directory or of the
     original Keras-2 ``speccy_model`` file."""
     from .bundle import _import_tf, load_bundle
-    from .networks.speccy import build_speccy, load_keras2_weights
+    from .convert_speccy import load_keras2_weights
+    from .networks.speccy import build_speccy
 
     _import_tf()
     if weights is None:
