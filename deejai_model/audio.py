@@ -72,7 +72,9 @@ def _open(path: PathLike) -> tuple[Any, Any]:
     import av
 
     try:
-        container = av.open(os.fspath(path), mode="r")
+        # PyAV wants a str; os.fsdecode keeps any bytes of a non-UTF-8 name (surrogateescape).
+        # Tags are never read here, so tags in a wrong encoding must not stop the decode.
+        container = av.open(os.fsdecode(path), mode="r", metadata_errors="replace")
     except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
         raise UndecodableAudioError(path, f"cannot open: {_one_line(exc)}") from exc
     if not container.streams.audio:
