@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .store import SliceRow, VectorStore, file_mtime
+from .store import SliceRow, VectorStore, file_mtime, file_size
 
 if TYPE_CHECKING:
     from beets.library import Item
@@ -207,6 +207,13 @@ def embed_items(
             summary.skipped += 1
         else:
             todo[path] = (item, mtime)
+    if todo and not force:  # rows made from another path: the same file moved, or a reused id
+        strays = store.strays(model_id, [item.id for item, _ in todo.values()])
+        for path, (item, mtime) in list(todo.items()):
+            if item.id in strays and strays[item.id] == (mtime, file_size(item.path)):
+                store.adopt(item.id, model_id, item.path)
+                summary.skipped += 1
+                del todo[path]
     if not todo:
         return summary
 
@@ -238,6 +245,7 @@ def embed_items(
                         padded=result.padded,
                         track_vector=pooled(result.vectors),
                         pooling=settings.pooling_tag if settings.per_track_pooling else None,
+                        size=file_size(item.path),
                     )
                 )
                 if len(pending) >= settings.commit_every:

@@ -7,7 +7,16 @@ Why inside the library database, through beets' transaction API (``lib.transacti
   vectors never races beets' own writes, and in-memory test libraries work too;
 * a row is written by one ``INSERT OR REPLACE`` statement, so it is whole or absent; a batch of
   rows is committed at the end of its transaction.  A run that is interrupted loses at most the
-  batch in flight, and the next run skips what is stored (same model, same file mtime).
+  batch in flight, and the next run skips what is stored (same model, same file mtime);
+* beets' transactions are never disturbed: tables are created with plain ``execute`` (never
+  ``executescript``, which commits whatever beets has open), and every write runs inside a
+  SAVEPOINT together with its change-counter bump, so a failure rolls back both and nothing of
+  beets' own pending work.
+
+A row belongs to an item only while it describes the item's file: same item id *and* same path
+(beets reuses the highest item id after a delete, so an id alone can name another track).  Rows
+whose path is not the item's are never read; ``beet deejai embed`` adopts one (records the new
+path) only when the file's mtime and size are the ones embedded, else embeds the file again.
 
 Tables
 ------
@@ -21,7 +30,8 @@ rows; with the row count it is the fingerprint an index is checked against.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,8 +39,9 @@ if TYPE_CHECKING:
     import numpy as np
     from beets.library import Library
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS deejai_vectors (
+#: Statements that create the tables (each run with ``execute`` inside beets' transaction).
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS deejai_vectors (
     item_id INTEGER NOT NULL,
     model_id TEXT NOT NULL,
     path BLOB NOT NULL,
@@ -43,13 +54,16 @@ CREATE TABLE IF NOT EXISTS deejai_vectors (
     slices BLOB NOT NULL,
     track_vector BLOB,
     pooling TEXT,
+    size INTEGER,
     PRIMARY KEY (item_id, model_id)
-);
-CREATE TABLE IF NOT EXISTS deejai_generation (
+)""",
+    """CREATE TABLE IF NOT EXISTS deejai_generation (
     model_id TEXT PRIMARY KEY,
     generation INTEGER NOT NULL
-);
-"""
+)""",
+)
+#: Columns added after the first release: ``(name, SQL type)``; added to older tables.
+ADDED_COLUMNS = (("size", "INTEGER"),)
 
 _F32 = "<f4"
 
@@ -60,6 +74,32 @@ def file_mtime(path: bytes | str) -> float:
         return os.stat(path).st_mtime
     except OSError:
         return 0.0
+
+
+def file_size(path: bytes | str) -> int | None:
+    """Size of a file in bytes (``None`` when it is missing)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
+
+
+@contextmanager
+def _atomic(tx, name: str = "deejai_write") -> Iterator[None]:
+    """All statements of the block, or none: a SAVEPOINT inside beets' transaction ``tx``.
+
+    Rolling back to the savepoint undoes only the block, never beets' own pending writes; and
+    beets' ``Transaction`` commits on exit even after an exception, so without it a failure half
+    way would commit half a write.
+    """
+    tx.mutate(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        tx.mutate(f"ROLLBACK TO {name}")
+        tx.mutate(f"RELEASE {name}")
+        raise
+    tx.mutate(f"RELEASE {name}")
 
 
 @dataclass
@@ -86,6 +126,9 @@ class SliceRow:
         Pooled vector, if already known.
     pooling : str or None
         Pooling tag of ``track_vector`` (see :attr:`Settings.pooling_tag`).
+    size : int or None
+        The file's size in bytes when it was embedded (with ``mtime``, what tells the same file
+        at another path).
     """
 
     item_id: int
@@ -97,6 +140,7 @@ class SliceRow:
     padded: bool
     track_vector: np.ndarray | None = None
     pooling: str | None = None
+    size: int | None = None
 
 
 def _blob(array: np.ndarray) -> bytes:
@@ -123,7 +167,41 @@ class VectorStore:
     def __init__(self, lib: Library):
         self.lib = lib
         with lib.transaction() as tx:
-            tx.script(SCHEMA)
+            for statement in SCHEMA:
+                tx.mutate(statement)
+            have = {row[1] for row in tx.query("PRAGMA table_info(deejai_vectors)")}
+            for name, kind in ADDED_COLUMNS:
+                if name not in have:
+                    tx.mutate(f"ALTER TABLE deejai_vectors ADD COLUMN {name} {kind}")
+
+    # -- which rows belong to their item ----------------------------------------------------
+    def _owned(self, rows: Iterable[Sequence]) -> list[Sequence]:
+        """The rows ``(item_id, row path, items.path as stored by beets, ...)`` whose path is
+        the item's path (beets stores paths relative to its music directory)."""
+        from beets.library import Item
+
+        path_type = Item._fields["path"]
+        with self.lib.music_dir_context():
+            return [row for row in rows if bytes(row[1]) == path_type.from_sql(row[2])]
+
+    def _owned_query(
+        self, tx, columns: str, model_id: str, item_ids: Sequence[int] | None = None
+    ) -> list[Sequence]:
+        """``SELECT v.item_id, v.path, i.path, <columns>`` of ``model_id``'s rows that belong to
+        their item (optionally only ``item_ids``), in item id order."""
+        sql = (
+            f"SELECT v.item_id, v.path, i.path, {columns} FROM deejai_vectors v "
+            "JOIN items i ON i.id = v.item_id WHERE v.model_id = ?"
+        )
+        if item_ids is None:
+            return self._owned(tx.query(sql + " ORDER BY v.item_id", (model_id,)))
+        rows: list[Sequence] = []
+        ids = [int(i) for i in item_ids]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += tx.query(f"{sql} AND v.item_id IN ({marks})", (model_id, *chunk))
+        return sorted(self._owned(rows), key=lambda row: row[0])
 
     # -- bookkeeping -----------------------------------------------------------------------
     @staticmethod
@@ -146,51 +224,52 @@ class VectorStore:
     def fingerprint(self, model_id: str) -> dict[str, int]:
         """What an index built from this model's rows must match to be current.
 
-        Counts only rows whose item is still in the library, so items removed while the plugin
-        was disabled also make the index stale.
+        Counts only rows that belong to an item still in the library (same id and path), so
+        items removed (or ids reused) while the plugin was disabled also make the index stale.
         """
         with self.lib.transaction() as tx:
-            count = tx.query(
-                "SELECT COUNT(*) FROM deejai_vectors v JOIN items i ON i.id = v.item_id "
-                "WHERE v.model_id = ?",
-                (model_id,),
-            )[0][0]
-        return {"generation": self.generation(model_id), "count": int(count)}
+            count = len(self._owned_query(tx, "1", model_id))
+        return {"generation": self.generation(model_id), "count": count}
 
     # -- reads -----------------------------------------------------------------------------
     def embedded_state(
         self, model_id: str, item_ids: Sequence[int] | None = None
     ) -> dict[int, float]:
-        """``{item_id: mtime}`` of the items (default: all) that have a row for ``model_id``."""
-        sql = "SELECT item_id, mtime FROM deejai_vectors WHERE model_id = ?"
+        """``{item_id: mtime}`` of the items (default: all) that have a row for ``model_id``
+        made from their current path."""
         with self.lib.transaction() as tx:
-            if item_ids is None:
-                rows = tx.query(sql, (model_id,))
-            else:
-                rows, ids = [], [int(i) for i in item_ids]
-                for start in range(0, len(ids), 500):
-                    chunk = ids[start : start + 500]
-                    marks = ",".join("?" * len(chunk))
-                    rows += tx.query(f"{sql} AND item_id IN ({marks})", (model_id, *chunk))
-        return {int(r[0]): float(r[1]) for r in rows}
+            rows = self._owned_query(tx, "v.mtime", model_id, item_ids)
+        return {int(r[0]): float(r[3]) for r in rows}
+
+    def strays(self, model_id: str, item_ids: Sequence[int]) -> dict[int, tuple[float, int | None]]:
+        """``{item_id: (mtime, size)}`` of rows of ``model_id`` made from another path than the
+        item's: a file moved behind the plugin's back, or a reused item id."""
+        sql = (
+            "SELECT v.item_id, v.path, i.path, v.mtime, v.size FROM deejai_vectors v "
+            "JOIN items i ON i.id = v.item_id WHERE v.model_id = ?"
+        )
+        rows: list[Sequence] = []
+        ids = [int(i) for i in item_ids]
+        with self.lib.transaction() as tx:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows += tx.query(f"{sql} AND v.item_id IN ({marks})", (model_id, *chunk))
+        owned = {int(r[0]) for r in self._owned(rows)}
+        return {
+            int(r[0]): (float(r[3]), None if r[4] is None else int(r[4]))
+            for r in rows
+            if int(r[0]) not in owned
+        }
 
     def is_current(self, item_id: int, model_id: str, mtime: float) -> bool:
-        """True when the item has a row for ``model_id`` made from a file with this ``mtime``."""
-        with self.lib.transaction() as tx:
-            rows = tx.query(
-                "SELECT mtime FROM deejai_vectors WHERE item_id = ? AND model_id = ?",
-                (item_id, model_id),
-            )
-        return bool(rows) and float(rows[0][0]) == float(mtime)
+        """True when the item has a row for ``model_id`` made from its file with this ``mtime``."""
+        return self.embedded_state(model_id, [item_id]).get(item_id) == float(mtime)
 
     def item_ids(self, model_id: str) -> list[int]:
-        """Ids of library items with a row for ``model_id``, ascending."""
+        """Ids of library items with a row for ``model_id`` (of their file), ascending."""
         with self.lib.transaction() as tx:
-            rows = tx.query(
-                "SELECT v.item_id FROM deejai_vectors v JOIN items i ON i.id = v.item_id "
-                "WHERE v.model_id = ? ORDER BY v.item_id",
-                (model_id,),
-            )
+            rows = self._owned_query(tx, "1", model_id)
         return [int(r[0]) for r in rows]
 
     def slices(self, model_id: str, item_ids: Sequence[int] | None = None) -> dict[int, np.ndarray]:
@@ -201,21 +280,9 @@ class VectorStore:
         item_ids : sequence of int, optional
             Only these items (default: every item with a row for ``model_id``).
         """
-        sql = (
-            "SELECT v.item_id, v.n_slices, v.dim, v.slices FROM deejai_vectors v "
-            "JOIN items i ON i.id = v.item_id WHERE v.model_id = ?"
-        )
         with self.lib.transaction() as tx:
-            if item_ids is None:
-                rows = tx.query(sql, (model_id,))
-            else:
-                rows = []
-                ids = list(item_ids)
-                for start in range(0, len(ids), 500):
-                    chunk = ids[start : start + 500]
-                    marks = ",".join("?" * len(chunk))
-                    rows += tx.query(f"{sql} AND v.item_id IN ({marks})", (model_id, *chunk))
-        return {int(r[0]): _array(r[3], (int(r[1]), int(r[2]))) for r in rows}
+            rows = self._owned_query(tx, "v.n_slices, v.dim, v.slices", model_id, item_ids)
+        return {int(r[0]): _array(r[5], (int(r[3]), int(r[4]))) for r in rows}
 
     def track_vectors(self, model_id: str, pooling: str) -> dict[int, np.ndarray]:
         """Stored track vectors ``{item_id: (n,)}`` that were derived with ``pooling``.
@@ -223,17 +290,15 @@ class VectorStore:
         ``n`` is the pooling's width (``dim``, or ``2 * dim`` for ``meanstd``).
         """
         with self.lib.transaction() as tx:
-            rows = tx.query(
-                "SELECT v.item_id, v.track_vector FROM deejai_vectors v "
-                "JOIN items i ON i.id = v.item_id "
-                "WHERE v.model_id = ? AND v.pooling = ? AND v.track_vector IS NOT NULL",
-                (model_id, pooling),
-            )
-        return {int(r[0]): _array(r[1], (-1,)) for r in rows}
+            rows = self._owned_query(tx, "v.track_vector, v.pooling", model_id)
+        return {
+            int(r[0]): _array(r[3], (-1,)) for r in rows if r[4] == pooling and r[3] is not None
+        }
 
     # -- writes ----------------------------------------------------------------------------
     def put(self, model_id: str, rows: Iterable[SliceRow]) -> int:
-        """Store (or replace) rows of ``model_id`` in one transaction; returns how many."""
+        """Store (or replace) rows of ``model_id`` and bump its counter, all or nothing;
+        returns how many."""
         values = []
         for row in rows:
             slices = row.slices
@@ -251,15 +316,16 @@ class VectorStore:
                     _blob(slices),
                     None if row.track_vector is None else _blob(row.track_vector),
                     row.pooling if row.track_vector is not None else None,
+                    None if row.size is None else int(row.size),
                 )
             )
         if not values:
             return 0
-        with self.lib.transaction() as tx:
+        with self.lib.transaction() as tx, _atomic(tx):
             tx.mutate_many(
                 "INSERT OR REPLACE INTO deejai_vectors (item_id, model_id, path, mtime, duration, "
-                "n_slices, dim, padded, starts, slices, track_vector, pooling) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "n_slices, dim, padded, starts, slices, track_vector, pooling, size) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
             self._bump(tx, [model_id])
@@ -269,7 +335,7 @@ class VectorStore:
         self, model_id: str, item_ids: Sequence[int], vectors: np.ndarray, pooling: str
     ) -> None:
         """Store derived track vectors (does not change the fingerprint: slices are the same)."""
-        with self.lib.transaction() as tx:
+        with self.lib.transaction() as tx, _atomic(tx):
             tx.mutate_many(
                 "UPDATE deejai_vectors SET track_vector = ?, pooling = ? "
                 "WHERE item_id = ? AND model_id = ?",
@@ -285,7 +351,7 @@ class VectorStore:
         if not ids:
             return 0
         deleted = 0
-        with self.lib.transaction() as tx:
+        with self.lib.transaction() as tx, _atomic(tx):
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
@@ -314,24 +380,47 @@ class VectorStore:
             ]
         return self.delete_items(ids)
 
-    def refresh_file(
-        self, item_id: int, model_id: str, path: bytes, mtime: float, embedded_mtime: float
-    ) -> bool:
-        """Record where an embedded file went and its new mtime, if its row is the one embedded
-        from a file with ``embedded_mtime`` (the import stage runs before beets copies, moves or
-        retags files; the audio is the same).  Returns True when a row was updated."""
-        with self.lib.transaction() as tx:
-            tx.mutate(
-                "UPDATE deejai_vectors SET path = ?, mtime = ? "
-                "WHERE item_id = ? AND model_id = ? AND mtime = ?",
-                (bytes(path), float(mtime), int(item_id), model_id, float(embedded_mtime)),
-            )
-            return bool(tx.query("SELECT changes()")[0][0])
+    def follow_file(
+        self,
+        item_id: int,
+        source: bytes,
+        destination: bytes,
+        source_mtime: float,
+        mtime: float,
+        size: int | None,
+    ) -> int:
+        """Follow a beets file operation on an embedded file (every model's row of the item).
 
-    def update_path(self, item_id: int, path: bytes) -> None:
-        """Record the item's new path (vectors are about the audio, so they stay valid)."""
+        beets moved, copied or linked the item's file from ``source`` to ``destination``, or
+        rewrote its tags in place (``source == destination``); the audio is the same.  A row
+        made from ``source`` moves to ``destination``; its mtime and size become the new ones
+        only when it was embedded from the file as it was just before (``source_mtime``): a
+        file whose audio changed since it was embedded stays due for embedding.
+
+        Returns
+        -------
+        int
+            Rows whose mtime was brought up to date.
+        """
+        with self.lib.transaction() as tx, _atomic(tx):
+            tx.mutate(
+                "UPDATE deejai_vectors SET mtime = ?, size = ? "
+                "WHERE item_id = ? AND path = ? AND mtime = ?",
+                (float(mtime), size, int(item_id), bytes(source), float(source_mtime)),
+            )
+            refreshed = int(tx.query("SELECT changes()")[0][0])
+            if bytes(source) != bytes(destination):
+                tx.mutate(
+                    "UPDATE deejai_vectors SET path = ? WHERE item_id = ? AND path = ?",
+                    (bytes(destination), int(item_id), bytes(source)),
+                )
+        return refreshed
+
+    def adopt(self, item_id: int, model_id: str, path: bytes) -> None:
+        """Record that the item's row of ``model_id`` describes the file now at ``path`` (the
+        caller checked mtime and size)."""
         with self.lib.transaction() as tx:
             tx.mutate(
-                "UPDATE deejai_vectors SET path = ? WHERE item_id = ? AND path != ?",
-                (bytes(path), int(item_id), bytes(path)),
+                "UPDATE deejai_vectors SET path = ? WHERE item_id = ? AND model_id = ?",
+                (bytes(path), int(item_id), model_id),
             )
