@@ -390,3 +390,12 @@ def test_latin1_tags_and_a_non_utf8_file_name_decode(tmp_path: Path) -> None:
     message = str(info.value)
     assert message.startswith(os.path.join(str(tmp_path), "caf\ufffd.ogg") + ": ")
     message.encode("utf-8")  # no lone surrogates
+
+
+def test_unpadded_excerpts_show_where_the_audio_ends(made) -> None:
+    path = made("flac", 2, 44100)
+    inside, edge, beyond = audio.decode_excerpts(
+        path, 16000, [2.0, SECONDS - 0.5, SECONDS + 30.0], 1.0, pad=False
+    )
+    assert inside.size == 16000 and beyond.size == 0
+    assert edge.size == pytest.approx(8000, abs=2)
