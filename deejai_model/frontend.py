@@ -205,9 +205,8 @@ class FrontEnd:
         padded = any(p for _, p in fitted)
         if duration is not None and duration < self.slice_seconds:
             padded = True
-        stack = np.stack([a[: self.slice_samples] for a, _ in fitted])
-        if stack.shape[1] < self.slice_samples:
-            stack = np.pad(stack, ((0, 0), (0, self.slice_samples - stack.shape[1])))
+        n = self.slice_samples
+        stack = np.stack([np.pad(a[:n], (0, max(0, n - a.size))) for a, _ in fitted])
         mel = self._mel(stack)[:, :, : self.slice_frames]  # (k, n_mels, slice_frames)
         return self._finish(mel), padded
 
