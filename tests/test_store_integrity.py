@@ -5,6 +5,7 @@ track's vectors to another track that got its (reused) item id.  Synthetic vecto
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 
 import numpy as np
@@ -112,3 +113,28 @@ def test_a_reused_item_id_does_not_inherit_the_removed_tracks_vectors(env):
     assert len(index) == 3 and gone.id not in set(index.ids.tolist())
     # the row is a stray with the old file's mtime and size: `embed` will not adopt it
     assert store.strays(MODEL, [newcomer.id]) == {newcomer.id: (100.0, 1234)}
+
+
+def test_rows_of_an_older_table_still_belong_to_their_items(env):
+    """Tables written before rows carried beets' form of the path are upgraded in place."""
+    inside = env.add_item(path=str(env.lib_path / "a" / "song.flac"))  # stored relative by beets
+    outside = env.add_item(path="/elsewhere/song.flac")
+    slices = np.ones((2, DIM), np.float32).tobytes()
+    with env.lib.transaction() as tx:
+        raw = dict(tx.query("SELECT id, path FROM items"))
+        assert not os.path.isabs(raw[inside.id]) and os.path.isabs(raw[outside.id])
+        tx.mutate(
+            "CREATE TABLE deejai_vectors (item_id INTEGER NOT NULL, model_id TEXT NOT NULL, "
+            "path BLOB NOT NULL, mtime REAL NOT NULL, duration REAL NOT NULL, "
+            "n_slices INTEGER NOT NULL, dim INTEGER NOT NULL, padded INTEGER NOT NULL, "
+            "starts BLOB NOT NULL, slices BLOB NOT NULL, track_vector BLOB, pooling TEXT, "
+            "PRIMARY KEY (item_id, model_id))"
+        )
+        for item in (inside, outside):
+            tx.mutate(
+                "INSERT INTO deejai_vectors VALUES (?, ?, ?, 1.0, 5.0, 2, ?, 0, ?, ?, NULL, NULL)",
+                (item.id, MODEL, item.path, DIM, np.zeros(2, np.float32).tobytes(), slices),
+            )
+    store = VectorStore(env.lib)
+    assert store.item_ids(MODEL) == [inside.id, outside.id]
+    assert store.embedded_state(MODEL) == {inside.id: 1.0, outside.id: 1.0}

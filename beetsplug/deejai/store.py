@@ -55,6 +55,7 @@ SCHEMA = (
     track_vector BLOB,
     pooling TEXT,
     size INTEGER,
+    item_path BLOB,
     PRIMARY KEY (item_id, model_id)
 )""",
     """CREATE TABLE IF NOT EXISTS deejai_generation (
@@ -63,7 +64,10 @@ SCHEMA = (
 )""",
 )
 #: Columns added after the first release: ``(name, SQL type)``; added to older tables.
-ADDED_COLUMNS = (("size", "INTEGER"),)
+ADDED_COLUMNS = (("size", "INTEGER"), ("item_path", "BLOB"))
+#: The rows that belong to their item: same id, and made from the item's path (compared as
+#: beets stores it, relative to its music directory, so moving that directory changes nothing).
+OWNED = "FROM deejai_vectors v JOIN items i ON i.id = v.item_id AND i.path = v.item_path"
 
 _F32 = "<f4"
 
@@ -173,35 +177,35 @@ class VectorStore:
             for name, kind in ADDED_COLUMNS:
                 if name not in have:
                     tx.mutate(f"ALTER TABLE deejai_vectors ADD COLUMN {name} {kind}")
+            old = tx.query("SELECT rowid, path FROM deejai_vectors WHERE item_path IS NULL")
+            if old:  # rows of an older version: once
+                tx.mutate_many(
+                    "UPDATE deejai_vectors SET item_path = ? WHERE rowid = ?",
+                    [(self._db_path(path), rowid) for rowid, path in old],
+                )
 
-    # -- which rows belong to their item ----------------------------------------------------
-    def _owned(self, rows: Iterable[Sequence]) -> list[Sequence]:
-        """The rows ``(item_id, row path, items.path as stored by beets, ...)`` whose path is
-        the item's path (beets stores paths relative to its music directory)."""
+    def _db_path(self, path: bytes) -> bytes:
+        """``path`` as beets stores it in ``items.path`` (relative to its music directory)."""
         from beets.library import Item
 
-        path_type = Item._fields["path"]
         with self.lib.music_dir_context():
-            return [row for row in rows if bytes(row[1]) == path_type.from_sql(row[2])]
+            return bytes(Item._fields["path"].to_sql(bytes(path)))
 
     def _owned_query(
         self, tx, columns: str, model_id: str, item_ids: Sequence[int] | None = None
     ) -> list[Sequence]:
-        """``SELECT v.item_id, v.path, i.path, <columns>`` of ``model_id``'s rows that belong to
-        their item (optionally only ``item_ids``), in item id order."""
-        sql = (
-            f"SELECT v.item_id, v.path, i.path, {columns} FROM deejai_vectors v "
-            "JOIN items i ON i.id = v.item_id WHERE v.model_id = ?"
-        )
+        """``SELECT v.item_id, <columns>`` of ``model_id``'s rows that belong to their item
+        (optionally only ``item_ids``), in item id order."""
+        sql = f"SELECT v.item_id, {columns} {OWNED} WHERE v.model_id = ?"
         if item_ids is None:
-            return self._owned(tx.query(sql + " ORDER BY v.item_id", (model_id,)))
+            return tx.query(sql + " ORDER BY v.item_id", (model_id,))
         rows: list[Sequence] = []
         ids = [int(i) for i in item_ids]
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows += tx.query(f"{sql} AND v.item_id IN ({marks})", (model_id, *chunk))
-        return sorted(self._owned(rows), key=lambda row: row[0])
+        return sorted(rows, key=lambda row: row[0])
 
     # -- bookkeeping -----------------------------------------------------------------------
     @staticmethod
@@ -228,8 +232,8 @@ class VectorStore:
         items removed (or ids reused) while the plugin was disabled also make the index stale.
         """
         with self.lib.transaction() as tx:
-            count = len(self._owned_query(tx, "1", model_id))
-        return {"generation": self.generation(model_id), "count": count}
+            count = tx.query(f"SELECT COUNT(*) {OWNED} WHERE v.model_id = ?", (model_id,))[0][0]
+        return {"generation": self.generation(model_id), "count": int(count)}
 
     # -- reads -----------------------------------------------------------------------------
     def embedded_state(
@@ -239,14 +243,15 @@ class VectorStore:
         made from their current path."""
         with self.lib.transaction() as tx:
             rows = self._owned_query(tx, "v.mtime", model_id, item_ids)
-        return {int(r[0]): float(r[3]) for r in rows}
+        return {int(r[0]): float(r[1]) for r in rows}
 
     def strays(self, model_id: str, item_ids: Sequence[int]) -> dict[int, tuple[float, int | None]]:
         """``{item_id: (mtime, size)}`` of rows of ``model_id`` made from another path than the
         item's: a file moved behind the plugin's back, or a reused item id."""
         sql = (
-            "SELECT v.item_id, v.path, i.path, v.mtime, v.size FROM deejai_vectors v "
-            "JOIN items i ON i.id = v.item_id WHERE v.model_id = ?"
+            "SELECT v.item_id, v.mtime, v.size FROM deejai_vectors v "
+            "JOIN items i ON i.id = v.item_id "
+            "WHERE v.model_id = ? AND v.item_path IS NOT i.path"
         )
         rows: list[Sequence] = []
         ids = [int(i) for i in item_ids]
@@ -255,12 +260,7 @@ class VectorStore:
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows += tx.query(f"{sql} AND v.item_id IN ({marks})", (model_id, *chunk))
-        owned = {int(r[0]) for r in self._owned(rows)}
-        return {
-            int(r[0]): (float(r[3]), None if r[4] is None else int(r[4]))
-            for r in rows
-            if int(r[0]) not in owned
-        }
+        return {int(r[0]): (float(r[1]), None if r[2] is None else int(r[2])) for r in rows}
 
     def is_current(self, item_id: int, model_id: str, mtime: float) -> bool:
         """True when the item has a row for ``model_id`` made from its file with this ``mtime``."""
@@ -282,7 +282,7 @@ class VectorStore:
         """
         with self.lib.transaction() as tx:
             rows = self._owned_query(tx, "v.n_slices, v.dim, v.slices", model_id, item_ids)
-        return {int(r[0]): _array(r[5], (int(r[3]), int(r[4]))) for r in rows}
+        return {int(r[0]): _array(r[3], (int(r[1]), int(r[2]))) for r in rows}
 
     def track_vectors(self, model_id: str, pooling: str) -> dict[int, np.ndarray]:
         """Stored track vectors ``{item_id: (n,)}`` that were derived with ``pooling``.
@@ -292,7 +292,7 @@ class VectorStore:
         with self.lib.transaction() as tx:
             rows = self._owned_query(tx, "v.track_vector, v.pooling", model_id)
         return {
-            int(r[0]): _array(r[3], (-1,)) for r in rows if r[4] == pooling and r[3] is not None
+            int(r[0]): _array(r[1], (-1,)) for r in rows if r[2] == pooling and r[1] is not None
         }
 
     # -- writes ----------------------------------------------------------------------------
@@ -317,6 +317,7 @@ class VectorStore:
                     None if row.track_vector is None else _blob(row.track_vector),
                     row.pooling if row.track_vector is not None else None,
                     None if row.size is None else int(row.size),
+                    self._db_path(row.path),
                 )
             )
         if not values:
@@ -324,8 +325,8 @@ class VectorStore:
         with self.lib.transaction() as tx, _atomic(tx):
             tx.mutate_many(
                 "INSERT OR REPLACE INTO deejai_vectors (item_id, model_id, path, mtime, duration, "
-                "n_slices, dim, padded, starts, slices, track_vector, pooling, size) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "n_slices, dim, padded, starts, slices, track_vector, pooling, size, item_path) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
             self._bump(tx, [model_id])
@@ -411,8 +412,9 @@ class VectorStore:
             refreshed = int(tx.query("SELECT changes()")[0][0])
             if bytes(source) != bytes(destination):
                 tx.mutate(
-                    "UPDATE deejai_vectors SET path = ? WHERE item_id = ? AND path = ?",
-                    (bytes(destination), int(item_id), bytes(source)),
+                    "UPDATE deejai_vectors SET path = ?, item_path = ? "
+                    "WHERE item_id = ? AND path = ?",
+                    (bytes(destination), self._db_path(destination), int(item_id), bytes(source)),
                 )
         return refreshed
 
@@ -421,6 +423,7 @@ class VectorStore:
         caller checked mtime and size)."""
         with self.lib.transaction() as tx:
             tx.mutate(
-                "UPDATE deejai_vectors SET path = ? WHERE item_id = ? AND model_id = ?",
-                (bytes(path), int(item_id), model_id),
+                "UPDATE deejai_vectors SET path = ?, item_path = ? "
+                "WHERE item_id = ? AND model_id = ?",
+                (bytes(path), self._db_path(path), int(item_id), model_id),
             )
