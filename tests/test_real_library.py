@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import shutil
 
 import pytest
 from audio_fixtures import set_raw_vorbis_comments, write_audio
 from beets.library import Item
+from beets.logging import getLogger
 from conftest import KINDS, SR, make_music
+from mediafile import MediaFile
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +63,15 @@ def test_tag_writes_do_not_force_re_embedding_but_new_audio_does(env, music, tmp
     # a real `beet` process writes new tags into every file (mtime changes, audio does not)
     done = env.beet("modify", "-y", "-w", "title=Renamed")
     assert done.returncode == 0, done.stderr
-    assert all(MediaFile_title(p) == "Renamed" for p in paths)
+    assert all(MediaFile(os.fspath(p)).title == "Renamed" for p in paths)
+    assert _embed(env) == "deejai: 0 embedded, 3 skipped, 0 failed"
+
+    # copied into the library folder (new files, new mtimes), then moved within it
+    for args in (("move", "-c"), ("modify", "-y", "-w", "-m", "title=Moved")):
+        done = env.beet(*args)
+        assert done.returncode == 0, done.stderr
+    paths = [os.fsdecode(item.path) for item in env.lib.items()]
+    assert all(p.startswith(str(env.lib_path)) and p.endswith("Moved.flac") for p in paths), paths
     assert _embed(env) == "deejai: 0 embedded, 3 skipped, 0 failed"
 
     # new audio in one file (no beets event), then a tag write on all: that one is embedded again
@@ -70,12 +81,6 @@ def test_tag_writes_do_not_force_re_embedding_but_new_audio_does(env, music, tmp
     done = env.beet("modify", "-y", "-w", "title=Again")
     assert done.returncode == 0, done.stderr
     assert _embed(env) == "deejai: 1 embedded, 2 skipped, 0 failed"
-
-
-def MediaFile_title(path) -> str:  # noqa: N802 (reads like the class it wraps)
-    from mediafile import MediaFile
-
-    return MediaFile(os.fspath(path)).title
 
 
 def test_latin1_tags_and_a_non_utf8_name_import_and_embed(env, tmp_path):
@@ -88,9 +93,6 @@ def test_latin1_tags_and_a_non_utf8_name_import_and_embed(env, tmp_path):
     name = os.path.join(folder, b"caf\xe9.ogg")
     os.rename(made, name)
     logs: list[str] = []
-    import logging
-
-    from beets.logging import getLogger
 
     class Collect(logging.Handler):
         def emit(self, record):
