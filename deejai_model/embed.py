@@ -123,8 +123,8 @@ class Embedder:
         if self.max_slices == 0:
             samples = audio.decode(path, fe.sample_rate)
             batch, padded = fe.slices(samples)
-            keep = fe.heard_slices(samples, len(batch))  # no silent slices
-            batch = batch[keep]
+            keep, fallback = fe.heard_slices(samples, len(batch))  # no silent slices
+            batch, padded = batch[keep], padded or fallback
             starts = keep.astype(np.float32) * np.float32(fe.slice_seconds)
         else:
             starts, excerpts, duration = self._listen(path, duration)

@@ -239,18 +239,24 @@ class FrontEnd:
             return keep, False
         return np.array([int(np.argmax(sizes * (peaks >= SILENCE_PEAK)))]), True
 
-    def heard_slices(self, audio: np.ndarray, n_slices: int) -> np.ndarray:
-        """Indices of the non-silent ones among the first ``n_slices`` slices of a whole-track
-        decode (as :meth:`slices` cuts them); the loudest one when all are silent."""
+    def heard_slices(self, audio: np.ndarray, n_slices: int) -> tuple[np.ndarray, bool]:
+        """Which of the first ``n_slices`` slices of a whole-track decode (as :meth:`slices`
+        cuts them) to listen to: the non-silent ones, increasing; when all are silent, the
+        loudest one, and ``True`` as the second value (the fallback was taken)."""
         from .audio import SILENCE_PEAK
 
         audio = np.asarray(audio).reshape(-1)
-        spans = [
-            audio[i * self.slice_samples : (i + 1) * self.slice_samples] for i in range(n_slices)
-        ]
-        peaks = np.array([float(np.max(np.abs(a))) if a.size else 0.0 for a in spans])
+        n = self.slice_samples
+        peaks = np.array(
+            [
+                float(np.max(np.abs(audio[i * n : (i + 1) * n]), initial=0.0))
+                for i in range(n_slices)
+            ]
+        )
         keep = np.flatnonzero(peaks >= SILENCE_PEAK)
-        return keep if keep.size else np.array([int(np.argmax(peaks))])
+        if keep.size:
+            return keep, False
+        return np.array([int(np.argmax(peaks))]), True
 
     # -- internals -------------------------------------------------------------------
 
