@@ -139,8 +139,9 @@ class Embedder:
     def _listen(self, path: str, duration: float) -> tuple[np.ndarray, list[np.ndarray], float]:
         """Plan excerpts over ``duration`` seconds and decode them, unpadded.
 
-        When the file ends before the declared ``duration`` (a truncated file, an MP3 without
-        a length header), the excerpts are planned again over the audio there really is.
+        When the music ends well before the declared ``duration`` (a truncated file, an MP3
+        without a length header, a long silent outro), the excerpts are planned again over the
+        part that was heard, so the slices spread over the music.
 
         Returns
         -------
@@ -169,19 +170,18 @@ class Embedder:
                 raise
             starts, excerpts = decode(end)
             return starts, excerpts, end
+        heard = [
+            i for i, e in enumerate(excerpts) if e.size and np.max(np.abs(e)) >= audio.SILENCE_PEAK
+        ]
+        last = heard[-1]  # decode_excerpts raised SilentAudioError when none was heard
+        if last == len(excerpts) - 1:
+            return starts, excerpts, duration
+        # nothing heard after excerpt `last`: the music ends between it and the next one
+        end = float(starts[last]) + excerpts[last].size / fe.sample_rate
         n = int(round(fe.slice_seconds * fe.sample_rate))
-        short = [i for i, e in enumerate(excerpts) if e.size < n]
-        if short and starts[short[0]] + fe.slice_seconds < duration - 1e-3:
-            # cut short before the declared end: the audio ends at the last sample found
-            found = zip(starts, excerpts, strict=True)
-            end = max(
-                (float(start) + e.size / fe.sample_rate for start, e in found if e.size),
-                default=0.0,
-            )
-            if end > 0:
-                starts, excerpts = decode(end)
-                duration = end
-        return starts, excerpts, duration
+        past_end = excerpts[last].size < n or excerpts[-1].size == 0
+        starts, excerpts = decode(end)
+        return starts, excerpts, end if past_end else duration
 
     def _prepare_or_error(self, path: str | os.PathLike) -> _Prepared | AudioError:
         try:

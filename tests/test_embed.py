@@ -157,6 +157,6 @@ def test_a_long_silent_outro_is_not_listened_to(bundle, tmp_path, max_slices: in
     embedder = Embedder(bundle, max_slices=max_slices, workers=1)
     track = embedder.embed_path(path)
     assert track.duration == pytest.approx(48.0, abs=0.05)
-    assert 1 <= len(track.starts) < 12 and not track.padded
+    assert 3 <= len(track.starts) < 12 and not track.padded  # spread over the 12 s of music
     assert np.all(track.starts < 12.0)  # every slice holds some of the music
     assert len(track.vectors) == len(track.starts)
