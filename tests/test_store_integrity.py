@@ -138,3 +138,20 @@ def test_rows_of_an_older_table_still_belong_to_their_items(env):
     store = VectorStore(env.lib)
     assert store.item_ids(MODEL) == [inside.id, outside.id]
     assert store.embedded_state(MODEL) == {inside.id: 1.0, outside.id: 1.0}
+
+
+def test_adopting_a_moved_file_brings_its_row_back_and_changes_the_fingerprint(env):
+    rng = np.random.default_rng(7)
+    store = VectorStore(env.lib)
+    items = [env.add_item(path=f"/music/{i}.flac") for i in range(2)]
+    store.put(MODEL, [_row(item, rng) for item in items])
+    with env.lib.transaction() as tx:  # moved while the plugin was not loaded
+        tx.mutate("UPDATE items SET path = ? WHERE id = ?", (b"/moved/0.flac", items[0].id))
+    assert store.item_ids(MODEL) == [items[1].id]
+    assert store.strays(MODEL, [i.id for i in items]) == {items[0].id: (100.0, 1234)}
+    before = store.fingerprint(MODEL)
+    store.adopt(items[0].id, MODEL, b"/moved/0.flac")
+    assert store.item_ids(MODEL) == [items[0].id, items[1].id]
+    assert store.strays(MODEL, [i.id for i in items]) == {}
+    after = store.fingerprint(MODEL)
+    assert after["generation"] == before["generation"] + 1 and after["count"] == 2

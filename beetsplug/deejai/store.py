@@ -420,8 +420,10 @@ class VectorStore:
 
     def adopt(self, item_id: int, model_id: str, path: bytes) -> None:
         """Record that the item's row of ``model_id`` describes the file now at ``path`` (the
-        caller checked mtime and size)."""
-        with self.lib.transaction() as tx:
+        caller checked mtime and size).  Bumps the counter: the set of rows an index is built
+        from changes."""
+        with self.lib.transaction() as tx, _atomic(tx):
+            self._bump(tx, [model_id])
             tx.mutate(
                 "UPDATE deejai_vectors SET path = ?, item_path = ? "
                 "WHERE item_id = ? AND model_id = ?",
