@@ -88,6 +88,14 @@ def file_size(path: bytes | str) -> int | None:
         return None
 
 
+def _chunks(ids: Sequence[int], size: int = 500) -> Iterator[tuple[Sequence[int], str]]:
+    """``ids`` in pieces of at most ``size`` (SQLite's limit on bound parameters), each with
+    its ``?,?,...`` placeholders."""
+    for start in range(0, len(ids), size):
+        chunk = ids[start : start + size]
+        yield chunk, ",".join("?" * len(chunk))
+
+
 @contextmanager
 def _atomic(tx, name: str = "deejai_write") -> Iterator[None]:
     """All statements of the block, or none: a SAVEPOINT inside beets' transaction ``tx``.
@@ -201,9 +209,7 @@ class VectorStore:
             return tx.query(sql + " ORDER BY v.item_id", (model_id,))
         rows: list[Sequence] = []
         ids = [int(i) for i in item_ids]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _chunks(ids):
             rows += tx.query(f"{sql} AND v.item_id IN ({marks})", (model_id, *chunk))
         return sorted(rows, key=lambda row: row[0])
 
@@ -256,9 +262,7 @@ class VectorStore:
         rows: list[Sequence] = []
         ids = [int(i) for i in item_ids]
         with self.lib.transaction() as tx:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in _chunks(ids):
                 rows += tx.query(f"{sql} AND v.item_id IN ({marks})", (model_id, *chunk))
         return {int(r[0]): (float(r[1]), None if r[2] is None else int(r[2])) for r in rows}
 
@@ -353,9 +357,7 @@ class VectorStore:
             return 0
         deleted = 0
         with self.lib.transaction() as tx, _atomic(tx):
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in _chunks(ids):
                 models = [
                     r[0]
                     for r in tx.query(
