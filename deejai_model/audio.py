@@ -72,7 +72,9 @@ def _open(path: PathLike) -> tuple[Any, Any]:
     import av
 
     try:
-        container = av.open(os.fspath(path), mode="r")
+        # PyAV wants a str; os.fsdecode keeps any bytes of a non-UTF-8 name (surrogateescape).
+        # Tags are never read here, so tags in a wrong encoding must not stop the decode.
+        container = av.open(os.fsdecode(path), mode="r", metadata_errors="replace")
     except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
         raise UndecodableAudioError(path, f"cannot open: {_one_line(exc)}") from exc
     if not container.streams.audio:
@@ -464,7 +466,11 @@ def _anchor(anchors: list[int]) -> int:
 
 
 def decode_excerpts(
-    path: PathLike, sample_rate: int, starts: Sequence[float] | np.ndarray, length: float
+    path: PathLike,
+    sample_rate: int,
+    starts: Sequence[float] | np.ndarray,
+    length: float,
+    pad: bool = True,
 ) -> list[np.ndarray]:
     """Decode excerpts of ``length`` seconds beginning at each of ``starts``, by seeking.
 
@@ -482,12 +488,17 @@ def decode_excerpts(
         Start of each excerpt, seconds from the start of the track, in any order.
     length : float
         Length of every excerpt in seconds.
+    pad : bool, optional
+        Zero-pad an excerpt that the end of the file cuts short (default). With ``False`` it
+        comes back shorter (empty when it starts past the end), which tells where the audio
+        really ends when the declared duration is wrong (truncated files, MP3s without a
+        length header).
 
     Returns
     -------
     list of np.ndarray
         One 1-D float32 array per start, in the order of ``starts``, each exactly
-        ``round(length * sample_rate)`` samples (zero-padded at the end when the file ends first).
+        ``round(length * sample_rate)`` samples (with ``pad``; at most that many without).
 
     Raises
     ------
@@ -512,7 +523,7 @@ def decode_excerpts(
                 audio = _decode_span(container, stream, rate, start, n, stats, origin)
             except UndecodableAudioError as exc:
                 raise UndecodableAudioError(path, exc.reason) from None
-            if audio.size < n:
+            if pad and audio.size < n:
                 audio = np.concatenate([audio, np.zeros(n - audio.size, dtype=np.float32)])
             out.append(audio)
     finally:
@@ -520,7 +531,7 @@ def decode_excerpts(
         last_stats = stats
     if not out:
         return out
-    peak = max(float(np.max(np.abs(a))) for a in out)
+    peak = max((float(np.max(np.abs(a))) for a in out if a.size), default=0.0)
     if peak == 0.0 and probe_duration(path) <= 0.0:
         raise EmptyAudioError(path, "no audio samples")
     _check_audio(path, n, peak)

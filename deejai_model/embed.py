@@ -24,7 +24,7 @@ from itertools import islice
 
 import numpy as np
 
-from .errors import AudioError, UndecodableAudioError
+from .errors import AudioError, SilentAudioError, UndecodableAudioError
 
 __all__ = ["TrackSlices", "Embedder", "DEFAULT_MAX_SLICES"]
 
@@ -123,14 +123,65 @@ class Embedder:
         if self.max_slices == 0:
             samples = audio.decode(path, fe.sample_rate)
             batch, padded = fe.slices(samples)
-            starts = np.arange(len(batch), dtype=np.float32) * np.float32(fe.slice_seconds)
+            keep, fallback = fe.heard_slices(samples, len(batch))  # no silent slices
+            batch, padded = batch[keep], padded or fallback
+            starts = keep.astype(np.float32) * np.float32(fe.slice_seconds)
         else:
-            starts = np.asarray(fe.excerpt_starts(duration, self.max_slices), dtype=np.float32)
-            excerpts = audio.decode_excerpts(path, fe.sample_rate, starts, fe.slice_seconds)
-            batch, padded = fe.batch_from_excerpts(excerpts, duration=duration)
+            starts, excerpts, duration = self._listen(path, duration)
+            keep, fallback = fe.heard_excerpts(excerpts)
+            starts = starts[keep]
+            batch, padded = fe.batch_from_excerpts([excerpts[i] for i in keep], duration=duration)
+            padded = padded or fallback
         if len(batch) == 0:
             raise UndecodableAudioError(path, "no slices could be cut from the audio")
         return _Prepared(path, batch, starts[: len(batch)], float(duration), bool(padded))
+
+    def _listen(self, path: str, duration: float) -> tuple[np.ndarray, list[np.ndarray], float]:
+        """Plan excerpts over ``duration`` seconds and decode them, unpadded.
+
+        When the music ends well before the declared ``duration`` (a truncated file, an MP3
+        without a length header, a long silent outro), the excerpts are planned again over the
+        part that was heard, so the slices spread over the music.
+
+        Returns
+        -------
+        starts : np.ndarray, shape (k,), float32
+            Start times in seconds.
+        excerpts : list of np.ndarray
+            The decoded excerpts (shorter or empty past the end of the audio).
+        duration : float
+            The duration in seconds: the declared one, or where the audio was found to end.
+        """
+        from . import audio
+
+        fe = self.frontend
+
+        def decode(over: float) -> tuple[np.ndarray, list[np.ndarray]]:
+            starts = np.asarray(fe.excerpt_starts(over, self.max_slices), dtype=np.float32)
+            return starts, audio.decode_excerpts(
+                path, fe.sample_rate, starts, fe.slice_seconds, pad=False
+            )
+
+        try:
+            starts, excerpts = decode(duration)
+        except SilentAudioError:  # silent, or every excerpt fell past a much earlier end
+            end = audio.decode(path, fe.sample_rate).size / fe.sample_rate  # raises if silent
+            if end >= duration - fe.slice_seconds:
+                raise
+            starts, excerpts = decode(end)
+            return starts, excerpts, end
+        heard = [
+            i for i, e in enumerate(excerpts) if e.size and np.max(np.abs(e)) >= audio.SILENCE_PEAK
+        ]
+        last = heard[-1]  # decode_excerpts raised SilentAudioError when none was heard
+        if last == len(excerpts) - 1:
+            return starts, excerpts, duration
+        # nothing heard after excerpt `last`: the music ends between it and the next one
+        end = float(starts[last]) + excerpts[last].size / fe.sample_rate
+        n = int(round(fe.slice_seconds * fe.sample_rate))
+        past_end = excerpts[last].size < n or excerpts[-1].size == 0
+        starts, excerpts = decode(end)
+        return starts, excerpts, end if past_end else duration
 
     def _prepare_or_error(self, path: str | os.PathLike) -> _Prepared | AudioError:
         try:

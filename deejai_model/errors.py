@@ -28,7 +28,14 @@ class AudioError(DeejaiError):
     def __init__(self, path: str | os.PathLike, reason: str):
         self.path = os.fspath(path)
         self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        super().__init__(f"{displayable(self.path)}: {reason}")
+
+
+def displayable(path: str | bytes | os.PathLike) -> str:
+    """``path`` as printable text: bytes that are not UTF-8 become U+FFFD (like beets'
+    ``displayable_path``), so a message about a Latin-1 file name can always be printed."""
+    raw = os.fsencode(path)
+    return raw.decode("utf-8", "replace")
 
 
 class UndecodableAudioError(AudioError):

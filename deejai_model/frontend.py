@@ -110,6 +110,12 @@ class FrontEnd:
         return self.slice_frames * self.hop_length
 
     @property
+    def min_samples(self) -> int:
+        """Fewest samples that still fill one slice's frames (``(slice_frames - 1) * hop``);
+        shorter audio is zero-padded to a slice."""
+        return (self.slice_frames - 1) * self.hop_length
+
+    @property
     def slice_seconds(self) -> float:
         """Seconds one slice spans (musicnn 2.992 s, speccy 5.0155 s)."""
         return self.slice_samples / self.sample_rate
@@ -199,17 +205,64 @@ class FrontEnd:
         padded = any(p for _, p in fitted)
         if duration is not None and duration < self.slice_seconds:
             padded = True
-        stack = np.stack([a[: self.slice_samples] for a, _ in fitted])
-        if stack.shape[1] < self.slice_samples:
-            stack = np.pad(stack, ((0, 0), (0, self.slice_samples - stack.shape[1])))
+        n = self.slice_samples
+        stack = np.stack([np.pad(a[:n], (0, max(0, n - a.size))) for a, _ in fitted])
         mel = self._mel(stack)[:, :, : self.slice_frames]  # (k, n_mels, slice_frames)
         return self._finish(mel), padded
+
+    def heard_excerpts(self, excerpts: Sequence[np.ndarray]) -> tuple[np.ndarray, bool]:
+        """Which excerpts to listen to: silence and audio past the end are not music.
+
+        Parameters
+        ----------
+        excerpts : sequence of np.ndarray
+            1-D excerpts at ``sample_rate`` as decoded, *not* zero-padded (an excerpt that the
+            end of the file cuts short is shorter, one planned past the end is empty).
+
+        Returns
+        -------
+        keep : np.ndarray, int
+            Indices of the excerpts that fill a slice (at least :attr:`min_samples`) and are
+            not silent (peak at least ``deejai_model.audio.SILENCE_PEAK``), increasing. When
+            none does, the one excerpt with the most audible samples (a short track).
+        padded : bool
+            True when that fallback was taken (its slice is zero-padded or mostly silence).
+        """
+        from .audio import SILENCE_PEAK
+
+        sizes = np.array([np.asarray(e).size for e in excerpts])
+        peaks = np.array(
+            [float(np.max(np.abs(e))) if np.asarray(e).size else 0.0 for e in excerpts]
+        )
+        keep = np.flatnonzero((sizes >= self.min_samples) & (peaks >= SILENCE_PEAK))
+        if keep.size:
+            return keep, False
+        return np.array([int(np.argmax(sizes * (peaks >= SILENCE_PEAK)))]), True
+
+    def heard_slices(self, audio: np.ndarray, n_slices: int) -> tuple[np.ndarray, bool]:
+        """Which of the first ``n_slices`` slices of a whole-track decode (as :meth:`slices`
+        cuts them) to listen to: the non-silent ones, increasing; when all are silent, the
+        loudest one, and ``True`` as the second value (the fallback was taken)."""
+        from .audio import SILENCE_PEAK
+
+        audio = np.asarray(audio).reshape(-1)
+        n = self.slice_samples
+        peaks = np.array(
+            [
+                float(np.max(np.abs(audio[i * n : (i + 1) * n]), initial=0.0))
+                for i in range(n_slices)
+            ]
+        )
+        keep = np.flatnonzero(peaks >= SILENCE_PEAK)
+        if keep.size:
+            return keep, False
+        return np.array([int(np.argmax(peaks))]), True
 
     # -- internals -------------------------------------------------------------------
 
     def _fit(self, audio: np.ndarray) -> tuple[np.ndarray, bool]:
         """Zero-pad audio too short for one full slice of frames."""
-        need = (self.slice_frames - 1) * self.hop_length  # 1 + n // hop >= slice_frames
+        need = self.min_samples  # 1 + n // hop >= slice_frames
         if audio.size >= need:
             return audio, False
         return np.pad(audio, (0, self.slice_samples - audio.size)), True

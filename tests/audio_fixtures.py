@@ -182,3 +182,36 @@ def _encode_with_pyav(
             container.mux(packet)
         for packet in stream.encode(None):
             container.mux(packet)
+
+
+def set_raw_vorbis_comments(path: str | os.PathLike, comments: Sequence[bytes]) -> None:
+    """Replace the Vorbis comment packet of an Ogg Vorbis file with raw ``comments``.
+
+    Each comment is written byte for byte (e.g. ``b"TITLE=Caf\\xe9"``, Latin-1 as older rippers
+    wrote them, although the Vorbis spec says UTF-8), which no tagging library will do; the Ogg
+    pages are rebuilt with mutagen's page code (CRCs, sequence numbers).
+    """
+    import struct
+
+    from mutagen.ogg import OggPage
+
+    with open(path, "r+b") as f:
+        pages = []
+        while True:
+            try:
+                pages.append(OggPage(f))
+            except EOFError:
+                break
+        # page 1 holds the comment packet and the setup packet (libsndfile and libvorbis)
+        head = [page for page in pages if page.sequence == 1]
+        packets = OggPage.to_packets(head)
+        vendor = b"deejai tests"
+        packet = b"\x03vorbis" + struct.pack("<I", len(vendor)) + vendor
+        packet += struct.pack("<I", len(comments))
+        for comment in comments:
+            packet += struct.pack("<I", len(comment)) + comment
+        packet += b"\x01"  # framing bit
+        new = OggPage.from_packets([packet, *packets[1:]], head[0].sequence)
+        for page in new:
+            page.serial = head[0].serial
+        OggPage.replace(f, head, new)

@@ -363,3 +363,39 @@ def test_corpus_excerpts_equal_full_decode() -> None:
             assert np.max(np.abs(ref - ex)) < 1e-2, (path, start)
             if np.std(ref) > 1e-3:
                 assert _corr(ref, ex) > 0.999, (path, start)
+
+
+def test_latin1_tags_and_a_non_utf8_file_name_decode(tmp_path: Path) -> None:
+    """Tags are not audio: Latin-1 Vorbis comments (PyAV decodes tags as strict UTF-8 by
+    default) and a file name that is not UTF-8 must not stop decoding."""
+    import os
+
+    from audio_fixtures import set_raw_vorbis_comments
+
+    signal = chord(8.0, 22050)
+    path = write_audio(tmp_path / "latin1.ogg", signal, 22050)
+    set_raw_vorbis_comments(path, [b"TITLE=Caf\xe9 del Mar", b"ARTIST=Bj\xf6rk"])
+    raw_name = os.path.join(os.fsencode(tmp_path), b"caf\xe9.ogg")
+    os.rename(path, raw_name)
+    for name in (raw_name, os.fsdecode(raw_name)):  # bytes (as beets holds it) and str
+        assert audio.probe_duration(name) == pytest.approx(8.0, abs=0.05)
+        full = audio.decode(name, 16000)
+        assert full.size == pytest.approx(8 * 16000, abs=2)
+        excerpts = audio.decode_excerpts(name, 16000, [1.0, 5.0], 2.0)
+        assert np.allclose(excerpts[1], full[80000:112000], atol=1e-4)
+    # an error about such a file is one printable line that names it
+    os.truncate(raw_name, 100)
+    with pytest.raises(AudioError) as info:
+        audio.decode(raw_name, 16000)
+    message = str(info.value)
+    assert message.startswith(os.path.join(str(tmp_path), "caf\ufffd.ogg") + ": ")
+    message.encode("utf-8")  # no lone surrogates
+
+
+def test_unpadded_excerpts_show_where_the_audio_ends(made) -> None:
+    path = made("flac", 2, 44100)
+    inside, edge, beyond = audio.decode_excerpts(
+        path, 16000, [2.0, SECONDS - 0.5, SECONDS + 30.0], 1.0, pad=False
+    )
+    assert inside.size == 16000 and beyond.size == 0
+    assert edge.size == pytest.approx(8000, abs=2)

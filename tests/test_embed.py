@@ -117,3 +117,46 @@ def test_every_slice_mode_matches_upstream_slicing(bundle, files) -> None:
 def test_negative_max_slices_is_refused(bundle) -> None:
     with pytest.raises(ValueError):
         Embedder(bundle, max_slices=-1)
+
+
+def _truncated_mp3(folder: Path, name: str, keep: float) -> Path:
+    """A 40-s MP3 cut after ``keep`` of its bytes: its Xing header still says 40 s (as a
+    broken download does)."""
+    whole = write_audio(folder / f"whole-{name}", chord(40.0, SR), SR)
+    data = whole.read_bytes()
+    path = folder / name
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+def test_excerpts_past_the_real_end_are_not_listened_to(bundle, tmp_path) -> None:
+    from deejai_model import audio
+
+    path = _truncated_mp3(tmp_path, "truncated.mp3", 0.25)
+    real = audio.decode(path, 16000).size / 16000
+    assert audio.probe_duration(path) == pytest.approx(40.0, abs=0.1) and real < 11.0
+    embedder = Embedder(bundle, max_slices=8, workers=1)
+    span = embedder.frontend.slice_seconds
+    track = embedder.embed_path(path)
+    assert track.duration == pytest.approx(real, abs=0.1)  # what was found, not the header
+    assert len(track.starts) == int(real // span) and not track.padded
+    assert np.all(track.starts + span <= real + 0.05)
+
+    # almost nothing left: every planned excerpt lies past the end; one padded slice remains
+    stub = _truncated_mp3(tmp_path, "stub.mp3", 0.03)
+    track = embedder.embed_path(stub)
+    assert track.vectors.shape == (1, bundle.dim) and track.padded
+    assert track.duration < span
+
+
+@pytest.mark.parametrize("max_slices", [8, 0])
+def test_a_long_silent_outro_is_not_listened_to(bundle, tmp_path, max_slices: int) -> None:
+    music_part = chord(12.0, SR)
+    signal = np.concatenate([music_part, np.zeros(SR * 36, np.float32)])
+    path = write_audio(tmp_path / "outro.flac", signal, SR)
+    embedder = Embedder(bundle, max_slices=max_slices, workers=1)
+    track = embedder.embed_path(path)
+    assert track.duration == pytest.approx(48.0, abs=0.05)
+    assert 3 <= len(track.starts) < 12 and not track.padded  # spread over the 12 s of music
+    assert np.all(track.starts < 12.0)  # every slice holds some of the music
+    assert len(track.vectors) == len(track.starts)

@@ -211,3 +211,14 @@ def test_batch_from_excerpts_equals_slices(d: dict) -> None:
     assert padded and batch.shape[0] == 2
     with pytest.raises(ValueError):
         fe.batch_from_excerpts([])
+
+
+def test_excerpts_of_unequal_length_make_one_batch() -> None:
+    """Unpadded excerpts (as the embedder decodes them) may fall a few samples short."""
+    fe = FrontEnd.musicnn()
+    rng = np.random.default_rng(5)
+    full = (0.1 * rng.standard_normal(fe.slice_samples)).astype(np.float32)
+    nearly = full[: fe.min_samples + 10]
+    batch, padded = fe.batch_from_excerpts([full, nearly])
+    assert batch.shape == (2, fe.slice_frames, fe.n_mels) and not padded
+    np.testing.assert_allclose(batch[1, :-2], batch[0, :-2], atol=1e-4)

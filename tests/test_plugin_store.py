@@ -71,7 +71,8 @@ def test_rows_round_trip_whole_and_per_model(env):
     assert all(s.shape == (3, DIM) and s.dtype == np.float32 for s in slices.values())
     # a second model's rows for the same items do not touch the first's
     before = store.fingerprint(MODEL)
-    _other = SliceRow(ids[0], b"/x", 1.0, 1.0, np.ones((2, DIM), np.float32), np.zeros(2), True)
+    path = env.lib.get_item(ids[0]).path
+    _other = SliceRow(ids[0], path, 1.0, 1.0, np.ones((2, DIM), np.float32), np.zeros(2), True)
     store.put(OTHER, [_other])
     assert store.fingerprint(MODEL) == before
     assert store.item_ids(OTHER) == [ids[0]]
@@ -143,7 +144,7 @@ def test_index_is_reused_when_current_and_rebuilt_when_settings_or_files_change(
     directory = str(env.temp_path)
     settings = _settings(env)
     built = build_index(store, MODEL, settings, directory)
-    paths = IndexPaths(directory, MODEL)
+    paths = IndexPaths(directory, MODEL, env.lib.path)
     stamp = os.stat(paths.meta).st_mtime_ns
     again = load_index(store, MODEL, settings, directory)
     assert os.stat(paths.meta).st_mtime_ns == stamp
@@ -326,15 +327,20 @@ def test_embedded_state_of_some_items(env):
     assert store.embedded_state(OTHER, ids) == {}
 
 
-def test_delete_and_refresh_report_what_they_changed(env):
+def test_delete_and_follow_report_what_they_changed(env):
     rng = np.random.default_rng(13)
     store = VectorStore(env.lib)
     ids = _add(env, store, MODEL, 4, rng)
     extra = SliceRow(ids[0], b"/x", 100.0, 1.0, np.ones((2, DIM), np.float32), np.zeros(2), False)
     store.put(OTHER, [extra])
-    assert store.refresh_file(ids[1], MODEL, b"/new/place.flac", 555.0, embedded_mtime=101.0)
-    assert not store.refresh_file(ids[1], MODEL, b"/again.flac", 556.0, embedded_mtime=101.0)
-    assert store.embedded_state(MODEL, [ids[1]]) == {ids[1]: 555.0}
+    old, new = b"/music/t1.flac", b"/new/place.flac"
+    assert store.follow_file(ids[1], old, new, 101.0, 555.0, 7) == 1
+    assert store.follow_file(ids[1], new, b"/again.flac", 101.0, 556.0, 7) == 0  # mtime differs
+    with env.lib.transaction() as tx:
+        (row,) = tx.query(
+            "SELECT path, mtime, size FROM deejai_vectors WHERE item_id = ?", ids[1:2]
+        )
+    assert (bytes(row[0]), row[1], row[2]) == (b"/again.flac", 555.0, 7)
     generations = store.generation(MODEL), store.generation(OTHER)
     assert store.delete_items([ids[0], ids[2]]) == 3  # two rows of MODEL, one of OTHER
     assert store.delete_items([ids[0]]) == 0

@@ -14,12 +14,17 @@ from beets import config as beets_config
 from beets.plugins import BeetsPlugin
 
 from .config import DEFAULTS, Settings
+from .store import file_mtime, file_size
 
 if TYPE_CHECKING:
     from beets.library import Item, Library
 
     from .importer import ModelHandle
     from .store import VectorStore
+
+
+#: beets events sent after it moved, copied or linked an item's file to a new path.
+FILE_EVENTS = ("item_moved", "item_copied", "item_linked", "item_hardlinked", "item_reflinked")
 
 
 class DeejaiPlugin(BeetsPlugin):
@@ -31,13 +36,16 @@ class DeejaiPlugin(BeetsPlugin):
         self._store: VectorStore | None = None
         self._model: ModelHandle | None = None
         self._model_failed = False
-        self._import_mtimes: dict[int, tuple[str, float]] = {}
+        #: mtime of a file just before beets writes its tags or moves it, by (item id, path)
+        self._mtimes_before: dict[tuple[int, bytes], float] = {}
         self.register_listener("item_removed", self.item_removed)
-        self.register_listener("item_moved", self.item_moved)
-        self.register_listener("database_change", self.database_change)
+        self.register_listener("write", self.before_file_change)
+        self.register_listener("after_write", self.after_write)
+        self.register_listener("before_item_moved", self.before_file_change)
+        for event in FILE_EVENTS:
+            self.register_listener(event, self.file_changed)
         if self.config["auto"].get(bool):
             self.import_stages = [self.imported]
-            self.register_listener("import_task_files", self.import_task_files)
 
     # -- shared state ------------------------------------------------------------------------
     @property
@@ -76,31 +84,46 @@ class DeejaiPlugin(BeetsPlugin):
         if lib is not None and item.id is not None:
             self.store(lib).delete_items([item.id])
 
-    def item_moved(self, item: Item, source: bytes, destination: bytes) -> None:
-        """Record the new path (the vectors do not depend on where the file is)."""
+    def before_file_change(self, item: Item, path: bytes | None = None, **_) -> None:
+        """``write`` / ``before_item_moved``: note the file's mtime before beets touches it."""
+        path = path or item.path
+        if item.id is not None and path:
+            self._mtimes_before[(item.id, bytes(path))] = file_mtime(path)
+
+    def after_write(self, item: Item, path: bytes) -> None:
+        """beets wrote tags into the file: same audio, new mtime; record it (if the row was made
+        from the file as it was just before the write)."""
+        self._follow(item, path, path)
+
+    def file_changed(self, item: Item, source: bytes, destination: bytes) -> None:
+        """beets moved, copied or linked the item's file: the row follows it."""
+        self._follow(item, source, destination)
+
+    def _follow(self, item: Item, source: bytes, destination: bytes) -> None:
         lib = getattr(item, "db", None) or getattr(item, "_db", None)
-        if lib is not None and item.id is not None:
-            self.store(lib).update_path(item.id, destination)
-
-    def database_change(self, lib: Library, model) -> None:
-        """Keep the stored path in step with the item (``beet mv``, ``beet modify`` ...)."""
-        from beets.library import Item
-
-        if isinstance(model, Item) and model.id is not None and model.path:
-            self.store(lib).update_path(model.id, model.path)
+        before = self._mtimes_before.pop((item.id, bytes(source)), None)
+        if lib is None or item.id is None:
+            return
+        if before is None:  # a copy or link leaves the source as it was
+            before = file_mtime(source) if os.path.exists(source) else file_mtime(destination)
+        self.store(lib).follow_file(
+            item.id, source, destination, before, file_mtime(destination), file_size(destination)
+        )
 
     # -- import ------------------------------------------------------------------------------
     def imported(self, session, task) -> None:
-        """Import stage: embed the task's items (a bad file warns; the import goes on)."""
+        """Import stage: embed the task's items (a bad file warns; the import goes on).
+
+        beets runs it before it copies, moves or retags the files; the rows follow those
+        changes through beets' file events (:meth:`file_changed`, :meth:`after_write`).
+        """
         if self._model_failed:
             return
         from .importer import embed_items
-        from .store import file_mtime
 
         items = [item for item in task.imported_items() if item.id is not None]
         if not items:
             return
-        before = {item.id: file_mtime(item.path) for item in items}
         try:
             model = self.model()
             summary = embed_items(items, self.store(session.lib), model, self.settings, self._log)
@@ -109,22 +132,8 @@ class DeejaiPlugin(BeetsPlugin):
             self._log.error("cannot embed on import ({}); import goes on", error)
             return
         self._log.debug("{}", summary.line())
-        for item_id, mtime in before.items():
-            self._import_mtimes[item_id] = (model.model_id, mtime)
         if summary.interrupted:  # Ctrl-C: what is done is stored; stop the import too
             raise KeyboardInterrupt
-
-    def import_task_files(self, session, task) -> None:
-        """After beets copied, moved or retagged the task's files: record their final path and
-        mtime, so that the next ``embed`` does not take them for changed files."""
-        from .store import file_mtime
-
-        store = self.store(session.lib)
-        for item in task.imported_items():
-            embedded = self._import_mtimes.pop(item.id, None)
-            if embedded is not None:
-                model_id, mtime = embedded
-                store.refresh_file(item.id, model_id, item.path, file_mtime(item.path), mtime)
 
     # -- commands ----------------------------------------------------------------------------
     def commands(self):

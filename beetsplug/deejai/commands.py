@@ -290,7 +290,8 @@ class Actions:
         from .output import item_line
 
         items = list(self.lib.items(query))
-        todo, skipped = plan_embedding(items, self.store, self.plugin.model().model_id, opts.force)
+        model_id = self.plugin.model().model_id
+        todo, skipped, _ = plan_embedding(items, self.store, model_id, opts.force)
         for item, _ in todo.values():
             ui.print_(item_line(item, opts.format))
         print(f"deejai: would embed {len(todo)}, skip {skipped}", file=sys.stderr)

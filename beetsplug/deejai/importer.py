@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .store import SliceRow, VectorStore, file_mtime
+from .store import SliceRow, VectorStore, file_mtime, file_size
 
 if TYPE_CHECKING:
     from beets.library import Item
@@ -187,11 +187,19 @@ def vector_states(
 
 def plan_embedding(
     items: Sequence[Item], store: VectorStore, model_id: str, force: bool = False
-) -> tuple[dict[str, tuple[Item, float]], int]:
-    """What an embedding run would do: ``({path: (item, mtime)} to embed, items skipped)``.
+) -> tuple[dict[str, tuple[Item, float]], int, list[Item]]:
+    """What an embedding run would do, without writing anything.
 
-    Items with current vectors are skipped (unless ``force``), and so is every item but the
-    first on one file (the file is embedded once).
+    Returns
+    -------
+    todo : dict
+        ``{path: (item, mtime)}`` to embed.
+    skipped : int
+        Items not embedded: current vectors (unless ``force``), every item but the first on
+        one file (the file is embedded once), and the adoptable ones.
+    adoptable : list of Item
+        Items whose row was made from another path, with this file's mtime and size: the same
+        file moved behind the plugin's back; the row can follow it without decoding.
     """
     todo: dict[str, tuple[Item, float]] = {}
     skipped = 0
@@ -201,7 +209,15 @@ def plan_embedding(
             skipped += 1
         else:
             todo[path] = (item, mtime)
-    return todo, skipped
+    adoptable: list[Item] = []
+    if todo and not force:  # rows made from another path: the same file moved, or a reused id
+        strays = store.strays(model_id, [item.id for item, _ in todo.values()])
+        for path, (item, mtime) in list(todo.items()):
+            if item.id in strays and strays[item.id] == (mtime, file_size(item.path)):
+                adoptable.append(item)
+                skipped += 1
+                del todo[path]
+    return todo, skipped, adoptable
 
 
 def embed_items(
@@ -235,7 +251,9 @@ def embed_items(
 
     summary = Summary()
     model_id = model.model_id
-    todo, summary.skipped = plan_embedding(items, store, model_id, force)
+    todo, summary.skipped, adoptable = plan_embedding(items, store, model_id, force)
+    for item in adoptable:  # rows made from another path with this file's mtime and size
+        store.adopt(item.id, model_id, item.path)
     if not todo:
         return summary
 
@@ -259,6 +277,7 @@ def embed_items(
                         slices=result.vectors,
                         starts=result.starts,
                         padded=result.padded,
+                        size=file_size(item.path),
                     )
                 )
                 if len(pending) >= settings.commit_every:

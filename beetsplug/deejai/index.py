@@ -74,8 +74,15 @@ def model_hash(model_id: str) -> str:
     return hashlib.sha1(model_id.encode("utf-8")).hexdigest()[:12]
 
 
+def library_token(library: str | bytes) -> str:
+    """Short stable file-name token of a library database: its file name (two libraries in
+    one folder get their own index files; moving the folder keeps them)."""
+    name = os.path.basename(os.fsencode(library)) or b":memory:"
+    return hashlib.sha1(name).hexdigest()[:8]
+
+
 class IndexPaths:
-    """Where the index files of one model live.
+    """Where the index files of one library and one model live.
 
     Parameters
     ----------
@@ -83,10 +90,12 @@ class IndexPaths:
         Folder beside the library database.
     model_id : str
         The model whose vectors the index holds.
+    library : str or bytes
+        The library database's path (``lib.path``).
     """
 
-    def __init__(self, directory: str, model_id: str):
-        base = os.path.join(directory, f"deejai.{model_hash(model_id)}")
+    def __init__(self, directory: str, model_id: str, library: str | bytes):
+        base = os.path.join(directory, f"deejai.{library_token(library)}.{model_hash(model_id)}")
         self.ann = base + ".ann"
         self.ids = base + ".ids.npy"
         self.vectors = base + ".vectors.npy"
@@ -302,7 +311,7 @@ def build_index(
     ids, vectors, fitted = track_vectors(store, model_id, settings, log)
     n = len(ids)
     dim = int(vectors.shape[1]) if n else 0
-    paths = IndexPaths(directory, model_id)
+    paths = IndexPaths(directory, model_id, store.lib.path)
     os.makedirs(directory, exist_ok=True)
 
     annoy = AnnoyIndex(max(dim, 1), "angular")
@@ -389,7 +398,7 @@ def load_index(
     rebuild : bool
         When False, return None instead of rebuilding a stale index.
     """
-    paths = IndexPaths(directory, model_id)
+    paths = IndexPaths(directory, model_id, store.lib.path)
     meta = read_meta(paths)
     reason = stale_reason(meta, paths, store.fingerprint(model_id), settings)
     if reason is None:

@@ -7,7 +7,16 @@ Why inside the library database, through beets' transaction API (``lib.transacti
   vectors never races beets' own writes, and in-memory test libraries work too;
 * a row is written by one ``INSERT OR REPLACE`` statement, so it is whole or absent; a batch of
   rows is committed at the end of its transaction.  A run that is interrupted loses at most the
-  batch in flight, and the next run skips what is stored (same model, same file mtime).
+  batch in flight, and the next run skips what is stored (same model, same file mtime);
+* beets' transactions are never disturbed: tables are created with plain ``execute`` (never
+  ``executescript``, which commits whatever beets has open), and every write runs inside a
+  SAVEPOINT together with its change-counter bump, so a failure rolls back both and nothing of
+  beets' own pending work.
+
+A row belongs to an item only while it describes the item's file: same item id *and* same path
+(beets reuses the highest item id after a delete, so an id alone can name another track).  Rows
+whose path is not the item's are never read; ``beet deejai embed`` adopts one (records the new
+path) only when the file's mtime and size are the ones embedded, else embeds the file again.
 
 Tables
 ------
@@ -23,7 +32,8 @@ rows; with the row count it is the fingerprint an index is checked against.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,8 +41,9 @@ if TYPE_CHECKING:
     import numpy as np
     from beets.library import Library
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS deejai_vectors (
+#: Statements that create the tables (each run with ``execute`` inside beets' transaction).
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS deejai_vectors (
     item_id INTEGER NOT NULL,
     model_id TEXT NOT NULL,
     path BLOB NOT NULL,
@@ -43,13 +54,20 @@ CREATE TABLE IF NOT EXISTS deejai_vectors (
     padded INTEGER NOT NULL,
     starts BLOB NOT NULL,
     slices BLOB NOT NULL,
+    size INTEGER,
+    item_path BLOB,
     PRIMARY KEY (item_id, model_id)
-);
-CREATE TABLE IF NOT EXISTS deejai_generation (
+)""",
+    """CREATE TABLE IF NOT EXISTS deejai_generation (
     model_id TEXT PRIMARY KEY,
     generation INTEGER NOT NULL
-);
-"""
+)""",
+)
+#: Columns added after the first release: ``(name, SQL type)``; added to older tables.
+ADDED_COLUMNS = (("size", "INTEGER"), ("item_path", "BLOB"))
+#: The rows that belong to their item: same id, and made from the item's path (compared as
+#: beets stores it, relative to its music directory, so moving that directory changes nothing).
+OWNED = "FROM deejai_vectors v JOIN items i ON i.id = v.item_id AND i.path = v.item_path"
 
 _F32 = "<f4"
 
@@ -60,6 +78,40 @@ def file_mtime(path: bytes | str) -> float:
         return os.stat(path).st_mtime
     except OSError:
         return 0.0
+
+
+def file_size(path: bytes | str) -> int | None:
+    """Size of a file in bytes (``None`` when it is missing)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
+
+
+def _chunks(ids: Sequence[int], size: int = 500) -> Iterator[tuple[Sequence[int], str]]:
+    """``ids`` in pieces of at most ``size`` (SQLite's limit on bound parameters), each with
+    its ``?,?,...`` placeholders."""
+    for start in range(0, len(ids), size):
+        chunk = ids[start : start + size]
+        yield chunk, ",".join("?" * len(chunk))
+
+
+@contextmanager
+def _atomic(tx, name: str = "deejai_write") -> Iterator[None]:
+    """All statements of the block, or none: a SAVEPOINT inside beets' transaction ``tx``.
+
+    Rolling back to the savepoint undoes only the block, never beets' own pending writes; and
+    beets' ``Transaction`` commits on exit even after an exception, so without it a failure half
+    way would commit half a write.
+    """
+    tx.mutate(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        tx.mutate(f"ROLLBACK TO {name}")
+        tx.mutate(f"RELEASE {name}")
+        raise
+    tx.mutate(f"RELEASE {name}")
 
 
 @dataclass
@@ -82,6 +134,9 @@ class SliceRow:
         Slice start times in seconds.
     padded : bool
         The track was shorter than one slice.
+    size : int or None
+        The file's size in bytes when it was embedded (with ``mtime``, what tells the same file
+        at another path).
     """
 
     item_id: int
@@ -91,6 +146,7 @@ class SliceRow:
     slices: np.ndarray
     starts: np.ndarray
     padded: bool
+    size: int | None = None
 
 
 def _blob(array: np.ndarray) -> bytes:
@@ -117,7 +173,39 @@ class VectorStore:
     def __init__(self, lib: Library):
         self.lib = lib
         with lib.transaction() as tx:
-            tx.script(SCHEMA)
+            for statement in SCHEMA:
+                tx.mutate(statement)
+            have = {row[1] for row in tx.query("PRAGMA table_info(deejai_vectors)")}
+            for name, kind in ADDED_COLUMNS:
+                if name not in have:
+                    tx.mutate(f"ALTER TABLE deejai_vectors ADD COLUMN {name} {kind}")
+            old = tx.query("SELECT rowid, path FROM deejai_vectors WHERE item_path IS NULL")
+            if old:  # rows of an older version: once
+                tx.mutate_many(
+                    "UPDATE deejai_vectors SET item_path = ? WHERE rowid = ?",
+                    [(self._db_path(path), rowid) for rowid, path in old],
+                )
+
+    def _db_path(self, path: bytes) -> bytes:
+        """``path`` as beets stores it in ``items.path`` (relative to its music directory)."""
+        from beets.library import Item
+
+        with self.lib.music_dir_context():
+            return bytes(Item._fields["path"].to_sql(bytes(path)))
+
+    def _owned_query(
+        self, tx, columns: str, model_id: str, item_ids: Sequence[int] | None = None
+    ) -> list[Sequence]:
+        """``SELECT v.item_id, <columns>`` of ``model_id``'s rows that belong to their item
+        (optionally only ``item_ids``), in item id order."""
+        sql = f"SELECT v.item_id, {columns} {OWNED} WHERE v.model_id = ?"
+        if item_ids is None:
+            return tx.query(sql + " ORDER BY v.item_id", (model_id,))
+        rows: list[Sequence] = []
+        ids = [int(i) for i in item_ids]
+        for chunk, marks in _chunks(ids):
+            rows += tx.query(f"{sql} AND v.item_id IN ({marks})", (model_id, *chunk))
+        return sorted(rows, key=lambda row: row[0])
 
     # -- bookkeeping -----------------------------------------------------------------------
     @staticmethod
@@ -140,51 +228,46 @@ class VectorStore:
     def fingerprint(self, model_id: str) -> dict[str, int]:
         """What an index built from this model's rows must match to be current.
 
-        Counts only rows whose item is still in the library, so items removed while the plugin
-        was disabled also make the index stale.
+        Counts only rows that belong to an item still in the library (same id and path), so
+        items removed (or ids reused) while the plugin was disabled also make the index stale.
         """
         with self.lib.transaction() as tx:
-            count = tx.query(
-                "SELECT COUNT(*) FROM deejai_vectors v JOIN items i ON i.id = v.item_id "
-                "WHERE v.model_id = ?",
-                (model_id,),
-            )[0][0]
+            count = tx.query(f"SELECT COUNT(*) {OWNED} WHERE v.model_id = ?", (model_id,))[0][0]
         return {"generation": self.generation(model_id), "count": int(count)}
 
     # -- reads -----------------------------------------------------------------------------
     def embedded_state(
         self, model_id: str, item_ids: Sequence[int] | None = None
     ) -> dict[int, float]:
-        """``{item_id: mtime}`` of the items (default: all) that have a row for ``model_id``."""
-        sql = "SELECT item_id, mtime FROM deejai_vectors WHERE model_id = ?"
+        """``{item_id: mtime}`` of the items (default: all) that have a row for ``model_id``
+        made from their current path."""
         with self.lib.transaction() as tx:
-            if item_ids is None:
-                rows = tx.query(sql, (model_id,))
-            else:
-                rows, ids = [], [int(i) for i in item_ids]
-                for start in range(0, len(ids), 500):
-                    chunk = ids[start : start + 500]
-                    marks = ",".join("?" * len(chunk))
-                    rows += tx.query(f"{sql} AND item_id IN ({marks})", (model_id, *chunk))
+            rows = self._owned_query(tx, "v.mtime", model_id, item_ids)
         return {int(r[0]): float(r[1]) for r in rows}
 
-    def is_current(self, item_id: int, model_id: str, mtime: float) -> bool:
-        """True when the item has a row for ``model_id`` made from a file with this ``mtime``."""
+    def strays(self, model_id: str, item_ids: Sequence[int]) -> dict[int, tuple[float, int | None]]:
+        """``{item_id: (mtime, size)}`` of rows of ``model_id`` made from another path than the
+        item's: a file moved behind the plugin's back, or a reused item id."""
+        sql = (
+            "SELECT v.item_id, v.mtime, v.size FROM deejai_vectors v "
+            "JOIN items i ON i.id = v.item_id "
+            "WHERE v.model_id = ? AND v.item_path IS NOT i.path"
+        )
+        rows: list[Sequence] = []
+        ids = [int(i) for i in item_ids]
         with self.lib.transaction() as tx:
-            rows = tx.query(
-                "SELECT mtime FROM deejai_vectors WHERE item_id = ? AND model_id = ?",
-                (item_id, model_id),
-            )
-        return bool(rows) and float(rows[0][0]) == float(mtime)
+            for chunk, marks in _chunks(ids):
+                rows += tx.query(f"{sql} AND v.item_id IN ({marks})", (model_id, *chunk))
+        return {int(r[0]): (float(r[1]), None if r[2] is None else int(r[2])) for r in rows}
+
+    def is_current(self, item_id: int, model_id: str, mtime: float) -> bool:
+        """True when the item has a row for ``model_id`` made from its file with this ``mtime``."""
+        return self.embedded_state(model_id, [item_id]).get(item_id) == float(mtime)
 
     def item_ids(self, model_id: str) -> list[int]:
-        """Ids of library items with a row for ``model_id``, ascending."""
+        """Ids of library items with a row for ``model_id`` (of their file), ascending."""
         with self.lib.transaction() as tx:
-            rows = tx.query(
-                "SELECT v.item_id FROM deejai_vectors v JOIN items i ON i.id = v.item_id "
-                "WHERE v.model_id = ? ORDER BY v.item_id",
-                (model_id,),
-            )
+            rows = self._owned_query(tx, "1", model_id)
         return [int(r[0]) for r in rows]
 
     def slices(self, model_id: str, item_ids: Sequence[int] | None = None) -> dict[int, np.ndarray]:
@@ -195,25 +278,14 @@ class VectorStore:
         item_ids : sequence of int, optional
             Only these items (default: every item with a row for ``model_id``).
         """
-        sql = (
-            "SELECT v.item_id, v.n_slices, v.dim, v.slices FROM deejai_vectors v "
-            "JOIN items i ON i.id = v.item_id WHERE v.model_id = ?"
-        )
         with self.lib.transaction() as tx:
-            if item_ids is None:
-                rows = tx.query(sql, (model_id,))
-            else:
-                rows = []
-                ids = list(item_ids)
-                for start in range(0, len(ids), 500):
-                    chunk = ids[start : start + 500]
-                    marks = ",".join("?" * len(chunk))
-                    rows += tx.query(f"{sql} AND v.item_id IN ({marks})", (model_id, *chunk))
+            rows = self._owned_query(tx, "v.n_slices, v.dim, v.slices", model_id, item_ids)
         return {int(r[0]): _array(r[3], (int(r[1]), int(r[2]))) for r in rows}
 
     # -- writes ----------------------------------------------------------------------------
     def put(self, model_id: str, rows: Iterable[SliceRow]) -> int:
-        """Store (or replace) rows of ``model_id`` in one transaction; returns how many."""
+        """Store (or replace) rows of ``model_id`` and bump its counter, all or nothing;
+        returns how many."""
         values = []
         for row in rows:
             slices = row.slices
@@ -229,15 +301,17 @@ class VectorStore:
                     int(bool(row.padded)),
                     _blob(row.starts),
                     _blob(slices),
+                    None if row.size is None else int(row.size),
+                    self._db_path(row.path),
                 )
             )
         if not values:
             return 0
-        with self.lib.transaction() as tx:
+        with self.lib.transaction() as tx, _atomic(tx):
             tx.mutate_many(
                 "INSERT OR REPLACE INTO deejai_vectors (item_id, model_id, path, mtime, duration, "
-                "n_slices, dim, padded, starts, slices) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "n_slices, dim, padded, starts, slices, size, item_path) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
             self._bump(tx, [model_id])
@@ -249,10 +323,8 @@ class VectorStore:
         if not ids:
             return 0
         deleted = 0
-        with self.lib.transaction() as tx:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
+        with self.lib.transaction() as tx, _atomic(tx):
+            for chunk, marks in _chunks(ids):
                 models = [
                     r[0]
                     for r in tx.query(
@@ -278,45 +350,63 @@ class VectorStore:
             ]
         return self.delete_items(ids)
 
-    def refresh_file(
-        self, item_id: int, model_id: str, path: bytes, mtime: float, embedded_mtime: float
-    ) -> bool:
-        """Record where an embedded file went and its new mtime, if its row is the one embedded
-        from a file with ``embedded_mtime`` (the import stage runs before beets copies, moves or
-        retags files; the audio is the same).  Returns True when a row was updated."""
-        with self.lib.transaction() as tx:
-            tx.mutate(
-                "UPDATE deejai_vectors SET path = ?, mtime = ? "
-                "WHERE item_id = ? AND model_id = ? AND mtime = ?",
-                (bytes(path), float(mtime), int(item_id), model_id, float(embedded_mtime)),
-            )
-            return bool(tx.query("SELECT changes()")[0][0])
+    def follow_file(
+        self,
+        item_id: int,
+        source: bytes,
+        destination: bytes,
+        source_mtime: float,
+        mtime: float,
+        size: int | None,
+    ) -> int:
+        """Follow a beets file operation on an embedded file (every model's row of the item).
 
-    def update_path(self, item_id: int, path: bytes) -> None:
-        """Record the item's new path (vectors are about the audio, so they stay valid)."""
-        with self.lib.transaction() as tx:
+        beets moved, copied or linked the item's file from ``source`` to ``destination``, or
+        rewrote its tags in place (``source == destination``); the audio is the same.  A row
+        made from ``source`` moves to ``destination``; its mtime and size become the new ones
+        only when it was embedded from the file as it was just before (``source_mtime``): a
+        file whose audio changed since it was embedded stays due for embedding.
+
+        Returns
+        -------
+        int
+            Rows whose mtime was brought up to date.
+        """
+        with self.lib.transaction() as tx, _atomic(tx):
             tx.mutate(
-                "UPDATE deejai_vectors SET path = ? WHERE item_id = ? AND path != ?",
-                (bytes(path), int(item_id), bytes(path)),
+                "UPDATE deejai_vectors SET mtime = ?, size = ? "
+                "WHERE item_id = ? AND path = ? AND mtime = ?",
+                (float(mtime), size, int(item_id), bytes(source), float(source_mtime)),
+            )
+            refreshed = int(tx.query("SELECT changes()")[0][0])
+            if bytes(source) != bytes(destination):
+                tx.mutate(
+                    "UPDATE deejai_vectors SET path = ?, item_path = ? "
+                    "WHERE item_id = ? AND path = ?",
+                    (bytes(destination), self._db_path(destination), int(item_id), bytes(source)),
+                )
+        return refreshed
+
+    def adopt(self, item_id: int, model_id: str, path: bytes) -> None:
+        """Record that the item's row of ``model_id`` describes the file now at ``path`` (the
+        caller checked mtime and size).  Bumps the counter: the set of rows an index is built
+        from changes."""
+        with self.lib.transaction() as tx, _atomic(tx):
+            self._bump(tx, [model_id])
+            tx.mutate(
+                "UPDATE deejai_vectors SET path = ?, item_path = ? "
+                "WHERE item_id = ? AND model_id = ?",
+                (bytes(path), self._db_path(path), int(item_id), model_id),
             )
 
     def rows(self, model_id: str, item_ids: Sequence[int] | None = None) -> list[SliceRow]:
-        """Whole stored rows of ``model_id`` (library items only), e.g. to derive another
+        """Whole stored rows of ``model_id`` that belong to their items, e.g. to derive another
         model's rows from these slices without decoding (:mod:`beetsplug.deejai.train`)."""
-        sql = (
-            "SELECT v.item_id, v.path, v.mtime, v.duration, v.n_slices, v.dim, v.padded, "
-            "v.starts, v.slices FROM deejai_vectors v JOIN items i ON i.id = v.item_id "
-            "WHERE v.model_id = ?"
+        columns = (
+            "v.path, v.mtime, v.duration, v.n_slices, v.dim, v.padded, v.starts, v.slices, v.size"
         )
         with self.lib.transaction() as tx:
-            if item_ids is None:
-                found = tx.query(sql, (model_id,))
-            else:
-                found, ids = [], [int(i) for i in item_ids]
-                for start in range(0, len(ids), 500):
-                    chunk = ids[start : start + 500]
-                    marks = ",".join("?" * len(chunk))
-                    found += tx.query(f"{sql} AND v.item_id IN ({marks})", (model_id, *chunk))
+            found = self._owned_query(tx, columns, model_id, item_ids)
         return [
             SliceRow(
                 item_id=int(r[0]),
@@ -326,6 +416,7 @@ class VectorStore:
                 slices=_array(r[8], (int(r[4]), int(r[5]))),
                 starts=_array(r[7], (int(r[4]),)),
                 padded=bool(r[6]),
+                size=None if r[9] is None else int(r[9]),
             )
             for r in found
         ]
