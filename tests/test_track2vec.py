@@ -76,3 +76,31 @@ def test_upstream_defaults_and_empty_vocabulary():
     )
     with pytest.raises(ValueError, match="no track occurs 10 times"):
         train_track2vec([["a", "b"], ["b", "c"]])
+
+
+TRAIN_AND_PRINT = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_track2vec import group_playlists
+from deejai_model.track2vec import Track2VecParams, train_track2vec
+model = train_track2vec(group_playlists(40), Track2VecParams(min_count=1, dim=8, epochs=5))
+print(repr(model.vectors.sum()), repr(model.vectors[0, 0]))
+"""
+
+
+def test_same_sentences_and_seed_give_the_same_vectors_in_every_process():
+    """gensim seeds word vectors through a hash function: it must not be Python's salted one."""
+    import os
+    import subprocess
+    import sys
+
+    script = TRAIN_AND_PRINT.format(tests=os.path.dirname(__file__))
+    outputs = set()
+    for hash_seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.add(done.stdout)
+    assert len(outputs) == 1, outputs
