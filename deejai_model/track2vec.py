@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import tempfile
-import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -219,13 +218,6 @@ def auto_epochs(n_words: int, floor: int = 15, ceiling: int = 200) -> int:
     return int(min(ceiling, max(floor, round(TARGET_WORD_UPDATES / max(1, n_words)))))
 
 
-def stable_hash(text: str) -> int:
-    """A hash of ``text`` that is the same in every process (gensim seeds each word's initial
-    vector with ``hashfxn(word + str(seed))``; Python's ``hash`` of a str changes from process to
-    process, so with it the same sentences and seed gave different vectors in each run)."""
-    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
-
-
 def train_track2vec(
     sentences: Sequence[Sequence[str]], params: Track2VecParams | None = None
 ) -> Track2Vec:
@@ -273,7 +265,6 @@ def train_track2vec(
         epochs=params.epochs,
         seed=params.seed,
         workers=params.workers,
-        hashfxn=stable_hash,
     )
     keys = list(model.wv.index_to_key)
     vectors = np.asarray(model.wv.vectors, dtype=np.float32)
