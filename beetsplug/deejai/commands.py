@@ -28,6 +28,8 @@ ACTIONS = {
     "similar": "items that sound like the first item matching QUERY (or a file)",
     "journey": "a path of items from A to B, through --via waypoints",
     "playlist": "continue a playlist from the seeds (each argument: a query or a file)",
+    "serve": "a browser DJ that keeps playing music that goes together",
+    "radio": "endless radio for MPD: keep its queue topped up with fitting tracks",
 }
 
 USAGE = "%prog ACTION [options] [ARGS]\n\nActions:\n" + "\n".join(
@@ -329,3 +331,13 @@ class Actions:
             score_transform=index.score_transform(),
         )
         self.emit(self.items_by_id([s.key for s in seeds] + list(ids)), opts)
+
+    def do_serve(self, args: list[str]) -> None:
+        from .web.serve import serve
+
+        serve(self.plugin, self.lib, args)
+
+    def do_radio(self, args: list[str]) -> None:
+        from .radio import radio
+
+        radio(self.plugin, self.lib, args)

@@ -217,6 +217,29 @@ class VectorStore:
                     rows += tx.query(f"{sql} AND v.item_id IN ({marks})", (model_id, *chunk))
         return {int(r[0]): _array(r[3], (int(r[1]), int(r[2]))) for r in rows}
 
+    def beginnings(
+        self, model_id: str, seconds: float = 30.0, at_least: int = 1
+    ) -> dict[int, np.ndarray]:
+        """The slice vectors of each item's beginning: ``{item_id: (k, dim) float32}``.
+
+        ``k`` counts the slices starting within ``seconds`` of the track's first stored slice
+        (at least ``at_least``, the earliest ones; slices are stored in start order).
+        """
+        import numpy as np
+
+        with self.lib.transaction() as tx:
+            rows = tx.query(
+                "SELECT v.item_id, v.n_slices, v.dim, v.starts, v.slices FROM deejai_vectors v "
+                "JOIN items i ON i.id = v.item_id WHERE v.model_id = ?",
+                (model_id,),
+            )
+        out = {}
+        for item_id, n_slices, dim, starts_blob, slices_blob in rows:
+            starts = _array(starts_blob, (int(n_slices),))
+            keep = max(int(at_least), int(np.sum(starts < starts[0] + seconds)))
+            out[int(item_id)] = _array(slices_blob, (int(n_slices), int(dim)))[:keep]
+        return out
+
     def track_vectors(self, model_id: str, pooling: str) -> dict[int, np.ndarray]:
         """Stored track vectors ``{item_id: (n,)}`` that were derived with ``pooling``.
 
