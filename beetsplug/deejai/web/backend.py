@@ -240,7 +240,7 @@ class LibraryDj:
         return self._locked(lambda: self.session.set_controls(lookback, noise))
 
     def feedback(self, item_id: int, verdict: str) -> dict:
-        """"more" or "less" like a track; "less" on the playing track also moves on."""
+        """ "more" or "less" like a track; "less" on the playing track also moves on."""
         if verdict not in ("more", "less"):
             raise RequestError(f"verdict must be 'more' or 'less', not {verdict!r}")
         self.item(item_id)
@@ -271,8 +271,11 @@ class LibraryDj:
             try:
                 return self.plugin.model().embedder().embed_path(path).vectors
             except AudioError as error:
-                reason = str(error).split(": ", 1)[-1]
-                raise RequestError(f"{filename or 'upload'}: {reason}") from None
+                shown = filename or "upload"
+                message = str(error).replace(path, shown).replace(folder, "")
+                if not message.startswith(f"{shown}: "):
+                    message = f"{shown}: {message}"
+                raise RequestError(message) from None
 
     def seed_upload(self, data: bytes, filename: str | None, content_type: str | None) -> dict:
         """Start from an audio file that is not in the library (it is not added to it)."""
@@ -284,7 +287,9 @@ class LibraryDj:
             raw = mp3tovec.pool_per_track([slices], settings.pooling)[0]
         else:
             store = self.actions.store
-            library = [self.index.adapt_slices(s) for s in store.slices(self.index.model_id).values()]
+            library = [
+                self.index.adapt_slices(s) for s in store.slices(self.index.model_id).values()
+            ]
             raw = mp3tovec.track_vector_against(slices, library, epsilon=settings.epsilon)
         vector = self.index.query_vector(raw)
         self.matches = []

@@ -63,4 +63,6 @@ def serve(plugin: DeejaiPlugin, lib: Library, args: list[str]) -> None:
     try:
         app.run(host=opts.host, port=opts.port, threaded=True, debug=False, use_reloader=False)
     except OSError as error:
-        raise UserError(f"deejai serve: cannot listen on {opts.host}:{opts.port}: {error}") from None
+        raise UserError(
+            f"deejai serve: cannot listen on {opts.host}:{opts.port}: {error}"
+        ) from None
