@@ -115,6 +115,18 @@ def test_audio_is_served_with_range_requests(client, deejai_library):
     assert beyond.status_code == 416
 
 
+def test_audio_is_found_from_the_server_threads(client, deejai_library):
+    # beets resolves stored paths with a context variable that new threads lack
+    import threading
+
+    item = next(iter(deejai_library.lib.items("title:chord-3")))
+    statuses = []
+    worker = threading.Thread(target=lambda: statuses.append(client.get(f"/audio/{item.id}")))
+    worker.start()
+    worker.join(30)
+    assert statuses[0].status_code == 200, statuses[0].get_json()
+
+
 def test_album_art_comes_from_beets_artpath(client, deejai_library, tmp_path):
     item = next(iter(deejai_library.lib.items("title:noise-1")))
     assert client.get(f"/art/{item.id}").status_code == 404

@@ -50,6 +50,16 @@ def register(app: Flask, dj: LibraryDj) -> None:
     from flask import jsonify, render_template, request, send_file
     from werkzeug.exceptions import HTTPException
 
+    @app.before_request
+    def library_context() -> None:
+        # beets resolves item paths against a context variable that each server thread starts
+        # without (it is set in the main thread only): bind it for this request's thread
+        try:
+            from beets import context
+        except ImportError:  # beets before 2.4 stores absolute paths
+            return
+        context.set_music_dir(dj.lib.directory)
+
     @app.errorhandler(RequestError)
     def request_error(error: RequestError):
         return jsonify(error=str(error)), error.status
