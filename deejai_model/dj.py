@@ -20,7 +20,7 @@ This module needs numpy only.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -92,6 +92,8 @@ class DjSession:
         Re-ranking of candidate pools (e.g. CSLS), as for the command-line playlists.
     rng : numpy Generator or int, optional
         Source of the noise.
+    exclude : iterable of ids
+        Tracks never picked (e.g. ones the player cannot reach).
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class DjSession:
         epsilon: float = DEFAULT_EPSILON,
         score_transform: ScoreTransform | None = None,
         rng: np.random.Generator | int | None = None,
+        exclude: Iterable[Hashable] = (),
     ):
         if lookback < 0 or noise < 0 or ahead < 0 or avoid_neighbours < 0:
             raise ValueError("lookback, noise, ahead and avoid_neighbours must be >= 0")
@@ -124,6 +127,7 @@ class DjSession:
         self.disliked: list[Hashable] = []
         self.avoided: set[Hashable] = set()
         self.queue: list[Hashable] = []
+        self.never: set[Hashable] = set(exclude)
         self._outside = 0
 
     # -- starting ----------------------------------------------------------------------------
@@ -138,7 +142,7 @@ class DjSession:
         """Forget the session and start again from ``seeds`` (played, in order).
 
         Outside-file seeds (ids from :meth:`add_outside`) shape the picks but are not tracks to
-        play; the steering verdicts and the avoided tracks are kept.
+        play.  A new start forgets the steering ("more" / "less") too.
         """
         seeds = list(seeds)
         if not seeds:
@@ -146,15 +150,19 @@ class DjSession:
         for seed in seeds:
             if seed not in self.vectors:
                 raise KeyError(f"no vector for track {seed!r}")
+        self._forget()
         self.played = seeds
-        self.skipped = set()
-        self.queue = []
         self.refill()
+
+    def _forget(self) -> None:
+        self.played, self.queue, self.skipped = [], [], set()
+        self.liked, self.disliked, self.avoided = [], [], set()
 
     def start_journey(self, waypoints: Sequence[Hashable], n_per_leg: int) -> None:
         """Start a journey: the first waypoint is played, the rest of the journey is queued.
 
-        After the last waypoint the session keeps going as usual.
+        After the last waypoint the session keeps going as usual (a new start: the steering is
+        forgotten).
         """
         path = journey(
             self.search,
@@ -162,11 +170,11 @@ class DjSession:
             list(waypoints),
             n_per_leg,
             epsilon=self.epsilon,
-            exclude=self.avoided - set(waypoints),
+            exclude=self.never - set(waypoints),
             score_transform=self.score_transform,
         )
+        self._forget()
         self.played = path[:1]
-        self.skipped = set()
         self.queue = path[1:]
         self.refill()
 
@@ -191,7 +199,7 @@ class DjSession:
             context = list(self.played[-1:])
         if not context:
             return []
-        exclude = set(self.played) | set(pending) | self.avoided
+        exclude = set(self.played) | set(pending) | self.avoided | self.never
         steer = self._steer()
         out: list[Hashable] = []
         for _ in range(n):

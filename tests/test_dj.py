@@ -67,6 +67,20 @@ def test_less_like_this_keeps_the_track_and_its_neighbours_out_and_steers_away()
     assert dj.queue != before
 
 
+def test_a_new_start_forgets_the_steering_but_never_picks_excluded_tracks():
+    vectors = _clusters()
+    dj = _session(vectors, ahead=4, avoid_neighbours=2)
+    dj.never = {2, 3}
+    dj.start([0])
+    assert not {2, 3} & set(dj.queue)
+    dj.less_like(1)
+    dj.start([0])
+    assert dj.avoided == set() and dj.disliked == []
+    assert 1 in dj.queue and not {2, 3} & set(dj.queue)
+    dj.start_journey([0, 300], 3)
+    assert not {2, 3} & set(dj.queue)
+
+
 def test_more_like_this_pulls_the_next_picks_towards_the_track():
     vectors = _clusters(per=6)
     vectors[7] = np.eye(DIM)[0] + 0.9 * np.eye(DIM)[2]  # in cluster 0 but leaning to cluster 2

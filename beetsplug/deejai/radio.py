@@ -134,7 +134,7 @@ class Radio:
         self.seed = seed
         self.client = None
         self.playing: _Playing | None = None
-        session.avoided |= paths.outside  # MPD cannot play them
+        session.never |= paths.outside  # MPD cannot play them
 
     # -- connection ------------------------------------------------------------------------
     def connect(self) -> None:

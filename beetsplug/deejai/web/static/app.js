@@ -91,13 +91,15 @@ async function act(method, url, body, message) {
 }
 
 // -- seeds ---------------------------------------------------------------------------------
+let suggestTimer = null;
 $("search-form").addEventListener("submit", (event) => {
   event.preventDefault();
+  clearTimeout(suggestTimer);
+  suggestTimer = null;
   $("suggestions").replaceChildren();
   act("POST", "/api/seed", { query: $("q").value });
 });
 
-let suggestTimer = null;
 $("q").addEventListener("input", () => {
   clearTimeout(suggestTimer);
   suggestTimer = setTimeout(async () => {
@@ -106,8 +108,10 @@ $("q").addEventListener("input", () => {
       $("suggestions").replaceChildren();
       return;
     }
+    const asked = suggestTimer;
     try {
       const data = await call("GET", `/api/suggest?q=${encodeURIComponent(text)}`);
+      if (asked !== suggestTimer || document.activeElement !== $("q")) return; // answered late
       $("suggestions").replaceChildren(
         ...data.items.map((track) => {
           const li = document.createElement("li");
@@ -126,6 +130,10 @@ $("q").addEventListener("input", () => {
     }
   }, 200);
 });
+
+$("q").addEventListener("blur", () =>
+  setTimeout(() => $("suggestions").replaceChildren(), 200)
+);
 
 $("upload").addEventListener("change", () => {
   const file = $("upload").files[0];
