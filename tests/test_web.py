@@ -228,14 +228,26 @@ def test_query_endpoints_never_load_tensorflow(deejai_library):
             assert c.post("/api/next", json={"skipped": True}).status_code == 200
             assert c.post("/api/feedback", json={"id": 1, "verdict": "less"}).status_code == 200
             assert c.post("/api/journey", json={"a": "chord-1", "b": "noise-1"}).status_code == 200
-            print("SERVED")
+            print("SERVED", kw["host"], kw["port"])
         flask.Flask.run = run
         """
     )
     done = _beet_with_prelude(deejai_library, script, "deejai", "serve", "--port", "8123")
     assert done.returncode == 0, done.stderr
-    assert "SERVED" in done.stdout
+    assert "SERVED 127.0.0.1 8123" in done.stdout  # loopback unless asked
     assert "HEAVY=\n" in done.stdout or done.stdout.rstrip().endswith("HEAVY=")
+    assert "anyone who can reach" not in done.stderr
+
+
+def test_serving_beyond_loopback_must_be_asked_for_and_warns(deejai_library):
+    deejai_library.write_config()
+    prelude = "import sys, flask\nflask.Flask.run = lambda app, **kw: print('HOST', kw['host'])\n"
+    done = _beet_with_prelude(deejai_library, prelude, "deejai", "serve", "--host", "0.0.0.0")
+    assert done.returncode == 0, done.stderr
+    assert "HOST 0.0.0.0" in done.stdout
+    assert "listening on 0.0.0.0: anyone who can reach this address" in done.stderr
+    bad = _beet_with_prelude(deejai_library, prelude, "deejai", "serve", "--port", "0")
+    assert bad.returncode != 0 and "deejai serve: bad port 0" in bad.stderr
 
 
 def _beet_with_prelude(env, prelude: str, *args: str):
