@@ -9,8 +9,9 @@ for the neighbours a "less like this" keeps out).
 Steering, on top of "keep on" (``lookback``) and "drunk" (``noise``):
 
 - *more like this* / *less like this*: the unit vectors of the liked tracks minus those of the
-  disliked ones make a steering direction, which takes part in every next query as one more
-  track of the window (so its weight is that of one recently played track);
+  disliked ones make a steering direction, which takes part in every next query with the
+  weight of ``steer_weight`` times the tracks of the window (as much as all of them, by
+  default);
 - *less like this* also keeps the track and its ``avoid_neighbours`` nearest tracks out of the
   picks for the rest of the session;
 - a skipped track stays out of the picks but no longer shapes the query.
@@ -86,6 +87,9 @@ class DjSession:
         How many tracks :attr:`queue` holds.
     avoid_neighbours : int
         How many nearest tracks of a "less like this" track are kept out with it.
+    steer_weight : float
+        Weight of the steering direction in a query, relative to the window: it enters as
+        ``max(1, round(steer_weight * window length))`` unit vectors.
     epsilon : float
         Near-duplicate threshold (cosine distance).
     score_transform : ScoreTransform, optional
@@ -104,6 +108,7 @@ class DjSession:
         noise: float = 0.0,
         ahead: int = 5,
         avoid_neighbours: int = 3,
+        steer_weight: float = 1.0,
         epsilon: float = DEFAULT_EPSILON,
         score_transform: ScoreTransform | None = None,
         rng: np.random.Generator | int | None = None,
@@ -118,6 +123,7 @@ class DjSession:
         self.noise = float(noise)
         self.ahead = int(ahead)
         self.avoid_neighbours = int(avoid_neighbours)
+        self.steer_weight = float(steer_weight)
         self.epsilon = epsilon
         self.score_transform = score_transform
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
@@ -205,7 +211,9 @@ class DjSession:
         for _ in range(n):
             recent = context + out
             window = recent[-self.lookback :] if self.lookback else recent
-            seeds = [*window, STEER] if steer is not None else window
+            seeds = list(window)
+            if steer is not None:  # the direction weighs ``steer_weight`` of the window
+                seeds += [steer] * max(1, int(round(self.steer_weight * len(window))))
             found = continue_playlist(
                 self.search,
                 self.vectors,

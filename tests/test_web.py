@@ -100,6 +100,46 @@ def test_controls_and_feedback_change_what_comes_next(client):
     assert client.post("/api/feedback", json={"id": 1, "verdict": "meh"}).status_code == 400
 
 
+def test_a_journey_plays_from_a_through_the_waypoint_to_b(client):
+    state = client.post(
+        "/api/journey",
+        json={"a": "title:chord-1", "b": "title:noise-1", "via": ["fastclicks-2"], "n": 1},
+    ).get_json()
+    assert state["now"]["title"] == "chord-1"
+    titles = [t["title"] for t in state["queue"]]
+    assert titles[1] == "fastclicks-2" and titles[3] == "noise-1"
+    assert len(set(titles)) == len(titles) and "chord-1" not in titles
+    bad = client.post("/api/journey", json={"a": "title:chord-1", "b": ""})
+    assert bad.status_code == 400 and bad.get_json() == {"error": "a journey needs A and B"}
+    missing = client.post("/api/journey", json={"a": "chord-1", "b": "no-such-title"})
+    assert missing.status_code == 404
+
+
+def test_more_like_this_steers_the_queue_towards_the_track(client):
+    state = client.post("/api/seed", json={"query": "title:slowclicks-1"}).get_json()
+    assert state["queue"][0]["title"].startswith("slowclicks")
+    chord = client.get("/api/suggest", query_string={"q": "title:chord-3"}).get_json()["items"][0]
+    after = client.post("/api/feedback", json={"id": chord["id"], "verdict": "more"}).get_json()
+    assert after["now"]["id"] == state["now"]["id"]  # "more" does not move on
+    assert after["liked"] == [chord["id"]]
+    rank = [t["title"] for t in after["queue"]]
+    before = [t["title"] for t in state["queue"]]
+    assert not any(kind_of(t) == "chord" for t in before)
+    assert any(kind_of(t) == "chord" for t in rank), (before, rank)
+
+
+def test_the_store_gives_each_track_its_first_slices(dj):
+    store = dj.actions.store
+    model_id = dj.index.model_id
+    heads = store.beginnings(model_id, seconds=4.0, at_most=2)
+    slices = store.slices(model_id)
+    assert set(heads) == set(slices)
+    for item_id, head in heads.items():
+        assert 1 <= len(head) <= 2
+        assert (head == slices[item_id][: len(head)]).all()
+    assert all(len(h) == 1 for h in store.beginnings(model_id, seconds=0.1).values())
+
+
 def test_audio_is_served_with_range_requests(client, deejai_library):
     item = next(iter(deejai_library.lib.items("title:chord-2")))
     data = open(os.fsdecode(item.path), "rb").read()

@@ -211,12 +211,14 @@ def test_keep_on_and_drunk_change_the_queue(browser, server):
     _until(lambda: page.title() == "noise-1", 10, "the seed")
     calm = page.queue()
     queues = []
-    for noise in (1.5, 1.4, 1.3):
+    for noise in (2, 1.95) * 5:
         page.set_range("noise", noise)
         _until(lambda n=noise: page.el("noise-value").text == str(n), 10, "drunk to apply")
         time.sleep(0.3)
         queues.append(page.queue())
-    assert any(q != calm for q in queues), (calm, queues)
+        if queues[-1] != calm:
+            break
+    assert queues[-1] != calm, (calm, queues)  # drunk enough, the queue wanders
     page.set_range("noise", 0)
     _until(lambda: page.el("noise-value").text == "0", 10, "sober again")
     differs = []
@@ -264,7 +266,8 @@ def test_a_microphone_seed_plays_the_track_whose_beginning_it_heard(browser, ser
     page.el("mic").click()
     _until(lambda: page.js("return !document.getElementById('matches-box').hidden"), 90, "a match")
     assert page.el("status").get_attribute("class") != "error", page.el("status").text
-    assert page.title() == "chord-1"
+    heard = [li.text for li in browser.find_elements(page.by.CSS_SELECTOR, "#matches li")]
+    assert page.title() == "chord-1", heard
     _until(page.playing_for_real, 15, "the matched track to play")
 
 

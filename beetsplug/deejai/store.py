@@ -218,26 +218,28 @@ class VectorStore:
         return {int(r[0]): _array(r[3], (int(r[1]), int(r[2]))) for r in rows}
 
     def beginnings(
-        self, model_id: str, seconds: float = 30.0, at_least: int = 1
+        self, model_id: str, seconds: float = 30.0, at_most: int = 2
     ) -> dict[int, np.ndarray]:
         """The slice vectors of each item's beginning: ``{item_id: (k, dim) float32}``.
 
-        ``k`` counts the slices starting within ``seconds`` of the track's first stored slice
-        (at least ``at_least``, the earliest ones; slices are stored in start order).
+        ``k`` counts the slices starting within ``seconds`` of the track's first stored slice,
+        at least 1 and at most ``at_most`` (slices are stored in start order).  Only those
+        bytes are read from the database.
         """
         import numpy as np
 
         with self.lib.transaction() as tx:
             rows = tx.query(
-                "SELECT v.item_id, v.n_slices, v.dim, v.starts, v.slices FROM deejai_vectors v "
+                "SELECT v.item_id, v.n_slices, v.dim, v.starts, "
+                "substr(v.slices, 1, v.dim * 4 * min(v.n_slices, ?)) FROM deejai_vectors v "
                 "JOIN items i ON i.id = v.item_id WHERE v.model_id = ?",
-                (model_id,),
+                (max(1, int(at_most)), model_id),
             )
         out = {}
-        for item_id, n_slices, dim, starts_blob, slices_blob in rows:
+        for item_id, n_slices, dim, starts_blob, head in rows:
             starts = _array(starts_blob, (int(n_slices),))
-            keep = max(int(at_least), int(np.sum(starts < starts[0] + seconds)))
-            out[int(item_id)] = _array(slices_blob, (int(n_slices), int(dim)))[:keep]
+            keep = int(np.clip(np.sum(starts < starts[0] + seconds), 1, at_most))
+            out[int(item_id)] = _array(head, (-1, int(dim)))[:keep]
         return out
 
     def track_vectors(self, model_id: str, pooling: str) -> dict[int, np.ndarray]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from beets.ui import UserError
 
 if TYPE_CHECKING:
+    import numpy as np
     from beets.library import Item, Library
 
     from .. import DeejaiPlugin
@@ -120,6 +121,7 @@ class LibraryDj:
         )
         self.lock = threading.RLock()
         self.matches: list[dict] = []
+        self._beginnings: dict[int, np.ndarray] | None = None
 
     # -- items -----------------------------------------------------------------------------
     def item(self, item_id: int) -> Item:
@@ -301,17 +303,24 @@ class LibraryDj:
 
         return self._locked(change)
 
+    def beginnings(self) -> dict[int, np.ndarray]:
+        """``{item_id: (1, dim)}`` mean vector of each indexed track's beginning (projected like
+        the index), read once: ``(n, dim)`` floats in all."""
+        if self._beginnings is None:
+            stored = self.actions.store.beginnings(self.index.model_id)
+            self._beginnings = {
+                item_id: self.index.adapt_slices(slices).mean(axis=0, keepdims=True)
+                for item_id, slices in stored.items()
+                if item_id in self.session.vectors
+            }
+        return self._beginnings
+
     def seed_microphone(self, data: bytes, content_type: str | None) -> dict:
         """Start from the library track whose beginning sounds most like a microphone take."""
         from deejai_model.dj import match_beginnings
 
         clip = self.index.adapt_slices(self._embed_upload(data, None, content_type))
-        beginnings = {
-            item_id: self.index.adapt_slices(slices)
-            for item_id, slices in self.actions.store.beginnings(self.index.model_id).items()
-            if item_id in self.session.vectors
-        }
-        found = match_beginnings(clip, beginnings, n=5)
+        found = match_beginnings(clip, self.beginnings(), n=5)
         if not found:
             raise RequestError("no embedded item to match the microphone against", 404)
         self.matches = [{**self.track(i), "cosine": round(c, 4)} for i, c in found]

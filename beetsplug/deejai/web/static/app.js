@@ -148,7 +148,10 @@ $("mic").addEventListener("click", async () => {
   const seconds = Number($("mic-seconds").textContent);
   let stream;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    // no voice processing: noise suppression takes steady music for noise and fades it out
+    stream = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+    });
   } catch (e) {
     say(`no microphone: ${e.message}`, true);
     return;
