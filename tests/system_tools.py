@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+from collections.abc import Callable
 from functools import cache
 
 #: Debian package of each program.
@@ -67,3 +68,19 @@ def wait_for_port(port: int, timeout: float = 30.0) -> bool:
                 return True
         time.sleep(0.1)
     return False
+
+
+def until(check: Callable[[], object], timeout: float, what: str, detail=None):
+    """Poll ``check`` every 0.1 s until it returns something true (returned); fail the test
+    after ``timeout`` seconds, saying ``what`` was awaited (and ``detail()``, if given)."""
+    import time
+
+    import pytest
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}" + (f" ({detail()})" if detail else ""))

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import kind_of
-from system_tools import free_port, require, wait_for_port
+from system_tools import free_port, require, until, wait_for_port
 
 pytestmark = pytest.mark.slow
 
@@ -66,16 +65,6 @@ class Mpd:
         return client
 
 
-def _until(check: Callable[[], object], timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def mpd_server(deejai_library, tmp_path):
     binary = require("mpd")["mpd"]
@@ -83,7 +72,7 @@ def mpd_server(deejai_library, tmp_path):
     server.start()
     client = server.client()
     client.update()
-    _until(lambda: len(client.search("file", ".flac")) == 12, 30, "MPD to scan the library")
+    until(lambda: len(client.search("file", ".flac")) == 12, 30, "MPD to scan the library")
     client.close()
     client.disconnect()
     try:
@@ -107,15 +96,15 @@ def test_radio_tops_the_queue_up_steers_away_from_a_skip_and_survives_a_restart(
     client = mpd_server.client()
     try:
         # the seed plays, and one track is kept queued after it: the nearest chord
-        _until(lambda: len(client.playlistinfo()) == 2, 60, "the radio to queue the seed and one")
+        until(lambda: len(client.playlistinfo()) == 2, 60, "the radio to queue the seed and one")
         assert _titles(client)[0] == "chord-1"
         assert kind_of(_titles(client)[1]) == "chord"
-        _until(lambda: client.status().get("state") == "play", 10, "MPD to play")
+        until(lambda: client.status().get("state") == "play", 10, "MPD to play")
         time.sleep(1.0)  # the radio has seen chord-1 play
         # skipping chord-1 early makes it "less like this": its near neighbours (the other
         # chords) are kept out, so the pick after chord-2 is not the last chord
         client.next()
-        _until(lambda: len(client.playlistinfo()) == 3, 20, "a pick after the skip")
+        until(lambda: len(client.playlistinfo()) == 3, 20, "a pick after the skip")
         assert kind_of(_titles(client)[2]) != "chord", _titles(client)
         # MPD restarts with an empty queue: the radio reconnects and plays on
         client.close()
@@ -124,8 +113,8 @@ def test_radio_tops_the_queue_up_steers_away_from_a_skip_and_survives_a_restart(
         time.sleep(1.0)
         mpd_server.start()
         client = mpd_server.client()
-        _until(lambda: len(client.playlistinfo()) >= 1, 30, "the radio to refill after a restart")
-        _until(lambda: client.status().get("state") == "play", 10, "MPD to play again")
+        until(lambda: len(client.playlistinfo()) >= 1, 30, "the radio to refill after a restart")
+        until(lambda: client.status().get("state") == "play", 10, "MPD to play again")
         played_before = {"chord-1", "chord-2"}
         assert not played_before & set(_titles(client))
         assert radio.poll() is None  # still running

@@ -12,14 +12,13 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 from audio_fixtures import chord, write_audio
 from conftest import ROOT, kind_of
-from system_tools import free_port, require, wait_for_port
+from system_tools import free_port, require, until, wait_for_port
 
 pytestmark = pytest.mark.slow
 
@@ -108,17 +107,6 @@ def browser(tmp_path_factory):
         driver.quit()
 
 
-def _until(check: Callable[[], object], timeout: float, what: str, page: Page | None = None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    state = f" (player: {page.player_state()})" if page is not None else ""
-    pytest.fail(f"timed out waiting for {what}{state}")
-
-
 class Page:
     """The page, read and clicked the way a listener would."""
 
@@ -128,7 +116,7 @@ class Page:
         self.driver = driver
         self.by = By
         driver.get(url)
-        _until(lambda: self.js("return document.readyState") == "complete", 10, "the page")
+        until(lambda: self.js("return document.readyState") == "complete", 10, "the page")
 
     def js(self, script: str, *args):
         return self.driver.execute_script(script, *args)
@@ -184,13 +172,13 @@ def _seed(page: Page, text: str) -> None:
 def test_a_search_seed_starts_playback_that_seeks_and_advances(browser, server):
     page = Page(browser, server)
     page.el("q").send_keys("artist:slowclicks")
-    suggestions = _until(
+    suggestions = until(
         lambda: browser.find_elements(page.by.CSS_SELECTOR, "#suggestions li"), 10, "suggestions"
     )
     assert all("slowclicks" in li.text for li in suggestions) and len(suggestions) == 3
     _seed(page, "title:slowclicks-2")
-    _until(lambda: page.title() == "slowclicks-2", 10, "the seed to show", page)
-    _until(page.playing_for_real, 15, "playback to start", page)
+    until(lambda: page.title() == "slowclicks-2", 10, "the seed to show", page.player_state)
+    until(page.playing_for_real, 15, "playback to start", page.player_state)
     queue = page.queue()
     assert len(queue) == 4
     assert kind_of(page.queue_text()[0].split(" - ")[-1]) == "slowclicks"
@@ -198,37 +186,37 @@ def test_a_search_seed_starts_playback_that_seeks_and_advances(browser, server):
     duration = page.player("duration")
     assert duration > 10
     page.js("const p = document.getElementById('player'); p.currentTime = p.duration - 1.0;")
-    _until(lambda: page.player("currentTime") >= duration - 1.2, 10, "the seek")
+    until(lambda: page.player("currentTime") >= duration - 1.2, 10, "the seek")
     # when it ends, the next queued track plays
-    _until(lambda: page.now() == queue[0], 15, "playback to advance to the queued track")
-    _until(page.playing_for_real, 15, "the next track to play")
+    until(lambda: page.now() == queue[0], 15, "playback to advance to the queued track")
+    until(page.playing_for_real, 15, "the next track to play")
     assert page.queue()[:3] == queue[1:]
 
 
 def test_keep_on_and_drunk_change_the_queue(browser, server):
     page = Page(browser, server)
     _seed(page, "title:noise-1")
-    _until(lambda: page.title() == "noise-1", 10, "the seed")
+    until(lambda: page.title() == "noise-1", 10, "the seed")
     calm = page.queue()
     queues = []
     for noise in (2, 1.95) * 5:
         page.set_range("noise", noise)
-        _until(lambda n=noise: page.el("noise-value").text == str(n), 10, "drunk to apply")
+        until(lambda n=noise: page.el("noise-value").text == str(n), 10, "drunk to apply")
         time.sleep(0.3)
         queues.append(page.queue())
         if queues[-1] != calm:
             break
     assert queues[-1] != calm, (calm, queues)  # drunk enough, the queue wanders
     page.set_range("noise", 0)
-    _until(lambda: page.el("noise-value").text == "0", 10, "sober again")
+    until(lambda: page.el("noise-value").text == "0", 10, "sober again")
     differs = []
     for seed in ("chord-1", "fastclicks-1", "slowclicks-1", "noise-2"):
         _seed(page, f"title:{seed}")
-        _until(lambda s=seed: page.title() == s, 10, "the seed", page)
+        until(lambda s=seed: page.title() == s, 10, "the seed", page.player_state)
         queues = []
         for lookback in (1, 10):
             page.set_range("lookback", lookback)
-            _until(lambda n=lookback: page.el("lookback-value").text == str(n), 10, "keep on")
+            until(lambda n=lookback: page.el("lookback-value").text == str(n), 10, "keep on")
             time.sleep(0.3)
             queues.append(page.queue())
         differs.append(queues[0] != queues[1])
@@ -239,40 +227,40 @@ def test_keep_on_and_drunk_change_the_queue(browser, server):
 def test_skip_and_less_like_this_change_what_comes_next(browser, server):
     page = Page(browser, server)
     _seed(page, "title:chord-1")
-    _until(lambda: page.title() == "chord-1", 10, "the seed")
-    _until(lambda: page.js("return !document.getElementById('art').hidden"), 10, "album art")
+    until(lambda: page.title() == "chord-1", 10, "the seed")
+    until(lambda: page.js("return !document.getElementById('art').hidden"), 10, "album art")
     assert page.js("return document.getElementById('art').naturalWidth") == 96
     queue = page.queue()
     page.el("skip").click()
-    _until(lambda: page.now() == queue[0], 10, "skip to play the next track")
+    until(lambda: page.now() == queue[0], 10, "skip to play the next track")
     assert page.queue()[:3] == queue[1:]
-    _until(page.playing_for_real, 15, "the next track to play")
+    until(page.playing_for_real, 15, "the next track to play")
     before = page.queue_text()
     assert "chord" in [kind_of(t.split(" - ")[-1]) for t in before]
     page.el("less").click()  # less like this chord: chords are kept out, and it moves on
-    _until(lambda: page.now() not in queue[:1], 10, "less like this to move on")
+    until(lambda: page.now() not in queue[:1], 10, "less like this to move on")
     after = [kind_of(t.split(" - ")[-1]) for t in page.queue_text()]
     assert "chord" not in after and kind_of(page.title()) != "chord"
     _seed(page, "title:chord-2")  # a new seed starts afresh: chords come back
-    _until(lambda: page.title() == "chord-2", 10, "the seed")
+    until(lambda: page.title() == "chord-2", 10, "the seed")
     assert "chord" in [kind_of(t.split(" - ")[-1]) for t in page.queue_text()]
     if os.environ.get("DEEJAI_SCREENSHOT"):
-        _until(lambda: page.player("currentTime") > 3, 15, "some playing", page)
+        until(lambda: page.player("currentTime") > 3, 15, "some playing", page.player_state)
         browser.save_screenshot(os.environ["DEEJAI_SCREENSHOT"])
 
 
 def test_a_microphone_seed_plays_the_track_whose_beginning_it_heard(browser, server):
     page = Page(browser, server)
     page.el("mic").click()
-    _until(lambda: page.js("return !document.getElementById('matches-box').hidden"), 90, "a match")
+    until(lambda: page.js("return !document.getElementById('matches-box').hidden"), 90, "a match")
     assert page.el("status").get_attribute("class") != "error", page.el("status").text
     heard = [li.text for li in browser.find_elements(page.by.CSS_SELECTOR, "#matches li")]
     assert page.title() == "chord-1", heard
-    _until(page.playing_for_real, 15, "the matched track to play")
+    until(page.playing_for_real, 15, "the matched track to play")
 
 
 def test_errors_show_on_the_page(browser, server):
     page = Page(browser, server)
     _seed(page, "../../etc/passwd")
-    _until(lambda: "paths are not accepted" in page.el("status").text, 10, "the error")
+    until(lambda: "paths are not accepted" in page.el("status").text, 10, "the error")
     assert page.el("status").get_attribute("class") == "error"
