@@ -264,3 +264,29 @@ def test_errors_show_on_the_page(browser, server):
     _seed(page, "../../etc/passwd")
     until(lambda: "paths are not accepted" in page.el("status").text, 10, "the error")
     assert page.el("status").get_attribute("class") == "error"
+
+
+def test_a_journey_from_the_page(browser, server):
+    page = Page(browser, server)
+    page.el("journey-box").click()  # open the details
+    page.el("ja").send_keys("title:fastclicks-1")
+    page.el("jvia").send_keys("title:noise-2")
+    page.el("jb").send_keys("title:chord-3")
+    box = page.el("jn")
+    box.clear()
+    box.send_keys("1")
+    page.el("journey").click()
+    until(lambda: page.title() == "fastclicks-1", 10, "the journey to start", page.player_state)
+    titles = [t.split(" - ")[-1] for t in page.queue_text()]
+    assert titles[1] == "noise-2" and titles[3] == "chord-3", titles
+
+
+def test_an_uploaded_file_seeds_the_page(browser, server, tmp_path):
+    page = Page(browser, server)
+    path = write_audio(tmp_path / "mine.wav", chord(8.0, 22050, freqs=[233.0, 293.7, 349.2]), 22050)
+    page.js("document.getElementById('upload').parentElement.style.display = 'inline';")
+    page.js("document.getElementById('upload').style.display = 'inline';")
+    page.el("upload").send_keys(str(path))
+    until(lambda: kind_of(page.title()) == "chord", 90, "the upload to seed", page.player_state)
+    assert page.el("status").get_attribute("class") != "error"
+    until(page.playing_for_real, 15, "the pick to play", page.player_state)
