@@ -53,7 +53,6 @@ def create_app(dj: LibraryDj, max_upload: int = DEFAULT_MAX_UPLOAD) -> Flask:
 
     app = Flask(__name__, static_folder="static", template_folder="templates")
     app.config["MAX_CONTENT_LENGTH"] = int(max_upload)
-    app.config["JSON_SORT_KEYS"] = False
     register(app, dj)
     return app
 

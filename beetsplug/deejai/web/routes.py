@@ -66,7 +66,7 @@ def register(app: Flask, dj: LibraryDj) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        text = {413: "upload too large"}.get(error.code or 0, error.description)
+        text = error.description
         if error.code == 413:
             text = f"upload too large (at most {app.config['MAX_CONTENT_LENGTH']} bytes)"
         return jsonify(error=text), error.code
