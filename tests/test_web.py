@@ -74,6 +74,21 @@ def test_paths_in_urls_are_refused(client):
     assert missing.get_json() == {"error": "no item with id 999999"}
 
 
+def test_a_bug_answers_json_500_without_a_traceback(dj, monkeypatch):
+    from beetsplug.deejai.web import create_app
+
+    def broken():
+        raise RuntimeError("secret detail /home/me/.config")
+
+    monkeypatch.setattr(dj, "state", broken)
+    client = create_app(dj).test_client()
+    response = client.get("/api/state")
+    assert response.status_code == 500
+    assert response.get_json() == {"error": "internal error: RuntimeError"}
+    wrong = client.get("/api/seed")
+    assert wrong.status_code == 405 and "error" in wrong.get_json()
+
+
 def test_a_search_seed_plays_it_and_queues_tracks_that_sound_alike(client):
     state = client.post("/api/seed", json={"query": "title:fastclicks-1"}).get_json()
     assert state["now"]["title"] == "fastclicks-1"
