@@ -150,3 +150,18 @@ def test_radio_says_clearly_when_mpd_is_not_there(deejai_library):
     assert done.returncode != 0
     assert f"deejai radio: cannot connect to MPD at 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_mpd_paths_map_to_items_under_its_music_directory_only(deejai_library):
+    from beetsplug.deejai.radio import LibraryPaths
+
+    lib = deejai_library.lib
+    ids = [item.id for item in lib.items()]
+    paths = LibraryPaths(lib, str(deejai_library.lib_path / "chord"), ids)
+    chords = {item.id for item in lib.items("artist:chord")}
+    assert set(paths.relative) == chords and paths.outside == set(ids) - chords
+    for item_id, rel in paths.relative.items():
+        assert not rel.startswith(("/", "..")) and paths.item_id(rel) == item_id
+        assert paths.item_id("./" + rel) == item_id
+    assert paths.item_id("http://radio.example/stream") is None
+    assert paths.item_id("../noise/noise/noise-1.flac") is None
