@@ -244,6 +244,25 @@ class FittedPooler:
         """
         return self.transform_many([slices])[0]
 
+    def project(self, slices: np.ndarray) -> np.ndarray:
+        """One track's slices in the space the pooler pools them in, before pooling.
+
+        Parameters
+        ----------
+        slices : np.ndarray
+            ``(n_slices, input_dim)`` raw slice vectors.
+
+        Returns
+        -------
+        np.ndarray
+            ``(n_slices, d)`` float32: unit slices projected by the library's adaptation
+            (``d = adapt_dims``), or the raw slices when the pooler learned no projection.
+        """
+        bags, _ = _bags([slices])
+        if self.projection is None:
+            return bags[0]
+        return project_slices(bags, self.projection)[0]
+
     def transform_many(self, slices_per_track: Sequence[np.ndarray]) -> np.ndarray:
         """Unit track vectors of several tracks: ``(n_tracks, dim)`` float32 (see
         :meth:`transform`; tracks are scored one by one against the library, not together)."""

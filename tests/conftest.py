@@ -109,11 +109,14 @@ class DeejaiEnv(PluginMixin, ImportHelper):
             logger.removeHandler(handler)
         return out.getvalue(), records
 
-    def beet(self, *args: str, probe: bool = False) -> subprocess.CompletedProcess:
+    def beet(
+        self, *args: str, probe: bool = False, prelude: str = ""
+    ) -> subprocess.CompletedProcess:
         """Run ``beet ARGS`` in a fresh Python (after :meth:`write_config`).
 
         With ``probe``, the process prints, after the command, a line
-        ``HEAVY=<comma-separated heavy modules imported>``.
+        ``HEAVY=<comma-separated heavy modules imported>``.  ``prelude`` is Python code run
+        before beets starts (e.g. to patch what the command would block on).
         """
         script = textwrap.dedent(
             """
@@ -128,6 +131,7 @@ class DeejaiEnv(PluginMixin, ImportHelper):
                     print("HEAVY=" + ",".join(found))
             """
         ).replace("PROBE", str(probe))
+        script = prelude + "\n" + script
         env = dict(os.environ, BEETSDIR=str(self.temp_path), HOME=str(self.temp_path))
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
         return subprocess.run(

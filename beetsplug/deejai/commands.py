@@ -35,6 +35,8 @@ ACTIONS = {
     "playlist": "continue a playlist from the seeds (each argument: a query or a file)",
     "ls": "list items (all, or those matching QUERY) and whether they have vectors",
     "train": "learn Track2Vec from playlists/history/albums and ears that hear it",
+    "serve": "a browser DJ that keeps playing music that goes together",
+    "radio": "endless radio for MPD: keep its queue topped up with fitting tracks",
 }
 
 #: Flexible field set (in memory only, never stored) on items listed by ``ls``: yes | stale | no.
@@ -420,3 +422,13 @@ class Actions:
         if counts[STALE]:
             text += f", {counts[STALE]} with vectors of an older file"
         print(f"{text}, {counts[MISSING]} without", file=sys.stderr)
+
+    def do_serve(self, args: list[str]) -> None:
+        from .web.serve import serve
+
+        serve(self.plugin, self.lib, args)
+
+    def do_radio(self, args: list[str]) -> None:
+        from .radio import radio
+
+        radio(self.plugin, self.lib, args)

@@ -282,6 +282,30 @@ class VectorStore:
             rows = self._owned_query(tx, "v.n_slices, v.dim, v.slices", model_id, item_ids)
         return {int(r[0]): _array(r[3], (int(r[1]), int(r[2]))) for r in rows}
 
+    def beginnings(
+        self, model_id: str, seconds: float = 30.0, at_most: int = 2
+    ) -> dict[int, np.ndarray]:
+        """The slice vectors of each item's beginning: ``{item_id: (k, dim) float32}``.
+
+        ``k`` counts the slices starting within ``seconds`` of the track's first stored slice,
+        at least 1 and at most ``at_most`` (slices are stored in start order).  Only those
+        bytes are read from the database.
+        """
+        import numpy as np
+
+        columns = "v.n_slices, v.dim, v.starts, substr(v.slices, 1, v.dim * 4 * min(v.n_slices, ?))"
+        with self.lib.transaction() as tx:
+            rows = tx.query(
+                f"SELECT v.item_id, {columns} {OWNED} WHERE v.model_id = ?",
+                (max(1, int(at_most)), model_id),
+            )
+        out = {}
+        for item_id, n_slices, dim, starts_blob, head in rows:
+            starts = _array(starts_blob, (int(n_slices),))
+            keep = int(np.clip(np.sum(starts < starts[0] + seconds), 1, at_most))
+            out[int(item_id)] = _array(head, (-1, int(dim)))[:keep]
+        return out
+
     # -- writes ----------------------------------------------------------------------------
     def put(self, model_id: str, rows: Iterable[SliceRow]) -> int:
         """Store (or replace) rows of ``model_id`` and bump its counter, all or nothing;

@@ -1,0 +1,76 @@
+"""``beet deejai serve``: a browser DJ that keeps playing library tracks that go together.
+
+A Flask app (beets' own ``web`` plugin uses Flask) serving one plain HTML page with its
+JavaScript and CSS (package data: no build step, no CDN, works offline) and a small JSON API
+over a :class:`~beetsplug.deejai.web.backend.LibraryDj`:
+
+========================  ==============================================================
+``GET /``                 the page
+``GET /api/state``        what plays, the queue, the controls
+``GET /api/suggest?q=``   embedded items matching a beets query (up to 10)
+``POST /api/seed``        ``{"query"}``: start from the first match
+``POST /api/journey``     ``{"a", "b", "via": [...], "n"}``: play a journey
+``POST /api/upload``      multipart ``audio``: start from a file outside the library
+``POST /api/mic``         multipart ``audio``: start from the track whose beginning matches
+``POST /api/next``        ``{"skipped"}``: the track ended or was skipped
+``POST /api/controls``    ``{"lookback", "noise"}``: "keep on" and "drunk"
+``POST /api/feedback``    ``{"id", "verdict": "more"|"less"}``
+``GET /audio/<id>``       the item's file, with HTTP range requests (seeking)
+``GET /art/<id>``         the album art (beets' ``artpath``)
+========================  ==============================================================
+
+Errors are JSON ``{"error": "..."}`` with status 400, 404, 405, 413 or 500, never a traceback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import mimetypes
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from .backend import LibraryDj
+
+#: Largest upload accepted (bytes), unless ``--max-upload`` says otherwise.
+DEFAULT_MAX_UPLOAD = 50 * 1024 * 1024
+
+
+def create_app(dj: LibraryDj, max_upload: int = DEFAULT_MAX_UPLOAD) -> Flask:
+    """The Flask app serving ``dj``.
+
+    Parameters
+    ----------
+    dj : LibraryDj
+        The session and library it serves.
+    max_upload : int
+        Largest request body in bytes (a larger upload gets 413).
+    """
+    from flask import Flask
+
+    from .routes import register
+
+    app = Flask(__name__, static_folder="static", template_folder="templates")
+    app.config["MAX_CONTENT_LENGTH"] = int(max_upload)
+    register(app, dj)
+    return app
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address or ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def audio_type(path: str) -> str:
+    """The content type to send an audio file with."""
+    extra = {".flac": "audio/flac", ".opus": "audio/ogg", ".m4a": "audio/mp4", ".ogg": "audio/ogg"}
+    for ext, kind in extra.items():
+        if path.lower().endswith(ext):
+            return kind
+    return mimetypes.guess_type(path)[0] or "application/octet-stream"

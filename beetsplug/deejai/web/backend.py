@@ -1,0 +1,323 @@
+"""The browser DJ's link to the library: queries, items, uploads and the DJ session.
+
+Nothing a request sends is used as a filesystem path: tracks are named by item id, files are
+the paths beets stores, and an upload is written under a fixed name in a fresh temporary
+folder that is deleted when it has been embedded.  Queries never load TensorFlow; uploads and
+microphone takes do, lazily, through the plugin's model.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import tempfile
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from beets.ui import UserError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from beets.library import Item, Library
+
+    from .. import DeejaiPlugin
+
+#: Extensions an upload may have (what PyAV decodes and browsers record).
+AUDIO_EXTENSIONS = frozenset(
+    {"mp3", "flac", "ogg", "oga", "opus", "m4a", "mp4", "aac", "wav", "webm", "wma", "aif", "aiff"}
+)
+#: Extension for an upload named only by its content type (a microphone take has no name).
+EXTENSION_OF_TYPE = {
+    "audio/webm": "webm",
+    "audio/ogg": "ogg",
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/mpeg": "mp3",
+    "audio/mp4": "m4a",
+    "audio/flac": "flac",
+}
+
+
+class RequestError(Exception):
+    """A request the DJ cannot serve; ``status`` is the HTTP status (400, 404, 413)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def refuse_paths(text: str) -> list[str]:
+    """The words of a beets query, refusing absolute paths and ``..`` (queries name items).
+
+    Raises
+    ------
+    RequestError
+        On an empty query, unbalanced quotes, or a word that is a path outside the library.
+    """
+    try:
+        words = shlex.split(text)
+    except ValueError as error:
+        raise RequestError(f"bad query {text!r}: {error}") from None
+    for word in words:
+        value = word.split(":", 1)[1] if ":" in word and not word.startswith("/") else word
+        parts = value.replace("\\", "/").split("/")
+        if os.path.isabs(value) or value.startswith(("/", "\\", "~")) or ".." in parts:
+            raise RequestError(f"paths are not accepted, only queries: {word!r}")
+    return words
+
+
+def upload_extension(filename: str | None, content_type: str | None) -> str:
+    """The extension to decode an upload with (type check), from its name or content type."""
+    ext = ""
+    if filename and "." in filename:
+        ext = filename.rsplit(".", 1)[1].lower()
+    elif content_type:
+        ext = EXTENSION_OF_TYPE.get(content_type.split(";")[0].strip().lower(), "")
+    if ext not in AUDIO_EXTENSIONS:
+        shown = filename or content_type or "upload"
+        raise RequestError(
+            f"{shown}: not an audio file type (one of {', '.join(sorted(AUDIO_EXTENSIONS))})"
+        )
+    return ext
+
+
+class LibraryDj:
+    """One DJ session over a beets library, safe to call from the web server's threads.
+
+    Parameters
+    ----------
+    plugin : DeejaiPlugin
+        The plugin (settings, model, store, index folder).
+    lib : Library
+        The library.
+    lookback, noise, ahead : see :class:`deejai_model.dj.DjSession`
+    """
+
+    def __init__(
+        self,
+        plugin: DeejaiPlugin,
+        lib: Library,
+        lookback: int = 3,
+        noise: float = 0.0,
+        ahead: int = 5,
+    ):
+        from deejai_model.dj import DjSession
+
+        from ..commands import Actions
+
+        self.plugin = plugin
+        self.lib = lib
+        self.actions = Actions(plugin, lib)
+        self.index = self.actions.index()  # fails early (UserError) when nothing is embedded
+        self.session = DjSession(
+            self.index.search(),
+            self.index.vectors_by_id(),
+            lookback=lookback,
+            noise=noise,
+            ahead=ahead,
+            epsilon=plugin.settings.epsilon,
+            score_transform=self.index.score_transform(),
+        )
+        self.lock = threading.RLock()
+        self.matches: list[dict] = []
+        self._beginnings: dict[int, np.ndarray] | None = None
+
+    # -- items -----------------------------------------------------------------------------
+    def item(self, item_id: int) -> Item:
+        """The library item ``item_id`` (404 when there is none)."""
+        item = self.lib.get_item(int(item_id))
+        if item is None:
+            raise RequestError(f"no item with id {item_id}", 404)
+        return item
+
+    def track(self, item_id: int) -> dict:
+        """What the page shows of a track."""
+        item = self.item(item_id)
+        album = item.get_album()
+        art = album is not None and album.artpath and os.path.isfile(album.artpath)
+        return {
+            "id": item.id,
+            "title": item.title or os.path.basename(os.fsdecode(item.path)),
+            "artist": item.artist,
+            "album": item.album,
+            "length": round(float(item.length or 0.0), 2),
+            "audio": f"/audio/{item.id}",
+            "art": f"/art/{item.id}" if art else None,
+        }
+
+    def file_of(self, item_id: int) -> str:
+        """The audio file of an item, as beets stores it (404 when it is gone)."""
+        path = os.fsdecode(self.item(item_id).path)
+        if not os.path.isfile(path):
+            raise RequestError(f"the file of item {item_id} is missing", 404)
+        return path
+
+    def art_of(self, item_id: int) -> str:
+        """The album art file of an item's album (404 when it has none)."""
+        album = self.item(item_id).get_album()
+        if album is None or not album.artpath:
+            raise RequestError(f"item {item_id} has no album art", 404)
+        path = os.fsdecode(album.artpath)
+        if not os.path.isfile(path):
+            raise RequestError(f"the album art of item {item_id} is missing", 404)
+        return path
+
+    def find(self, text: str, limit: int = 10) -> list[dict]:
+        """Up to ``limit`` embedded items matching a beets query (suggestions for the page)."""
+        from beets.dbcore.query import InvalidQueryError, ParsingError
+
+        words = refuse_paths(text)
+        vectors = self.session.vectors
+        out = []
+        try:
+            for item in self.lib.items(words):
+                if item.id in vectors:
+                    out.append(self.track(item.id))
+                    if len(out) >= limit:
+                        break
+        except (InvalidQueryError, ParsingError) as error:
+            raise RequestError(f"bad query {text!r}: {error}") from None
+        return out
+
+    def resolve(self, text: str) -> int:
+        """The id of the first embedded item matching a query (400/404 otherwise)."""
+        if not text.strip():
+            raise RequestError("a query is needed")
+        found = self.find(text, limit=1)
+        if not found:
+            raise RequestError(f"no embedded item matches {text!r}", 404)
+        return int(found[0]["id"])
+
+    # -- the session -----------------------------------------------------------------------
+    def state(self) -> dict:
+        """The session as the page shows it."""
+        with self.lock:
+            s = self.session
+            current = s.current
+            return {
+                "now": self.track(current) if current is not None else None,
+                "queue": [self.track(t) for t in s.queue if t not in s.vectors.own],
+                "controls": {"lookback": s.lookback, "noise": s.noise},
+                "liked": [int(t) for t in s.liked],
+                "disliked": [int(t) for t in s.disliked],
+                "matches": self.matches,
+            }
+
+    def _locked(self, change: Callable[[], object]) -> dict:
+        with self.lock:
+            try:
+                change()
+            except (KeyError, ValueError) as error:
+                raise RequestError(str(error).strip("'\"")) from None
+        return self.state()
+
+    def seed_query(self, text: str) -> dict:
+        """Start from the first item matching a query."""
+        item_id = self.resolve(text)
+        self.matches = []
+        return self._locked(lambda: self.session.start([item_id]))
+
+    def journey(self, ends: list[str], via: list[str], n_per_leg: int) -> dict:
+        """Play a journey from A to B through waypoints (each a query)."""
+        if len(ends) != 2 or not all(e.strip() for e in ends):
+            raise RequestError("a journey needs A and B")
+        if not 0 <= n_per_leg <= 50:
+            raise RequestError("tracks per leg must be between 0 and 50")
+        ids = [self.resolve(ends[0]), *(self.resolve(v) for v in via if v.strip())]
+        ids.append(self.resolve(ends[1]))
+        self.matches = []
+        return self._locked(lambda: self.session.start_journey(ids, n_per_leg))
+
+    def advance(self, skipped: bool) -> dict:
+        """The current track ended (or was skipped): move on."""
+        return self._locked(lambda: self.session.advance(skipped=skipped))
+
+    def controls(self, lookback: int | None, noise: float | None) -> dict:
+        """Set "keep on" and "drunk"."""
+        if lookback is not None and not 0 <= lookback <= 50:
+            raise RequestError("keep on must be between 0 and 50")
+        if noise is not None and not 0.0 <= noise <= 5.0:
+            raise RequestError("drunk must be between 0 and 5")
+        return self._locked(lambda: self.session.set_controls(lookback, noise))
+
+    def feedback(self, item_id: int, verdict: str) -> dict:
+        """ "more" or "less" like a track; "less" on the playing track also moves on."""
+        if verdict not in ("more", "less"):
+            raise RequestError(f"verdict must be 'more' or 'less', not {verdict!r}")
+        self.item(item_id)
+
+        def change() -> None:
+            s = self.session
+            if verdict == "more":
+                s.more_like(item_id)
+                return
+            s.less_like(item_id)
+            if s.current == item_id:
+                s.advance(skipped=True)
+
+        return self._locked(change)
+
+    # -- audio from the browser (these load TensorFlow) ------------------------------------
+    def _embed_upload(self, data: bytes, filename: str | None, content_type: str | None):
+        """Slice vectors of uploaded audio, decoded from a temporary folder deleted after."""
+        from deejai_model.errors import AudioError
+
+        if not data:
+            raise RequestError(f"{filename or 'upload'}: the file is empty")
+        ext = upload_extension(filename, content_type)
+        with tempfile.TemporaryDirectory(prefix="deejai-upload-") as folder:
+            path = os.path.join(folder, f"upload.{ext}")
+            with open(path, "wb") as f:
+                f.write(data)
+            try:
+                return self.plugin.model().embedder().embed_path(path).vectors
+            except AudioError as error:
+                shown = filename or "upload"
+                message = str(error).replace(path, shown).replace(folder, "")
+                if not message.startswith(f"{shown}: "):
+                    message = f"{shown}: {message}"
+                raise RequestError(message) from None
+
+    def seed_upload(self, data: bytes, filename: str | None, content_type: str | None) -> dict:
+        """Start from an audio file that is not in the library (it is not added to it)."""
+        vector = self.index.track_vector(self._embed_upload(data, filename, content_type))
+        self.matches = []
+
+        def change() -> None:
+            key = self.session.add_outside(vector)
+            self.session.start([key])
+            self.session.advance()  # the upload itself cannot be played: start with its pick
+
+        return self._locked(change)
+
+    def beginnings(self) -> dict[int, np.ndarray]:
+        """``{item_id: (1, dim)}`` mean vector of each indexed track's beginning (projected like
+        the index), read once: ``(n, dim)`` floats in all."""
+        if self._beginnings is None:
+            stored = self.actions.store.beginnings(self.index.model_id)
+            self._beginnings = {
+                item_id: self.index.pooler.project(slices).mean(axis=0, keepdims=True)
+                for item_id, slices in stored.items()
+                if item_id in self.session.vectors
+            }
+        return self._beginnings
+
+    def seed_microphone(self, data: bytes, content_type: str | None) -> dict:
+        """Start from the library track whose beginning sounds most like a microphone take."""
+        from deejai_model.dj import match_beginnings
+
+        clip = self.index.pooler.project(self._embed_upload(data, None, content_type))
+        found = match_beginnings(clip, self.beginnings(), n=5)
+        if not found:
+            raise RequestError("no embedded item to match the microphone against", 404)
+        self.matches = [{**self.track(i), "cosine": round(c, 4)} for i, c in found]
+        return self._locked(lambda: self.session.start([found[0][0]]))
+
+
+def open_dj(plugin: DeejaiPlugin, lib: Library, **controls) -> LibraryDj:
+    """A :class:`LibraryDj`, or a :class:`beets.ui.UserError` saying why not."""
+    try:
+        return LibraryDj(plugin, lib, **controls)
+    except ValueError as error:
+        raise UserError(f"deejai serve: {error}") from None

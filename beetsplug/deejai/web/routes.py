@@ -1,0 +1,145 @@
+"""The browser DJ's routes (see :mod:`beetsplug.deejai.web` for the list)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from beets.logging import getLogger
+
+from . import audio_type
+from .backend import RequestError
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from .backend import LibraryDj
+
+log = getLogger("beets.deejai")
+
+
+def _body() -> dict:
+    from flask import request
+
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise RequestError("a JSON object is needed")
+    return data
+
+
+def _number(data: dict, key: str, kind: type):
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise RequestError(f"{key} must be a number, not {value!r}") from None
+
+
+def _upload() -> tuple[bytes, str | None, str | None]:
+    from flask import request
+
+    storage = request.files.get("audio")
+    if storage is None:
+        raise RequestError("no file: send it as the multipart field 'audio'")
+    return storage.read(), storage.filename or None, storage.mimetype or None
+
+
+def register(app: Flask, dj: LibraryDj) -> None:
+    """Add the page, the API, the audio and the error handlers to ``app``."""
+    from flask import jsonify, render_template, request, send_file
+    from werkzeug.exceptions import HTTPException
+
+    @app.before_request
+    def library_context() -> None:
+        # beets resolves item paths against a context variable that each server thread starts
+        # without (it is set in the main thread only): bind it for this request's thread
+        try:
+            from beets import context
+        except ImportError:  # beets before 2.4 stores absolute paths
+            return
+        context.set_music_dir(dj.lib.directory)
+
+    @app.errorhandler(RequestError)
+    def request_error(error: RequestError):
+        return jsonify(error=str(error)), error.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        text = error.description
+        if error.code == 413:
+            text = f"upload too large (at most {app.config['MAX_CONTENT_LENGTH']} bytes)"
+        return jsonify(error=text), error.code
+
+    @app.errorhandler(Exception)
+    def internal_error(error: Exception):
+        log.error("deejai serve: {}: {}", type(error).__name__, error)
+        return jsonify(error=f"internal error: {type(error).__name__}"), 500
+
+    @app.get("/")
+    def page():
+        return render_template("index.html")
+
+    @app.get("/api/state")
+    def state():
+        return jsonify(dj.state())
+
+    @app.get("/api/suggest")
+    def suggest():
+        text = request.args.get("q", "")
+        return jsonify(items=dj.find(text) if text.strip() else [])
+
+    @app.post("/api/seed")
+    def seed():
+        return jsonify(dj.seed_query(str(_body().get("query", ""))))
+
+    @app.post("/api/journey")
+    def journey():
+        data = _body()
+        via = data.get("via") or []
+        if not isinstance(via, list):
+            raise RequestError("via must be a list of queries")
+        n = _number(data, "n", int)
+        return jsonify(
+            dj.journey(
+                [str(data.get("a", "")), str(data.get("b", ""))],
+                [str(v) for v in via],
+                4 if n is None else n,
+            )
+        )
+
+    @app.post("/api/upload")
+    def upload():
+        return jsonify(dj.seed_upload(*_upload()))
+
+    @app.post("/api/mic")
+    def microphone():
+        data, _, content_type = _upload()
+        return jsonify(dj.seed_microphone(data, content_type))
+
+    @app.post("/api/next")
+    def next_track():
+        data = request.get_json(silent=True) or {}
+        return jsonify(dj.advance(bool(data.get("skipped", False))))
+
+    @app.post("/api/controls")
+    def controls():
+        data = _body()
+        return jsonify(dj.controls(_number(data, "lookback", int), _number(data, "noise", float)))
+
+    @app.post("/api/feedback")
+    def feedback():
+        data = _body()
+        item_id = _number(data, "id", int)
+        if item_id is None:
+            raise RequestError("id is needed")
+        return jsonify(dj.feedback(item_id, str(data.get("verdict", ""))))
+
+    @app.get("/audio/<int:item_id>")
+    def audio(item_id: int):
+        path = dj.file_of(item_id)
+        return send_file(path, mimetype=audio_type(path), conditional=True, etag=True)
+
+    @app.get("/art/<int:item_id>")
+    def art(item_id: int):
+        return send_file(dj.art_of(item_id), conditional=True)

@@ -1,0 +1,167 @@
+"""``beet deejai radio`` against a real MPD (Debian's ``mpd``, null audio output, loopback only)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import kind_of
+from system_tools import free_port, require, until, wait_for_port
+
+pytestmark = pytest.mark.slow
+
+
+class Mpd:
+    """An MPD with a temporary config whose music directory is the test library."""
+
+    def __init__(self, binary: str, music: Path, folder: Path):
+        self.binary = binary
+        self.port = free_port()
+        self.folder = folder
+        self.conf = folder / "mpd.conf"
+        self.conf.write_text(
+            "\n".join(
+                [
+                    f'music_directory "{music}"',
+                    f'db_file "{folder / "mpd.db"}"',
+                    f'log_file "{folder / "mpd.log"}"',
+                    'bind_to_address "127.0.0.1"',
+                    f'port "{self.port}"',
+                    'audio_output {\n  type "null"\n  name "null"\n}',
+                ]
+            )
+            + "\n"
+        )
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--no-daemon", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        if not wait_for_port(self.port, 30):
+            self.stop()
+            pytest.fail(f"mpd did not start: {(self.folder / 'mpd.log').read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+            self.process = None
+
+    def client(self):
+        import mpd
+
+        client = mpd.MPDClient()
+        client.timeout = 10
+        client.connect("127.0.0.1", self.port)
+        return client
+
+
+@pytest.fixture
+def mpd_server(deejai_library, tmp_path):
+    binary = require("mpd")["mpd"]
+    server = Mpd(binary, deejai_library.lib_path, tmp_path)
+    server.start()
+    client = server.client()
+    client.update()
+    until(lambda: len(client.search("file", ".flac")) == 12, 30, "MPD to scan the library")
+    client.close()
+    client.disconnect()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _titles(client) -> list[str]:
+    return [song.get("title", song["file"]) for song in client.playlistinfo()]
+
+
+def test_radio_tops_the_queue_up_steers_away_from_a_skip_and_survives_a_restart(
+    deejai_library, mpd_server
+):
+    deejai_library.write_config(
+        extra=f"mpd:\n  host: 127.0.0.1\n  port: {mpd_server.port}\n"
+        f"  music_directory: {deejai_library.lib_path}\n"
+    )
+    radio = _start_radio(deejai_library, "--ahead", "1", "--poll", "0.2", "title:chord-1")
+    client = mpd_server.client()
+    try:
+        # the seed plays, and one track is kept queued after it: the nearest chord
+        until(lambda: len(client.playlistinfo()) == 2, 60, "the radio to queue the seed and one")
+        assert _titles(client)[0] == "chord-1"
+        assert kind_of(_titles(client)[1]) == "chord"
+        until(lambda: client.status().get("state") == "play", 10, "MPD to play")
+        time.sleep(1.0)  # the radio has seen chord-1 play
+        # skipping chord-1 early makes it "less like this": its near neighbours (the other
+        # chords) are kept out, so the pick after chord-2 is not the last chord
+        client.next()
+        until(lambda: len(client.playlistinfo()) == 3, 20, "a pick after the skip")
+        assert kind_of(_titles(client)[2]) != "chord", _titles(client)
+        # MPD restarts with an empty queue: the radio reconnects and plays on
+        client.close()
+        client.disconnect()
+        mpd_server.stop()
+        time.sleep(1.0)
+        mpd_server.start()
+        client = mpd_server.client()
+        until(lambda: len(client.playlistinfo()) >= 1, 30, "the radio to refill after a restart")
+        until(lambda: client.status().get("state") == "play", 10, "MPD to play again")
+        played_before = {"chord-1", "chord-2"}
+        assert not played_before & set(_titles(client))
+        assert radio.poll() is None  # still running
+    finally:
+        radio.terminate()
+        out, err = radio.communicate(timeout=20)
+    assert "lost MPD" in err, err
+    assert "Traceback" not in err, err
+
+
+def _start_radio(env, *args: str) -> subprocess.Popen:
+    import os
+    import sys
+
+    from conftest import ROOT
+
+    environ = dict(os.environ, BEETSDIR=str(env.temp_path), HOME=str(env.temp_path))
+    environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), environ.get("PYTHONPATH", "")])
+    return subprocess.Popen(
+        [sys.executable, "-c", "import sys; from beets.ui import main; main(sys.argv[1:])"]
+        + ["-v", "deejai", "radio", *args],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_radio_says_clearly_when_mpd_is_not_there(deejai_library):
+    port = free_port()
+    deejai_library.write_config(extra=f"mpd:\n  host: 127.0.0.1\n  port: {port}\n")
+    done = deejai_library.beet("deejai", "radio")
+    assert done.returncode != 0
+    assert f"deejai radio: cannot connect to MPD at 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_mpd_paths_map_to_items_under_its_music_directory_only(deejai_library):
+    from beetsplug.deejai.radio import LibraryPaths
+
+    lib = deejai_library.lib
+    ids = [item.id for item in lib.items()]
+    paths = LibraryPaths(lib, str(deejai_library.lib_path / "chord"), ids)
+    chords = {item.id for item in lib.items("artist:chord")}
+    assert set(paths.relative) == chords and paths.outside == set(ids) - chords
+    for item_id, rel in paths.relative.items():
+        assert not rel.startswith(("/", "..")) and paths.item_id(rel) == item_id
+        assert paths.item_id("./" + rel) == item_id
+    assert paths.item_id("http://radio.example/stream") is None
+    assert paths.item_id("../noise/noise/noise-1.flac") is None
