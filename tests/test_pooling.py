@@ -114,3 +114,19 @@ def test_bad_input_is_refused_with_a_reason() -> None:
         Pooler(kind="median")
     with pytest.raises(ValueError, match="epsilon"):
         Pooler(epsilon=0.0)
+
+
+@pytest.mark.parametrize("adapt", [True, False], ids=["adapted", "raw"])
+def test_project_is_the_space_transform_pools_in(adapt):
+    """``project`` gives the slices ``transform`` pools: their pooled mean, centred, is the
+    vector."""
+    from deejai_model.norms import unit_vector
+
+    rng = np.random.default_rng(3)
+    library = [rng.normal(size=(6, 24)).astype(np.float32) + i % 4 for i in range(60)]
+    fitted = Pooler(kind="mean", adapt=adapt, adapt_dims=8).fit(library)
+    track = rng.normal(size=(5, 24)).astype(np.float32)
+    projected = fitted.project(track)
+    assert projected.shape == (5, 8 if adapt else 24)
+    expected = unit_vector(mp3tovec.mean_vectors([projected])[0] - fitted.mean)
+    np.testing.assert_allclose(fitted.transform(track), expected, atol=1e-5)

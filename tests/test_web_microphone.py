@@ -25,7 +25,6 @@ def test_a_take_matches_the_track_that_starts_like_it_not_the_one_that_sounds_li
 
     from beetsplug.deejai.web import create_app
     from beetsplug.deejai.web.backend import LibraryDj
-    from deejai_model.mp3tovec import pool_per_track
 
     music = tmp_path / "music"
     music.mkdir()
@@ -40,8 +39,7 @@ def test_a_take_matches_the_track_that_starts_like_it_not_the_one_that_sounds_li
     whole = dj.index.vectors_by_id()
     take = write_audio(tmp_path / "take.wav", chord(6.0, SR), SR)
     slices = plugin.model().embedder().embed_path(take).vectors
-    pooled = pool_per_track([dj.index.adapt_slices(slices)], plugin.settings.pooling)[0]
-    query = dj.index.query_vector(pooled)
+    query = dj.index.track_vector(slices)
     assert query @ whole[by_title["noise-first"]] > query @ whole[by_title["chord-first"]]
     client = create_app(dj).test_client()
     with open(take, "rb") as f:
