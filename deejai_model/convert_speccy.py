@@ -21,7 +21,7 @@ import numpy as np
 
 from deejai_model.bundle import file_sha256, save_bundle
 from deejai_model.errors import BundleError
-from deejai_model.networks.speccy import EMBEDDING_DIM, FRONTEND, WEIGHTED_LAYERS, build_speccy
+from deejai_model.networks.speccy import WEIGHTED_LAYERS, build_speccy, speccy_manifest
 
 __all__ = ["convert_speccy", "load_keras2_weights"]
 
@@ -159,19 +159,7 @@ def convert_speccy(
     """
     model = build_speccy()
     load_keras2_weights(model, h5_path)
-    manifest = {
-        "format": 1,
-        "name": name,
-        "version": version,
-        "architecture": "speccy",
-        "architecture_params": {},
-        "output": "embedding",
-        "dim": EMBEDDING_DIM,
-        "frontend": dict(FRONTEND),
-        "weights": {"file": "weights.npz"},
-        "license": license,
-        "source": source,
-    }
+    manifest = speccy_manifest(name, version, license, source)
     provenance = (
         "# Provenance\n\n"
         f"Converted from the Keras-2 HDF5 file `{Path(h5_path).name}` "

@@ -108,19 +108,13 @@ def save_speccy_bundle(
     import json
 
     from .head import write_bundle_dir
-    from .networks.speccy import EMBEDDING_DIM, FRONTEND
+    from .networks.speccy import speccy_manifest
 
-    manifest = {
-        "name": "deejai-speccy",
-        "version": version,
-        "architecture": "speccy",
-        "architecture_params": {},
-        "output": "embedding",
-        "dim": EMBEDDING_DIM,
-        "frontend": dict(FRONTEND),
-        "weights": {"file": "weights.npz"},
-        "license": "as the user's training data",
-        "source": "Speccy trained by deejai from the user's playlists",
-    }
+    manifest = speccy_manifest(
+        "deejai-speccy",
+        version,
+        license="as the user's training data",
+        source="Speccy trained by deejai from the user's playlists",
+    )
     text = "# Trained Speccy\n\n```json\n" + json.dumps(extra or {}, indent=2) + "\n```\n"
     return write_bundle_dir(model, manifest, Path(directory).resolve(), text)

@@ -54,6 +54,24 @@ WEIGHTED_LAYERS = (
 """Layers holding weights, in network order, named as in the Keras-2 file."""
 
 
+def speccy_manifest(name: str, version: str, license: str, source: str) -> dict[str, Any]:
+    """The manifest of a Speccy bundle (``deejai_model.bundle``'s format 1; the weights' sha256
+    is added when the bundle is saved)."""
+    return {
+        "format": 1,
+        "name": name,
+        "version": version,
+        "architecture": "speccy",
+        "architecture_params": {},
+        "output": "embedding",
+        "dim": EMBEDDING_DIM,
+        "frontend": dict(FRONTEND),
+        "weights": {"file": "weights.npz"},
+        "license": license,
+        "source": source,
+    }
+
+
 def build_speccy() -> Any:
     """Build the Speccy network (random weights, inference-ready with ``training=False``).
 
