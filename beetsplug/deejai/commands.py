@@ -28,6 +28,7 @@ ACTIONS = {
     "similar": "items that sound like the first item matching QUERY (or a file)",
     "journey": "a path of items from A to B, through --via waypoints",
     "playlist": "continue a playlist from the seeds (each argument: a query or a file)",
+    "mix": "render the seeds (or a journey / playlist) into one crossfaded audio file",
 }
 
 USAGE = "%prog ACTION [options] [ARGS]\n\nActions:\n" + "\n".join(
@@ -133,8 +134,8 @@ class Actions:
             self._index = index
         return self._index
 
-    def seed(self, query: list[str] | str) -> Seed:
-        """Resolve one seed: a file path (in the library or not) or a beets query.
+    def lookup(self, query: list[str] | str) -> Item | str:
+        """The item a seed names, or the path of a file outside the library.
 
         A query that matches several items uses the first (in the library's default order) and
         warns how many matched.
@@ -146,7 +147,7 @@ class Actions:
 
             found = list(self.lib.items(PathQuery("path", os.path.abspath(words[0]))))
             if not found:
-                return self._outside_seed(words[0])
+                return words[0]
             items = found
         else:
             items = list(self.lib.items(words if len(words) > 1 else words[0]))
@@ -160,6 +161,13 @@ class Actions:
                 text,
                 item.evaluate_template(DEFAULT_FORMAT),
             )
+        return item
+
+    def seed(self, query: list[str] | str) -> Seed:
+        """Resolve one seed (see :meth:`lookup`) to its vector; an outside file is embedded."""
+        item = self.lookup(query)
+        if isinstance(item, str):
+            return self._outside_seed(item)
         index = self.index()
         vectors = index.vectors_by_id()
         if item.id not in vectors:
@@ -274,7 +282,6 @@ class Actions:
         self.emit(items, opts, [by_id[item.id] for item in items])
 
     def do_journey(self, args: list[str]) -> None:
-        from deejai_model import playlists
 
         parser = _parser("journey", "[options] A B  (each a query or a file)")
         _output_options(parser, DEFAULT_FORMAT, 8, "tracks between two waypoints")
@@ -285,22 +292,24 @@ class Actions:
         if len(ends) != 2:
             raise UserError("deejai journey: two seeds are needed: A B (quote multi-word queries)")
         seeds = [self.seed(ends[0]), *(self.seed(v) for v in opts.via), self.seed(ends[1])]
+        self.emit(self.items_by_id(self.journey_ids(seeds, opts.n)), opts)
+
+    def journey_ids(self, seeds: list[Seed], n_per_leg: int) -> list[int]:
+        """Keys of a journey through ``seeds`` (waypoints) with ``n_per_leg`` tracks per leg."""
+        from deejai_model import playlists
+
         index = self.index()
         vectors = index.vectors_by_id({s.key: s.vector for s in seeds if s.item is None})
-        ids = playlists.journey(
+        return playlists.journey(
             index.search(),
             vectors,
             [s.key for s in seeds],
-            opts.n,
+            n_per_leg,
             epsilon=self.settings.epsilon,
             score_transform=index.score_transform(),
         )
-        self.emit(self.items_by_id(ids), opts)
 
     def do_playlist(self, args: list[str]) -> None:
-        import numpy as np
-
-        from deejai_model import playlists
 
         parser = _parser("playlist", "[options] SEED...  (each a query or a file)")
         _output_options(parser, DEFAULT_FORMAT, 20, "tracks to add after the seeds")
@@ -315,17 +324,39 @@ class Actions:
         if not words:
             raise UserError("deejai playlist: at least one seed is needed")
         seeds = [self.seed(w) for w in words]
+        ids = self.playlist_ids(seeds, opts.n, opts.lookback, opts.noise, opts.rng_seed)
+        self.emit(self.items_by_id([s.key for s in seeds] + ids), opts)
+
+    def playlist_ids(
+        self,
+        seeds: list[Seed],
+        n: int,
+        lookback: int = 3,
+        noise: float = 0.0,
+        rng_seed: int | None = None,
+    ) -> list[int]:
+        """Keys of the ``n`` tracks that continue a playlist of ``seeds`` (seeds not included)."""
+        import numpy as np
+
+        from deejai_model import playlists
+
         index = self.index()
         vectors = index.vectors_by_id({s.key: s.vector for s in seeds if s.item is None})
-        ids = playlists.continue_playlist(
-            index.search(),
-            vectors,
-            [s.key for s in seeds],
-            opts.n,
-            lookback=opts.lookback,
-            noise=opts.noise,
-            rng=np.random.default_rng(opts.rng_seed),
-            epsilon=self.settings.epsilon,
-            score_transform=index.score_transform(),
+        return list(
+            playlists.continue_playlist(
+                index.search(),
+                vectors,
+                [s.key for s in seeds],
+                n,
+                lookback=lookback,
+                noise=noise,
+                rng=np.random.default_rng(rng_seed),
+                epsilon=self.settings.epsilon,
+                score_transform=index.score_transform(),
+            )
         )
-        self.emit(self.items_by_id([s.key for s in seeds] + list(ids)), opts)
+
+    def do_mix(self, args: list[str]) -> None:
+        from .mix import mix_command
+
+        mix_command(self, args)

@@ -31,6 +31,13 @@ DEFAULTS: dict[str, object] = {
     "playlist_dir": ".",  # where a relative ``-o FILE`` is written
     "relative_to": "playlist",  # M3U paths: "playlist" (its folder) | "library" | "absolute" | dir
     "commit_every": 8,  # embed: commit after this many tracks
+    "mix": {  # ``beet deejai mix`` (docs/plugin.md, "mix")
+        "crossfade": 6.0,  # seconds of each equal-power crossfade (0: gapless cut)
+        "loudness": -14.0,  # LUFS (EBU R128 integrated) each track is brought to
+        "ceiling": -1.0,  # dBTP: highest true peak of a track, and the mix's limiter level
+        "bitrate": 0,  # kb/s of a lossy output (0: the format's default)
+        "sample_rate": 44100,  # Hz of the mix
+    },
 }
 
 POOLINGS = ("meanstd", "mean", "tfidf")

@@ -217,6 +217,30 @@ class VectorStore:
                     rows += tx.query(f"{sql} AND v.item_id IN ({marks})", (model_id, *chunk))
         return {int(r[0]): _array(r[3], (int(r[1]), int(r[2]))) for r in rows}
 
+    def slice_times(
+        self, model_id: str, item_ids: Sequence[int]
+    ) -> dict[int, tuple[np.ndarray, np.ndarray, float]]:
+        """Where each item's slices were heard: ``{item_id: (starts, slices, duration)}``.
+
+        ``starts`` is ``(n_slices,)`` seconds, ``slices`` ``(n_slices, dim)`` float32 and
+        ``duration`` the track's seconds (items without a row for ``model_id`` are left out).
+        """
+        sql = (
+            "SELECT item_id, n_slices, dim, starts, slices, duration FROM deejai_vectors "
+            "WHERE model_id = ?"
+        )
+        rows = []
+        ids = [int(i) for i in item_ids]
+        with self.lib.transaction() as tx:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows += tx.query(f"{sql} AND item_id IN ({marks})", (model_id, *chunk))
+        return {
+            int(r[0]): (_array(r[3], (int(r[1]),)), _array(r[4], (int(r[1]), int(r[2]))), r[5])
+            for r in rows
+        }
+
     def track_vectors(self, model_id: str, pooling: str) -> dict[int, np.ndarray]:
         """Stored track vectors ``{item_id: (n,)}`` that were derived with ``pooling``.
 
