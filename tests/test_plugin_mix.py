@@ -7,7 +7,9 @@ import os
 
 import av
 import pytest
+from audio_fixtures import tone, write_audio
 from beets.ui import UserError
+from mediafile import MediaFile
 
 
 def _labels(out: str) -> list[str]:
@@ -95,17 +97,24 @@ def test_an_unreadable_file_is_named_and_left_out_unless_strict(deejai_library, 
     bad = tmp_path / "broken.mp3"
     bad.write_bytes(b"not audio " * 500)
     out = tmp_path / "mix.wav"
-    mixed, logs = deejai_library.run_output("deejai", "mix", "chord-1", str(bad), "-o", str(out))
-    assert _labels(mixed) == ["chord - chord-1"]
+    outside = tmp_path / "outside.flac"
+    write_audio(outside, tone(4.0, 22050, 500.0), 22050)
+    tags = MediaFile(outside)
+    tags.artist, tags.title = "Guest", "Visitor"
+    tags.save()
+    mixed, logs = deejai_library.run_output(
+        "deejai", "mix", "chord-1", str(bad), str(outside), "-o", str(out)
+    )
+    assert _labels(mixed) == ["chord - chord-1", "Guest - Visitor"]  # tags of an outside file
     named = [line for line in logs if str(bad) in line]
     assert len(named) == 1 and named[0].startswith("deejai mix: leaving out ")
     written = sorted(p.name for p in tmp_path.iterdir())
-    assert written == ["broken.mp3", "mix.cue", "mix.txt", "mix.wav"]
-    for name in written[1:]:
+    assert written == ["broken.mp3", "mix.cue", "mix.txt", "mix.wav", "outside.flac"]
+    for name in written[1:4]:
         (tmp_path / name).unlink()
     with pytest.raises(UserError, match="broken.mp3"):
         deejai_library.run_output("deejai", "mix", "chord-1", str(bad), "-o", str(out), "--strict")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp3"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp3", "outside.flac"]
 
 
 @pytest.mark.parametrize(

@@ -110,9 +110,19 @@ def _item_track(item: Item) -> MixTrack:
 
 
 def _file_track(path: str) -> MixTrack:
+    """A file outside the library, named by its tags (or its file name when it has none)."""
+    from mediafile import FileTypeError, MediaFile, UnreadableFileError
+
     from deejai_model.mix import MixTrack
 
-    return MixTrack(os.path.abspath(path), "", os.path.splitext(os.path.basename(path))[0])
+    artist = title = ""
+    try:
+        tags = MediaFile(path)
+        artist, title = tags.artist or "", tags.title or ""
+    except (FileTypeError, UnreadableFileError, OSError):
+        pass  # not a tagged audio file: the render says what is wrong with it
+    title = title or os.path.splitext(os.path.basename(path))[0]
+    return MixTrack(os.path.abspath(path), artist, title)
 
 
 def chosen_tracks(actions: Actions, opts, words: list[str]) -> tuple[list[MixTrack], list]:
