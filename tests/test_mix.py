@@ -13,10 +13,11 @@ import numpy as np
 import pyloudnorm
 import pytest
 import soundfile as sf
-from audio_fixtures import noise_bursts, stereo, tone, write_audio
+from audio_fixtures import clicks, noise_bursts, stereo, tone, write_audio
 
 from deejai_model.errors import AudioError
 from deejai_model.mix import MixOptions, MixTrack, plan_mix, render_mix
+from deejai_model.mix.beats import Beats, beat_shift, steady_beats
 from deejai_model.mix.excerpt import SliceTimes, excerpt_offsets
 from deejai_model.mix.render import MixError
 
@@ -238,3 +239,54 @@ def test_excerpt_renders_only_that_section(tones, tmp_path):
     tracks = [MixTrack(t, offset=2.0, duration=3.0) for t in tones]
     result = render_mix(tracks, str(tmp_path / "mix.wav"), _options(crossfade=1.0))
     assert abs(result.duration - (3 * 3.0 - 2 * 1.0)) < 0.05
+
+
+def _click_track(shift: float, seconds: float = 16.0) -> np.ndarray:
+    """A quiet 100 Hz hum (so nothing is trimmed) under 120 bpm clicks starting at ``shift``."""
+    hum = tone(seconds, SR, 100.0, 0.05)
+    clicks_at = np.zeros_like(hum)
+    body = clicks(seconds - shift, SR, bpm=120.0)
+    clicks_at[int(shift * SR) :] = body[: hum.size - int(shift * SR)]
+    return hum + clicks_at
+
+
+def _fade_clicks_off_beat(path) -> float:
+    """Largest distance (s) of a click inside the 12-16 s crossfade from the beat grid of the
+    outgoing track's own clicks (found the same way before the fade, so the detector's own
+    delay cancels)."""
+    audio, _ = sf.read(path)
+    n = int(0.005 * SR)
+    mono = audio[:, 0]
+    energy = np.square(np.diff(mono))[: (mono.size - 1) // n * n].reshape(-1, n).sum(axis=1)
+    loud = energy > 0.2 * energy.max()
+    onsets = np.flatnonzero(loud & ~np.concatenate([[False], loud[:-1]])) * n / SR
+    before = onsets[(onsets > 1.0) & (onsets < 11.9)] % 0.5
+    fade = onsets[(onsets > 12.1) & (onsets < 15.9)]  # both tracks click here
+    assert before.size > 15 and fade.size >= 6
+    off = (fade - np.median(before)) % 0.5
+    return float(np.minimum(off, 0.5 - off).max())
+
+
+def test_beat_alignment_puts_the_incoming_clicks_on_the_outgoing_beat(tmp_path):
+    a = write_audio(tmp_path / "a.flac", _click_track(0.0), SR)
+    b = write_audio(tmp_path / "b.flac", _click_track(0.2), SR)  # 0.2 s off the beat
+    out = str(tmp_path / "mix.wav")
+    tracks = [MixTrack(str(a)), MixTrack(str(b))]
+    result = render_mix(tracks, out, _options(crossfade=4.0, beat_align=True))
+    assert result.entries[1].beat_skip == pytest.approx(0.2, abs=0.02)
+    assert abs(result.duration - (16.0 + 16.0 - result.entries[1].beat_skip - 4.0)) < 0.05
+    assert _fade_clicks_off_beat(out) < 0.02
+    # the plain crossfade keeps B's clicks 0.2 s off A's
+    plain = render_mix(tracks, str(tmp_path / "plain.wav"), _options(crossfade=4.0))
+    assert plain.entries[1].beat_skip is None
+    assert _fade_clicks_off_beat(tmp_path / "plain.wav") > 0.15
+
+
+def test_beats_are_aligned_only_when_both_are_steady_and_compatible(tmp_path):
+    steady = Beats(0.5, np.arange(0.1, 10, 0.5))
+    assert beat_shift(steady, 10.0, Beats(0.5, np.arange(0.3, 10, 0.5)), 4.0) == pytest.approx(0.2)
+    assert beat_shift(steady, 10.0, Beats(0.25, np.arange(0.3, 10, 0.25)), 4.0) is not None
+    assert beat_shift(steady, 10.0, Beats(0.43, np.arange(0.3, 10, 0.43)), 4.0) is None
+    rng = np.random.default_rng(0)
+    assert steady_beats(rng.standard_normal(12 * SR).astype(np.float32) * 0.1, SR) is None
+    assert steady_beats(clicks(12.0, SR, bpm=100.0), SR) is not None

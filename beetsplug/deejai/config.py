@@ -37,6 +37,7 @@ DEFAULTS: dict[str, object] = {
         "ceiling": -1.0,  # dBTP: highest true peak of a track, and the mix's limiter level
         "bitrate": 0,  # kb/s of a lossy output (0: the format's default)
         "sample_rate": 44100,  # Hz of the mix
+        "beat_align": False,  # line up beats at joins (librosa); measured in docs/benchmarks.md
     },
 }
 

@@ -57,6 +57,13 @@ def _parser(n_default_help: str) -> optparse.OptionParser:
     )
     parser.add_option("--crossfade", type="float", metavar="SECONDS", help="[config mix.crossfade]")
     parser.add_option("--loudness", type="float", metavar="LUFS", help="[config mix.loudness]")
+    parser.add_option(
+        "--beat-align",
+        action="store_true",
+        default=None,
+        help="line up the beats at each join where both tracks have a clear, compatible beat "
+        "[config mix.beat_align]",
+    )
     parser.add_option("--dry-run", action="store_true", help="print the tracklist, write nothing")
     parser.add_option("--strict", action="store_true", help="stop at a track that cannot be read")
     return parser
@@ -100,6 +107,7 @@ def mix_options(actions: Actions, opts) -> MixOptions:
         ceiling_dbtp=float(view["ceiling"].as_number()),
         crossfade=float(crossfade),
         kbps=int(view["bitrate"].get(int)) or None,
+        beat_align=bool(view["beat_align"].get(bool) if opts.beat_align is None else True),
     )
 
 

@@ -88,6 +88,9 @@ class MixOptions:
         Leading and trailing samples below this peak level are trimmed.
     kbps : int or None
         Bit rate of a lossy output (None: the format's default).
+    beat_align : bool
+        Where both sides of a join keep a steady, compatible beat, skip up to one beat of the
+        incoming track's head so that the beats line up through the crossfade (:mod:`.beats`).
     """
 
     sample_rate: int = 44100
@@ -96,6 +99,7 @@ class MixOptions:
     crossfade: float = 6.0
     silence_dbfs: float = -60.0
     kbps: int | None = None
+    beat_align: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,9 @@ class MixEntry:
         Its integrated loudness before the gain, LUFS.
     gain_db : float
         The gain applied.
+    beat_skip : float or None
+        Seconds of its head skipped to line its beats up with the previous track's (None:
+        not beat-aligned).
     """
 
     track: MixTrack
@@ -120,6 +127,7 @@ class MixEntry:
     length: float
     loudness: float
     gain_db: float
+    beat_skip: float | None = None
 
     def tracklist_entry(self) -> TracklistEntry:
         title = self.track.title or os.path.basename(self.track.path)
@@ -159,6 +167,8 @@ class _Analysed:
     loudness: float
     true_peak: float
     gain_db: float
+    rate: int = 44100
+    beat_skip: float | None = None
 
     @property
     def length(self) -> int:
@@ -175,6 +185,15 @@ class _Analysed:
             handle.seek((self.lead + start) * 8)
             data = np.fromfile(handle, dtype=np.float32, count=(stop - start) * 2)
         return data.reshape(-1, 2).T * self.gain
+
+    def mono(self, start: int, stop: int) -> np.ndarray:
+        """Samples ``start:stop`` (from ``lead``, no gain) as mono ``(n,)``; decoded again by
+        seeking when the track was not spooled (a dry run)."""
+        if self.spool is not None:
+            return self.read(start, stop).mean(axis=0) / self.gain
+        offset = self.track.offset + (self.lead + start) / self.rate
+        blocks = list(stereo_blocks(self.track.path, self.rate, offset, (stop - start) / self.rate))
+        return np.concatenate(blocks, axis=1).mean(axis=0)
 
     def drop(self) -> None:
         if self.spool is not None and os.path.exists(self.spool):
@@ -215,7 +234,7 @@ def _analyse(track: MixTrack, options: MixOptions, spool: str | None) -> _Analys
         )
     loudness, true_peak = meter.result()
     gain = normalising_gain_db(loudness, true_peak, options.target_lufs, options.ceiling_dbtp)
-    return _Analysed(track, spool, lead, end, loudness, true_peak, gain)
+    return _Analysed(track, spool, lead, end, loudness, true_peak, gain, rate)
 
 
 def _analysed(
@@ -237,13 +256,44 @@ def _analysed(
             on_error(error)
 
 
+def _fade(current: _Analysed, following: _Analysed, crossfade_samples: int) -> int:
+    return min(crossfade_samples, current.length // 2, following.length // 2)
+
+
+def _align_beats(current: _Analysed, following: _Analysed, crossfade_samples: int) -> None:
+    """Skip the head of ``following`` so that its beats fall on ``current``'s (if both are
+    steady and compatible); records the skip in ``following.beat_skip``."""
+    from deejai_model.mix.beats import LISTEN_SECONDS, beat_shift, steady_beats
+
+    rate = current.rate
+    fade = _fade(current, following, crossfade_samples)
+    if fade <= 0:
+        return
+    listen = int(LISTEN_SECONDS * rate)
+    tail = min(current.length, max(listen, fade))
+    outgoing = steady_beats(current.mono(current.length - tail, current.length), rate)
+    if outgoing is None:
+        return
+    incoming = steady_beats(following.mono(0, min(following.length, listen)), rate)
+    if incoming is None:
+        return
+    shift = beat_shift(outgoing, tail / rate, incoming, fade / rate)
+    if shift is None:
+        return
+    skip = int(round(shift * rate))
+    if following.length - skip >= 2 * fade:
+        following.lead += skip
+        following.beat_skip = skip / rate
+
+
 def _joins(
-    analysed: Iterator[_Analysed], crossfade_samples: int
+    analysed: Iterator[_Analysed], crossfade_samples: int, beat_align: bool = False
 ) -> Iterator[tuple[_Analysed, int, int, int, _Analysed | None]]:
     """``(track, start, fade_in, fade_out, next track)`` for each track, in mix samples.
 
     The crossfade between two tracks is ``crossfade_samples``, at most half of either, so a
-    track's incoming and outgoing fades never overlap.
+    track's incoming and outgoing fades never overlap. With ``beat_align`` the next track's
+    head may first lose up to a beat (:func:`_align_beats`).
     """
     current = next(analysed, None)
     start = fade_in = 0
@@ -251,14 +301,23 @@ def _joins(
         following = next(analysed, None)
         fade_out = 0
         if following is not None:
-            fade_out = min(crossfade_samples, current.length // 2, following.length // 2)
+            if beat_align:
+                _align_beats(current, following, crossfade_samples)
+            fade_out = _fade(current, following, crossfade_samples)
         yield current, start, fade_in, fade_out, following
         start += current.length - fade_out
         current, fade_in = following, fade_out
 
 
 def _entry(track: _Analysed, start: int, rate: int) -> MixEntry:
-    return MixEntry(track.track, start / rate, track.length / rate, track.loudness, track.gain_db)
+    return MixEntry(
+        track.track,
+        start / rate,
+        track.length / rate,
+        track.loudness,
+        track.gain_db,
+        track.beat_skip,
+    )
 
 
 def plan_mix(
@@ -277,7 +336,8 @@ def plan_mix(
     rate = options.sample_rate
     analysed = _analysed(tracks, options, None, on_error, result.skipped)
     end = 0
-    for track, start, _, _, _ in _joins(analysed, int(round(options.crossfade * rate))):
+    joins = _joins(analysed, int(round(options.crossfade * rate)), options.beat_align)
+    for track, start, _, _, _ in joins:
         result.entries.append(_entry(track, start, rate))
         end = start + track.length
         if progress is not None:
@@ -362,7 +422,8 @@ def render_mix(
             analysed = _analysed(tracks, options, spool_dir, on_error, result.skipped)
             end = 0
             crossfade_samples = int(round(options.crossfade * rate))
-            for track, start, fade_in, fade_out, following in _joins(analysed, crossfade_samples):
+            joins = _joins(analysed, crossfade_samples, options.beat_align)
+            for track, start, fade_in, fade_out, following in joins:
                 for a in range(fade_in, track.length - fade_out, BLOCK):
                     emit(track.read(a, min(a + BLOCK, track.length - fade_out)))
                 base = track.length - fade_out
