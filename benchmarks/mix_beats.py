@@ -8,7 +8,7 @@ tracks of two different groups, spread over the corpus. For each join it listens
 renderer does (:mod:`deejai_model.mix.beats`), to the last 10 s of the outgoing track and the
 first 10 s of the incoming one, and reports:
 
-- how often both sides have a steady beat, and how often the tempos are compatible (the join
+- how often both sides have a clear beat, and how often the tempos are compatible (the join
   is then aligned);
 - for aligned joins, the mean distance of the incoming beats inside the crossfade to the
   outgoing beat grid, as a fraction of a beat, with a plain crossfade and aligned (0 = on the
@@ -126,7 +126,7 @@ def main() -> None:
                 "corpus",
                 "join",
                 "joins",
-                "both steady",
+                "both clear beat",
                 "aligned (compatible tempo)",
                 "beat offset, plain (beats)",
                 "beat offset, aligned (beats)",

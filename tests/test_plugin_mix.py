@@ -130,3 +130,45 @@ def test_an_unreadable_file_is_named_and_left_out_unless_strict(deejai_library, 
 def test_bad_arguments_get_a_clear_error(deejai_library, args, message):
     with pytest.raises(UserError, match=message):
         deejai_library.run_output("deejai", "mix", *args)
+
+
+def test_ctrl_c_in_a_beet_process_leaves_nothing(deejai_library, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    from conftest import ROOT
+
+    # 54 tracks: the mix takes seconds, long after the first one is done
+    seeds = [f"{kind}-{i}" for i in (1, 2, 3) for kind in ("chord", "noise", "fastclicks")] * 6
+    script = textwrap.dedent(
+        """
+        import sys
+        from beets.ui import main
+        main(sys.argv[1:])
+        """
+    )
+    env = dict(os.environ, BEETSDIR=str(deejai_library.temp_path))
+    env["HOME"] = str(deejai_library.temp_path)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    out = tmp_path / "mix.flac"
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, "deejai", "mix", *seeds, "-o", str(out)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in process.stderr:  # progress: a line every 5 tracks when not on a terminal
+            if line.startswith("deejai: 5/54 items"):
+                break
+        assert list(tmp_path.iterdir())  # the temporary files exist by now
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode != 0, rest
+    assert "interrupted; nothing was written" in rest
+    assert list(tmp_path.iterdir()) == []
