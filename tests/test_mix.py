@@ -168,6 +168,18 @@ def test_ctrl_c_leaves_no_file(tones, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_real_sigint_stops_the_render_and_leaves_no_file(tones, tmp_path):
+    import signal
+
+    def press_ctrl_c(entry):  # a real SIGINT, as a terminal sends, after the first track
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        render_mix(_tracks(tones), str(tmp_path / "mix.m4a"), _options(), progress=press_ctrl_c)
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
 def test_unknown_extension_is_refused(tones, tmp_path):
     with pytest.raises(ValueError, match="unknown output format 'xyz'"):
         render_mix(_tracks(tones), str(tmp_path / "mix.xyz"), _options())

@@ -22,8 +22,11 @@ leaves none of them behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -200,7 +203,36 @@ class _Analysed:
             os.unlink(self.spool)
 
 
-def _analyse(track: MixTrack, options: MixOptions, spool: str | None) -> _Analysed:
+@contextlib.contextmanager
+def _deferred_sigint() -> Iterator[Callable[[], None]]:
+    """Catch Ctrl-C as a flag, and yield a check that raises KeyboardInterrupt once it is set.
+
+    A KeyboardInterrupt raised while PyAV is inside FFmpeg (the resampler, a filter graph) can
+    be lost there, and the mix would go on (seen with PyAV 18). So, in the main thread, SIGINT
+    only sets a flag, and the render checks it between blocks. Elsewhere the check does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    pressed = threading.Event()
+
+    def handler(signum, frame) -> None:
+        pressed.set()
+
+    def check() -> None:
+        if pressed.is_set():
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _analyse(
+    track: MixTrack, options: MixOptions, spool: str | None, check: Callable[[], None]
+) -> _Analysed:
     """Decode ``track`` once: measure it, find where its sound starts and ends, spool it."""
     rate = options.sample_rate
     meter = LoudnessMeter(rate)
@@ -210,6 +242,7 @@ def _analyse(track: MixTrack, options: MixOptions, spool: str | None) -> _Analys
     handle = open(spool, "wb") if spool else None
     try:
         for block in stereo_blocks(track.path, rate, track.offset, track.duration):
+            check()
             meter.push(block)
             loud = np.flatnonzero(np.max(np.abs(block), axis=0) > threshold)
             if loud.size:
@@ -243,12 +276,13 @@ def _analysed(
     spool_dir: str | None,
     on_error: Callable[[AudioError], None] | None,
     skipped: list[AudioError],
+    check: Callable[[], None],
 ) -> Iterator[_Analysed]:
     """Analyse tracks one by one, leaving out (and reporting) those that fail."""
     for number, track in enumerate(tracks):
         spool = os.path.join(spool_dir, f"{number}.f32") if spool_dir else None
         try:
-            yield _analyse(track, options, spool)
+            yield _analyse(track, options, spool, check)
         except AudioError as error:
             skipped.append(error)
             if on_error is None:
@@ -334,14 +368,15 @@ def plan_mix(
     """
     result = MixResult()
     rate = options.sample_rate
-    analysed = _analysed(tracks, options, None, on_error, result.skipped)
     end = 0
-    joins = _joins(analysed, int(round(options.crossfade * rate)), options.beat_align)
-    for track, start, _, _, _ in joins:
-        result.entries.append(_entry(track, start, rate))
-        end = start + track.length
-        if progress is not None:
-            progress(result.entries[-1])
+    with _deferred_sigint() as check:
+        analysed = _analysed(tracks, options, None, on_error, result.skipped, check)
+        joins = _joins(analysed, int(round(options.crossfade * rate)), options.beat_align)
+        for track, start, _, _, _ in joins:
+            result.entries.append(_entry(track, start, rate))
+            end = start + track.length
+            if progress is not None:
+                progress(result.entries[-1])
     if not result.entries:
         raise MixError("no track of the mix could be decoded")
     result.duration = end / rate
@@ -364,6 +399,51 @@ def _temporary(path: str) -> str:
 def _write_text(path: str, text: str) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
+
+
+def _render(
+    tracks: Sequence[MixTrack],
+    encoder: Encoder,
+    options: MixOptions,
+    on_error: Callable[[AudioError], None] | None,
+    progress: Callable[[MixEntry], None] | None,
+    check: Callable[[], None],
+) -> MixResult:
+    """Analyse, gain, join and limit ``tracks`` into ``encoder`` (left open)."""
+    rate = options.sample_rate
+    result = MixResult()
+    limiter = AudioFilter(
+        "alimiter", f"limit={10.0 ** (options.ceiling_dbtp / 20.0):.6f}:level=0:latency=1", rate
+    )
+
+    def emit(block: np.ndarray) -> None:
+        check()
+        for out in limiter.push(block):
+            encoder.write(out)
+
+    end = 0
+    with tempfile.TemporaryDirectory(prefix="deejai-mix-") as spool_dir:
+        analysed = _analysed(tracks, options, spool_dir, on_error, result.skipped, check)
+        joins = _joins(analysed, int(round(options.crossfade * rate)), options.beat_align)
+        for track, start, fade_in, fade_out, following in joins:
+            for a in range(fade_in, track.length - fade_out, BLOCK):
+                emit(track.read(a, min(a + BLOCK, track.length - fade_out)))
+            base = track.length - fade_out
+            for a in range(0, fade_out, BLOCK):
+                b = min(a + BLOCK, fade_out)
+                assert following is not None
+                emit(crossfade(track.read(base + a, base + b), following.read(a, b), fade_out, a))
+            track.drop()
+            result.entries.append(_entry(track, start, rate))
+            end = start + track.length
+            if progress is not None:
+                progress(result.entries[-1])
+    if not result.entries:
+        raise MixError("no track of the mix could be decoded")
+    for out in limiter.finish():
+        encoder.write(out)
+    result.duration = end / rate
+    return result
 
 
 def render_mix(
@@ -401,59 +481,25 @@ def render_mix(
         No track decodes, or a track fails and ``on_error`` is None.
     """
     ext = output_format(path)
-    rate = options.sample_rate
     cue_path, text_path = side_paths(path)
-    result = MixResult()
     temps = [_temporary(p) for p in (path, cue_path, text_path)]
     encoder = None
     try:
-        encoder = Encoder(temps[0], ext, rate, options.kbps)
-        limiter = AudioFilter(
-            "alimiter",
-            f"limit={10.0 ** (options.ceiling_dbtp / 20.0):.6f}:level=0:latency=1",
-            rate,
-        )
-
-        def emit(block: np.ndarray) -> None:
-            for out in limiter.push(block):
-                encoder.write(out)
-
-        with tempfile.TemporaryDirectory(prefix="deejai-mix-") as spool_dir:
-            analysed = _analysed(tracks, options, spool_dir, on_error, result.skipped)
-            end = 0
-            crossfade_samples = int(round(options.crossfade * rate))
-            joins = _joins(analysed, crossfade_samples, options.beat_align)
-            for track, start, fade_in, fade_out, following in joins:
-                for a in range(fade_in, track.length - fade_out, BLOCK):
-                    emit(track.read(a, min(a + BLOCK, track.length - fade_out)))
-                base = track.length - fade_out
-                for a in range(0, fade_out, BLOCK):
-                    b = min(a + BLOCK, fade_out)
-                    assert following is not None
-                    emit(
-                        crossfade(track.read(base + a, base + b), following.read(a, b), fade_out, a)
-                    )
-                track.drop()
-                result.entries.append(_entry(track, start, rate))
-                end = start + track.length
-                if progress is not None:
-                    progress(result.entries[-1])
-        if not result.entries:
-            raise MixError("no track of the mix could be decoded")
-        for out in limiter.finish():
-            encoder.write(out)
-        result.duration = end / rate
-        chapters = [
-            Chapter(e.start, nxt.start if nxt else result.duration, e.track.label)
-            for e, nxt in zip(result.entries, [*result.entries[1:], None], strict=True)
-        ]
-        encoder.close(chapters)
-        encoder = None
-        listed = [e.tracklist_entry() for e in result.entries]
-        _write_text(temps[1], cue_sheet(listed, path))
-        _write_text(temps[2], text_tracklist(listed))
-        for temp, final in zip(temps, (path, cue_path, text_path), strict=True):
-            os.replace(temp, final)
+        with _deferred_sigint() as check:
+            encoder = Encoder(temps[0], ext, options.sample_rate, options.kbps)
+            result = _render(tracks, encoder, options, on_error, progress, check)
+            chapters = [
+                Chapter(e.start, nxt.start if nxt else result.duration, e.track.label)
+                for e, nxt in zip(result.entries, [*result.entries[1:], None], strict=True)
+            ]
+            encoder.close(chapters)
+            encoder = None
+            listed = [e.tracklist_entry() for e in result.entries]
+            _write_text(temps[1], cue_sheet(listed, path))
+            _write_text(temps[2], text_tracklist(listed))
+            check()
+            for temp, final in zip(temps, (path, cue_path, text_path), strict=True):
+                os.replace(temp, final)
         result.paths = [path, cue_path, text_path]
         return result
     except BaseException:
