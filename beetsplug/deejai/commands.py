@@ -1,8 +1,8 @@
 """``beet deejai ACTION ...``: one beets subcommand, dispatching on its first argument.
 
-Actions: ``embed``, ``index``, ``similar``, ``journey``, ``playlist``.  The query actions
-import numpy, the index and ``deejai_model.playlists``, never TensorFlow, unless a seed is a
-file outside the library (it is embedded on the fly).
+Actions: ``embed``, ``index``, ``similar``, ``journey``, ``playlist``, ``mix`` (in mix.py).
+The query actions import numpy, the index and ``deejai_model.playlists``, never TensorFlow,
+unless a seed is a file outside the library (it is embedded on the fly).
 """
 
 from __future__ import annotations
@@ -282,7 +282,6 @@ class Actions:
         self.emit(items, opts, [by_id[item.id] for item in items])
 
     def do_journey(self, args: list[str]) -> None:
-
         parser = _parser("journey", "[options] A B  (each a query or a file)")
         _output_options(parser, DEFAULT_FORMAT, 8, "tracks between two waypoints")
         parser.add_option(
@@ -310,7 +309,6 @@ class Actions:
         )
 
     def do_playlist(self, args: list[str]) -> None:
-
         parser = _parser("playlist", "[options] SEED...  (each a query or a file)")
         _output_options(parser, DEFAULT_FORMAT, 20, "tracks to add after the seeds")
         parser.add_option(
