@@ -354,6 +354,31 @@ def _entry(track: _Analysed, start: int, rate: int) -> MixEntry:
     )
 
 
+def _placed(
+    analysed: Iterator[_Analysed],
+    options: MixOptions,
+    result: MixResult,
+    progress: Callable[[MixEntry], None] | None,
+) -> Iterator[tuple[_Analysed, int, int, _Analysed | None]]:
+    """``(track, fade_in, fade_out, next track)`` for each track; once the caller has done with
+    one, its :class:`MixEntry` goes into ``result`` and to ``progress``.
+
+    Raises :class:`MixError` when no track decodes; sets ``result.duration`` at the end.
+    """
+    rate = options.sample_rate
+    end = 0
+    joins = _joins(analysed, int(round(options.crossfade * rate)), options.beat_align)
+    for track, start, fade_in, fade_out, following in joins:
+        yield track, fade_in, fade_out, following
+        result.entries.append(_entry(track, start, rate))
+        end = start + track.length
+        if progress is not None:
+            progress(result.entries[-1])
+    if not result.entries:
+        raise MixError("no track of the mix could be decoded")
+    result.duration = end / rate
+
+
 def plan_mix(
     tracks: Sequence[MixTrack],
     options: MixOptions,
@@ -367,19 +392,10 @@ def plan_mix(
     :class:`MixError`); ``progress`` with each track placed.
     """
     result = MixResult()
-    rate = options.sample_rate
-    end = 0
     with _deferred_sigint() as check:
         analysed = _analysed(tracks, options, None, on_error, result.skipped, check)
-        joins = _joins(analysed, int(round(options.crossfade * rate)), options.beat_align)
-        for track, start, _, _, _ in joins:
-            result.entries.append(_entry(track, start, rate))
-            end = start + track.length
-            if progress is not None:
-                progress(result.entries[-1])
-    if not result.entries:
-        raise MixError("no track of the mix could be decoded")
-    result.duration = end / rate
+        for _ in _placed(analysed, options, result, progress):
+            pass
     return result
 
 
@@ -421,11 +437,9 @@ def _render(
         for out in limiter.push(block):
             encoder.write(out)
 
-    end = 0
     with tempfile.TemporaryDirectory(prefix="deejai-mix-") as spool_dir:
         analysed = _analysed(tracks, options, spool_dir, on_error, result.skipped, check)
-        joins = _joins(analysed, int(round(options.crossfade * rate)), options.beat_align)
-        for track, start, fade_in, fade_out, following in joins:
+        for track, fade_in, fade_out, following in _placed(analysed, options, result, progress):
             for a in range(fade_in, track.length - fade_out, BLOCK):
                 emit(track.read(a, min(a + BLOCK, track.length - fade_out)))
             base = track.length - fade_out
@@ -434,15 +448,8 @@ def _render(
                 assert following is not None
                 emit(crossfade(track.read(base + a, base + b), following.read(a, b), fade_out, a))
             track.drop()
-            result.entries.append(_entry(track, start, rate))
-            end = start + track.length
-            if progress is not None:
-                progress(result.entries[-1])
-    if not result.entries:
-        raise MixError("no track of the mix could be decoded")
     for out in limiter.finish():
         encoder.write(out)
-    result.duration = end / rate
     return result
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -68,24 +69,31 @@ def stereo_blocks(
         resampler = av.AudioResampler(
             format="fltp", layout="stereo", rate=sample_rate, frame_size=BLOCK
         )
-        position = None  # source sample index of the next frame (the first one's timestamp)
-        fed = 0
-        for frame in _frames(container, stream, stats):
-            rate = frame.sample_rate
-            if position is None:
-                position = 0
-                if offset > 0 and frame.pts is not None and time_base is not None:
-                    position = int(round((float(frame.pts * time_base) - origin) * rate))
-            start = int(round(offset * rate))
-            if position + frame.samples <= start:
+
+        def cut_frames() -> Iterator[Any]:
+            """The decoded frames from ``offset`` on (the first one cut), then None (flush)."""
+            position = None  # source sample index of the next frame (the first one's timestamp)
+            fed = 0
+            for frame in _frames(container, stream, stats):
+                rate = frame.sample_rate
+                if position is None:
+                    position = 0
+                    if offset > 0 and frame.pts is not None and time_base is not None:
+                        position = int(round((float(frame.pts * time_base) - origin) * rate))
+                start = int(round(offset * rate))
+                if position + frame.samples <= start:
+                    position += frame.samples
+                    continue
+                if position < start:
+                    frame = _slice_frame(frame, start - position)
+                    position = start
                 position += frame.samples
-                continue
-            if position < start:
-                frame = _slice_frame(frame, start - position)
-                position = start
-            position += frame.samples
-            frame.pts = fed  # contiguous timestamps of our own, as in deejai_model.audio
-            fed += frame.samples
+                frame.pts = fed  # contiguous timestamps of our own, as in deejai_model.audio
+                fed += frame.samples
+                yield frame
+            yield None
+
+        for frame in cut_frames():
             for out in resampler.resample(frame):
                 block = out.to_ndarray()
                 if limit is not None:
@@ -95,13 +103,6 @@ def stereo_blocks(
                     yield block
                 if limit is not None and produced >= limit:
                     return
-        for out in resampler.resample(None):
-            block = out.to_ndarray()
-            if limit is not None:
-                block = block[:, : limit - produced]
-            produced += block.shape[1]
-            if block.shape[1]:
-                yield block
     finally:
         container.close()
     if produced == 0:
