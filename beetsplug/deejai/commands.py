@@ -1,8 +1,9 @@
 """``beet deejai ACTION ...``: one beets subcommand, dispatching on its first argument.
 
 Actions: ``embed``, ``index``, ``similar``, ``journey``, ``playlist``, ``ls``, ``train``
-(train.py).  The query actions import numpy, the index and ``deejai_model.playlists``, never
-TensorFlow, unless a seed is a file outside the library (it is embedded on the fly).
+(train.py), ``serve`` (web/), ``radio`` (radio.py), ``mix`` (mix.py).  The query actions import
+numpy, the index and ``deejai_model.playlists``, never TensorFlow, unless a seed is a file
+outside the library (it is embedded on the fly).
 
 Queries mean what they mean to ``beet ls``: arguments are passed to beets as a list of terms
 (never one string, which beets would split again).  ``similar``, ``embed`` and ``ls`` take their
@@ -37,6 +38,7 @@ ACTIONS = {
     "train": "learn Track2Vec from playlists/history/albums and ears that hear it",
     "serve": "a browser DJ that keeps playing music that goes together",
     "radio": "endless radio for MPD: keep its queue topped up with fitting tracks",
+    "mix": "render the seeds (or a journey / playlist) into one crossfaded audio file",
 }
 
 #: Flexible field set (in memory only, never stored) on items listed by ``ls``: yes | stale | no.
@@ -156,8 +158,9 @@ class Actions:
             self._index = index
         return self._index
 
-    def seed(self, terms: str | list[str]) -> Seed:
-        """Resolve one seed: a file path (in the library or not) or a beets query.
+    def lookup(self, terms: str | list[str]) -> Item | str:
+        """The item a seed names, or the path of a file outside the library (nothing is
+        embedded: :meth:`seed` does that).
 
         ``terms`` is one query, as ``beet ls`` gets its arguments: a list of terms, or one
         string that is one term (one command-line argument; beets does not split either
@@ -165,7 +168,7 @@ class Actions:
         several items uses the first (in the library's default order) and warns how many
         matched.
         """
-        from .output import item_line, outside_item
+        from .output import item_line
 
         terms = [terms] if isinstance(terms, str) else list(terms)
         text = " ".join(terms)
@@ -175,9 +178,7 @@ class Actions:
             path = util.normpath(terms[0])
             items = list(self.lib.items(PathQuery("path", path)))
             if not items:
-                seed = self._outside_seed(os.fsdecode(path))
-                self._outside_items[seed.key] = outside_item(path)
-                return seed
+                return os.fsdecode(path)
         else:
             items = list(self.lib.items(terms))
         if not items:
@@ -187,6 +188,18 @@ class Actions:
             self.log.warning(
                 "{} items match {!r}; using the first: {}", len(items), text, item_line(item)
             )
+        return item
+
+    def seed(self, terms: str | list[str]) -> Seed:
+        """Resolve one seed (see :meth:`lookup`) to its vector; a file outside the library is
+        embedded on the fly and kept as an unstored item for the output."""
+        from .output import item_line, outside_item
+
+        item = self.lookup(terms)
+        if isinstance(item, str):
+            seed = self._outside_seed(item)
+            self._outside_items[seed.key] = outside_item(os.fsencode(item))
+            return seed
         index = self.index()
         vectors = index.vectors_by_id()
         if item.id not in vectors:
@@ -210,16 +223,17 @@ class Actions:
         self._outside += 1
         return Seed(-self._outside, index.track_vector(slices), None, path)
 
-    def space(self, opts, seeds: dict):
-        """``(search, vectors_by_id, score_transform)`` of a query: the index's, or with
-        ``--creativity`` the blend with Track2Vec (:mod:`beetsplug.deejai.creativity`)."""
+    def space(self, creativity: float | None, seeds: dict):
+        """``(search, vectors_by_id, score_transform)`` of a query: the index's, or with a
+        ``creativity`` (``--creativity``) the blend with Track2Vec
+        (:mod:`beetsplug.deejai.creativity`)."""
         index = self.index()
         outside = {key: vector for key, vector in seeds.items() if key < 0}
-        if opts.creativity is None:
+        if creativity is None:
             return index.search(), index.vectors_by_id(outside), index.score_transform()
         from .creativity import blended_space
 
-        return blended_space(self, index, opts.creativity, outside)
+        return blended_space(self, index, creativity, outside)
 
     def items_by_id(self, ids) -> list[Item]:
         """Items for ``ids``, in order: library items, and the (unstored) items of seed files
@@ -321,7 +335,7 @@ class Actions:
         if not query:
             raise UserError("deejai similar: a query (or a file) is needed")
         seed = self.seed(query)
-        search, vectors, transform = self.space(opts, {seed.key: seed.vector})
+        search, vectors, transform = self.space(opts.creativity, {seed.key: seed.vector})
         found = playlists.similar(
             search,
             vectors[seed.key],
@@ -334,8 +348,6 @@ class Actions:
         self.emit(items, opts, [by_id[item.id] for item in items])
 
     def do_journey(self, args: list[str]) -> None:
-        from deejai_model import playlists
-
         parser = _parser("journey", "[options] A B  (each a query or a file)")
         _output_options(parser, 8, "tracks between two waypoints")
         parser.add_option(
@@ -346,16 +358,25 @@ class Actions:
             raise UserError("deejai journey: two seeds are needed: A B (quote multi-word queries)")
         waypoints = [ends[0], *opts.via, ends[1]]
         seeds = [self.seed(w) for w in waypoints]  # each argument is one query
-        search, vectors, transform = self.space(opts, {s.key: s.vector for s in seeds})
-        ids = playlists.journey(
-            search,
-            vectors,
-            [s.key for s in seeds],
-            opts.n,
-            epsilon=self.settings.epsilon,
-            score_transform=transform,
+        self.emit(self.items_by_id(self.journey_ids(seeds, opts.n, opts.creativity)), opts)
+
+    def journey_ids(
+        self, seeds: list[Seed], n_per_leg: int, creativity: float | None = None
+    ) -> list[int]:
+        """Keys of a journey through ``seeds`` (waypoints) with ``n_per_leg`` tracks per leg."""
+        from deejai_model import playlists
+
+        search, vectors, transform = self.space(creativity, {s.key: s.vector for s in seeds})
+        return list(
+            playlists.journey(
+                search,
+                vectors,
+                [s.key for s in seeds],
+                n_per_leg,
+                epsilon=self.settings.epsilon,
+                score_transform=transform,
+            )
         )
-        self.emit(self.items_by_id(ids), opts)
 
     def do_train(self, args: list[str]) -> None:
         from .train import run_train
@@ -363,10 +384,6 @@ class Actions:
         run_train(self, args)
 
     def do_playlist(self, args: list[str]) -> None:
-        import numpy as np
-
-        from deejai_model import playlists
-
         parser = _parser("playlist", "[options] SEED...  (each a query or a file)")
         _output_options(parser, 20, "tracks to add after the seeds")
         parser.add_option(
@@ -380,19 +397,39 @@ class Actions:
         if not words:
             raise UserError("deejai playlist: at least one seed is needed")
         seeds = [self.seed(w) for w in words]  # each argument is one query
-        search, vectors, transform = self.space(opts, {s.key: s.vector for s in seeds})
-        ids = playlists.continue_playlist(
-            search,
-            vectors,
-            [s.key for s in seeds],
-            opts.n,
-            lookback=opts.lookback,
-            noise=opts.noise,
-            rng=np.random.default_rng(opts.rng_seed),
-            epsilon=self.settings.epsilon,
-            score_transform=transform,
+        ids = self.playlist_ids(
+            seeds, opts.n, opts.lookback, opts.noise, opts.rng_seed, opts.creativity
         )
-        self.emit(self.items_by_id([s.key for s in seeds] + list(ids)), opts)
+        self.emit(self.items_by_id([s.key for s in seeds] + ids), opts)
+
+    def playlist_ids(
+        self,
+        seeds: list[Seed],
+        n: int,
+        lookback: int = 3,
+        noise: float = 0.0,
+        rng_seed: int | None = None,
+        creativity: float | None = None,
+    ) -> list[int]:
+        """Keys of the ``n`` tracks that continue a playlist of ``seeds`` (seeds not included)."""
+        import numpy as np
+
+        from deejai_model import playlists
+
+        search, vectors, transform = self.space(creativity, {s.key: s.vector for s in seeds})
+        return list(
+            playlists.continue_playlist(
+                search,
+                vectors,
+                [s.key for s in seeds],
+                n,
+                lookback=lookback,
+                noise=noise,
+                rng=np.random.default_rng(rng_seed),
+                epsilon=self.settings.epsilon,
+                score_transform=transform,
+            )
+        )
 
     def do_ls(self, args: list[str]) -> None:
         """``ls``: the matching items, each with the state of its vectors; a count on stderr."""
@@ -432,3 +469,8 @@ class Actions:
         from .radio import radio
 
         radio(self.plugin, self.lib, args)
+
+    def do_mix(self, args: list[str]) -> None:
+        from .mix import mix_command
+
+        mix_command(self, args)

@@ -282,6 +282,24 @@ class VectorStore:
             rows = self._owned_query(tx, "v.n_slices, v.dim, v.slices", model_id, item_ids)
         return {int(r[0]): _array(r[3], (int(r[1]), int(r[2]))) for r in rows}
 
+    def slice_times(
+        self, model_id: str, item_ids: Sequence[int]
+    ) -> dict[int, tuple[np.ndarray, np.ndarray, float]]:
+        """Where each item's slices were heard: ``{item_id: (starts, slices, duration)}``.
+
+        ``starts`` is ``(n_slices,)`` seconds, ``slices`` ``(n_slices, dim)`` float32 and
+        ``duration`` the track's seconds (items without a row of their file for ``model_id``
+        are left out).
+        """
+        with self.lib.transaction() as tx:
+            rows = self._owned_query(
+                tx, "v.n_slices, v.dim, v.starts, v.slices, v.duration", model_id, item_ids
+            )
+        return {
+            int(r[0]): (_array(r[3], (int(r[1]),)), _array(r[4], (int(r[1]), int(r[2]))), r[5])
+            for r in rows
+        }
+
     def beginnings(
         self, model_id: str, seconds: float = 30.0, at_most: int = 2
     ) -> dict[int, np.ndarray]:

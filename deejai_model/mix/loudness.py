@@ -1,0 +1,76 @@
+"""Loudness of one track (ITU-R BS.1770 / EBU R128) and the gain that brings it to a target.
+
+The measuring is libavfilter's ``ebur128`` filter (gated integrated loudness, true peak by 4x
+oversampling) fed block by block, so a track of any length is measured in bounded memory.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from deejai_model.mix.filters import AudioFilter
+
+#: Loudness (LUFS) reported for a track too short or too quiet to gate.
+SILENT_LUFS = -70.0
+
+
+class LoudnessMeter:
+    """Integrated loudness and true peak of the blocks pushed through it.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Hz of the blocks.
+    channels : int
+        1 or 2.
+    """
+
+    def __init__(self, sample_rate: int, channels: int = 2):
+        self._filter = AudioFilter("ebur128", "metadata=1:peak=true", sample_rate, channels)
+        self._done = False
+
+    def push(self, block: np.ndarray) -> None:
+        """Measure ``block``: ``(channels, n)`` float32, full scale 1.0."""
+        self._filter.push(block)
+
+    def result(self) -> tuple[float, float]:
+        """``(integrated loudness in LUFS, true peak in dBTP)`` of everything pushed."""
+        if not self._done:
+            self._filter.finish()
+            self._done = True
+        meta = self._filter.metadata
+        integrated = float(meta.get("lavfi.r128.I", SILENT_LUFS))
+        if not math.isfinite(integrated):
+            integrated = SILENT_LUFS
+        peak = float(meta.get("lavfi.r128.true_peak", 0.0))
+        return integrated, 20.0 * math.log10(peak) if peak > 0 else -math.inf
+
+
+def normalising_gain_db(
+    integrated_lufs: float, true_peak_dbtp: float, target_lufs: float, ceiling_dbtp: float
+) -> float:
+    """Gain in dB that brings a track to ``target_lufs`` without its true peak passing the ceiling.
+
+    Parameters
+    ----------
+    integrated_lufs : float
+        The track's integrated loudness.
+    true_peak_dbtp : float
+        Its true peak.
+    target_lufs : float
+        Wanted loudness (e.g. -14).
+    ceiling_dbtp : float
+        Highest true peak allowed (e.g. -1). A track that would pass it is turned up less
+        (it stays quieter than the target rather than clip).
+
+    Returns
+    -------
+    float
+        dB to add (negative: turn down).
+    """
+    gain = target_lufs - integrated_lufs
+    if math.isfinite(true_peak_dbtp):
+        gain = min(gain, ceiling_dbtp - true_peak_dbtp)
+    return gain

@@ -1,0 +1,518 @@
+"""The renderer: tracks in, one continuous mix out, streamed block by block.
+
+For each track, in order:
+
+1. **analyse**: decode it once to stereo float32 at the mix rate (:mod:`.source`), spooling the
+   samples to a temporary file while the EBU R128 meter (:mod:`.loudness`) measures its
+   integrated loudness and true peak, and the first and last samples above the silence
+   threshold are found (leading and trailing silence is trimmed);
+2. **gain**: the track is turned up or down to the target loudness, less if its true peak
+   would pass the ceiling;
+3. **join**: its body is copied to the output and its last ``x`` samples are crossfaded
+   (equal power, :mod:`.crossfade`) with the next track's first ``x``, where ``x`` is the
+   crossfade length, at most half of either track;
+4. the mix passes through a peak limiter set at the ceiling (libavfilter's ``alimiter``,
+   latency compensated): a crossfade of two loud tracks can sum above either, and must not clip.
+
+At most two tracks are spooled at a time and blocks are ``source.BLOCK`` samples, so memory
+stays bounded whatever the length of the mix. The output is written under a temporary name
+and renamed at the end, with the CUE sheet and text tracklist beside it; an error or Ctrl-C
+leaves none of them behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from deejai_model.errors import AudioError, DeejaiError, SilentAudioError
+from deejai_model.mix.crossfade import crossfade
+from deejai_model.mix.encode import Chapter, Encoder, output_format
+from deejai_model.mix.filters import AudioFilter
+from deejai_model.mix.loudness import LoudnessMeter, normalising_gain_db
+from deejai_model.mix.source import BLOCK, stereo_blocks
+from deejai_model.mix.tracklist import TracklistEntry, cue_sheet, text_tracklist
+
+
+class MixError(DeejaiError):
+    """The mix cannot be made at all (no track decodes, or ``strict`` met a bad track)."""
+
+
+@dataclass(frozen=True)
+class MixTrack:
+    """One track to mix.
+
+    Attributes
+    ----------
+    path : str
+        Audio file.
+    artist, title : str
+        For the tracklist (title defaults to the file name).
+    offset : float
+        Seconds into the file where the part used begins (an excerpt).
+    duration : float or None
+        Seconds used from ``offset`` (None: to the end).
+    """
+
+    path: str
+    artist: str = ""
+    title: str = ""
+    offset: float = 0.0
+    duration: float | None = None
+
+    @property
+    def label(self) -> str:
+        title = self.title or os.path.basename(self.path)
+        return f"{self.artist} - {title}" if self.artist else title
+
+
+@dataclass(frozen=True)
+class MixOptions:
+    """How the mix sounds.
+
+    Attributes
+    ----------
+    sample_rate : int
+        Hz of the mix.
+    target_lufs : float
+        Integrated loudness each track is brought to (EBU R128; streaming services use -14).
+    ceiling_dbtp : float
+        Highest true peak of a track after its gain, and the limiter's level on the mix.
+    crossfade : float
+        Seconds of each equal-power crossfade (0: gapless cut).
+    silence_dbfs : float
+        Leading and trailing samples below this peak level are trimmed.
+    kbps : int or None
+        Bit rate of a lossy output (None: the format's default).
+    beat_align : bool
+        Where both sides of a join keep a steady, compatible beat, skip up to one beat of the
+        incoming track's head so that the beats line up through the crossfade (:mod:`.beats`).
+    """
+
+    sample_rate: int = 44100
+    target_lufs: float = -14.0
+    ceiling_dbtp: float = -1.0
+    crossfade: float = 6.0
+    silence_dbfs: float = -60.0
+    kbps: int | None = None
+    beat_align: bool = False
+
+
+@dataclass(frozen=True)
+class MixEntry:
+    """Where one track sits in the mix.
+
+    Attributes
+    ----------
+    track : MixTrack
+    start : float
+        Seconds from the start of the mix where the track begins (its fade-in starts).
+    length : float
+        Seconds of the track used (after trimming silence), fades included.
+    loudness : float
+        Its integrated loudness before the gain, LUFS.
+    gain_db : float
+        The gain applied.
+    beat_skip : float or None
+        Seconds of its head skipped to line its beats up with the previous track's (None:
+        not beat-aligned).
+    """
+
+    track: MixTrack
+    start: float
+    length: float
+    loudness: float
+    gain_db: float
+    beat_skip: float | None = None
+
+    def tracklist_entry(self) -> TracklistEntry:
+        title = self.track.title or os.path.basename(self.track.path)
+        return TracklistEntry(self.start, self.track.artist, title)
+
+
+@dataclass
+class MixResult:
+    """What a render (or a plan) produced.
+
+    Attributes
+    ----------
+    entries : list of MixEntry
+        The tracks in the mix, in order.
+    skipped : list of AudioError
+        Tracks left out because they could not be decoded.
+    duration : float
+        Seconds of the mix.
+    paths : list of str
+        Files written (mix, CUE sheet, text tracklist); empty for a plan.
+    """
+
+    entries: list[MixEntry] = field(default_factory=list)
+    skipped: list[AudioError] = field(default_factory=list)
+    duration: float = 0.0
+    paths: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Analysed:
+    """One track, decoded and measured: the part used is samples ``lead:end`` of the spool."""
+
+    track: MixTrack
+    spool: str | None
+    lead: int
+    end: int
+    loudness: float
+    true_peak: float
+    gain_db: float
+    rate: int = 44100
+    beat_skip: float | None = None
+
+    @property
+    def length(self) -> int:
+        return self.end - self.lead
+
+    @property
+    def gain(self) -> np.float32:
+        return np.float32(10.0 ** (self.gain_db / 20.0))
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Samples ``start:stop`` (counted from ``lead``) with the gain: ``(2, n)`` float32."""
+        assert self.spool is not None
+        with open(self.spool, "rb") as handle:
+            handle.seek((self.lead + start) * 8)
+            data = np.fromfile(handle, dtype=np.float32, count=(stop - start) * 2)
+        return data.reshape(-1, 2).T * self.gain
+
+    def mono(self, start: int, stop: int) -> np.ndarray:
+        """Samples ``start:stop`` (from ``lead``, no gain) as mono ``(n,)``; decoded again by
+        seeking when the track was not spooled (a dry run)."""
+        if self.spool is not None:
+            return self.read(start, stop).mean(axis=0) / self.gain
+        offset = self.track.offset + (self.lead + start) / self.rate
+        blocks = list(stereo_blocks(self.track.path, self.rate, offset, (stop - start) / self.rate))
+        return np.concatenate(blocks, axis=1).mean(axis=0)
+
+    def drop(self) -> None:
+        if self.spool is not None and os.path.exists(self.spool):
+            os.unlink(self.spool)
+
+
+@contextlib.contextmanager
+def _deferred_sigint() -> Iterator[Callable[[], None]]:
+    """Catch Ctrl-C as a flag, and yield a check that raises KeyboardInterrupt once it is set.
+
+    A KeyboardInterrupt raised while PyAV is inside FFmpeg (the resampler, a filter graph) can
+    be lost there, and the mix would go on (seen with PyAV 18). So, in the main thread, SIGINT
+    only sets a flag, and the render checks it between blocks. Elsewhere the check does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    pressed = threading.Event()
+
+    def handler(signum, frame) -> None:
+        pressed.set()
+
+    def check() -> None:
+        if pressed.is_set():
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _analyse(
+    track: MixTrack, options: MixOptions, spool: str | None, check: Callable[[], None]
+) -> _Analysed:
+    """Decode ``track`` once: measure it, find where its sound starts and ends, spool it."""
+    rate = options.sample_rate
+    meter = LoudnessMeter(rate)
+    threshold = np.float32(10.0 ** (options.silence_dbfs / 20.0))
+    lead = end = -1
+    total = 0
+    handle = open(spool, "wb") if spool else None
+    try:
+        for block in stereo_blocks(track.path, rate, track.offset, track.duration):
+            check()
+            meter.push(block)
+            loud = np.flatnonzero(np.max(np.abs(block), axis=0) > threshold)
+            if loud.size:
+                if lead < 0:
+                    lead = total + int(loud[0])
+                end = total + int(loud[-1]) + 1
+            if handle is not None:
+                np.ascontiguousarray(block.T).tofile(handle)
+            total += block.shape[1]
+    except BaseException:
+        if handle is not None:
+            handle.close()
+            os.unlink(spool)
+        raise
+    if handle is not None:
+        handle.close()
+    if lead < 0:
+        if spool:
+            os.unlink(spool)
+        raise SilentAudioError(
+            track.path, f"silent (no sample above {options.silence_dbfs:g} dBFS)"
+        )
+    loudness, true_peak = meter.result()
+    gain = normalising_gain_db(loudness, true_peak, options.target_lufs, options.ceiling_dbtp)
+    return _Analysed(track, spool, lead, end, loudness, true_peak, gain, rate)
+
+
+def _analysed(
+    tracks: Iterable[MixTrack],
+    options: MixOptions,
+    spool_dir: str | None,
+    on_error: Callable[[AudioError], None] | None,
+    skipped: list[AudioError],
+    check: Callable[[], None],
+) -> Iterator[_Analysed]:
+    """Analyse tracks one by one, leaving out (and reporting) those that fail."""
+    for number, track in enumerate(tracks):
+        spool = os.path.join(spool_dir, f"{number}.f32") if spool_dir else None
+        try:
+            yield _analyse(track, options, spool, check)
+        except AudioError as error:
+            skipped.append(error)
+            if on_error is None:
+                raise MixError(str(error)) from error
+            on_error(error)
+
+
+def _fade(current: _Analysed, following: _Analysed, crossfade_samples: int) -> int:
+    return min(crossfade_samples, current.length // 2, following.length // 2)
+
+
+def _align_beats(current: _Analysed, following: _Analysed, crossfade_samples: int) -> None:
+    """Skip the head of ``following`` so that its beats fall on ``current``'s (if both are
+    steady and compatible); records the skip in ``following.beat_skip``."""
+    from deejai_model.mix.beats import LISTEN_SECONDS, beat_shift, steady_beats
+
+    rate = current.rate
+    fade = _fade(current, following, crossfade_samples)
+    if fade <= 0:
+        return
+    listen = int(LISTEN_SECONDS * rate)
+    tail = min(current.length, max(listen, fade))
+    outgoing = steady_beats(current.mono(current.length - tail, current.length), rate)
+    if outgoing is None:
+        return
+    incoming = steady_beats(following.mono(0, min(following.length, listen)), rate)
+    if incoming is None:
+        return
+    shift = beat_shift(outgoing, tail / rate, incoming, fade / rate)
+    if shift is None:
+        return
+    skip = int(round(shift * rate))
+    if following.length - skip >= 2 * fade:
+        following.lead += skip
+        following.beat_skip = skip / rate
+
+
+def _joins(
+    analysed: Iterator[_Analysed], crossfade_samples: int, beat_align: bool = False
+) -> Iterator[tuple[_Analysed, int, int, int, _Analysed | None]]:
+    """``(track, start, fade_in, fade_out, next track)`` for each track, in mix samples.
+
+    The crossfade between two tracks is ``crossfade_samples``, at most half of either, so a
+    track's incoming and outgoing fades never overlap. With ``beat_align`` the next track's
+    head may first lose up to a beat (:func:`_align_beats`).
+    """
+    current = next(analysed, None)
+    start = fade_in = 0
+    while current is not None:
+        following = next(analysed, None)
+        fade_out = 0
+        if following is not None:
+            if beat_align:
+                _align_beats(current, following, crossfade_samples)
+            fade_out = _fade(current, following, crossfade_samples)
+        yield current, start, fade_in, fade_out, following
+        start += current.length - fade_out
+        current, fade_in = following, fade_out
+
+
+def _entry(track: _Analysed, start: int, rate: int) -> MixEntry:
+    return MixEntry(
+        track.track,
+        start / rate,
+        track.length / rate,
+        track.loudness,
+        track.gain_db,
+        track.beat_skip,
+    )
+
+
+def _placed(
+    analysed: Iterator[_Analysed],
+    options: MixOptions,
+    result: MixResult,
+    progress: Callable[[MixEntry], None] | None,
+) -> Iterator[tuple[_Analysed, int, int, _Analysed | None]]:
+    """``(track, fade_in, fade_out, next track)`` for each track; once the caller has done with
+    one, its :class:`MixEntry` goes into ``result`` and to ``progress``.
+
+    Raises :class:`MixError` when no track decodes; sets ``result.duration`` at the end.
+    """
+    rate = options.sample_rate
+    end = 0
+    joins = _joins(analysed, int(round(options.crossfade * rate)), options.beat_align)
+    for track, start, fade_in, fade_out, following in joins:
+        yield track, fade_in, fade_out, following
+        result.entries.append(_entry(track, start, rate))
+        end = start + track.length
+        if progress is not None:
+            progress(result.entries[-1])
+    if not result.entries:
+        raise MixError("no track of the mix could be decoded")
+    result.duration = end / rate
+
+
+def plan_mix(
+    tracks: Sequence[MixTrack],
+    options: MixOptions,
+    on_error: Callable[[AudioError], None] | None = None,
+    progress: Callable[[MixEntry], None] | None = None,
+) -> MixResult:
+    """Where each track would start in the mix, without writing anything.
+
+    Each track is decoded and measured (trimming silence changes the times), nothing is kept.
+    ``on_error`` is called with each track that fails (None: the first failure raises
+    :class:`MixError`); ``progress`` with each track placed.
+    """
+    result = MixResult()
+    with _deferred_sigint() as check:
+        analysed = _analysed(tracks, options, None, on_error, result.skipped, check)
+        for _ in _placed(analysed, options, result, progress):
+            pass
+    return result
+
+
+def side_paths(path: str) -> tuple[str, str]:
+    """The CUE sheet and text tracklist written beside the mix ``path``."""
+    base = os.path.splitext(path)[0]
+    return base + ".cue", base + ".txt"
+
+
+def _temporary(path: str) -> str:
+    folder, name = os.path.split(os.path.abspath(path))
+    handle, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+    os.close(handle)
+    return tmp
+
+
+def _write_text(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _render(
+    tracks: Sequence[MixTrack],
+    encoder: Encoder,
+    options: MixOptions,
+    on_error: Callable[[AudioError], None] | None,
+    progress: Callable[[MixEntry], None] | None,
+    check: Callable[[], None],
+) -> MixResult:
+    """Analyse, gain, join and limit ``tracks`` into ``encoder`` (left open)."""
+    rate = options.sample_rate
+    result = MixResult()
+    limiter = AudioFilter(
+        "alimiter", f"limit={10.0 ** (options.ceiling_dbtp / 20.0):.6f}:level=0:latency=1", rate
+    )
+
+    def emit(block: np.ndarray) -> None:
+        check()
+        for out in limiter.push(block):
+            encoder.write(out)
+
+    with tempfile.TemporaryDirectory(prefix="deejai-mix-") as spool_dir:
+        analysed = _analysed(tracks, options, spool_dir, on_error, result.skipped, check)
+        for track, fade_in, fade_out, following in _placed(analysed, options, result, progress):
+            for a in range(fade_in, track.length - fade_out, BLOCK):
+                emit(track.read(a, min(a + BLOCK, track.length - fade_out)))
+            base = track.length - fade_out
+            for a in range(0, fade_out, BLOCK):
+                b = min(a + BLOCK, fade_out)
+                assert following is not None
+                emit(crossfade(track.read(base + a, base + b), following.read(a, b), fade_out, a))
+            track.drop()
+    for out in limiter.finish():
+        encoder.write(out)
+    return result
+
+
+def render_mix(
+    tracks: Sequence[MixTrack],
+    path: str,
+    options: MixOptions,
+    on_error: Callable[[AudioError], None] | None = None,
+    progress: Callable[[MixEntry], None] | None = None,
+) -> MixResult:
+    """Render ``tracks`` into the audio file ``path``, with ``.cue`` and ``.txt`` beside it.
+
+    Parameters
+    ----------
+    tracks : sequence of MixTrack
+        In mix order.
+    path : str
+        Output; its extension picks the format (see :mod:`.encode`).
+    options : MixOptions
+        Loudness target, ceiling, crossfade...
+    on_error : callable, optional
+        Called with the :class:`AudioError` of each track that cannot be decoded, which is
+        then left out. None: the first such track stops the mix (:class:`MixError`).
+    progress : callable, optional
+        Called with each track's :class:`MixEntry` once it is rendered.
+
+    Returns
+    -------
+    MixResult
+
+    Raises
+    ------
+    ValueError
+        Unknown output extension.
+    MixError
+        No track decodes, or a track fails and ``on_error`` is None.
+    """
+    ext = output_format(path)
+    cue_path, text_path = side_paths(path)
+    temps = [_temporary(p) for p in (path, cue_path, text_path)]
+    encoder = None
+    try:
+        with _deferred_sigint() as check:
+            encoder = Encoder(temps[0], ext, options.sample_rate, options.kbps)
+            result = _render(tracks, encoder, options, on_error, progress, check)
+            chapters = [
+                Chapter(e.start, nxt.start if nxt else result.duration, e.track.label)
+                for e, nxt in zip(result.entries, [*result.entries[1:], None], strict=True)
+            ]
+            encoder.close(chapters)
+            encoder = None
+            listed = [e.tracklist_entry() for e in result.entries]
+            _write_text(temps[1], cue_sheet(listed, path))
+            _write_text(temps[2], text_tracklist(listed))
+            check()
+            for temp, final in zip(temps, (path, cue_path, text_path), strict=True):
+                os.replace(temp, final)
+        result.paths = [path, cue_path, text_path]
+        return result
+    except BaseException:
+        if encoder is not None:
+            encoder.abort()
+        for temp in temps:
+            if os.path.exists(temp):
+                os.unlink(temp)
+        raise

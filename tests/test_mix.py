@@ -1,0 +1,304 @@
+"""The mix engine (deejai_model.mix) on generated audio.
+
+Loudness is checked with pyloudnorm, independently of the engine (which measures with
+libavfilter's ebur128); durations with libsndfile; where each track starts by the pitch heard.
+"""
+
+from __future__ import annotations
+
+import os
+
+import av
+import numpy as np
+import pyloudnorm
+import pytest
+import soundfile as sf
+from audio_fixtures import clicks, noise_bursts, stereo, tone, write_audio
+
+from deejai_model.errors import AudioError
+from deejai_model.mix import MixOptions, MixTrack, plan_mix, render_mix
+from deejai_model.mix.beats import Beats, beat_shift, steady_beats
+from deejai_model.mix.excerpt import SliceTimes, excerpt_offsets
+from deejai_model.mix.render import MixError
+
+SR = 22050
+PITCHES = (330.0, 523.0, 784.0)
+TONE_SECONDS = 6.0
+
+
+def _padded(signal: np.ndarray, lead: float, tail: float) -> np.ndarray:
+    return np.concatenate(
+        [np.zeros(int(lead * SR), np.float32), signal, np.zeros(int(tail * SR), np.float32)]
+    )
+
+
+@pytest.fixture(scope="module")
+def tones(tmp_path_factory) -> list[str]:
+    """Three stereo tones of distinct pitch and very different levels, with silence around."""
+    folder = tmp_path_factory.mktemp("tones")
+    paths = []
+    for i, (pitch, amp) in enumerate(zip(PITCHES, (0.5, 0.03, 0.9), strict=True)):
+        signal = _padded(tone(TONE_SECONDS, SR, pitch, amp), lead=0.4 + 0.3 * i, tail=0.7)
+        paths.append(str(write_audio(folder / f"tone{i}.flac", stereo(signal, signal), SR)))
+    return paths
+
+
+def _tracks(paths) -> list[MixTrack]:
+    return [MixTrack(p, "Tester", f"tone {i}") for i, p in enumerate(paths)]
+
+
+def _options(**kw) -> MixOptions:
+    return MixOptions(**{"sample_rate": SR, "crossfade": 2.0, **kw})
+
+
+def _onsets(audio: np.ndarray, frame: float = 0.05) -> list[float]:
+    """Seconds where each of PITCHES is first heard (40 dB below its steady level; mono input)."""
+    n = int(frame * SR)
+    frames = audio[: len(audio) // n * n].reshape(-1, n) * np.hanning(n)
+    spectrum = np.abs(np.fft.rfft(frames, axis=1))
+    freqs = np.fft.rfftfreq(n, 1 / SR)
+    onsets = []
+    for pitch in PITCHES:
+        level = spectrum[:, int(np.argmin(np.abs(freqs - pitch)))]
+        onsets.append(float(np.flatnonzero(level > 0.01 * level.max())[0] * frame))
+    return onsets
+
+
+def test_duration_is_the_parts_minus_the_crossfades(tones, tmp_path):
+    out = str(tmp_path / "mix.wav")
+    result = render_mix(_tracks(tones), out, _options(crossfade=2.0))
+    audio, rate = sf.read(out)
+    expected = 3 * TONE_SECONDS - 2 * 2.0  # silences trimmed, two 2-s crossfades
+    assert rate == SR
+    assert abs(len(audio) / rate - expected) < 0.05
+    assert abs(result.duration - expected) < 0.05
+    assert [os.path.basename(p) for p in result.paths] == ["mix.wav", "mix.cue", "mix.txt"]
+
+
+def test_gapless_cut_keeps_every_sample(tones, tmp_path):
+    out = str(tmp_path / "mix.wav")
+    render_mix(_tracks(tones), out, _options(crossfade=0.0))
+    audio, rate = sf.read(out)
+    assert abs(len(audio) / rate - 3 * TONE_SECONDS) < 0.05
+
+
+def test_each_track_is_brought_to_the_target_loudness(tones, tmp_path):
+    out = str(tmp_path / "mix.wav")
+    target = -16.0
+    result = render_mix(_tracks(tones), out, _options(target_lufs=target, crossfade=1.0))
+    audio, rate = sf.read(out)
+    meter = pyloudnorm.Meter(rate)
+    for entry in result.entries:  # the middle of each segment, away from the fades
+        a, b = int((entry.start + 1.5) * rate), int((entry.start + entry.length - 1.5) * rate)
+        assert abs(meter.integrated_loudness(audio[a:b]) - target) < 1.0
+    # the raw tones differ by ~30 dB; the gains made up for it
+    gains = [e.gain_db for e in result.entries]
+    assert max(gains) - min(gains) > 25
+    assert np.max(np.abs(audio)) <= 10 ** (-1.0 / 20) + 1e-3  # the -1 dBTP ceiling
+
+
+def test_true_peak_ceiling_turns_a_peaky_track_down_instead_of_clipping(tmp_path):
+    # sparse loud clicks: quiet on average, so reaching -10 LUFS would push peaks past 0 dBFS
+    clicks = noise_bursts(8.0, SR, every=1.0, burst=0.01, amp=0.9)
+    path = write_audio(tmp_path / "clicks.flac", stereo(clicks, clicks), SR)
+    out = str(tmp_path / "mix.flac")
+    result = render_mix([MixTrack(str(path))], out, _options(target_lufs=-10.0))
+    audio, _ = sf.read(out)
+    assert result.entries[0].loudness + result.entries[0].gain_db < -10.5  # held back
+    assert np.max(np.abs(audio)) <= 10 ** (-1.0 / 20) + 1e-3
+
+
+@pytest.mark.parametrize("crossfade", [0.0, 3.0])
+def test_tracklist_times_are_where_each_tone_is_heard(tones, tmp_path, crossfade):
+    out = str(tmp_path / "mix.wav")
+    result = render_mix(_tracks(tones), out, _options(crossfade=crossfade))
+    audio, rate = sf.read(out)
+    heard = _onsets(audio[:, 0])
+    assert [round(e.start) for e in result.entries] == [0, 6 - crossfade, 12 - 2 * crossfade]
+    for onset, entry in zip(heard, result.entries, strict=True):
+        assert abs(onset - entry.start) < 0.06
+    lines = open(tmp_path / "mix.txt", encoding="utf-8").read().splitlines()
+    starts = [round(e.start) for e in result.entries]
+    assert lines == [f"0:{s:02d}  Tester - tone {i}" for i, s in enumerate(starts)]
+    cue = open(tmp_path / "mix.cue", encoding="utf-8").read()
+    assert 'FILE "mix.wav" WAVE' in cue
+    assert cue.count("TRACK ") == 3 and cue.count('PERFORMER "Tester"') == 3
+
+
+def test_plan_matches_the_render(tones, tmp_path):
+    planned = plan_mix(_tracks(tones), _options())
+    rendered = render_mix(_tracks(tones), str(tmp_path / "mix.flac"), _options())
+    assert [e.start for e in planned.entries] == [e.start for e in rendered.entries]
+    assert planned.duration == rendered.duration
+    assert not list(tmp_path.glob("*.part"))
+
+
+def _junk(folder) -> str:
+    path = folder / "broken.mp3"
+    path.write_bytes(b"this is not audio at all " * 400)
+    return str(path)
+
+
+def test_an_undecodable_track_is_named_and_left_out(tones, tmp_path):
+    bad = _junk(tmp_path)
+    errors: list[AudioError] = []
+    tracks = _tracks(tones)
+    result = render_mix(
+        [tracks[0], MixTrack(bad), tracks[1]], str(tmp_path / "mix.wav"), _options(), errors.append
+    )
+    assert len(errors) == 1 and str(errors[0]).startswith(bad + ": ")
+    assert "\n" not in str(errors[0])
+    assert [e.track.path for e in result.entries] == [tones[0], tones[1]]
+    assert result.skipped == errors
+
+
+def test_strict_stops_at_an_undecodable_track_and_writes_nothing(tones, tmp_path):
+    bad = _junk(tmp_path)
+    with pytest.raises(MixError, match="broken.mp3"):
+        render_mix([MixTrack(tones[0]), MixTrack(bad)], str(tmp_path / "mix.mp3"), _options())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp3"]
+
+
+def test_ctrl_c_leaves_no_file(tones, tmp_path):
+    def interrupt(entry):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        render_mix(_tracks(tones), str(tmp_path / "mix.mp3"), _options(), progress=interrupt)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_real_sigint_stops_the_render_and_leaves_no_file(tones, tmp_path):
+    import signal
+
+    def press_ctrl_c(entry):  # a real SIGINT, as a terminal sends, after the first track
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        render_mix(_tracks(tones), str(tmp_path / "mix.m4a"), _options(), progress=press_ctrl_c)
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def test_unknown_extension_is_refused(tones, tmp_path):
+    with pytest.raises(ValueError, match="unknown output format 'xyz'"):
+        render_mix(_tracks(tones), str(tmp_path / "mix.xyz"), _options())
+    assert list(tmp_path.iterdir()) == []
+
+
+def _chapters(path: str, ext: str) -> list[str]:
+    """Chapter titles as a reader other than the writer sees them."""
+    if ext == "mp3":
+        from mutagen.id3 import ID3
+
+        return [str(f.sub_frames["TIT2"]) for f in ID3(path).getall("CHAP")]
+    if ext in ("ogg", "opus", "flac"):
+        import mutagen
+
+        tags = mutagen.File(path).tags
+        return [tags[f"CHAPTER{i:03d}NAME"][0] for i in (1, 2, 3) if f"CHAPTER{i:03d}NAME" in tags]
+    if ext == "m4a":
+        with av.open(path) as container:
+            return [c["metadata"]["title"] for c in container.chapters()]
+    return []
+
+
+@pytest.mark.parametrize(
+    "ext,codec",
+    [
+        ("mp3", "mp3"),
+        ("m4a", "aac"),
+        ("ogg", "opus"),
+        ("opus", "opus"),
+        ("flac", "flac"),
+        ("wav", "pcm_s16le"),
+    ],
+)
+def test_every_format_round_trips_through_a_decoder(tones, tmp_path, ext, codec):
+    out = str(tmp_path / f"mix.{ext}")
+    result = render_mix(_tracks(tones), out, _options())
+    with av.open(out) as container:
+        stream = container.streams.audio[0]
+        assert stream.codec_context.codec.name.startswith(codec)
+        assert stream.codec_context.channels == 2
+        samples = sum(f.samples for f in container.decode(stream))
+        rate = stream.codec_context.sample_rate
+    assert abs(samples / rate - result.duration) < 0.05
+    expected = [] if ext == "wav" else [f"Tester - tone {i}" for i in range(3)]
+    assert _chapters(out, ext) == expected
+
+
+def test_excerpts_join_the_parts_that_sound_alike():
+    x, y, z = np.eye(3, dtype=np.float32)
+    a = SliceTimes(np.array([0.0, 30.0]), np.stack([x, z]), 40.0)  # x early, z late
+    b = SliceTimes(np.array([0.0, 30.0, 50.0]), np.stack([y, x, y]), 60.0)
+    c = SliceTimes(np.array([0.0, 10.0]), np.stack([y, y]), 20.0)
+    offsets = excerpt_offsets([a, b, c], 25.0, 3.0)
+    # A ends on x (B is mostly y, a little x; z is unlike B): its window starting at 0 ends on x.
+    # B opens on x (A's chosen ending) at 30 s and ends on y (like C).
+    # C is shorter than 25 s: from its start.
+    assert offsets == [0.0, 30.0, 0.0]
+    # without A, B's windows all end on y and none opens on a known ending: the first wins
+    assert excerpt_offsets([b, c], 25.0, 3.0)[0] == 0.0
+
+
+def test_excerpt_of_an_unknown_track_is_its_middle():
+    assert excerpt_offsets([None], 10.0, 3.0, durations=[100.0]) == [45.0]
+    assert excerpt_offsets([None], 10.0, 3.0) == [0.0]
+
+
+def test_excerpt_renders_only_that_section(tones, tmp_path):
+    tracks = [MixTrack(t, offset=2.0, duration=3.0) for t in tones]
+    result = render_mix(tracks, str(tmp_path / "mix.wav"), _options(crossfade=1.0))
+    assert abs(result.duration - (3 * 3.0 - 2 * 1.0)) < 0.05
+
+
+def _click_track(shift: float, seconds: float = 16.0) -> np.ndarray:
+    """A quiet 100 Hz hum (so nothing is trimmed) under 120 bpm clicks starting at ``shift``."""
+    hum = tone(seconds, SR, 100.0, 0.05)
+    clicks_at = np.zeros_like(hum)
+    body = clicks(seconds - shift, SR, bpm=120.0)
+    clicks_at[int(shift * SR) :] = body[: hum.size - int(shift * SR)]
+    return hum + clicks_at
+
+
+def _fade_clicks_off_beat(path) -> float:
+    """Largest distance (s) of a click inside the 12-16 s crossfade from the beat grid of the
+    outgoing track's own clicks (found the same way before the fade, so the detector's own
+    delay cancels)."""
+    audio, _ = sf.read(path)
+    n = int(0.005 * SR)
+    mono = audio[:, 0]
+    energy = np.square(np.diff(mono))[: (mono.size - 1) // n * n].reshape(-1, n).sum(axis=1)
+    loud = energy > 0.2 * energy.max()
+    onsets = np.flatnonzero(loud & ~np.concatenate([[False], loud[:-1]])) * n / SR
+    before = onsets[(onsets > 1.0) & (onsets < 11.9)] % 0.5
+    fade = onsets[(onsets > 12.1) & (onsets < 15.9)]  # both tracks click here
+    assert before.size > 15 and fade.size >= 6
+    off = (fade - np.median(before)) % 0.5
+    return float(np.minimum(off, 0.5 - off).max())
+
+
+def test_beat_alignment_puts_the_incoming_clicks_on_the_outgoing_beat(tmp_path):
+    a = write_audio(tmp_path / "a.flac", _click_track(0.0), SR)
+    b = write_audio(tmp_path / "b.flac", _click_track(0.2), SR)  # 0.2 s off the beat
+    out = str(tmp_path / "mix.wav")
+    tracks = [MixTrack(str(a)), MixTrack(str(b))]
+    result = render_mix(tracks, out, _options(crossfade=4.0, beat_align=True))
+    assert result.entries[1].beat_skip == pytest.approx(0.2, abs=0.02)
+    assert abs(result.duration - (16.0 + 16.0 - result.entries[1].beat_skip - 4.0)) < 0.05
+    assert _fade_clicks_off_beat(out) < 0.02
+    # the plain crossfade keeps B's clicks 0.2 s off A's
+    plain = render_mix(tracks, str(tmp_path / "plain.wav"), _options(crossfade=4.0))
+    assert plain.entries[1].beat_skip is None
+    assert _fade_clicks_off_beat(tmp_path / "plain.wav") > 0.15
+
+
+def test_beats_are_aligned_only_when_both_are_steady_and_compatible(tmp_path):
+    steady = Beats(0.5, np.arange(0.1, 10, 0.5))
+    assert beat_shift(steady, 10.0, Beats(0.5, np.arange(0.3, 10, 0.5)), 4.0) == pytest.approx(0.2)
+    assert beat_shift(steady, 10.0, Beats(0.25, np.arange(0.3, 10, 0.25)), 4.0) is not None
+    assert beat_shift(steady, 10.0, Beats(0.43, np.arange(0.3, 10, 0.43)), 4.0) is None
+    rng = np.random.default_rng(0)
+    assert steady_beats(rng.standard_normal(12 * SR).astype(np.float32) * 0.1, SR) is None
+    assert steady_beats(clicks(12.0, SR, bpm=100.0), SR) is not None
