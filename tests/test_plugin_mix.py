@@ -11,6 +11,9 @@ from audio_fixtures import tone, write_audio
 from beets.ui import UserError
 from mediafile import MediaFile
 
+#: What a mix's tracklist names a track by; the query commands are asked to print the same.
+LABEL = "$artist - $title"
+
 
 def _labels(out: str) -> list[str]:
     """``artist - title`` of each printed line (a mix's lines start with a time)."""
@@ -46,7 +49,7 @@ def test_a_beet_process_mixes_the_seeds_in_order(deejai_library, tmp_path):
 
 def test_journey_mix_is_what_journey_prints(deejai_library):
     printed, _ = deejai_library.run_output(
-        "deejai", "journey", "chord-1", "noise-1", "--via", "fastclicks-2", "-n", "1"
+        "deejai", "journey", "chord-1", "noise-1", "--via", "fastclicks-2", "-n", "1", "-f", LABEL
     )
     mixed, _ = deejai_library.run_output(
         "deejai", "mix", "--journey", "chord-1", "noise-1", "--via", "fastclicks-2", "-n", "1",
@@ -58,7 +61,7 @@ def test_journey_mix_is_what_journey_prints(deejai_library):
 
 def test_between_is_a_journey_per_leg(deejai_library):
     printed, _ = deejai_library.run_output(
-        "deejai", "journey", "chord-1", "noise-1", "--via", "fastclicks-2", "-n", "1"
+        "deejai", "journey", "chord-1", "noise-1", "--via", "fastclicks-2", "-n", "1", "-f", LABEL
     )
     mixed, _ = deejai_library.run_output(
         "deejai", "mix", "--between", "1", "chord-1", "fastclicks-2", "noise-1", "--dry-run"
@@ -67,7 +70,7 @@ def test_between_is_a_journey_per_leg(deejai_library):
 
 
 def test_playlist_mix_is_what_playlist_prints(deejai_library):
-    printed, _ = deejai_library.run_output("deejai", "playlist", "chord-1", "-n", "3")
+    printed, _ = deejai_library.run_output("deejai", "playlist", "chord-1", "-n", "3", "-f", LABEL)
     mixed, _ = deejai_library.run_output(
         "deejai", "mix", "--playlist", "chord-1", "-n", "3", "--dry-run"
     )

@@ -213,7 +213,7 @@ def with_excerpts(actions: Actions, tracks: list[MixTrack], items: list, length:
                 durations.append(0.0)  # the render reports it
             continue
         starts, slices, duration = row
-        times.append(SliceTimes(starts, index.adapt_slices(slices), float(duration)))
+        times.append(SliceTimes(starts, index.pooler.project(slices), float(duration)))
         durations.append(float(duration))
     offsets = excerpt_offsets(times, length, _slice_seconds(model.path), durations)
     return [
