@@ -299,6 +299,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     per_track = {id(r): r["wall"] / max(r["tracks"], 1) for r in runs}
     floor = next((per_track[id(r)] for r in runs if r["system"] == "decode"), None)
     bliss = next((per_track[id(r)] for r in runs if r["system"] == "bliss"), None)
+    # CPU seconds per track: on a shared machine the fairer comparison (wall time there
+    # measures the scheduler as much as the system).
+    cpu_track = {id(r): r["cpu"] / max(r["tracks"], 1) for r in runs}
+    bliss_cpu = [cpu_track[id(r)] for r in runs if r["system"] == "bliss"]
+    bliss_cpu_mean = sum(bliss_cpu) / len(bliss_cpu) if bliss_cpu else None
     rows = []
     for r in runs:
         s = per_track[id(r)]
@@ -309,6 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{r['wall'] / audio_minutes:.3f}",
                 f"{s / floor:.2f}" if floor else "-",
                 f"{s / bliss:.2f}" if bliss else "-",
+                f"{cpu_track[id(r)]:.3f}",
+                f"{cpu_track[id(r)] / bliss_cpu_mean:.2f}" if bliss_cpu_mean else "-",
                 f"{r['cpu'] / r['wall']:.2f}" if r["wall"] > 0 else "-",
                 f"{r['peak_tree_rss'] / 2**20:.0f}",
                 f"{r['maxrss_self'] / 2**20:.0f}",
@@ -325,6 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "s per audio min",
                 "x decode floor",
                 "x bliss",
+                "CPU s/track",
+                "x bliss CPU (mean of bliss runs)",
                 "cores used",
                 "peak RSS MiB (process tree)",
                 "peak RSS MiB (worker alone)",
