@@ -5,7 +5,7 @@ A bundle may ship its embedding network a second time, converted to a LiteRT fla
 in the manifest's ``runtime`` entry with its SHA-256 and the SHA-256 of the weights it was
 made from). LiteRT (``ai-edge-litert``) is TensorFlow's own deployment runtime: importing it
 costs ~35 MiB and well under a second, where ``import tensorflow`` costs ~0.6 GiB and
-several seconds, and its arena for a batch of 8 musicnn slices is ~0.2 GiB.
+several seconds; musicnn's interpreter, arena included, adds ~0.1 GiB.
 
 The flatbuffer is data: operators from LiteRT's fixed built-in set, and the weights as
 constant tensors. Nothing executable is read from disk.
@@ -44,9 +44,9 @@ RUNTIMES = ("auto", "keras", "litert")
 #: The manifest's ``runtime.kind`` of a LiteRT flatbuffer.
 LITERT_KIND = "litert"
 #: Slices per interpreter call. Memory grows with it (musicnn's front-end activations are
-#: ~14 MiB per slice) while speed does not (measured: 8, 16 and 32 run at the same CPU
-#: time per slice), so it is small.
-LITERT_BATCH_SIZE = 8
+#: ~10 MiB per slice: 139 MiB peak RSS at 1, 209 MiB at 8) while speed does not (42-45 ms CPU
+#: per slice at 1, 2, 4, 8, 16 and 32; docs/benchmarks.md), so it is one slice.
+LITERT_BATCH_SIZE = 1
 
 
 def litert_available() -> bool:
