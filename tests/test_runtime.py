@@ -54,14 +54,16 @@ def test_litert_matches_keras_on_real_audio(name, songs):
     assert np.abs(tags - keras_bundle.predict(batch, output="taggram")).max() <= 1e-5
 
 
-def test_embedding_a_file_never_imports_tensorflow(songs):
+def test_embedding_a_file_never_imports_tensorflow_or_librosa(songs):
     code = f"""if True:
         import resource, sys
         from deejai_model.bundle import default_bundle_path, load_bundle
         from deejai_model.embed import Embedder
         bundle = load_bundle(default_bundle_path())
         track = Embedder(bundle, max_slices=4).embed_path({os.fspath(songs[0])!r})
-        heavy = sorted(m for m in ("tensorflow", "keras") if m in sys.modules)
+        heavy = sorted(
+            m for m in ("tensorflow", "keras", "librosa", "numba", "scipy") if m in sys.modules
+        )
         print(bundle.runtime, track.vectors.shape, track.model_id, heavy)
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "KERAS"))}
