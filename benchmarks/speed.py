@@ -1,10 +1,15 @@
 """Speed and memory of each system on the same files, each in its own process.
 
 Systems: the decode floor (PyAV whole-file decode to 22.05 kHz mono; and ours' K-excerpt decode
-alone), bliss, Musly (timbre, whole files), and ours (``Embedder`` end to end, then the
-default mean+std pooling).
-For ours, TensorFlow start-up, model load and the first (tracing) call are measured on their own
-and left out of the per-track cost.
+alone), bliss, Musly (timbre, whole files), ours (``Embedder`` end to end on the shipped
+bundle's default runtime, LiteRT, then the default mean+std pooling), ``ours-keras`` (the same on
+Keras/TensorFlow), and ``beet-embed`` (``beet deejai embed`` itself, in-process, on a fresh
+library of the same files imported in place without auto-embedding; afterwards the first and
+second ``beet deejai similar`` in fresh processes: the first query after an import builds the
+index).
+For ours, runtime start-up (TensorFlow import or LiteRT load), model load and the first call are
+measured on their own and left out of the per-track cost; for ``beet-embed`` the untimed set-up is
+the ``beet import``.
 
 Usage, from the repository root (on an idle machine: other load distorts every number)::
 
@@ -43,7 +48,36 @@ from benchmarks.common import (  # noqa: E402
 # --------------------------------------------------------------------------- worker side
 
 
-def _setup(system: str, k: int):
+def _beet_library(paths: list[str], k: int) -> Path:
+    """A fresh beets library (BEETSDIR) of ``paths`` as singletons imported in place."""
+    home = Path(tempfile.mkdtemp(prefix="deejai-speed-"))
+    music = home / "music"
+    music.mkdir()
+    for i, path in enumerate(paths):  # one folder: symlinks with unique names
+        (music / f"{i:05d}{Path(path).suffix}").symlink_to(path)
+    (home / "config.yaml").write_text(
+        f"directory: {home / 'library'}\nlibrary: {home / 'library.db'}\n"
+        f"plugins: deejai\ndeejai:\n  auto: no\n  max_slices: {k}\n"
+        "import:\n  copy: no\n  write: no\n  autotag: no\n  quiet: yes\n  singletons: yes\n",
+        encoding="utf-8",
+    )
+    _beet(home, "import", str(music))
+    return home
+
+
+def _beet(home: Path, *args: str) -> float:
+    """Run ``beet ARGS`` in a fresh process on the library at ``home``; returns wall seconds."""
+    env = dict(os.environ, BEETSDIR=str(home))
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "beets", *args], env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"beet {' '.join(args)} failed: {done.stderr[-2000:]}")
+    return time.perf_counter() - start
+
+
+def _setup(system: str, k: int, paths: Sequence[str] = ()):
     """Import and load what ``system`` needs; return a function ``paths -> failures``."""
     if system == "decode":
         from benchmarks.peers import decode_pyav
@@ -109,16 +143,37 @@ def _setup(system: str, k: int):
             return sum(m is None for m in models)
 
         return run
-    if system == "ours":
+    if system == "beet-embed":
+        home = _beet_library(list(paths), k)
+        os.environ["BEETSDIR"] = str(home)
+        from beets.ui import main as beet_main
+
+        def run(paths: list[str]) -> int:
+            beet_main(["deejai", "embed"])
+            return 0
+
+        def after() -> dict:
+            return {
+                "first_query": _beet(home, "deejai", "similar", "id:1", "-n", "5"),
+                "second_query": _beet(home, "deejai", "similar", "id:2", "-n", "5"),
+                "ls_query": _beet(home, "ls", "id:1"),
+            }
+
+        run.after = after
+        return run
+    if system in ("ours", "ours-keras"):
         import numpy as np
 
         from deejai_model import mp3tovec
         from deejai_model.bundle import default_bundle_path, load_bundle
         from deejai_model.embed import Embedder
 
-        bundle = load_bundle(default_bundle_path())
-        bundle.embed(np.zeros((1, *bundle.input_shape), np.float32))  # trace the TF function
+        runtime = "keras" if system == "ours-keras" else "auto"
+        bundle = load_bundle(default_bundle_path(), runtime=runtime)
+        bundle.embed(np.zeros((1, *bundle.input_shape), np.float32))  # trace / first call
         embedder = Embedder(bundle, max_slices=k, workers=2)
+        # the front end's first call (numpy FFT set-up, filterbank): start-up, not per track
+        embedder.frontend.batch_from_excerpts([np.zeros(embedder.frontend.slice_samples)])
 
         def run(paths: list[str]) -> int:
             bags = []
@@ -139,13 +194,15 @@ def worker(system: str, paths: list[str], k: int) -> dict:
     """Measure one system in this process; returns the figures as a dict."""
     with TreeMemorySampler(0.1) as sampler:
         watch = Stopwatch()
-        run = _setup(system, k)
+        run = _setup(system, k, paths)
         setup_wall, setup_cpu = watch.read()
         setup_rss = sampler.peak_bytes
         watch.reset()
         failed = run(paths)
         wall, cpu = watch.read()
+    extra = run.after() if hasattr(run, "after") else {}
     return {
+        **extra,
         "system": system,
         "k": k,
         "tracks": len(paths),
@@ -194,7 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--limit", type=int, default=None, help="only N tracks, taken round-robin over the groups"
     )
     parser.add_argument("--k", default="8", help="ours: slices per track, comma list (0 = all)")
-    parser.add_argument("--systems", default="decode,excerpts,bliss,musly,ours")
+    parser.add_argument(
+        "--systems", default="decode,excerpts,bliss,musly,ours,ours-keras,beet-embed"
+    )
     parser.add_argument("--nice", type=int, default=0, help="run workers under nice -n N")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--paths-file", help=argparse.SUPPRESS)
@@ -218,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ks = [int(x) for x in args.k.split(",")]
             if system == "excerpts":
                 ks = [k for k in ks if k > 0]  # K=all is the whole-file decode above
-            for k in ks if system in ("ours", "excerpts") else [0]:
+            for k in ks if system in ("ours", "ours-keras", "beet-embed", "excerpts") else [0]:
                 print(
                     f"[{time.strftime('%H:%M:%S')}] {system} K={k} ...", file=sys.stderr, flush=True
                 )
@@ -233,12 +292,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             "excerpts": f"decode floor: ours' K={r['k'] or 'all'} excerpts (PyAV seek)",
             "bliss": "bliss-audio Song(path).analysis",
             "musly": "Musly timbre, whole file (+ style, similarity)",
-            "ours": f"ours: Embedder K={r['k'] or 'all'}, workers=2, + mean+std pooling",
+            "ours": f"ours: Embedder K={r['k'] or 'all'}, LiteRT, workers=2, + mean+std pooling",
+            "ours-keras": f"ours: Embedder K={r['k'] or 'all'}, Keras/TensorFlow, workers=2, "
+            "+ mean+std pooling",
+            "beet-embed": f"ours: `beet deejai embed` (max_slices {r['k'] or 'all'}), in-process",
         }[r["system"]]
 
     per_track = {id(r): r["wall"] / max(r["tracks"], 1) for r in runs}
     floor = next((per_track[id(r)] for r in runs if r["system"] == "decode"), None)
     bliss = next((per_track[id(r)] for r in runs if r["system"] == "bliss"), None)
+    # CPU seconds per track: on a shared machine the fairer comparison (wall time there
+    # measures the scheduler as much as the system).
+    cpu_track = {id(r): r["cpu"] / max(r["tracks"], 1) for r in runs}
+    bliss_cpu = [cpu_track[id(r)] for r in runs if r["system"] == "bliss"]
+    bliss_cpu_mean = sum(bliss_cpu) / len(bliss_cpu) if bliss_cpu else None
     rows = []
     for r in runs:
         s = per_track[id(r)]
@@ -249,6 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{r['wall'] / audio_minutes:.3f}",
                 f"{s / floor:.2f}" if floor else "-",
                 f"{s / bliss:.2f}" if bliss else "-",
+                f"{cpu_track[id(r)]:.3f}",
+                f"{cpu_track[id(r)] / bliss_cpu_mean:.2f}" if bliss_cpu_mean else "-",
                 f"{r['cpu'] / r['wall']:.2f}" if r["wall"] > 0 else "-",
                 f"{r['peak_tree_rss'] / 2**20:.0f}",
                 f"{r['maxrss_self'] / 2**20:.0f}",
@@ -265,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "s per audio min",
                 "x decode floor",
                 "x bliss",
+                "CPU s/track",
+                "x bliss CPU (mean of bliss runs)",
                 "cores used",
                 "peak RSS MiB (process tree)",
                 "peak RSS MiB (worker alone)",
@@ -274,11 +345,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
     ]
     for r in runs:
-        if r["system"] == "ours":
+        if r["system"] in ("ours", "ours-keras"):
+            what = "LiteRT" if r["system"] == "ours" else "import TensorFlow, build Keras, trace"
+            what += ", first mel spectrogram"
             out.append(
-                f"\nOurs K={r['k'] or 'all'} start-up (import TensorFlow, load bundle, "
-                f"trace): {r['setup_wall']:.2f} s wall, {r['setup_cpu']:.2f} s CPU, "
+                f"\n{label(r)}: start-up ({what}, load bundle, first call): "
+                f"{r['setup_wall']:.2f} s wall, {r['setup_cpu']:.2f} s CPU, "
                 f"{r['setup_rss'] / 2**20:.0f} MiB RSS; not in the per-track figures."
+            )
+        if r["system"] == "beet-embed":
+            out.append(
+                f"\nAfter `beet deejai embed` of {r['tracks']} tracks: first `beet deejai similar`"
+                f" (builds the index) {r['first_query']:.2f} s, second {r['second_query']:.2f} s, "
+                f"`beet ls id:1` {r['ls_query']:.2f} s (fresh processes)."
             )
     print("\n".join(out))
     return 0

@@ -6,12 +6,18 @@ read with ``allow_pickle=False``), ``LICENSE`` and ``PROVENANCE.md``. :func:`loa
 checks the weights' SHA-256 against the manifest, rebuilds the network from code and assigns
 the weights by name; nothing executable is ever read from disk.
 
+A bundle may also ship the embedding output converted to LiteRT (``model.tflite``, the
+manifest's optional ``runtime`` entry; see :mod:`deejai_model.runtime`). Then
+:meth:`Bundle.embed` runs it without TensorFlow, and the Keras network is built only if
+something asks for it (another output, :attr:`Bundle.model`).
+
 TensorFlow and Keras are imported lazily, inside the functions that need them: importing
 this module costs nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -20,7 +26,7 @@ import os
 import re
 import threading
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +52,7 @@ DEFAULT_BUNDLE = "musicnn_mtt"
 DEFAULT_BATCH_SIZE = 32
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+RUNTIME_KEYS = ("kind", "file", "sha256", "weights_sha256")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -79,6 +86,10 @@ class Manifest:
     base : dict or None
         For ``architecture: "head"`` (:mod:`deejai_model.head`): ``{"model_id", "path"}`` of
         the bundle whose slice vectors the head reads (``path`` relative to this bundle).
+    runtime : dict or None
+        The ``output`` converted for a light runtime: ``{"kind": "litert", "file":
+        "model.tflite", "sha256": <hex digest of that file>, "weights_sha256": <the
+        weights' sha256 it was converted from>}``; ``None`` when the bundle has none.
     format : int
         Manifest format version (1).
     """
@@ -95,6 +106,7 @@ class Manifest:
     source: str
     labels: list[str] | None = None
     base: dict[str, str] | None = None
+    runtime: dict[str, str] | None = None
     format: int = FORMAT
 
     @classmethod
@@ -119,7 +131,7 @@ class Manifest:
         unknown = sorted(set(data) - set(fields_))
         if unknown:
             raise BundleError(f"manifest has unknown key(s): {', '.join(unknown)}")
-        required = [n for n in fields_ if n not in ("labels", "base", "format")]
+        required = [n for n in fields_ if n not in ("labels", "base", "runtime", "format")]
         missing = [n for n in required if n not in data]
         if "format" not in data:
             missing.insert(0, "format")
@@ -204,6 +216,34 @@ class Manifest:
         elif base is not None:
             raise BundleError("manifest base is only for architecture 'head'")
 
+        runtime = data.get("runtime")
+        if runtime is not None:
+            check("runtime", runtime, dict)
+            unknown = sorted(set(runtime) - set(RUNTIME_KEYS))
+            if unknown:
+                raise BundleError(f"manifest runtime has unknown key(s): {', '.join(unknown)}")
+            missing = [k for k in RUNTIME_KEYS if k not in runtime]
+            if missing:
+                raise BundleError(f"manifest runtime lacks key(s): {', '.join(missing)}")
+            for key in RUNTIME_KEYS:
+                check(f"runtime.{key}", runtime[key], str)
+            if runtime["kind"] != "litert":
+                raise BundleError(f"manifest runtime.kind {runtime['kind']!r} is not 'litert'")
+            if (
+                os.path.basename(runtime["file"]) != runtime["file"]
+                or not runtime["file"].endswith(".tflite")
+                or runtime["file"] == ".tflite"
+            ):
+                raise BundleError(
+                    f"manifest runtime.file must be a plain .tflite file name, "
+                    f"not {runtime['file']!r}"
+                )
+            for key in ("sha256", "weights_sha256"):
+                if not _SHA256.match(runtime[key]):
+                    raise BundleError(
+                        f"manifest runtime.{key} is not 64 lowercase hex digits: {runtime[key]!r}"
+                    )
+
         return cls(
             name=data["name"],
             version=data["version"],
@@ -217,6 +257,7 @@ class Manifest:
             source=data["source"],
             labels=list(labels) if labels is not None else None,
             base=dict(base) if base is not None else None,
+            runtime=dict(runtime) if runtime is not None else None,
             format=data["format"],
         )
 
@@ -230,10 +271,10 @@ class Manifest:
         return cls.from_dict(data, require_sha256=require_sha256)
 
     def to_dict(self) -> dict[str, Any]:
-        """The manifest as a JSON-ready dict (``labels`` left out when ``None``)."""
+        """The manifest as a JSON-ready dict (``labels``, ``runtime`` left out when ``None``)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         out = {"format": out.pop("format"), **out}
-        for optional in ("labels", "base"):
+        for optional in ("labels", "base", "runtime"):
             if out[optional] is None:
                 del out[optional]
         return out
@@ -243,8 +284,8 @@ class Manifest:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks."""
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 digest of a file's bytes."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -260,6 +301,32 @@ _IMPORT_NOISE = re.compile(
 )
 
 
+@contextlib.contextmanager
+def filtered_stderr(noise: re.Pattern[str]) -> Iterator[None]:
+    """Drop the lines matching ``noise`` that native code writes to stderr inside the block.
+
+    File descriptor 2 is redirected to a temporary file for the block; afterwards every line
+    that does not match ``noise`` is passed on to ``sys.stderr``.
+    """
+    import sys
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode("utf-8", "replace")
+            kept = [line for line in text.splitlines(keepends=True) if not noise.match(line)]
+            if kept:
+                sys.stderr.write("".join(kept))
+
+
 def _import_tf() -> Any:
     """Import TensorFlow quietly, with Keras on its TensorFlow backend.
 
@@ -268,27 +335,12 @@ def _import_tf() -> Any:
     imported (anything else written meanwhile is passed on).
     """
     import sys
-    import tempfile
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if "tensorflow" not in sys.modules:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        with tempfile.TemporaryFile() as captured:
-            os.dup2(captured.fileno(), 2)
-            try:
-                import tensorflow  # noqa: F401
-            finally:
-                os.dup2(saved, 2)
-                os.close(saved)
-                captured.seek(0)
-                text = captured.read().decode("utf-8", "replace")
-                kept = [
-                    line for line in text.splitlines(keepends=True) if not _IMPORT_NOISE.match(line)
-                ]
-                if kept:
-                    sys.stderr.write("".join(kept))
+        with filtered_stderr(_IMPORT_NOISE):
+            import tensorflow  # noqa: F401
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
@@ -371,7 +423,10 @@ class Bundle:
     manifest : Manifest
         The validated manifest.
     model : keras.Model
-        The network, weights assigned.
+        The network, weights assigned (built on first use when ``runner`` embeds).
+    runner : deejai_model.runtime.LiteRtRunner or None
+        Runs the manifest's ``output`` without TensorFlow, when the bundle ships a LiteRT
+        model and LiteRT was chosen.
     batch_size : int
         Slices per call of the compiled network; the last batch is zero-padded to it.
     """
@@ -380,19 +435,36 @@ class Bundle:
         self,
         path: Path,
         manifest: Manifest,
-        model: Any,
+        model: Any = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         device: str | None = "/CPU:0",
+        runner: Any = None,
     ):
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, not {batch_size}")
+        if model is None and runner is None:
+            raise ValueError("a Bundle needs a Keras model or a runner")
         self.path = path
         self.manifest = manifest
-        self.model = model
+        self._model = model
+        self.runner = runner
         self.batch_size = batch_size
         self.device = device
         self._functions: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+
+    @property
+    def model(self) -> Any:
+        """The Keras network (imports TensorFlow and builds it on first use)."""
+        with self._lock:
+            if self._model is None:
+                self._model = _build_checked(self.path, self.manifest)
+            return self._model
+
+    @property
+    def runtime(self) -> str:
+        """What :meth:`embed` runs on: ``"litert"`` or ``"keras"``."""
+        return "litert" if self.runner is not None else "keras"
 
     @property
     def model_id(self) -> str:
@@ -412,6 +484,8 @@ class Bundle:
         ``(187, 96)`` (frames, mels) for musicnn, ``(96, 216, 1)`` for speccy; for a network
         that accepts any length, ``(slice_frames, n_mels)`` from the manifest's front end.
         """
+        if self.runner is not None:
+            return self.runner.input_shape
         shape = tuple(self.model.inputs[0].shape[1:])
         if any(d is None for d in shape):
             fe = self.manifest.frontend
@@ -475,6 +549,8 @@ class Bundle:
         if batch.ndim != 1 + len(self.input_shape) or batch.shape[1:] != self.input_shape:
             want = ", ".join(str(d) for d in self.input_shape)
             raise ValueError(f"batch must have shape (n, {want}), not {batch.shape}")
+        if self.runner is not None and output == self.manifest.output:
+            return self.runner.run(batch)
         fn = self._function(output)
         n, size = len(batch), self.batch_size
         chunks = []
@@ -510,29 +586,97 @@ class Bundle:
         return self.predict(batch)
 
     def __repr__(self) -> str:
-        return f"Bundle({self.model_id!r}, path={str(self.path)!r})"
+        return f"Bundle({self.model_id!r}, path={str(self.path)!r}, runtime={self.runtime!r})"
+
+
+def _build_checked(path: Path, manifest: Manifest) -> Any:
+    """Import TensorFlow, build the manifest's network, assign its weights, check outputs."""
+    manifest_path = path / MANIFEST_FILE
+    _import_tf()
+    model = _build_network(manifest)
+    _assign_weights(model, path / manifest.weights["file"])
+    outputs = model.output
+    names = list(outputs) if isinstance(outputs, dict) else [manifest.output]
+    if manifest.output not in names:
+        raise BundleError(
+            f"{manifest_path}: output {manifest.output!r} is not one of the "
+            f"network's outputs ({', '.join(names)})"
+        )
+    width = (outputs[manifest.output] if isinstance(outputs, dict) else outputs).shape[-1]
+    if width != manifest.dim:
+        raise BundleError(
+            f"{manifest_path}: dim is {manifest.dim} but the network's "
+            f"{manifest.output!r} output has {width}"
+        )
+    return model
+
+
+def _load_runner(path: Path, manifest: Manifest, batch_size: int, threads: int | None) -> Any:
+    """Check the bundle's LiteRT model against the manifest and load it."""
+    from deejai_model.runtime import LiteRtRunner
+
+    runtime = manifest.runtime
+    assert runtime is not None
+    model_path = path / runtime["file"]
+    if not model_path.is_file():
+        raise BundleError(f"{path}: LiteRT model {runtime['file']} is missing")
+    digest = file_sha256(model_path)
+    if digest != runtime["sha256"]:
+        raise BundleError(
+            f"{model_path}: sha256 {digest} does not match the manifest's "
+            f"{runtime['sha256']} (corrupt or replaced model)"
+        )
+    if runtime["weights_sha256"] != manifest.weights["sha256"]:
+        raise BundleError(
+            f"{model_path}: converted from other weights than {manifest.weights['file']} "
+            f"(convert again with scripts/convert_litert.py)"
+        )
+    runner = LiteRtRunner(model_path, batch_size=batch_size, threads=threads)
+    if runner.width != manifest.dim:
+        raise BundleError(
+            f"{model_path}: output has {runner.width} values, the manifest's dim is {manifest.dim}"
+        )
+    return runner
 
 
 def load_bundle(
-    path: str | os.PathLike, batch_size: int = DEFAULT_BATCH_SIZE, device: str | None = "/CPU:0"
+    path: str | os.PathLike,
+    batch_size: int | None = None,
+    device: str | None = "/CPU:0",
+    runtime: str = "auto",
+    threads: int | None = None,
 ) -> Bundle:
-    """Load a bundle directory: validate, check the weights' hash, build, assign weights.
+    """Load a bundle directory: validate, check hashes, then load LiteRT or build Keras.
 
     Parameters
     ----------
     path : str or os.PathLike
         The bundle directory.
-    batch_size : int
-        Slices per call of the compiled network in :meth:`Bundle.embed`.
+    batch_size : int or None
+        Slices per call of the network in :meth:`Bundle.embed` (``None``:
+        :data:`DEFAULT_BATCH_SIZE` for Keras, :data:`deejai_model.runtime.LITERT_BATCH_SIZE`
+        for LiteRT).
     device : str or None
-        TensorFlow device the network runs on (``None``: TensorFlow's choice).
+        TensorFlow device the Keras network runs on (``None``: TensorFlow's choice).
+    runtime : {"auto", "keras", "litert"}
+        What runs :meth:`Bundle.embed`: ``"auto"`` is LiteRT when the bundle ships a LiteRT
+        model and ``ai_edge_litert`` is installed (TensorFlow is then not imported), else
+        Keras on TensorFlow. Both give the same vectors within 1e-4 (tested), so vectors
+        keep one :attr:`Bundle.model_id`.
+    threads : int or None
+        LiteRT's CPU threads (``None``: every core).
 
     Raises
     ------
     BundleError
-        If the manifest is missing or invalid, the weights are missing, do not match the
-        manifest's SHA-256, or do not fit the network.
+        If the manifest is missing or invalid, the weights or LiteRT model are missing, do
+        not match the manifest's SHA-256, or do not fit the network; or ``runtime="litert"``
+        for a bundle without a LiteRT model or without ``ai_edge_litert`` installed.
     """
+    from deejai_model.runtime import LITERT_BATCH_SIZE, RUNTIMES, litert_available
+
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
     path = Path(path)
     manifest_path = path / MANIFEST_FILE
     if not path.is_dir():
@@ -556,29 +700,34 @@ def load_bundle(
             f"{manifest.weights['sha256']} (corrupt or replaced weights)"
         )
 
-    _import_tf()
-    model = _build_network(manifest)
-    _assign_weights(model, weights_path)
-    if manifest.architecture == "head":  # a head on another bundle's slice vectors
+    if manifest.architecture == "head":  # a Keras head on another bundle's slice vectors
         from deejai_model.head import HeadBundle, resolve_base
 
-        base = load_bundle(resolve_base(manifest, path), batch_size=batch_size, device=device)
-        bundle = HeadBundle(path, manifest, model, base, batch_size=batch_size, device=device)
-    else:
-        bundle = Bundle(path, manifest, model, batch_size=batch_size, device=device)
-    if manifest.output not in bundle.output_names:
-        raise BundleError(
-            f"{manifest_path}: output {manifest.output!r} is not one of the "
-            f"network's outputs ({', '.join(bundle.output_names)})"
+        model = _build_checked(path, manifest)
+        base = load_bundle(
+            resolve_base(manifest, path),
+            batch_size=batch_size,
+            device=device,
+            runtime=runtime,
+            threads=threads,
         )
-    outputs = model.output
-    width = (outputs[manifest.output] if isinstance(outputs, dict) else outputs).shape[-1]
-    if width != manifest.dim:
-        raise BundleError(
-            f"{manifest_path}: dim is {manifest.dim} but the network's "
-            f"{manifest.output!r} output has {width}"
+        return HeadBundle(
+            path, manifest, model, base, batch_size=batch_size or DEFAULT_BATCH_SIZE, device=device
         )
-    return bundle
+    if runtime == "litert":
+        if manifest.runtime is None:
+            raise BundleError(f"{path}: the bundle has no LiteRT model (manifest runtime)")
+        if not litert_available():
+            raise BundleError(f"{path}: LiteRT is not installed (pip install ai-edge-litert)")
+    use_litert = runtime == "litert" or (
+        runtime == "auto" and manifest.runtime is not None and litert_available()
+    )
+    if use_litert:
+        size = batch_size or LITERT_BATCH_SIZE
+        runner = _load_runner(path, manifest, size, threads)
+        return Bundle(path, manifest, batch_size=size, device=device, runner=runner)
+    model = _build_checked(path, manifest)
+    return Bundle(path, manifest, model, batch_size=batch_size or DEFAULT_BATCH_SIZE, device=device)
 
 
 def write_npz(arrays: Mapping[str, np.ndarray], path: str | os.PathLike) -> None:
@@ -626,6 +775,7 @@ def save_bundle(
     """
     data = manifest.to_dict() if isinstance(manifest, Manifest) else dict(manifest)
     data.setdefault("format", FORMAT)
+    data.pop("runtime", None)  # a converted model of other weights: convert again
     weights = dict(data.get("weights") or {})
     weights.setdefault("file", "weights.npz")
     weights.pop("sha256", None)

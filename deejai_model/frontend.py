@@ -15,7 +15,8 @@ Two kinds, named by a bundle manifest's ``frontend`` dict:
 
 A slice spans ``slice_frames * hop_length`` samples (``slice_samples``): a clip of exactly that
 length gives ``slice_frames + 1`` centred frames, of which the first ``slice_frames`` are one
-slice. librosa is imported inside the functions.
+slice. The mel spectrograms are librosa's, computed in numpy by :mod:`deejai_model.melspec`
+(librosa itself is not imported).
 """
 
 from __future__ import annotations
@@ -268,21 +269,15 @@ class FrontEnd:
         return np.pad(audio, (0, self.slice_samples - audio.size)), True
 
     def _mel(self, y: np.ndarray) -> np.ndarray:
-        """Power mel spectrogram, (..., n_mels, frames), float32."""
-        import librosa
+        """Power mel spectrogram, (..., n_mels, frames), float32.
 
-        kwargs: dict[str, Any] = {}
-        if self.kind == "speccy":
-            kwargs["fmax"] = self.sample_rate / 2
-        mel = librosa.feature.melspectrogram(
-            y=y,
-            sr=self.sample_rate,
-            n_fft=self.n_fft,
-            hop_length=self.hop_length,
-            n_mels=self.n_mels,
-            **kwargs,
-        )
-        return mel.astype(np.float32, copy=False)
+        librosa's defaults (fmax ``sample_rate / 2``, Slaney filters), computed by
+        :mod:`deejai_model.melspec` in numpy: librosa's own would import scipy and numba
+        (~0.22 GB) into every embedding process.
+        """
+        from .melspec import melspectrogram
+
+        return melspectrogram(y, self.sample_rate, self.n_fft, self.hop_length, self.n_mels)
 
     def _finish(self, mel: np.ndarray) -> np.ndarray:
         """Per-kind scaling of mel slices shaped (n, n_mels, slice_frames)."""

@@ -81,7 +81,7 @@ def slices(n: int, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def shipped():
-    return load_bundle(default_bundle_path(), batch_size=4)
+    return load_bundle(default_bundle_path(), batch_size=4, runtime="keras")  # the Keras path
 
 
 def copy_bundle(src: Path, dst: Path) -> Path:
