@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from deejai_model.errors import EmptyAudioError, SilentAudioError, UndecodableAudioError
+from deejai_model.interrupt import check, deferred_sigint
 
 #: Peak amplitude (full scale = 1.0) below which decoded audio counts as silent.
 SILENCE_PEAK = 1e-4
@@ -92,6 +93,7 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
+@deferred_sigint()  # Ctrl-C is raised between packets, never inside FFmpeg
 def probe_duration(path: PathLike) -> float:
     """Return the duration of the first audio stream of ``path``.
 
@@ -134,6 +136,7 @@ def _frames(container: Any, stream: Any, stats: DecodeStats) -> Iterator[Any]:
 
     packets = container.demux(stream)
     while True:
+        check()  # a Ctrl-C pressed while FFmpeg ran (see deejai_model.interrupt)
         try:
             packet = next(packets)
         except StopIteration:
@@ -242,6 +245,7 @@ def _check_rate(sample_rate: int) -> int:
     return rate
 
 
+@deferred_sigint()  # Ctrl-C is raised between packets, never inside FFmpeg
 def decode(
     path: PathLike, sample_rate: int, offset: float = 0.0, duration: float | None = None
 ) -> np.ndarray:
@@ -465,6 +469,7 @@ def _anchor(anchors: list[int]) -> int:
     return min(agreed) if agreed else min(anchors)
 
 
+@deferred_sigint()  # Ctrl-C is raised between packets, never inside FFmpeg
 def decode_excerpts(
     path: PathLike,
     sample_rate: int,

@@ -25,6 +25,7 @@ from itertools import islice
 import numpy as np
 
 from .errors import AudioError, SilentAudioError, UndecodableAudioError
+from .interrupt import deferred_sigint
 
 __all__ = ["TrackSlices", "Embedder", "DEFAULT_MAX_SLICES"]
 
@@ -201,7 +202,7 @@ class Embedder:
             With a one-line ``"<path>: <reason>"`` message.
         """
         prepared = self.prepare(path)
-        return self._finish([prepared], self.bundle.embed(prepared.batch))[0]
+        return self._finish([prepared], self._network(prepared.batch))[0]
 
     def embed_paths(
         self, paths: Iterable[str | os.PathLike]
@@ -245,7 +246,7 @@ class Embedder:
         prepared = [item for item in queue if isinstance(item, _Prepared)]
         finished = iter([])
         if prepared:
-            vectors = self.bundle.embed(np.concatenate([p.batch for p in prepared]))
+            vectors = self._network(np.concatenate([p.batch for p in prepared]))
             finished = iter(self._finish(prepared, vectors))
         for item in queue:
             if isinstance(item, AudioError):
@@ -253,6 +254,15 @@ class Embedder:
             else:
                 track = next(finished)
                 yield track.path, track
+
+    def _network(self, batch: np.ndarray) -> np.ndarray:
+        """``bundle.embed(batch)``, (n, ...) -> (n, dim), with Ctrl-C raised after it returns.
+
+        SIGINT is deferred while the network runs in C++ (TensorFlow, LiteRT), so it cannot be
+        swallowed there; a press is raised once the batch is done (see :mod:`.interrupt`).
+        """
+        with deferred_sigint():
+            return self.bundle.embed(batch)
 
     def _finish(self, prepared: list[_Prepared], vectors: np.ndarray) -> list[TrackSlices]:
         out = []

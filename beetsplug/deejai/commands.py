@@ -280,22 +280,25 @@ class Actions:
         if opts.pretend:
             self._pretend_embed(query, opts)
             return
-        pruned = self.store.prune_orphans()
-        if pruned:
-            self.log.info("dropped {} rows of items no longer in the library", pruned)
-        items = list(self.lib.items(query))
-        from .train import apply_stored
+        try:  # beets ends on a stray Ctrl-C silently with status 0: say it, exit non-zero
+            pruned = self.store.prune_orphans()
+            if pruned:
+                self.log.info("dropped {} rows of items no longer in the library", pruned)
+            items = list(self.lib.items(query))
+            from .train import apply_stored
 
-        apply_stored(self, items, force=opts.force)  # a trained head: from stored slices
-        summary = embed_items(
-            items,
-            self.store,
-            self.plugin.model(),
-            self.settings,
-            self.log,
-            force=opts.force,
-            progress=True,
-        )
+            apply_stored(self, items, force=opts.force)  # a trained head: from stored slices
+            summary = embed_items(
+                items,
+                self.store,
+                self.plugin.model(),
+                self.settings,
+                self.log,
+                force=opts.force,
+                progress=True,
+            )
+        except KeyboardInterrupt:
+            raise UserError("deejai: interrupted; what was embedded is stored") from None
         print(summary.line(), file=sys.stderr)
         if summary.interrupted:
             raise UserError("deejai: interrupted; what was embedded is stored")

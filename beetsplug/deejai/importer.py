@@ -257,10 +257,11 @@ def embed_items(
     if not todo:
         return summary
 
-    embedder = model.embedder()  # loads the network before the clock starts
-    meter = Progress(len(todo)) if progress else None
+    meter = None
     pending: list[SliceRow] = []
-    try:
+    try:  # from the model's loading on: a Ctrl-C anywhere ends as "interrupted", never silently
+        embedder = model.embedder()  # loads the network before the clock starts
+        meter = Progress(len(todo)) if progress else None
         for path, result in embedder.embed_paths(list(todo)):
             item, mtime = todo[path]
             if isinstance(result, AudioError):

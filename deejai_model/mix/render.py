@@ -22,17 +22,15 @@ leaves none of them behind.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import tempfile
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from deejai_model.errors import AudioError, DeejaiError, SilentAudioError
+from deejai_model.interrupt import deferred_sigint
 from deejai_model.mix.crossfade import crossfade
 from deejai_model.mix.encode import Chapter, Encoder, output_format
 from deejai_model.mix.filters import AudioFilter
@@ -203,33 +201,6 @@ class _Analysed:
             os.unlink(self.spool)
 
 
-@contextlib.contextmanager
-def _deferred_sigint() -> Iterator[Callable[[], None]]:
-    """Catch Ctrl-C as a flag, and yield a check that raises KeyboardInterrupt once it is set.
-
-    A KeyboardInterrupt raised while PyAV is inside FFmpeg (the resampler, a filter graph) can
-    be lost there, and the mix would go on (seen with PyAV 18). So, in the main thread, SIGINT
-    only sets a flag, and the render checks it between blocks. Elsewhere the check does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: None
-        return
-    pressed = threading.Event()
-
-    def handler(signum, frame) -> None:
-        pressed.set()
-
-    def check() -> None:
-        if pressed.is_set():
-            raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield check
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _analyse(
     track: MixTrack, options: MixOptions, spool: str | None, check: Callable[[], None]
 ) -> _Analysed:
@@ -392,7 +363,7 @@ def plan_mix(
     :class:`MixError`); ``progress`` with each track placed.
     """
     result = MixResult()
-    with _deferred_sigint() as check:
+    with deferred_sigint() as check:
         analysed = _analysed(tracks, options, None, on_error, result.skipped, check)
         for _ in _placed(analysed, options, result, progress):
             pass
@@ -492,7 +463,7 @@ def render_mix(
     temps = [_temporary(p) for p in (path, cue_path, text_path)]
     encoder = None
     try:
-        with _deferred_sigint() as check:
+        with deferred_sigint() as check:
             encoder = Encoder(temps[0], ext, options.sample_rate, options.kbps)
             result = _render(tracks, encoder, options, on_error, progress, check)
             chapters = [
