@@ -119,6 +119,7 @@ def trial(beetsdir: Path, db: Path, delay: float, grace: float, items: int) -> d
             "rows": rows,
             "torn": torn,
             "total": time.monotonic() - started,
+            "last": err.strip().splitlines()[-1] if err.strip() else "",
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -144,7 +145,8 @@ def main(argv: list[str] | None = None) -> None:
             print(
                 f"{i + 1:3d} delay {r['delay']:5.2f}s rc {r['rc']} rows {r['rows']:2d} "
                 f"stop {r['seconds']:5.2f}s line {r['line']} tb {r['traceback']} "
-                f"torn {r['torn']} {'FINISHED' if r['finished'] else ''}",
+                f"torn {r['torn']} {'FINISHED' if r['finished'] else ''}"
+                + ("" if r["line"] or r["finished"] else f" last: {r['last'][:100]}"),
                 file=sys.stderr,
                 flush=True,
             )

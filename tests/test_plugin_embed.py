@@ -146,47 +146,67 @@ def test_import_goes_on_past_a_silent_file(env, small_music, tmp_path):
     assert len([r for r in records if "cannot embed" in r]) == 1
 
 
-def test_ctrl_c_keeps_whole_rows_and_the_next_run_resumes(tmp_path):
+def _vector_rows(db) -> list[tuple[int, int, int]] | None:
+    """``(n_slices, dim, blob bytes)`` of each stored row; None before the table exists."""
+    with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
+        try:
+            return conn.execute(
+                "SELECT n_slices, dim, length(slices) FROM deejai_vectors"
+            ).fetchall()
+        except sqlite3.OperationalError:  # the command has not opened its store yet
+            return None
+
+
+#: When each interrupted run gets its SIGINT: once ``new`` more rows are stored (0: once the
+#: command has opened its tables), ``then`` seconds later: planning, loading the model,
+#: decoding, the network, a commit.
+CTRL_C_MOMENTS = [(0, 0.0), (1, 0.0), (2, 0.07), (1, 0.15), (2, 0.3)]
+
+
+def test_ctrl_c_at_any_moment_stops_keeps_whole_rows_and_the_next_run_resumes(tmp_path):
+    """Five real `beet deejai embed` processes, each sent SIGINT at another moment: each stops
+    within seconds with a non-zero status and the "interrupted" line, leaves only whole rows,
+    and the next run resumes (Ctrl-C swallowed inside FFmpeg or by beets would exit 0)."""
     env = DeejaiEnv()
     env.setup_beets()
     try:
-        paths = make_music(tmp_path / "music", per_kind=3, seconds=8.0)
+        paths = make_music(tmp_path / "music", per_kind=8, seconds=4.0)
         _add_files(env, paths)
         env.write_config(commit_every=1, workers=1, batch_size=4)
         db = env.config["library"].as_filename()
         cmd = [sys.executable, "-m", "beets", "deejai", "embed"]
-        process = subprocess.Popen(
-            cmd,
-            env=dict(os.environ, BEETSDIR=str(env.temp_path), PYTHONPATH=str(ROOT)),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 240
-        count = 0
-        while time.monotonic() < deadline and process.poll() is None:
-            with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
-                try:
-                    count = conn.execute("SELECT COUNT(*) FROM deejai_vectors").fetchone()[0]
-                except sqlite3.OperationalError:  # table not created yet
-                    count = 0
-            if count >= 2:
-                break
-            time.sleep(0.05)
-        process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=120)
-        assert 2 <= count < 12, "the run finished before it could be interrupted"
-        assert process.returncode != 0
-        assert "interrupted" in err and "Traceback" not in err
-        with contextlib.closing(sqlite3.connect(db)) as conn:
-            rows = conn.execute(
-                "SELECT n_slices, dim, length(slices) FROM deejai_vectors"
-            ).fetchall()
-        assert 2 <= len(rows) < 12
-        assert all(n * d * 4 == size for n, d, size in rows)  # whole rows only
+        stored = 0
+        for new, then in CTRL_C_MOMENTS:
+            process = subprocess.Popen(
+                cmd,
+                env=dict(os.environ, BEETSDIR=str(env.temp_path), PYTHONPATH=str(ROOT)),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            started = time.monotonic()
+            while process.poll() is None:
+                rows = _vector_rows(db)
+                if rows is not None and len(rows) >= stored + new:
+                    break
+                assert time.monotonic() - started < 120, "the run stored nothing"
+                time.sleep(0.02)
+            time.sleep(then)
+            assert process.poll() is None, f"the run ended before SIGINT at {new, then}"
+            process.send_signal(signal.SIGINT)
+            sent = time.monotonic()
+            _, err = process.communicate(timeout=60)
+            assert time.monotonic() - sent < 10, (new, then)  # stops now, not at the end
+            assert process.returncode != 0, (new, then, err)
+            assert "interrupted" in err and "Traceback" not in err, (new, then, err)
+            rows = _vector_rows(db) or []
+            assert all(n * d * 4 == size for n, d, size in rows)  # whole rows only
+            assert stored + new <= len(rows) < len(paths), (new, then)
+            stored = len(rows)
+        assert stored >= 6  # the "rows" moments each came after new rows
 
         done = env.beet("deejai", "embed")
         assert done.returncode == 0, done.stderr
-        assert f"{12 - len(rows)} embedded, {len(rows)} skipped, 0 failed" in done.stderr
+        assert f"{len(paths) - stored} embedded, {stored} skipped, 0 failed" in done.stderr
     finally:
         env.teardown_beets()
