@@ -12,9 +12,15 @@ records how the process ended:
 - ``torn rows``: rows whose blob does not hold ``n_slices * dim`` float32 values;
 - ``finished``: the run embedded everything before the signal came (not an interruption).
 
+``--decode N`` measures the cause in this process instead: ``deejai_model.audio.decode_excerpts``
+of a long file in the main thread (as ``beet deejai similar FILE`` embeds an outside file),
+SIGINT from a timer after a random delay, N times; ``lost`` counts runs where no
+``KeyboardInterrupt`` came out of 10 more decodes.
+
 Run from the repository root::
 
     nice python -m benchmarks.ctrl_c_embed --trials 30 --files 12 --spread 12
+    nice python -m benchmarks.ctrl_c_embed --decode 20
 """
 
 from __future__ import annotations
@@ -125,6 +131,37 @@ def trial(beetsdir: Path, db: Path, delay: float, grace: float, items: int) -> d
         shutil.rmtree(work, ignore_errors=True)
 
 
+def decode_trials(n: int, spread: float, rng: random.Random) -> list[tuple[str, int]]:
+    """SIGINT while the main thread decodes excerpts: how often it is raised, lost."""
+    import threading
+    import traceback
+
+    from audio_fixtures import music, write_audio
+
+    from deejai_model import audio
+
+    outcomes = {"raised between packets": 0, "raised elsewhere": 0, "lost": 0}
+    with tempfile.TemporaryDirectory(prefix="ctrlc-decode-") as tmp:
+        path = str(write_audio(Path(tmp) / "long.wav", music(240.0, 44100), 44100))
+        starts = [float(s) for s in range(0, 230, 5)]
+        audio.decode_excerpts(path, 16000, starts, 3.0)  # warm: imports, page cache
+        for _ in range(n):
+            timer = threading.Timer(rng.uniform(0.0, spread), signal.raise_signal, [signal.SIGINT])
+            timer.start()
+            try:
+                for _ in range(10):
+                    audio.decode_excerpts(path, 16000, starts, 3.0)
+                timer.join()
+                outcomes["lost"] += 1
+            except KeyboardInterrupt as interrupt:
+                where = traceback.extract_tb(interrupt.__traceback__)[-1].filename
+                key = "between packets" if where.endswith("interrupt.py") else "elsewhere"
+                outcomes["raised " + key] += 1
+            finally:
+                timer.cancel()
+    return list(outcomes.items())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=30)
@@ -133,8 +170,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--spread", type=float, default=12.0, help="latest SIGINT, s after start")
     parser.add_argument("--grace", type=float, default=30.0, help="s to wait before killing")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--decode", type=int, default=0, help="in-process decode trials instead")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
+    if args.decode:
+        print(markdown_table(["outcome", "count"], decode_trials(args.decode, 0.5, rng)))
+        return
     with tempfile.TemporaryDirectory(prefix="ctrlc-embed-") as tmp:
         beetsdir, db = _library(Path(tmp), args.files, args.seconds)
         items = 4 * max(1, args.files // 4)
