@@ -18,7 +18,9 @@ the first few resampler taps, which are decoded as pre-roll and thrown away):
    ``av.AudioResampler(format="flt", layout="mono", rate=sr, frame_size=16000)``, which mixes
    down and resamples in one pass (stereo is rescaled to the mean of the two channels).
 
-PyAV is imported inside the functions: importing this module costs nothing.
+PyAV is imported inside the functions: importing this module costs nothing. Ctrl-C in the main
+thread is deferred while a function here runs and raised between packets
+(:mod:`deejai_model.interrupt`): raised inside FFmpeg's calls it could be lost.
 """
 
 from __future__ import annotations
