@@ -40,3 +40,25 @@ def test_corpus_rows_report_each_corpus_then_all():
     assert rows[0][2] == f"{base.p5[:60].mean():.3f}"
     assert rows[0][5] == f"{base.p5[60:].mean():.3f}"
     assert rows[0][3].startswith("+0.000")
+
+
+def test_slice_matching_scores_best_matching_slices():
+    from benchmarks.quality import slice_match_similarity
+
+    rng = np.random.default_rng(0)
+    pool = rng.normal(size=(6, 16))
+    bags = [pool[[0, 1]], pool[[1, 2, 3]], pool[[4, 5]], np.zeros((0, 16))]
+    similarity = slice_match_similarity(bags)
+    assert similarity.shape == (4, 4)
+    assert np.allclose(np.diag(similarity)[:3], 1.0)  # every slice finds itself
+    assert np.allclose(similarity, similarity.T)
+    assert similarity[0, 1] > similarity[0, 2]  # tracks 0 and 1 share slice 1
+    assert np.array_equal(similarity[3], np.zeros(4))  # no slices: no similarity
+
+
+def test_adaptation_settings_from_the_pooling_name():
+    from benchmarks.quality import adaptation_settings
+    from deejai_model import adapt
+
+    assert adaptation_settings("trackda") == (adapt.DEFAULT_DIMS, adapt.DEFAULT_SHRINK)
+    assert adaptation_settings("trackda128s1.0") == (128, 1.0)
