@@ -442,7 +442,8 @@ class OursGrid:
         """
         if "+t" in how_pool and slices is None:
             base_pool, fuse = how_pool.split("+t")
-            kind, weight = fuse[:4], float(fuse[4:])
+            kind = "diag" if fuse.startswith("diag") else "cov"
+            weight = float(fuse[len(kind) :])
             parts = [np.sqrt(1.0 - weight) * self.unit_vectors(model, k, base_pool, how_norm)]
             parts.append(np.sqrt(weight) * self.timbre_units(k, kind))
             return np.concatenate(parts, axis=1)
@@ -960,8 +961,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         twin_rows = []
         for v in twin_variants:
-            if v[2] == "tags":
-                continue
+            if v[2] == "tags" or "+t" in v[2] or v[2].endswith("slicemax"):
+                continue  # no pooled halves: tag layer, timbre fusion, slice matching
             recall, n = twin_recall(grid, v)
             twin_rows.append([variant_name(v), f"{recall:.3f}", n])
         out.append("\n## Label-free check: each half of a track finds its other half\n")
