@@ -38,9 +38,10 @@ def mel_slices(paths: list[str], model: str, k: int = 8) -> np.ndarray:
     return np.concatenate([embedder.prepare(p).batch for p in paths]).astype(np.float32)
 
 
-def convert(model: str, calibration: np.ndarray, path: Path) -> Path:
-    """Write the bundle's embedding output as a full-integer int8 .tflite, calibrated on
-    ``calibration`` (n, frames, bands) slices, through the same exporter as the shipped model."""
+def convert(model: str, calibration: np.ndarray | None, path: Path) -> Path:
+    """Write the bundle's embedding output as an int8 .tflite through the same exporter as the
+    shipped model: full integer, calibrated on ``calibration`` (n, frames, bands) slices, or
+    dynamic range (int8 weights, float activations) when ``calibration`` is None."""
     import tensorflow as tf
 
     from deejai_model.bundle import load_bundle
@@ -52,13 +53,10 @@ def convert(model: str, calibration: np.ndarray, path: Path) -> Path:
         for row in calibration:
             yield [row[None].astype(np.float32)]
 
-    export_litert(
-        bundle.model,
-        bundle.manifest.output,
-        path,
-        optimizations=[tf.lite.Optimize.DEFAULT],
-        representative_dataset=representative,
-    )
+    settings = {"optimizations": [tf.lite.Optimize.DEFAULT]}
+    if calibration is not None:
+        settings["representative_dataset"] = representative
+    export_litert(bundle.model, bundle.manifest.output, path, **settings)
     return path
 
 
@@ -80,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibration", type=int, default=24, help="tracks to calibrate on")
     parser.add_argument("--test", type=int, default=8, help="other tracks to compare on")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--kinds", default="full,dynamic", help="full, dynamic or both")
     args = parser.parse_args(argv)
     from deejai_model.runtime import LiteRtRunner
 
@@ -93,10 +92,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     args.out.mkdir(parents=True, exist_ok=True)
     shipped = bundle_dir(args.model) / "model.tflite"
-    int8 = convert(args.model, calibration, args.out / f"{args.model}_int8.tflite")
+    networks = [("float32 (shipped)", shipped)]
+    if "full" in args.kinds:
+        path = convert(args.model, calibration, args.out / f"{args.model}_int8.tflite")
+        networks.append(("int8 (full integer, calibrated)", path))
+    if "dynamic" in args.kinds:
+        path = convert(args.model, None, args.out / f"{args.model}_int8_dynamic.tflite")
+        networks.append(("int8 weights, float activations (dynamic range)", path))
     reference = LiteRtRunner(shipped, batch_size=1).run(test)
     rows = []
-    for name, path in (("float32 (shipped)", shipped), ("int8 (full integer)", int8)):
+    for name, path in networks:
         got = LiteRtRunner(path, batch_size=1).run(test)
         cosine = np.sum(got * reference, axis=1) / (
             np.linalg.norm(got, axis=1) * np.linalg.norm(reference, axis=1)
