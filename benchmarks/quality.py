@@ -436,10 +436,19 @@ class OursGrid:
     ) -> np.ndarray:
         """Normalised unit track vectors (``fused``: both models' concatenated / sqrt 2).
 
+        ``every2-<pool>``: ``<pool>`` over every other slice in time order (K/2 evenly spread
+        slices, as a K/2 run would cut them up to the plan's offset).
         ``<pool>+tdiag<w>`` / ``<pool>+tcov<w>``: the ``<pool>`` vectors and the timbre
         statistic (:mod:`deejai_model.timbre`, z-scored) concatenated with weights sqrt(1-w)
         and sqrt(w), so that cosine similarity is ``(1-w) ours + w timbre``.
         """
+        if how_pool.startswith("every2-") and slices is None:
+            # half the slices (every other one in time order): K/2 without re-embedding
+            halved = [
+                s[np.argsort(st.reshape(-1), kind="stable")][::2] if s is not None else None
+                for s, st in zip(self.slices[model, k], self.starts[model, k], strict=True)
+            ]
+            return self.unit_vectors(model, k, how_pool[len("every2-") :], how_norm, halved)
         if "+t" in how_pool and slices is None:
             base_pool, fuse = how_pool.split("+t")
             kind = "diag" if fuse.startswith("diag") else "cov"
@@ -961,7 +970,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         twin_rows = []
         for v in twin_variants:
-            if v[2] == "tags" or "+t" in v[2] or v[2].endswith("slicemax"):
+            if v[2] == "tags" or "+t" in v[2] or v[2].endswith("slicemax") or "every2" in v[2]:
                 continue  # no pooled halves: tag layer, timbre fusion, slice matching
             recall, n = twin_recall(grid, v)
             twin_rows.append([variant_name(v), f"{recall:.3f}", n])
