@@ -187,6 +187,24 @@ def ours_tags(tracks: Sequence[Track], model: str, k: int, cache_dir: str) -> li
     return arrays
 
 
+def ours_timbre(tracks: Sequence[Track], k: int, cache_dir: str) -> list[np.ndarray | None]:
+    """Per track, the Gaussian of :func:`deejai_model.timbre.gaussian` over the K mel slices
+    the plugin cuts for the network: ``(1, c + c*c)`` rows (mean, then covariance), cached."""
+    from benchmarks import peers
+    from deejai_model import timbre
+    from deejai_model.bundle import load_bundle
+    from deejai_model.embed import Embedder
+
+    embedder = Embedder(load_bundle(bundle_dir("mtt")), max_slices=k, workers=1)
+
+    def analyse(path: str) -> np.ndarray:
+        mean, covariance = timbre.gaussian(embedder.prepare(path).batch)
+        return np.concatenate([mean, covariance.reshape(-1)])
+
+    arrays, _ = peers._cached_per_track(tracks, cache_dir, f"timbre-mel_K{k}", analyse, log)
+    return arrays
+
+
 # --------------------------------------------------------------------------- the levers
 
 
@@ -203,6 +221,47 @@ def slice_epsilon(slices: Sequence[np.ndarray], percentile: float, sample: int =
     return float(np.percentile(d[np.triu_indices(len(x), 1)], percentile))
 
 
+def adaptation_settings(head: str) -> tuple[int, float]:
+    """``(dims, shrink)`` of the library adaptation named ``trackda`` (the plugin's settings,
+    :data:`deejai_model.adapt.DEFAULT_DIMS` / ``DEFAULT_SHRINK``) or ``trackda<dims>s<shrink>``
+    (e.g. ``trackda128s1.0``)."""
+    from deejai_model import adapt
+
+    if head == "trackda":
+        return adapt.DEFAULT_DIMS, adapt.DEFAULT_SHRINK
+    dims, shrink = head[len("trackda") :].split("s")
+    return int(dims), float(shrink)
+
+
+def slice_match_similarity(bags: Sequence[np.ndarray]) -> np.ndarray:
+    """Track similarity from their best-matching slices.
+
+    Slices are centred on the library's mean slice and scaled to unit length; for tracks a and
+    b, ``s(a, b)`` is the mean over a's slices of their best cosine among b's slices, and the
+    result is symmetrised: ``(s(a, b) + s(b, a)) / 2``. Tracks without slices get zero rows.
+
+    Parameters
+    ----------
+    bags : sequence of np.ndarray, each (n_slices_i, dim)
+
+    Returns
+    -------
+    np.ndarray, shape (n_tracks, n_tracks), float64
+    """
+    counts = np.array([len(b) for b in bags])
+    x = np.concatenate([b for b in bags if len(b)]).astype(np.float64)
+    x = x - x.mean(axis=0)
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    present = np.flatnonzero(counts)
+    offsets = np.concatenate([[0], np.cumsum(counts[present])[:-1]])
+    cosine = x @ x.T
+    best = np.maximum.reduceat(cosine, offsets, axis=1)  # (slices, present tracks)
+    mean_best = np.add.reduceat(best, offsets, axis=0) / counts[present][:, None]
+    similarity = np.zeros((len(bags), len(bags)))
+    similarity[np.ix_(present, present)] = (mean_best + mean_best.T) / 2.0
+    return similarity
+
+
 def pool(slices: Sequence[np.ndarray | None], how: str) -> np.ndarray:
     """Track vectors (n, dim') from per-slice vectors; failed tracks get zero rows.
 
@@ -216,9 +275,11 @@ def pool(slices: Sequence[np.ndarray | None], how: str) -> np.ndarray:
 
     dim = next(s.shape[1] for s in slices if s is not None)
     bags = [s if s is not None else np.zeros((0, dim), np.float32) for s in slices]
-    if how.startswith("trackda-"):
-        projection = adapt.fit_track_projection(bags, dims=64, shrink=0.3)
-        return pool(adapt.project_slices(bags, projection), how[len("trackda-") :])
+    if how.startswith("trackda"):
+        head, rest = how.split("-", 1)
+        dims, shrink = adaptation_settings(head)
+        projection = adapt.fit_track_projection(bags, dims=dims, shrink=shrink)
+        return pool(adapt.project_slices(bags, projection), rest)
     if how == "mean":
         return mp3tovec.mean_vectors(bags).astype(np.float64)
     if how == "meanstd":
@@ -373,7 +434,28 @@ class OursGrid:
         how_norm: str,
         slices: Sequence[np.ndarray | None] | None = None,
     ) -> np.ndarray:
-        """Normalised unit track vectors (``fused``: both models' concatenated / sqrt 2)."""
+        """Normalised unit track vectors (``fused``: both models' concatenated / sqrt 2).
+
+        ``every2-<pool>``: ``<pool>`` over every other slice in time order (K/2 evenly spread
+        slices, as a K/2 run would cut them up to the plan's offset).
+        ``<pool>+tdiag<w>`` / ``<pool>+tcov<w>``: the ``<pool>`` vectors and the timbre
+        statistic (:mod:`deejai_model.timbre`, z-scored) concatenated with weights sqrt(1-w)
+        and sqrt(w), so that cosine similarity is ``(1-w) ours + w timbre``.
+        """
+        if how_pool.startswith("every2-") and slices is None:
+            # half the slices (every other one in time order): K/2 without re-embedding
+            halved = [
+                s[np.argsort(st.reshape(-1), kind="stable")][::2] if s is not None else None
+                for s, st in zip(self.slices[model, k], self.starts[model, k], strict=True)
+            ]
+            return self.unit_vectors(model, k, how_pool[len("every2-") :], how_norm, halved)
+        if "+t" in how_pool and slices is None:
+            base_pool, fuse = how_pool.split("+t")
+            kind = "diag" if fuse.startswith("diag") else "cov"
+            weight = float(fuse[len(kind) :])
+            parts = [np.sqrt(1.0 - weight) * self.unit_vectors(model, k, base_pool, how_norm)]
+            parts.append(np.sqrt(weight) * self.timbre_units(k, kind))
+            return np.concatenate(parts, axis=1)
         if model == "fused":
             parts = [self.unit_vectors(m, k, how_pool, how_norm) for m in self.models]
             return np.concatenate(parts, axis=1) / np.sqrt(len(parts))
@@ -404,10 +486,50 @@ class OursGrid:
         )
         return normalise(pooled, valid, how_norm)
 
+    def timbre_units(self, k: int, kind: str) -> np.ndarray:
+        """Z-scored unit timbre vectors (``diag`` or ``cov``) from the K-slice mel batches."""
+        from deejai_model import timbre
+
+        key = ("timbre", k, kind)
+        if key not in self._pooled:
+            stats = ours_timbre(self.tracks, k, self.cache_dir)
+            c = timbre.DEFAULT_COEFFS
+            dim = c + c * c
+            rows = np.zeros((len(stats), len(timbre.timbre_vector(np.zeros(c), np.eye(c), kind))))
+            valid = np.array([s is not None for s in stats])
+            for i, s in enumerate(stats):
+                if s is not None:
+                    flat = s.reshape(dim)
+                    rows[i] = timbre.timbre_vector(flat[:c], flat[c:].reshape(c, c), kind)
+            self._pooled[key] = timbre.library_unit_vectors(rows, valid)
+        return self._pooled[key]
+
     def distances(self, variant: tuple) -> tuple[np.ndarray, np.ndarray]:
-        """(distance matrix, valid mask) of ``(model, k, pool, norm, hub)``."""
+        """(distance matrix, valid mask) of ``(model, k, pool, norm, hub)``.
+
+        Pooling ``[trackda...-]slicemax``: no pooled vector; tracks compared by their
+        best-matching slices (:func:`slice_match_similarity`), after the library adaptation's
+        projection when prefixed; ``norm`` and ``hub`` do not apply (use ``centre``/``none``).
+        """
         model, k, how_pool, how_norm, how_hub = variant
         valid = self.valid(model, k)
+        if how_pool.endswith("slicemax"):
+            from deejai_model import adapt
+
+            dim = next(s.shape[1] for s in self.slices[model, k] if s is not None)
+            bags = [
+                s if s is not None else np.zeros((0, dim), np.float32)
+                for s in self.slices[model, k]
+            ]
+            if how_pool.startswith("trackda"):
+                dims, shrink = adaptation_settings(how_pool.split("-", 1)[0])
+                projection = adapt.fit_track_projection(bags, dims=dims, shrink=shrink)
+                bags = adapt.project_slices(bags, projection)
+            else:
+                bags = [
+                    b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12) for b in bags
+                ]
+            return 1.0 - slice_match_similarity(bags), valid
         unit = self.unit_vectors(model, k, how_pool, how_norm)
         return reduce_hubs(unit, valid, how_hub), valid
 
@@ -701,6 +823,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for system in systems:
         if system != "ours":
             results.append(peer_result(system, tracks, args.cache))
+            if "ours" in systems:
+                by_corpus.append(results[-1])  # peers' rows beside ours, paired alike
 
     rows, per_group = summary_rows(results, groups)
     out.append("\n## Systems\n")
@@ -715,7 +839,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.extend(f"- {name}: {f.replace('`', '')}" for name, f in failures)
 
     if "ours" in systems and len(set(corpora)) > 1:
-        out.append("\n## Ours by corpus (queries of each corpus; one library of all tracks)\n")
+        out.append("\n## By corpus (queries of each corpus; one library of all tracks)\n")
         out.append(
             f"dP@5 against the plugin default ({variant_name(default)}), paired over the same "
             "queries, bootstrap 95% interval.\n"
@@ -846,8 +970,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         twin_rows = []
         for v in twin_variants:
-            if v[2] == "tags":
-                continue
+            if v[2] == "tags" or "+t" in v[2] or v[2].endswith("slicemax") or "every2" in v[2]:
+                continue  # no pooled halves: tag layer, timbre fusion, slice matching
             recall, n = twin_recall(grid, v)
             twin_rows.append([variant_name(v), f"{recall:.3f}", n])
         out.append("\n## Label-free check: each half of a track finds its other half\n")

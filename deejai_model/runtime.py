@@ -134,7 +134,9 @@ class LiteRtRunner:
         return out
 
 
-def export_litert(model: Any, output: str, path: str | os.PathLike) -> None:
+def export_litert(
+    model: Any, output: str, path: str | os.PathLike, **converter_settings: Any
+) -> None:
     """Convert one output of a Keras network to a LiteRT flatbuffer (needs TensorFlow).
 
     Parameters
@@ -145,6 +147,9 @@ def export_litert(model: Any, output: str, path: str | os.PathLike) -> None:
         Which output becomes the flatbuffer's only output.
     path : str or os.PathLike
         Where to write the ``.tflite`` file (written under a temporary name, then renamed).
+    **converter_settings
+        ``tf.lite.TFLiteConverter`` attributes passed through Keras' exporter (e.g.
+        ``optimizations``, ``representative_dataset`` for post-training quantisation).
     """
     import keras
 
@@ -154,5 +159,5 @@ def export_litert(model: Any, output: str, path: str | os.PathLike) -> None:
     path = Path(path)
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         staged = Path(tmp) / path.name
-        network.export(os.fspath(staged), format="litert", verbose=False)
+        network.export(os.fspath(staged), format="litert", verbose=False, **converter_settings)
         os.replace(staged, path)

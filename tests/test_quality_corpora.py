@@ -40,3 +40,73 @@ def test_corpus_rows_report_each_corpus_then_all():
     assert rows[0][2] == f"{base.p5[:60].mean():.3f}"
     assert rows[0][5] == f"{base.p5[60:].mean():.3f}"
     assert rows[0][3].startswith("+0.000")
+
+
+def test_slice_matching_scores_best_matching_slices():
+    from benchmarks.quality import slice_match_similarity
+
+    rng = np.random.default_rng(0)
+    pool = rng.normal(size=(6, 16))
+    bags = [pool[[0, 1]], pool[[1, 2, 3]], pool[[4, 5]], np.zeros((0, 16))]
+    similarity = slice_match_similarity(bags)
+    assert similarity.shape == (4, 4)
+    assert np.allclose(np.diag(similarity)[:3], 1.0)  # every slice finds itself
+    assert np.allclose(similarity, similarity.T)
+    assert similarity[0, 1] > similarity[0, 2]  # tracks 0 and 1 share slice 1
+    assert np.array_equal(similarity[3], np.zeros(4))  # no slices: no similarity
+
+
+def test_adaptation_settings_from_the_pooling_name():
+    from benchmarks.quality import adaptation_settings
+    from deejai_model import adapt
+
+    assert adaptation_settings("trackda") == (adapt.DEFAULT_DIMS, adapt.DEFAULT_SHRINK)
+    assert adaptation_settings("trackda128s1.0") == (128, 1.0)
+
+
+def cached_grid(tmp_path, slices, starts, timbre_rows=None):
+    """An OursGrid over synthetic tracks, read from a cache laid out as quality.py writes it."""
+    from benchmarks.common import Track, cache_file, save_ragged
+    from benchmarks.quality import OursGrid, bundle_key
+
+    tracks = [Track(f"/music/{i}.ogg", f"game{i % 3}", 60.0) for i in range(len(slices))]
+    name = f"ours_{bundle_key('mtt')}_K8"
+    paths = [t.path for t in tracks]
+    save_ragged(cache_file(tmp_path, name), paths, slices, errors=np.array([""] * len(paths)))
+    save_ragged(cache_file(tmp_path, name + "_starts"), paths, starts)
+    if timbre_rows is not None:
+        save_ragged(
+            cache_file(tmp_path, "timbre-mel_K8"),
+            paths,
+            [r[None] for r in timbre_rows],
+            errors=np.array([""] * len(paths)),
+        )
+    return OursGrid(tracks, str(tmp_path), ["mtt"], [8])
+
+
+def test_grid_levers_half_slices_and_timbre_fusion(tmp_path):
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(3, 24))
+    # 12 tracks of 3 games; a track's first 4 slices (in time) carry its game, the last 4 noise
+    slices, starts = [], []
+    for i in range(12):
+        heard = centres[i % 3] + 0.3 * rng.normal(size=(4, 24))
+        slices.append(np.concatenate([heard, rng.normal(size=(4, 24))]).astype(np.float32))
+        starts.append(np.arange(8.0)[::-1].reshape(-1, 1))  # stored in reverse time order
+    c = 20  # timbre rows: mean (c) + covariance (c * c); game-specific means
+    timbre_rows = [
+        np.concatenate([3.0 * centres[i % 3, :c] + 0.1 * rng.normal(size=c), np.eye(c).ravel()])
+        for i in range(12)
+    ]
+    grid = cached_grid(tmp_path, slices, starts, timbre_rows)
+    full = grid.unit_vectors("mtt", 8, "mean", "centre")
+    halved = grid.unit_vectors("mtt", 8, "every2-mean", "centre")
+    assert halved.shape == full.shape and not np.allclose(halved, full)
+    # every other slice in time order: slices 7, 5, 3, 1 of each stored bag
+    expected = grid.unit_vectors("mtt", 8, "mean", "centre", [s[[7, 5, 3, 1]] for s in slices])
+    assert np.allclose(halved, expected)
+    fused = grid.unit_vectors("mtt", 8, "mean+tdiag0.5", "centre")
+    assert fused.shape == (12, 24 + 2 * c)
+    assert np.allclose(np.linalg.norm(fused, axis=1), 1.0)
+    alone = grid.result(("mtt", 8, "mean+tdiag1.0", "centre", "none"))
+    assert np.nanmean(alone.p1) == 1.0  # the timbre rows alone separate the games
