@@ -62,7 +62,12 @@ def make_command(plugin: DeejaiPlugin) -> Subcommand:
         action, rest = args[0], list(args[1:])
         if action not in ACTIONS:
             raise UserError(f"deejai: unknown action {action!r} (one of {', '.join(ACTIONS)})")
-        Actions(plugin, lib).run(action, rest)
+        from deejai_model.errors import BundleError
+
+        try:
+            Actions(plugin, lib).run(action, rest)
+        except BundleError as error:  # deejai.model names no usable bundle
+            raise UserError(f"deejai {action}: cannot use the model (deejai.model): {error}")
 
     command.func = run
     return command

@@ -331,7 +331,7 @@ def _base_handle(plugin):
         with open(os.path.join(handle.path, "manifest.json"), encoding="utf-8") as f:
             manifest = json.load(f)
     except (OSError, ValueError) as error:
-        raise UserError(f"deejai train: cannot read the model {handle.path}: {error}") from error
+        raise UserError(f"deejai: cannot read the model {handle.path}: {error}") from error
     if manifest.get("architecture") != "head":
         return handle
     from pathlib import Path
