@@ -67,7 +67,8 @@ def make_command(plugin: DeejaiPlugin) -> Subcommand:
         try:
             Actions(plugin, lib).run(action, rest)
         except BundleError as error:  # deejai.model names no usable bundle
-            raise UserError(f"deejai {action}: cannot use the model (deejai.model): {error}")
+            message = f"deejai {action}: cannot use the model (deejai.model): {error}"
+            raise UserError(message) from error
 
     command.func = run
     return command
