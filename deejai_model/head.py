@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .bundle import Bundle, Manifest, save_bundle
+from .files import make_public
 
 ARCHITECTURE = "head"
 
@@ -273,6 +274,7 @@ def _save_checkpoint(folder: Path, name: str, model: Any, state: dict) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".deejai-", suffix=suffix, dir=folder)
         os.close(fd)
         write(tmp)
+        make_public(tmp)
         os.replace(tmp, folder / (name + suffix))
 
 
@@ -477,6 +479,7 @@ def write_bundle_dir(model: Any, manifest: dict, directory: Path, provenance: st
     tmp = Path(tempfile.mkdtemp(prefix=".deejai-", dir=directory.parent))
     try:
         written = save_bundle(model, manifest, tmp, provenance=provenance)
+        make_public(tmp, directory=True)  # mkdtemp makes it private; a bundle is not
         if directory.exists():
             shutil.rmtree(directory)
         os.replace(tmp, directory)

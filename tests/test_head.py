@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -87,7 +89,12 @@ def test_a_head_bundle_embeds_without_tensorflow_on_a_litert_base(trained, tmp_p
     """The head runs in numpy, so a head over the shipped LiteRT base never loads TensorFlow
     (outside-file seeds, uploads and `beet import` with trained ears stay light)."""
     model, _, _ = trained
-    save_head_bundle(model, load_bundle(default_bundle_path()), tmp_path / "ears")
+    old_mask = os.umask(0o022)
+    try:
+        save_head_bundle(model, load_bundle(default_bundle_path()), tmp_path / "ears")
+    finally:
+        os.umask(old_mask)
+    assert stat.S_IMODE((tmp_path / "ears").stat().st_mode) == 0o755  # not mkdtemp's 0700
     slices, _, _ = learnable(seed=2)
     np.save(tmp_path / "slices.npy", slices[0])
     script = textwrap.dedent(

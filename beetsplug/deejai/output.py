@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from beets import config as beets_config
 from beets import plugins, ui, util
 
+from deejai_model.files import make_public
+
 if TYPE_CHECKING:
     from beets.library import Item
 
@@ -145,19 +147,13 @@ def write_m3u(items: Sequence[Item], path: bytes | str, relative_to: str) -> byt
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a playlist is not
+        make_public(tmp)  # mkstemp makes it private; a playlist is not
         os.replace(util.syspath(tmp), util.syspath(path))
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def play(items: Sequence[Item], log, args: str | None = None, yes: bool = False) -> None:

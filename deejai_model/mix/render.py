@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deejai_model.errors import AudioError, DeejaiError, SilentAudioError
+from deejai_model.files import make_public
 from deejai_model.mix.crossfade import crossfade
 from deejai_model.mix.encode import Chapter, Encoder, output_format
 from deejai_model.mix.filters import AudioFilter
@@ -409,6 +410,7 @@ def _temporary(path: str) -> str:
     folder, name = os.path.split(os.path.abspath(path))
     handle, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
     os.close(handle)
+    make_public(tmp)  # mkstemp makes it private; a mix is not
     return tmp
 
 
