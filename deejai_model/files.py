@@ -21,3 +21,13 @@ def current_umask() -> int:
 def make_public(path: str | bytes | os.PathLike, directory: bool = False) -> None:
     """Give ``path`` the mode a new file (or, with ``directory``, folder) would have."""
     os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
+
+
+def display_name(path: str | bytes | os.PathLike) -> str:
+    """The file name of ``path`` (no folder) as text that encodes to UTF-8.
+
+    Bytes of the name that are not UTF-8 become U+FFFD, so the name can go into a tag, a CUE
+    sheet or an M3U line (``os.fsdecode`` would leave surrogates that no UTF-8 file accepts).
+    """
+    name = os.path.basename(os.fsdecode(path))
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

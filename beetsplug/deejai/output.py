@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from beets import config as beets_config
 from beets import plugins, ui, util
 
-from deejai_model.files import make_public
+from deejai_model.files import display_name, make_public
 
 if TYPE_CHECKING:
     from beets.library import Item
@@ -120,7 +120,7 @@ def entry_path(item_path: bytes, playlist_path: bytes | str, relative_to: str) -
 def extinf_title(item: Item) -> str:
     """The title of the item's ``#EXTINF`` line: ``artist - title``, else the file name."""
     if not item.title:
-        return file_name(item)
+        return display_name(item.path)  # the file is UTF-8: no surrogates of a Latin-1 name
     title = f"{item.artist} - {item.title}" if item.artist else item.title
     return " ".join(title.splitlines())
 

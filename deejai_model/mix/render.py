@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deejai_model.errors import AudioError, DeejaiError, SilentAudioError
-from deejai_model.files import make_public
+from deejai_model.files import display_name, make_public
 from deejai_model.mix.crossfade import crossfade
 from deejai_model.mix.encode import Chapter, Encoder, output_format
 from deejai_model.mix.filters import AudioFilter
@@ -70,7 +70,7 @@ class MixTrack:
 
     @property
     def label(self) -> str:
-        title = self.title or os.path.basename(self.path)
+        title = self.title or display_name(self.path)
         return f"{self.artist} - {title}" if self.artist else title
 
 
@@ -134,7 +134,7 @@ class MixEntry:
     beat_skip: float | None = None
 
     def tracklist_entry(self) -> TracklistEntry:
-        title = self.track.title or os.path.basename(self.track.path)
+        title = self.track.title or display_name(self.track.path)
         return TracklistEntry(self.start, self.track.artist, title)
 
 
