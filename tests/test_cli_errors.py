@@ -26,3 +26,14 @@ def test_a_model_path_that_does_not_exist_is_one_error_line_naming_the_action(
     )
     assert str(missing) in errors[0]
     assert "train" not in errors[0]
+
+
+@pytest.mark.parametrize("option", [["--lookback", "-1"], ["--noise", "-0.5"]])
+def test_a_negative_lookback_or_noise_is_a_clear_error(env, tmp_path, option):
+    music = make_music(tmp_path / "music", per_kind=2, seconds=4.0, kinds=["chord"])
+    env.import_music(music[0].parent.parent)
+    env.write_config()
+    assert env.beet("deejai", "embed").returncode == 0
+    done = env.beet("deejai", "playlist", "title:chord-1", "-n", "1", *option)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "error: deejai: --lookback and --noise must be >= 0" in done.stderr

@@ -420,6 +420,9 @@ class Actions:
         """Keys of the ``n`` tracks that continue a playlist of ``seeds`` (seeds not included)."""
         import numpy as np
 
+        if lookback < 0 or noise < 0:
+            raise UserError(f"deejai: --lookback and --noise must be >= 0, not {lookback}, {noise}")
+
         from deejai_model import playlists
 
         search, vectors, transform = self.space(creativity, {s.key: s.vector for s in seeds})
