@@ -8,7 +8,7 @@ from audio_fixtures import A_MAJOR, chord, write_audio
 from mediafile import MediaFile
 
 from deejai_model.audio import decode, decode_excerpts
-from deejai_model.errors import UndecodableAudioError
+from deejai_model.errors import AudioError, UndecodableAudioError
 
 SR = 22050
 
@@ -41,3 +41,15 @@ def test_decode_with_offset_names_the_file(garbled_flac):
     with pytest.raises(UndecodableAudioError) as raised:
         decode(garbled_flac, 16000, offset=3.0)
     assert str(raised.value).startswith(f"{garbled_flac}: ")
+
+
+def test_a_mix_leaves_out_garbled_audio_saying_it_has_no_samples(garbled_flac, tmp_path):
+    from deejai_model.mix import MixOptions, MixTrack, plan_mix
+
+    good = write_audio(tmp_path / "good.flac", chord(4.0, SR, freqs=A_MAJOR), SR)
+    errors: list[AudioError] = []
+    tracks = [MixTrack(str(garbled_flac)), MixTrack(str(good))]
+    plan = plan_mix(tracks, MixOptions(SR), on_error=errors.append)
+    assert [e.track.path for e in plan.entries] == [str(good)]
+    assert len(errors) == 1 and str(errors[0]).startswith(f"{garbled_flac}: ")
+    assert errors[0].reason == "no audio samples"  # the words of deejai_model.audio
