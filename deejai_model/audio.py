@@ -289,7 +289,10 @@ def decode(
         if offset > 0:
             length = None if duration is None else int(round(duration * rate))
             origin = _origin(container, stream, stats)
-            audio = _decode_span(container, stream, rate, offset, length, stats, origin)
+            try:
+                audio = _decode_span(container, stream, rate, offset, length, stats, origin)
+            except UndecodableAudioError as exc:
+                raise UndecodableAudioError(path, exc.reason) from None
         else:
             audio = _decode_whole(container, stream, rate, duration, stats)
     finally:
@@ -453,7 +456,10 @@ def _rewind(container: Any, stream: Any, origin: float) -> None:
             int(math.floor((origin - 1.0) / stream.time_base)), stream=stream, backward=True
         )
     except av.error.FFmpegError:
-        container.seek(int(math.floor(origin / stream.time_base)), stream=stream, backward=True)
+        try:
+            container.seek(int(math.floor(origin / stream.time_base)), stream=stream, backward=True)
+        except av.error.FFmpegError as exc:  # FLAC with garbage frames: EPERM ("not permitted")
+            raise UndecodableAudioError("?", "cannot seek in the audio (corrupt file?)") from exc
 
 
 def _anchor(anchors: list[int]) -> int:

@@ -611,6 +611,25 @@ def _build_checked(path: Path, manifest: Manifest) -> Any:
     return model
 
 
+def _load_head_network(weights_path: Path, manifest: Manifest) -> Any:
+    """A head bundle's :class:`deejai_model.head.HeadNetwork`, checked against the manifest."""
+    from deejai_model.head import HeadNetwork
+
+    try:
+        with np.load(weights_path, allow_pickle=False) as npz:
+            network = HeadNetwork({key: npz[key] for key in npz.files})
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"{weights_path}: not head weights: {exc}") from exc
+    params = manifest.architecture_params
+    want = (params.get("input_dim"), manifest.dim)
+    if (network.input_dim, network.dim) != want:
+        raise BundleError(
+            f"{weights_path}: the head maps {network.input_dim} -> {network.dim} values, "
+            f"the manifest says {want[0]} -> {want[1]}"
+        )
+    return network
+
+
 def _load_runner(path: Path, manifest: Manifest, batch_size: int, threads: int | None) -> Any:
     """Check the bundle's LiteRT model against the manifest and load it."""
     from deejai_model.runtime import LiteRtRunner
@@ -700,10 +719,10 @@ def load_bundle(
             f"{manifest.weights['sha256']} (corrupt or replaced weights)"
         )
 
-    if manifest.architecture == "head":  # a Keras head on another bundle's slice vectors
+    if manifest.architecture == "head":  # a small head on another bundle's slice vectors
         from deejai_model.head import HeadBundle, resolve_base
 
-        model = _build_checked(path, manifest)
+        network = _load_head_network(weights_path, manifest)
         base = load_bundle(
             resolve_base(manifest, path),
             batch_size=batch_size,
@@ -712,7 +731,12 @@ def load_bundle(
             threads=threads,
         )
         return HeadBundle(
-            path, manifest, model, base, batch_size=batch_size or DEFAULT_BATCH_SIZE, device=device
+            path,
+            manifest,
+            network,
+            base,
+            batch_size=batch_size or DEFAULT_BATCH_SIZE,
+            device=device,
         )
     if runtime == "litert":
         if manifest.runtime is None:

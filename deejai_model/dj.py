@@ -193,19 +193,22 @@ class DjSession:
                 return track
         return None
 
-    def picks(self, n: int, pending: Sequence[Hashable] = ()) -> list[Hashable]:
+    def picks(
+        self, n: int, pending: Sequence[Hashable] = (), exclude: Iterable[Hashable] = ()
+    ) -> list[Hashable]:
         """The next ``n`` picks after the played tracks and ``pending`` (tracks already queued).
 
         Each pick queries with the last ``lookback`` tracks of played (not skipped) + pending +
         picks so far, plus the steering direction, with the session's noise; it is never a
-        track played, pending, avoided or picked before.
+        track played, pending, avoided, picked before or in ``exclude`` (e.g. anywhere in a
+        player's queue).
         """
         context = [t for t in self.played if t not in self.skipped] + list(pending)
         if not context:
             context = list(self.played[-1:])
         if not context:
             return []
-        exclude = set(self.played) | set(pending) | self.avoided | self.never
+        exclude = set(self.played) | set(pending) | set(exclude) | self.avoided | self.never
         steer = self._steer()
         out: list[Hashable] = []
         for _ in range(n):

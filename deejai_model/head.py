@@ -27,8 +27,78 @@ from typing import Any
 import numpy as np
 
 from .bundle import Bundle, Manifest, save_bundle
+from .files import make_public
 
 ARCHITECTURE = "head"
+
+
+class HeadNetwork:
+    """The head's inference in numpy, from its weights (no TensorFlow, whatever runs the base).
+
+    Standardise with the stored mean and variance, Dense + ReLU, Dense (Dropout is training
+    only): the same arithmetic as :func:`deejai_model.networks.head.build_head` at inference.
+
+    Parameters
+    ----------
+    arrays : mapping of str to np.ndarray
+        The bundle's weights by Keras variable path (``head_norm/moving_mean`` (input_dim,),
+        ``head_norm/moving_variance`` (input_dim,), ``head_hidden/kernel`` (input_dim,
+        hidden), ``head_hidden/bias`` (hidden,), ``head_out/kernel`` (hidden, dim),
+        ``head_out/bias`` (dim,)).
+    """
+
+    def __init__(self, arrays: dict[str, np.ndarray]):
+        from .networks.head import NORM_EPSILON
+
+        try:
+            mean = arrays["head_norm/moving_mean"]
+            variance = arrays["head_norm/moving_variance"]
+            self.hidden_kernel = arrays["head_hidden/kernel"].astype(np.float32)
+            self.hidden_bias = arrays["head_hidden/bias"].astype(np.float32)
+            self.out_kernel = arrays["head_out/kernel"].astype(np.float32)
+            self.out_bias = arrays["head_out/bias"].astype(np.float32)
+        except KeyError as exc:
+            raise ValueError(f"head weights lack {exc.args[0]}") from None
+        self.mean = mean.astype(np.float32)
+        self.scale = (1.0 / np.sqrt(variance.astype(np.float64) + NORM_EPSILON)).astype(np.float32)
+        n_in, hidden = self.hidden_kernel.shape
+        if self.mean.shape != (n_in,) or self.scale.shape != (n_in,):
+            raise ValueError(f"head_norm has {self.mean.shape}, the hidden kernel {n_in} inputs")
+        if self.out_kernel.shape[0] != hidden or self.hidden_bias.shape != (hidden,):
+            raise ValueError(f"head layers do not fit: hidden {hidden}, {self.out_kernel.shape}")
+        if self.out_bias.shape != self.out_kernel.shape[1:]:
+            raise ValueError(f"head_out/bias {self.out_bias.shape} does not fit the kernel")
+
+    @property
+    def input_dim(self) -> int:
+        """Width of the base slice vectors it takes."""
+        return int(self.hidden_kernel.shape[0])
+
+    @property
+    def dim(self) -> int:
+        """Width of the vectors it returns."""
+        return int(self.out_kernel.shape[1])
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Head vectors, shape (n, dim) float32, of base slice vectors ``x`` (n, input_dim)."""
+        hidden = ((x - self.mean) * self.scale) @ self.hidden_kernel + self.hidden_bias
+        np.maximum(hidden, 0.0, out=hidden)
+        return (hidden @ self.out_kernel + self.out_bias).astype(np.float32, copy=False)
+
+
+class _HeadRunner:
+    """What :meth:`Bundle.predict` runs for a head bundle's output: head(base(slices))."""
+
+    def __init__(self, network: HeadNetwork, base: Bundle):
+        self.network = network
+        self.base = base
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.base.input_shape
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        return self.network(self.base.embed(batch))
 
 
 class HeadBundle(Bundle):
@@ -36,21 +106,24 @@ class HeadBundle(Bundle):
 
     :meth:`embed` takes the base model's input (front-end slices) and returns head vectors;
     :meth:`apply` takes base slice vectors.  Vectors record the head's own :attr:`model_id`.
+    The head runs in numpy (:class:`HeadNetwork`), so a base on LiteRT never loads TensorFlow;
+    :attr:`model` still builds the Keras head for whoever asks for it.
     """
 
-    def __init__(self, path: Path, manifest: Manifest, model: Any, base: Bundle, **kwargs):
-        super().__init__(path, manifest, model, **kwargs)
+    def __init__(self, path: Path, manifest: Manifest, network: HeadNetwork, base: Bundle, **kw):
+        super().__init__(path, manifest, runner=_HeadRunner(network, base), **kw)
+        self.network = network
         self.base = base
 
     @property
-    def input_shape(self) -> tuple[int, ...]:
-        """One slice of the base model's input (what :meth:`embed` takes)."""
-        return self.base.input_shape
+    def runtime(self) -> str:
+        """What runs the base model (the head itself is numpy)."""
+        return self.base.runtime
 
     @property
     def vector_shape(self) -> tuple[int, ...]:
         """One base slice vector (what :meth:`apply` takes)."""
-        return (int(self.model.inputs[0].shape[-1]),)
+        return (self.network.input_dim,)
 
     def apply(self, base_vectors: np.ndarray) -> np.ndarray:
         """Head vectors of base slice vectors.
@@ -68,10 +141,9 @@ class HeadBundle(Bundle):
             raise ValueError(f"base vectors must be (n, {self.vector_shape[0]}), not {x.shape}")
         if len(x) == 0:
             return np.zeros((0, self.dim), np.float32)
-        out = []
-        for start in range(0, len(x), 4096):
-            out.append(np.asarray(self.model(x[start : start + 4096], training=False)))
-        return np.concatenate(out).astype(np.float32, copy=False)
+        return np.concatenate(
+            [self.network(x[start : start + 4096]) for start in range(0, len(x), 4096)]
+        )
 
     def embed(self, batch: np.ndarray) -> np.ndarray:
         """Head vectors of front-end slices: ``head(base(batch))``, shape (n, dim)."""
@@ -202,6 +274,7 @@ def _save_checkpoint(folder: Path, name: str, model: Any, state: dict) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".deejai-", suffix=suffix, dir=folder)
         os.close(fd)
         write(tmp)
+        make_public(tmp)
         os.replace(tmp, folder / (name + suffix))
 
 
@@ -406,6 +479,7 @@ def write_bundle_dir(model: Any, manifest: dict, directory: Path, provenance: st
     tmp = Path(tempfile.mkdtemp(prefix=".deejai-", dir=directory.parent))
     try:
         written = save_bundle(model, manifest, tmp, provenance=provenance)
+        make_public(tmp, directory=True)  # mkdtemp makes it private; a bundle is not
         if directory.exists():
             shutil.rmtree(directory)
         os.replace(tmp, directory)

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import make_public
+
 FORMAT = 1
 
 
@@ -199,6 +201,7 @@ def _atomic(path: Path, write) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
+        make_public(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

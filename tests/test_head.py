@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -78,3 +83,42 @@ def test_bundle_round_trip_applies_head_to_stored_slices(trained, tmp_path):
     (tmp_path / "ears" / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="base model other@1:000000000000 not found"):
         load_bundle(tmp_path / "ears")
+
+
+def test_a_head_bundle_embeds_without_tensorflow_on_a_litert_base(trained, tmp_path):
+    """The head runs in numpy, so a head over the shipped LiteRT base never loads TensorFlow
+    (outside-file seeds, uploads and `beet import` with trained ears stay light)."""
+    model, _, _ = trained
+    old_mask = os.umask(0o022)
+    try:
+        save_head_bundle(model, load_bundle(default_bundle_path()), tmp_path / "ears")
+    finally:
+        os.umask(old_mask)
+    assert stat.S_IMODE((tmp_path / "ears").stat().st_mode) == 0o755  # not mkdtemp's 0700
+    slices, _, _ = learnable(seed=2)
+    np.save(tmp_path / "slices.npy", slices[0])
+    script = textwrap.dedent(
+        f"""
+        import sys
+        import numpy as np
+        from deejai_model.bundle import load_bundle
+        head = load_bundle({str(tmp_path / "ears")!r})
+        base_vectors = np.load({str(tmp_path / "slices.npy")!r})
+        np.save({str(tmp_path / "applied.npy")!r}, head.apply(base_vectors))
+        mel = np.random.default_rng(0).random((2, *head.input_shape), dtype=np.float32)
+        print(head.runtime)
+        print(head.embed(mel).shape)
+        print(sorted({{m.split(".")[0] for m in sys.modules}} & {{"tensorflow", "keras"}}))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    runtime, shape, heavy = done.stdout.splitlines()
+    assert runtime == "litert" and shape == f"(2, {T2V_DIM})" and heavy == "[]", done.stdout
+    np.testing.assert_allclose(
+        np.load(tmp_path / "applied.npy"),
+        np.asarray(model(slices[0], training=False)),
+        rtol=1e-5,
+        atol=1e-5,
+    )

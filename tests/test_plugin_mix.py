@@ -110,7 +110,7 @@ def test_an_unreadable_file_is_named_and_left_out_unless_strict(deejai_library, 
     )
     assert _labels(mixed) == ["chord - chord-1", "Guest - Visitor"]  # tags of an outside file
     named = [line for line in logs if str(bad) in line]
-    assert len(named) == 1 and named[0].startswith("deejai mix: leaving out ")
+    assert len(named) == 1 and named[0].startswith("mix: leaving out ")  # logger adds "deejai: "
     written = sorted(p.name for p in tmp_path.iterdir())
     assert written == ["broken.mp3", "mix.cue", "mix.txt", "mix.wav", "outside.flac"]
     for name in written[1:4]:

@@ -125,6 +125,29 @@ def test_radio_tops_the_queue_up_steers_away_from_a_skip_and_survives_a_restart(
     assert "Traceback" not in err, err
 
 
+def test_radio_never_queues_a_track_that_is_already_in_mpds_queue(deejai_library, mpd_server):
+    """chord-2 and chord-3 (chord-1's nearest) sit earlier in the queue, e.g. played while the
+    radio was not looking, or a file MPD failed on at once: the pick after chord-1 is new."""
+    deejai_library.write_config(
+        extra=f"mpd:\n  host: 127.0.0.1\n  port: {mpd_server.port}\n"
+        f"  music_directory: {deejai_library.lib_path}\n"
+    )
+    client = mpd_server.client()
+    for title in ("chord-2", "chord-3", "chord-1"):
+        client.add(client.find("title", title)[0]["file"])
+    client.play(2)
+    radio = _start_radio(deejai_library, "--ahead", "1", "--poll", "0.2")
+    try:
+        until(lambda: len(client.playlistinfo()) == 4, 60, "the radio to queue one track")
+        titles = _titles(client)
+        assert titles[:3] == ["chord-2", "chord-3", "chord-1"]
+        assert titles[3] not in titles[:3], titles
+    finally:
+        radio.terminate()
+        _, err = radio.communicate(timeout=20)
+    assert "Traceback" not in err, err
+
+
 def _start_radio(env, *args: str) -> subprocess.Popen:
     import os
     import sys

@@ -62,7 +62,13 @@ def make_command(plugin: DeejaiPlugin) -> Subcommand:
         action, rest = args[0], list(args[1:])
         if action not in ACTIONS:
             raise UserError(f"deejai: unknown action {action!r} (one of {', '.join(ACTIONS)})")
-        Actions(plugin, lib).run(action, rest)
+        from deejai_model.errors import BundleError
+
+        try:
+            Actions(plugin, lib).run(action, rest)
+        except BundleError as error:  # deejai.model names no usable bundle
+            message = f"deejai {action}: cannot use the model (deejai.model): {error}"
+            raise UserError(message) from error
 
     command.func = run
     return command
@@ -416,6 +422,9 @@ class Actions:
     ) -> list[int]:
         """Keys of the ``n`` tracks that continue a playlist of ``seeds`` (seeds not included)."""
         import numpy as np
+
+        if lookback < 0 or noise < 0:
+            raise UserError(f"deejai: --lookback and --noise must be >= 0, not {lookback}, {noise}")
 
         from deejai_model import playlists
 

@@ -46,6 +46,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from deejai_model.files import make_public
+
 from .search import AnnoySearch, VectorsById, auto_search_k
 
 __all__ = [
@@ -128,9 +130,7 @@ def _atomic_write(path: str, write: Callable[[str], None]) -> list[int]:
     os.close(fd)
     try:
         write(tmp)
-        mask = os.umask(0o022)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes files private; these are like the db
+        make_public(tmp)  # mkstemp makes files private; these are like the db
         stat = _stat(tmp)
         os.replace(tmp, path)
     except BaseException:

@@ -252,7 +252,7 @@ def mix_command(actions: Actions, args: list[str]) -> None:
     log = actions.log
 
     def failed(error) -> None:
-        log.warning("deejai mix: leaving out {}", error)
+        log.warning("mix: leaving out {}", error)  # the logger says "deejai: "
         meter.step()
 
     def placed(_entry) -> None:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from beets import config as beets_config
 from beets import plugins, ui, util
 
+from deejai_model.files import display_name, make_public
+
 if TYPE_CHECKING:
     from beets.library import Item
 
@@ -118,7 +120,7 @@ def entry_path(item_path: bytes, playlist_path: bytes | str, relative_to: str) -
 def extinf_title(item: Item) -> str:
     """The title of the item's ``#EXTINF`` line: ``artist - title``, else the file name."""
     if not item.title:
-        return file_name(item)
+        return display_name(item.path)  # the file is UTF-8: no surrogates of a Latin-1 name
     title = f"{item.artist} - {item.title}" if item.artist else item.title
     return " ".join(title.splitlines())
 
@@ -145,19 +147,13 @@ def write_m3u(items: Sequence[Item], path: bytes | str, relative_to: str) -> byt
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a playlist is not
+        make_public(tmp)  # mkstemp makes it private; a playlist is not
         os.replace(util.syspath(tmp), util.syspath(path))
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def play(items: Sequence[Item], log, args: str | None = None, yes: bool = False) -> None:

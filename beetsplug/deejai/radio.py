@@ -183,7 +183,12 @@ class Radio:
         missing = self.ahead - len(after)
         if missing <= 0 or self.session.current is None:
             return []
-        picks = self.session.picks(missing, pending=[p for p in pending if p is not None])
+        # nothing already in MPD's queue is queued again (a track MPD played or failed on
+        # between two looks was never seen playing)
+        queued = {self.paths.item_id(song["file"]) for song in queue} - {None}
+        picks = self.session.picks(
+            missing, pending=[p for p in pending if p is not None], exclude=queued
+        )
         added = self._append(picks)
         if added and status.get("state") == "stop" and (now is None or not after):
             client.play(len(queue))  # the queue had run dry (or MPD restarted): play on

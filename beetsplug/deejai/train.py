@@ -115,8 +115,21 @@ def _parser() -> optparse.OptionParser:
     parser.add_option("--no-albums", dest="albums", action="store_false", help="never albums")
     parser.add_option("--million-playlists", dest="million", help="Million Playlist Dataset folder")
     parser.add_option("--epochs", type="int", help="most head epochs [train.epochs]")
-    parser.add_option("--head", dest="kind", action="store_const", const="head", default="head")
-    parser.add_option("--speccy", dest="kind", action="store_const", const="speccy")
+    parser.add_option(
+        "--head",
+        dest="kind",
+        action="store_const",
+        const="head",
+        default="head",
+        help="train a small head on the stored slice vectors (the default; no decoding)",
+    )
+    parser.add_option(
+        "--speccy",
+        dest="kind",
+        action="store_const",
+        const="speccy",
+        help="train Deej-A.I.'s Speccy from mel slices instead (decodes again; slow on a CPU)",
+    )
     parser.add_option(
         "--speccy-weights", help="--speccy: start from this speccy_model file or Speccy bundle"
     )
@@ -331,7 +344,7 @@ def _base_handle(plugin):
         with open(os.path.join(handle.path, "manifest.json"), encoding="utf-8") as f:
             manifest = json.load(f)
     except (OSError, ValueError) as error:
-        raise UserError(f"deejai train: cannot read the model {handle.path}: {error}") from error
+        raise UserError(f"deejai: cannot read the model {handle.path}: {error}") from error
     if manifest.get("architecture") != "head":
         return handle
     from pathlib import Path

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deejai_model.errors import AudioError, DeejaiError, SilentAudioError
+from deejai_model.files import display_name, make_public
 from deejai_model.interrupt import deferred_sigint
 from deejai_model.mix.crossfade import crossfade
 from deejai_model.mix.encode import Chapter, Encoder, output_format
@@ -67,7 +68,7 @@ class MixTrack:
 
     @property
     def label(self) -> str:
-        title = self.title or os.path.basename(self.path)
+        title = self.title or display_name(self.path)
         return f"{self.artist} - {title}" if self.artist else title
 
 
@@ -131,7 +132,7 @@ class MixEntry:
     beat_skip: float | None = None
 
     def tracklist_entry(self) -> TracklistEntry:
-        title = self.track.title or os.path.basename(self.track.path)
+        title = self.track.title or display_name(self.track.path)
         return TracklistEntry(self.start, self.track.artist, title)
 
 
@@ -380,6 +381,7 @@ def _temporary(path: str) -> str:
     folder, name = os.path.split(os.path.abspath(path))
     handle, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
     os.close(handle)
+    make_public(tmp)  # mkstemp makes it private; a mix is not
     return tmp
 
 

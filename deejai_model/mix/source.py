@@ -106,4 +106,5 @@ def stereo_blocks(
     finally:
         container.close()
     if produced == 0:
-        raise EmptyAudioError(path, f"no audio samples after {offset:g} s" if offset else "empty")
+        reason = f"no audio samples after {offset:g} s" if offset else "no audio samples"
+        raise EmptyAudioError(path, reason)  # as deejai_model.audio says it (not "empty")

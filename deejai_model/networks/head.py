@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+#: The standardising layer's epsilon: ``(x - mean) / sqrt(variance + NORM_EPSILON)``.
+NORM_EPSILON = 1e-6
+
 
 def build_head(input_dim: int, dim: int = 100, hidden: int = 256, dropout: float = 0.3) -> Any:
     """Build the head network.
@@ -43,7 +46,7 @@ def build_head(input_dim: int, dim: int = 100, hidden: int = 256, dropout: float
     # deejai_model.head.train_head) held as BatchNormalization's moving mean and variance,
     # which are plain variables saved with the weights; frozen, so it never updates them
     norm = keras.layers.BatchNormalization(
-        center=False, scale=False, epsilon=1e-6, name="head_norm"
+        center=False, scale=False, epsilon=NORM_EPSILON, name="head_norm"
     )
     norm.trainable = False
     x = norm(inputs)

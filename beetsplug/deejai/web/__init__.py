@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import mimetypes
+import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -51,7 +52,16 @@ def create_app(dj: LibraryDj, max_upload: int = DEFAULT_MAX_UPLOAD) -> Flask:
 
     from .routes import register
 
-    app = Flask(__name__, static_folder="static", template_folder="templates")
+    # the folders are named, not searched for: Flask's search for the package of a namespace
+    # package's module fails (StopIteration) under an editable install's import hook
+    here = os.path.dirname(os.path.abspath(__file__))
+    app = Flask(
+        __name__,
+        static_folder="static",
+        template_folder="templates",
+        root_path=here,
+        instance_path=os.path.join(here, "instance"),  # never used: the app keeps no files
+    )
     app.config["MAX_CONTENT_LENGTH"] = int(max_upload)
     register(app, dj)
     return app

@@ -73,7 +73,7 @@ def register(app: Flask, dj: LibraryDj) -> None:
 
     @app.errorhandler(Exception)
     def internal_error(error: Exception):
-        log.error("deejai serve: {}: {}", type(error).__name__, error)
+        log.error("serve: {}: {}", type(error).__name__, error)  # the logger says "deejai: "
         return jsonify(error=f"internal error: {type(error).__name__}"), 500
 
     @app.get("/")

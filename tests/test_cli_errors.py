@@ -1,0 +1,39 @@
+"""Error paths a new user hits from the command line: one clear line, no traceback."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import make_music
+
+
+@pytest.mark.parametrize(
+    "action", [["ls"], ["embed"], ["similar", "title:chord-1"], ["index"]], ids=" ".join
+)
+def test_a_model_path_that_does_not_exist_is_one_error_line_naming_the_action(
+    env, tmp_path, action
+):
+    music = make_music(tmp_path / "music", per_kind=1, seconds=4.0, kinds=["chord"])
+    env.import_music(music[0].parent.parent)  # auto is off: nothing embedded
+    missing = tmp_path / "no-such-model"
+    env.write_config(model=str(missing))
+    done = env.beet("deejai", *action)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, done.stderr
+    assert errors[0].startswith(f"error: deejai {action[0]}:") or errors[0].startswith(
+        "error: deejai:"
+    )
+    assert str(missing) in errors[0]
+    assert "train" not in errors[0]
+
+
+@pytest.mark.parametrize("option", [["--lookback", "-1"], ["--noise", "-0.5"]])
+def test_a_negative_lookback_or_noise_is_a_clear_error(env, tmp_path, option):
+    music = make_music(tmp_path / "music", per_kind=2, seconds=4.0, kinds=["chord"])
+    env.import_music(music[0].parent.parent)
+    env.write_config()
+    assert env.beet("deejai", "embed").returncode == 0
+    done = env.beet("deejai", "playlist", "title:chord-1", "-n", "1", *option)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "error: deejai: --lookback and --noise must be >= 0" in done.stderr
