@@ -334,7 +334,10 @@ def train_head(
 
     params = params or HeadParams()
     _import_tf()
+    import keras
+
     width = int(np.shape(slices[0])[1]) if len(slices) else 0
+    keras.utils.set_random_seed(params.seed)  # before the weights are drawn: same seed, same head
     model = build_head(width, int(np.shape(targets)[1]), params.hidden, params.dropout)
 
     def standardise(x_train: np.ndarray) -> None:

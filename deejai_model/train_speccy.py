@@ -95,7 +95,10 @@ def train_speccy(
         raise ValueError(
             f"Speccy outputs {EMBEDDING_DIM} dimensions; Track2Vec has {np.shape(targets)[1]}"
         )
+    import keras
+
     params = params or HeadParams(learning_rate=1e-4, batch_size=32, patience=5)
+    keras.utils.set_random_seed(params.seed)  # before a random Speccy's weights are drawn
     model = initial_speccy(weights)
     report = fit_to_track2vec(model, mel_slices, targets, params, checkpoint_dir, progress)
     return model, report
