@@ -245,7 +245,7 @@ def run_train(actions, args: list[str]) -> None:
     from deejai_model.bundle import load_bundle
 
     head = load_bundle(output)
-    done = apply_head(store, head, base_id, plugin.settings)
+    done = apply_head(store, head, base_id)
     ui.print_(
         f"deejai: trained ears {head.model_id} in {output} "
         f"(validation cosine {head_report.val_cosine:.3f}, constant "
@@ -356,7 +356,7 @@ def _base_handle(plugin):
     return ModelHandle(dataclasses.replace(plugin.settings, model=os.fspath(base_path)))
 
 
-def apply_head(store: VectorStore, head, base_id: str, settings, item_ids=None) -> int:
+def apply_head(store: VectorStore, head, base_id: str, item_ids=None) -> int:
     """Store ``head``'s rows for items that have ``base_id`` slices, computed from those slices
     (no decoding); items whose head row is current (same file mtime) are left alone.
 
@@ -392,7 +392,7 @@ def apply_stored(actions, items, force: bool = False) -> int:
         return 0
     store = actions.store
     head = handle.bundle()
-    done = apply_head(store, head, base.model_id, actions.settings, [item.id for item in items])
+    done = apply_head(store, head, base.model_id, [item.id for item in items])
     if done:
         actions.log.info("{} items got {} vectors from stored slices", done, handle.model_id)
     return done
