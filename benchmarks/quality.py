@@ -594,6 +594,19 @@ def logo(
     return rows, chosen, p1, p5
 
 
+#: Columns of :func:`lever_rows`' tables.
+LEVER_COLUMNS = [
+    "lever",
+    "change",
+    "P@1",
+    "P@5",
+    "dP@1",
+    "dP@5",
+    "dP@5 95% CI (paired)",
+    "games helped/hurt/of",
+]
+
+
 def lever_rows(results: dict[tuple, Result], base: tuple, groups: Sequence[str]) -> list:
     """One lever changed at a time from ``base``: gains in P@1 / P@5 and games helped."""
     labels = np.asarray(groups)
@@ -908,16 +921,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         out.append(
             markdown_table(
-                [
-                    "lever",
-                    "change",
-                    "P@1",
-                    "P@5",
-                    "dP@1",
-                    "dP@5",
-                    "dP@5 95% CI (paired)",
-                    "games helped/hurt/of",
-                ],
+                LEVER_COLUMNS,
                 lever_rows(all_results, default, groups),
             )
         )
@@ -925,16 +929,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             out.append(f"\nSame, from the most robust variant ({variant_name(robust)}):\n")
             out.append(
                 markdown_table(
-                    [
-                        "lever",
-                        "change",
-                        "P@1",
-                        "P@5",
-                        "dP@1",
-                        "dP@5",
-                        "dP@5 95% CI (paired)",
-                        "games helped/hurt/of",
-                    ],
+                    LEVER_COLUMNS,
                     lever_rows(all_results, robust, groups),
                 )
             )
