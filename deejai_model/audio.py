@@ -70,7 +70,7 @@ class DecodeStats:
 last_stats = DecodeStats()
 
 
-def _open(path: PathLike) -> tuple[Any, Any]:
+def open_audio(path: PathLike) -> tuple[Any, Any]:
     """Open ``path`` and return ``(container, first audio stream)``; raise UndecodableAudioError."""
     import av
 
@@ -119,20 +119,20 @@ def probe_duration(path: PathLike) -> float:
     """
     import av
 
-    container, stream = _open(path)
+    container, stream = open_audio(path)
     try:
         if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
             return float(stream.duration * stream.time_base)
         if container.duration is not None and container.duration > 0:
             return float(container.duration / av.time_base)
         stats = DecodeStats()
-        total = sum(frame.samples for frame in _frames(container, stream, stats))
+        total = sum(frame.samples for frame in decoded_frames(container, stream, stats))
         return total / float(stream.codec_context.sample_rate)
     finally:
         container.close()
 
 
-def _frames(container: Any, stream: Any, stats: DecodeStats) -> Iterator[Any]:
+def decoded_frames(container: Any, stream: Any, stats: DecodeStats) -> Iterator[Any]:
     """Yield the decoded audio frames of ``stream``, skipping (and counting) bad packets."""
     import av
 
@@ -161,7 +161,7 @@ def _frames(container: Any, stream: Any, stats: DecodeStats) -> Iterator[Any]:
                 yield frame
 
 
-def _slice_frame(frame: Any, skip: int) -> Any:
+def drop_samples(frame: Any, skip: int) -> Any:
     """A copy of ``frame`` without its first ``skip`` samples (same format, layout, rate)."""
     import av
 
@@ -284,7 +284,7 @@ def decode(
     if offset < 0 or (duration is not None and duration < 0):
         raise ValueError("offset and duration must be >= 0")
     stats = DecodeStats()
-    container, stream = _open(path)
+    container, stream = open_audio(path)
     try:
         if offset > 0:
             length = None if duration is None else int(round(duration * rate))
@@ -312,7 +312,7 @@ def _decode_whole(
     resampler = _Resampler(rate)
     limit = None if duration is None else int(math.ceil(duration * src_rate)) + 64
     total = 0
-    for frame in _frames(container, stream, stats):
+    for frame in decoded_frames(container, stream, stats):
         resampler.feed(frame)
         total += frame.samples
         if limit is not None and total >= limit:
@@ -333,7 +333,7 @@ def _origin(container: Any, stream: Any, stats: DecodeStats) -> float:
     anchors: list[int] = []
     decoded = 0
     src_rate = 0
-    for frame in _frames(container, stream, stats):
+    for frame in decoded_frames(container, stream, stats):
         src_rate = src_rate or int(frame.sample_rate)
         if frame.pts is not None:
             anchors.append(int(round(frame.pts * stream.time_base * src_rate)) - decoded)
@@ -403,9 +403,9 @@ def _decode_span(
     def push(frame: Any, index: int) -> None:
         if index + frame.samples <= cut:
             return
-        resampler.feed(_slice_frame(frame, cut - index) if index < cut else frame)
+        resampler.feed(drop_samples(frame, cut - index) if index < cut else frame)
 
-    for frame in _frames(container, stream, stats):
+    for frame in decoded_frames(container, stream, stats):
         if not src_rate:
             src_rate = int(frame.sample_rate)
             want_from = int(math.floor(start * src_rate))
@@ -524,7 +524,7 @@ def decode_excerpts(
     if n <= 0:
         raise ValueError("length must be at least one sample")
     stats = DecodeStats()
-    container, stream = _open(path)
+    container, stream = open_audio(path)
     out: list[np.ndarray] = []
     try:
         origin = _origin(container, stream, stats) if len(starts) else 0

@@ -13,7 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from deejai_model.audio import DecodeStats, PathLike, _frames, _open, _slice_frame
+from deejai_model.audio import (
+    DecodeStats,
+    PathLike,
+    decoded_frames,
+    drop_samples,
+    open_audio,
+)
 from deejai_model.errors import EmptyAudioError
 
 #: Output samples per block asked of the resampler.
@@ -48,7 +54,7 @@ def stereo_blocks(
     """
     import av
 
-    container, stream = _open(path)
+    container, stream = open_audio(path)
     stats = DecodeStats()
     limit = None if duration is None else int(round(duration * sample_rate))
     produced = 0
@@ -74,7 +80,7 @@ def stereo_blocks(
             """The decoded frames from ``offset`` on (the first one cut), then None (flush)."""
             position = None  # source sample index of the next frame (the first one's timestamp)
             fed = 0
-            for frame in _frames(container, stream, stats):
+            for frame in decoded_frames(container, stream, stats):
                 rate = frame.sample_rate
                 if position is None:
                     position = 0
@@ -85,7 +91,7 @@ def stereo_blocks(
                     position += frame.samples
                     continue
                 if position < start:
-                    frame = _slice_frame(frame, start - position)
+                    frame = drop_samples(frame, start - position)
                     position = start
                 position += frame.samples
                 frame.pts = fed  # contiguous timestamps of our own, as in deejai_model.audio
