@@ -442,13 +442,6 @@ class OursGrid:
         statistic (:mod:`deejai_model.timbre`, z-scored) concatenated with weights sqrt(1-w)
         and sqrt(w), so that cosine similarity is ``(1-w) ours + w timbre``.
         """
-        if how_pool.startswith("every2-") and slices is None:
-            # half the slices (every other one in time order): K/2 without re-embedding
-            halved = [
-                s[np.argsort(st.reshape(-1), kind="stable")][::2] if s is not None else None
-                for s, st in zip(self.slices[model, k], self.starts[model, k], strict=True)
-            ]
-            return self.unit_vectors(model, k, how_pool[len("every2-") :], how_norm, halved)
         if "+t" in how_pool and slices is None:
             base_pool, fuse = how_pool.split("+t")
             kind = "diag" if fuse.startswith("diag") else "cov"
@@ -459,6 +452,13 @@ class OursGrid:
         if model == "fused":
             parts = [self.unit_vectors(m, k, how_pool, how_norm) for m in self.models]
             return np.concatenate(parts, axis=1) / np.sqrt(len(parts))
+        if how_pool.startswith("every2-") and slices is None:
+            # half the slices (every other one in time order): K/2 without re-embedding
+            halved = [
+                s[np.argsort(st.reshape(-1), kind="stable")][::2] if s is not None else None
+                for s, st in zip(self.slices[model, k], self.starts[model, k], strict=True)
+            ]
+            return self.unit_vectors(model, k, how_pool[len("every2-") :], how_norm, halved)
         key = (model, k, how_pool)
         if how_pool == "tags" and slices is None:
             if key not in self._pooled:

@@ -19,6 +19,7 @@ musicnn does: librosa mel power spectrogram at 16 kHz, ``n_fft=512``, ``hop_leng
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 #: TF1 checkpoint variable scope -> Keras layer name in :func:`build_musicnn`.
@@ -64,6 +65,7 @@ def build_musicnn(
     n_frames: int | None = 187,
     output: str = "penultimate",
     num_filt_frontend: float = 1.6,
+    frontend_dead: Mapping[str, Sequence[int]] | None = None,
 ) -> Any:
     """Build musicnn as an (untrained) Keras 3 model.
 
@@ -87,6 +89,10 @@ def build_musicnn(
         under those two keys.
     num_filt_frontend : float
         Front-end width factor (1.6: 204 timbral and 51 temporal filters).
+    frontend_dead : mapping of str to sequence of int, optional
+        Filters left out of front-end convolutions (``timbral_74``... to indices), each
+        channel put back as a constant after the frequency max: see
+        :mod:`deejai_model.networks.musicnn_prune`, which builds and fills such a network.
 
     Returns
     -------
@@ -102,9 +108,20 @@ def build_musicnn(
     def bn(name: str) -> Any:
         return layers.BatchNormalization(axis=-1, epsilon=_BN_EPSILON, name=name)
 
-    def bn_then_pool_freq(x: Any, name: str) -> Any:
-        # batch norm, then max over the whole frequency axis: (b, t, f, c) -> (b, t, c)
-        return ops.max(bn(name)(x, training=False), axis=2)
+    dead = {name: list(idx) for name, idx in (frontend_dead or {}).items()}
+
+    def block(x: Any, name: str, filters: int, kernel: tuple[int, int], padding: str) -> Any:
+        # convolution, batch norm, then max over the whole frequency axis: (b, t, f, c) -> (b, t, c)
+        gone = dead.get(name, [])
+        y = layers.Conv2D(
+            filters - len(gone), kernel, padding=padding, activation="relu", name=f"{name}_conv"
+        )(x)
+        y = ops.max(bn(f"{name}_bn")(y, training=False), axis=2)
+        if gone:
+            from deejai_model.networks.musicnn_prune import restore_channels_layer
+
+            y = restore_channels_layer()(gone, filters, name=f"{name}_restore")(y)
+        return y
 
     timbral_filters = int(num_filt_frontend * 128)
     temporal_filters = int(num_filt_frontend * 32)
@@ -117,24 +134,10 @@ def build_musicnn(
     x_pad7 = layers.ZeroPadding2D(((3, 3), (0, 0)), name="timbral_pad")(x)
     features = []
     for tag, width in (("74", int(0.4 * n_mels)), ("77", int(0.7 * n_mels))):
-        y = layers.Conv2D(
-            timbral_filters,
-            (7, width),
-            padding="valid",
-            activation="relu",
-            name=f"timbral_{tag}_conv",
-        )(x_pad7)
-        features.append(bn_then_pool_freq(y, f"timbral_{tag}_bn"))
+        features.append(block(x_pad7, f"timbral_{tag}", timbral_filters, (7, width), "valid"))
     # --- front end: temporal blocks ('same' padding, TF convention)
     for length in (128, 64, 32):
-        y = layers.Conv2D(
-            temporal_filters,
-            (length, 1),
-            padding="same",
-            activation="relu",
-            name=f"temporal_{length}_conv",
-        )(x)
-        features.append(bn_then_pool_freq(y, f"temporal_{length}_bn"))
+        features.append(block(x, f"temporal_{length}", temporal_filters, (length, 1), "same"))
     frontend = layers.Concatenate(axis=-1, name="frontend_concat")(features)
 
     # --- mid end: a convolution over all channels is a 1-D convolution in time
