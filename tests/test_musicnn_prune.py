@@ -72,7 +72,7 @@ def test_pruned_network_equals_the_full_one(name, slices):
     for output in ("penultimate", "taggram"):
         want, got = np.asarray(full[output]), np.asarray(pruned[output])
         assert float(np.abs(want).max()) > 0.1
-        assert float(np.abs(got - want).max()) < 1e-5
+        assert float(np.abs(got - want).max()) < 1e-4
 
 
 def test_dead_channels_go_back_in_their_places(slices):
@@ -100,7 +100,7 @@ def test_dead_channels_go_back_in_their_places(slices):
     assert all(set(killed[conv]) <= set(found[conv]) for conv in FRONTEND_CONVS)
     got = pruned(slices)
     for output in ("penultimate", "taggram"):
-        assert float(np.abs(np.asarray(got[output]) - np.asarray(want[output])).max()) < 1e-5
+        assert float(np.abs(np.asarray(got[output]) - np.asarray(want[output])).max()) < 1e-4
     assert float(np.abs(np.asarray(want["penultimate"])).max()) > 0.1
 
 
