@@ -218,15 +218,43 @@ def test_beet_says_it_once_and_stops_after_embed(env, music, bundles):
         "import beetsplug.deejai.upgrade as upgrade\n"
         f"upgrade.EARLIER_DEFAULTS = ({_model_id(bundles[0])!r},)\n"
     )
-    done = env.beet("deejai", "similar", "title:chord-1", "-n", "2", prelude=prelude)
+    done = env.beet("deejai", "similar", "title:chord-1", "-n", "2", prelude=prelude, probe=True)
     assert done.returncode == 0, done.stderr
     notices = [line for line in done.stderr.splitlines() if NOTICE in line]
     assert notices == [
         f"deejai: 4 of 4 items were embedded by musicnn-mtt@0.1.0, {NOTICE} (musicnn-mtt@9.9.9)"
     ], done.stderr
-    assert len(done.stdout.splitlines()) == 2
+    lines = done.stdout.splitlines()
+    assert len(lines) == 3 and lines[-1] == "HEAVY="  # two items; the query loaded no model
     done = env.beet("deejai", "embed", prelude=prelude)
     assert done.returncode == 0 and "4 embedded" in done.stderr, done.stderr
     done = env.beet("deejai", "similar", "title:chord-1", "-n", "2", prelude=prelude)
     assert done.returncode == 0 and NOTICE not in done.stderr, done.stderr
     assert len(done.stdout.splitlines()) == 2
+
+
+def test_the_web_dj_and_mix_excerpts_use_the_earlier_default(env, music, bundles, monkeypatch):
+    from beetsplug.deejai.store import VectorStore
+    from beetsplug.deejai.web.backend import LibraryDj
+
+    _library_with_earlier_vectors(env, music, bundles[0])
+    old, _ = _make_default(monkeypatch, bundles)
+    dj = LibraryDj(_plugin(), env.lib, ahead=2)
+    assert dj.index.model_id == old and len(dj.index) == 4
+    assert set(dj.beginnings()) == {item.id for item in env.lib.items()}
+
+    asked = []
+    slice_times = VectorStore.slice_times
+
+    def spy(self, model_id, item_ids):
+        asked.append(model_id)
+        return slice_times(self, model_id, item_ids)
+
+    monkeypatch.setattr(VectorStore, "slice_times", spy)
+    out, _, logs = _run(
+        env, "deejai", "mix", "chord-1", "noise-1", "--excerpt", "4", "--crossfade", "1",
+        "--dry-run",
+    )  # fmt: skip
+    assert asked == [old]  # where each excerpt starts comes from the earlier default's slices
+    assert len(out.strip().splitlines()) == 2
+    assert len([line for line in logs if NOTICE in line]) == 1
