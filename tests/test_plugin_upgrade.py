@@ -29,8 +29,9 @@ NOTICE = "an earlier default; `beet deejai embed` brings them up to date"
 
 
 def _model_id(bundle: Path) -> str:
-    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
-    return f"{manifest['name']}@{manifest['version']}:{manifest['weights']['sha256'][:12]}"
+    from beetsplug.deejai.importer import manifest_model_id
+
+    return manifest_model_id(bundle)
 
 
 @pytest.fixture(scope="module")

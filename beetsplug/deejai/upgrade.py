@@ -23,7 +23,6 @@ Nothing here imports numpy or TensorFlow.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,15 +117,15 @@ def shipped_bundle(model_id: str) -> str | None:
     ``model_id``, or None (an earlier default whose files no longer ship)."""
     import deejai_model
 
+    from .importer import manifest_model_id
+
     folder = Path(deejai_model.__file__).resolve().parent / "bundles"
     for manifest_path in sorted(folder.glob("*/manifest.json")):
         try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            found = f"{manifest['name']}@{manifest['version']}:{manifest['weights']['sha256'][:12]}"
+            if manifest_model_id(manifest_path.parent) == model_id:
+                return os.fspath(manifest_path.parent)
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        if found == model_id:
-            return os.fspath(manifest_path.parent)
     return None
 
 
