@@ -172,7 +172,12 @@ class Actions:
 
             model_id = self.query_model_id()
             index = load_index(
-                self.store, model_id, self.settings, self.plugin.index_dir(self.lib), self.log
+                self.store,
+                model_id,
+                self.settings,
+                self.plugin.index_dir(self.lib),
+                self.log,
+                fingerprint=self._query.fingerprint,
             )
             if len(index) == 0:
                 raise UserError(

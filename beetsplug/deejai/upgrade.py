@@ -51,16 +51,22 @@ class QueryModel:
         The model whose vectors and index the query uses.
     current_id : str
         The configured model (the shipped default when ``deejai.model`` is unset).
-    covered : int
-        Library items with vectors of ``model_id``.
+    fingerprint : dict
+        ``store.fingerprint(model_id)`` when it was chosen (its ``count``: library items with
+        vectors of ``model_id``); handed to ``load_index`` so that it is not counted twice.
     total : int
         Items in the library.
     """
 
     model_id: str
     current_id: str
-    covered: int
+    fingerprint: dict[str, int]
     total: int
+
+    @property
+    def covered(self) -> int:
+        """Library items with vectors of :attr:`model_id`."""
+        return self.fingerprint["count"]
 
     @property
     def earlier(self) -> bool:
@@ -98,18 +104,25 @@ def library_size(store: VectorStore) -> int:
 def choose_model(store: VectorStore, settings: Settings, current_id: str) -> QueryModel:
     """The model whose vectors queries use (see the module's docstring).
 
+    Costs one count of the library's items beyond what the index check costs anyway, unless
+    an earlier default may cover more (its rows are counted only when it wrote some here and
+    the current default does not cover every item).
+
     Parameters
     ----------
     current_id : str
         The configured model's id (``ModelHandle.model_id``).
     """
-    best_id, best = current_id, store.fingerprint(current_id)["count"]
-    if not settings.model:  # the shipped default: an earlier one may cover more
+    best_id, best = current_id, store.fingerprint(current_id)
+    total = library_size(store)
+    if not settings.model and best["count"] < total:  # an earlier default may cover more
         for model_id in earlier_defaults(current_id):
-            covered = store.fingerprint(model_id)["count"]
-            if covered > best:
-                best_id, best = model_id, covered
-    return QueryModel(best_id, current_id, best, library_size(store))
+            if store.generation(model_id) == 0:  # never embedded into this library
+                continue
+            fingerprint = store.fingerprint(model_id)
+            if fingerprint["count"] > best["count"]:
+                best_id, best = model_id, fingerprint
+    return QueryModel(best_id, current_id, best, total)
 
 
 def shipped_bundle(model_id: str) -> str | None:
