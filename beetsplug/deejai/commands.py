@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from beets.library import Item, Library
 
     from . import DeejaiPlugin
+    from .importer import ModelHandle
 
 ACTIONS = {
     "embed": "embed items (all, or those matching QUERY) that have no vectors yet",
@@ -159,7 +160,7 @@ class Actions:
                 self.log.warning("{}", self._query.notice())
         return self._query.model_id
 
-    def query_model(self):
+    def query_model(self) -> ModelHandle:
         """The :class:`ModelHandle` of :meth:`query_model_id` (to embed outside files)."""
         from .upgrade import model_handle
 

@@ -201,6 +201,7 @@ def with_excerpts(actions: Actions, tracks: list[MixTrack], items: list, length:
 
     model = actions.plugin.model()
     model_id = actions.query_model_id()  # the index's model (an earlier default's, maybe)
+    # whose manifest gives the slice length: the current bundle's if an earlier one is gone
     bundle_path = model.path if model_id == model.model_id else shipped_bundle(model_id)
     ids = [item.id for item in items if item is not None]
     stored = actions.store.slice_times(model_id, ids) if ids else {}
