@@ -150,6 +150,7 @@ def test_queries_use_the_earlier_default_until_embed_brings_the_library_up_to_da
     # queries keep using the earlier default (it still covers more)
     _, err, _ = _run(env, "deejai", "embed", "album:chord")
     assert "deejai: 2 embedded, 0 skipped, 0 failed" in err
+    assert "deejai: 2/2 items," in err  # with progress
     chords = {item.id for item in items if item.album == "chord"}
     assert _rows_by_model(env) == {old: everyone, new: chords}
     _, _, logs = _run(env, "deejai", "similar", "title:noise-1", "-n", "3")
