@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from beets.library import Item, Library
 
     from . import DeejaiPlugin
+    from .importer import ModelHandle
 
 ACTIONS = {
     "embed": "embed items (all, or those matching QUERY) that have no vectors yet",
@@ -136,6 +137,7 @@ class Actions:
         self.log = plugin._log
         self.settings = plugin.settings
         self._index = None
+        self._query = None  # upgrade.QueryModel, chosen on first use
         self._outside = 0
         self._outside_items: dict[int, Item] = {}  # by (negative) seed key
 
@@ -147,14 +149,36 @@ class Actions:
     def store(self):
         return self.plugin.store(self.lib)
 
+    def query_model_id(self) -> str:
+        """The model whose vectors queries use: the configured one, or an earlier default that
+        covers more of the library (:mod:`beetsplug.deejai.upgrade`; said in one log line)."""
+        if self._query is None:
+            from .upgrade import choose_model
+
+            self._query = choose_model(self.store, self.settings, self.plugin.model().model_id)
+            if self._query.earlier:
+                self.log.warning("{}", self._query.notice())
+        return self._query.model_id
+
+    def query_model(self) -> ModelHandle:
+        """The :class:`ModelHandle` of :meth:`query_model_id` (to embed outside files)."""
+        from .upgrade import model_handle
+
+        return model_handle(self.settings, self.plugin.model(), self.query_model_id())
+
     def index(self):
         """The current index (rebuilt first when the library's vectors changed)."""
         if self._index is None:
             from .index import load_index
 
-            model_id = self.plugin.model().model_id
+            model_id = self.query_model_id()
             index = load_index(
-                self.store, model_id, self.settings, self.plugin.index_dir(self.lib), self.log
+                self.store,
+                model_id,
+                self.settings,
+                self.plugin.index_dir(self.lib),
+                self.log,
+                fingerprint=self._query.fingerprint,
             )
             if len(index) == 0:
                 raise UserError(
@@ -223,7 +247,7 @@ class Actions:
         index = self.index()
         self.log.info("{} is not in the library; embedding it", path)
         try:
-            slices = self.plugin.model().embedder().embed_path(path).vectors
+            slices = self.query_model().embedder().embed_path(path).vectors
         except AudioError as error:
             raise UserError(f"deejai: cannot embed {error}") from error
         self._outside += 1
@@ -308,6 +332,12 @@ class Actions:
         print(summary.line(), file=sys.stderr)
         if summary.interrupted:
             raise UserError("deejai: interrupted; what was embedded is stored")
+        from .upgrade import retire_earlier
+
+        model_id = self.plugin.model().model_id
+        retire_earlier(
+            self.store, self.settings, model_id, self.plugin.index_dir(self.lib), self.log
+        )
 
     def _pretend_embed(self, query: list[str], opts) -> None:
         """``embed --pretend``: print what ``embed`` would embed (reads the manifest only)."""
@@ -326,7 +356,7 @@ class Actions:
 
         parser = _parser("index", "")
         parser.parse_args(args)
-        model_id = self.plugin.model().model_id
+        model_id = self.query_model_id()
         index = build_index(
             self.store, model_id, self.settings, self.plugin.index_dir(self.lib), self.log
         )
@@ -447,6 +477,7 @@ class Actions:
         """``ls``: the matching items, each with the state of its vectors; a count on stderr."""
         from .importer import CURRENT, MISSING, STALE, vector_states
         from .output import item_line
+        from .upgrade import earlier_items
 
         parser = _parser("ls", "[options] [QUERY]")
         _format_option(parser)
@@ -460,7 +491,11 @@ class Actions:
         model_id = self.plugin.model().model_id
         items = list(self.lib.items(query))
         counts = {CURRENT: 0, STALE: 0, MISSING: 0}
+        earlier = earlier_items(self.store, self.settings, model_id)  # an earlier default's
+        n_earlier = 0
         for item, (state, _) in zip(items, vector_states(items, self.store, model_id), strict=True):
+            if state == MISSING and item.id in earlier:
+                state, n_earlier = STALE, n_earlier + 1
             counts[state] += 1
             if opts.missing and state == CURRENT:
                 continue
@@ -468,8 +503,10 @@ class Actions:
             line = item_line(item, opts.format)
             ui.print_(line if opts.format else f"{line}  [vectors: {state}]")
         text = f"deejai: {len(items)} items: {counts[CURRENT]} with vectors of {model_id}"
-        if counts[STALE]:
-            text += f", {counts[STALE]} with vectors of an older file"
+        if counts[STALE] - n_earlier:
+            text += f", {counts[STALE] - n_earlier} with vectors of an older file"
+        if n_earlier:
+            text += f", {n_earlier} with vectors of an earlier default only (stale)"
         print(f"{text}, {counts[MISSING]} without", file=sys.stderr)
 
     def do_serve(self, args: list[str]) -> None:

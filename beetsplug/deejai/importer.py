@@ -27,6 +27,20 @@ if TYPE_CHECKING:
 _EMBEDDERS: dict[tuple, object] = {}
 
 
+def manifest_model_id(bundle_path: str | os.PathLike) -> str:
+    """``"<name>@<version>:<sha256[:12]>"`` of a bundle, read from its ``manifest.json`` only.
+
+    Raises
+    ------
+    OSError, ValueError, KeyError, TypeError
+        When the directory holds no plain manifest.
+    """
+    with open(os.path.join(bundle_path, "manifest.json"), encoding="utf-8") as f:
+        manifest = json.load(f)
+    sha = manifest["weights"]["sha256"]
+    return f"{manifest['name']}@{manifest['version']}:{sha[:12]}"
+
+
 class ModelHandle:
     """The configured model bundle: its id (cheap) and an embedder (loads TensorFlow).
 
@@ -56,10 +70,7 @@ class ModelHandle:
         """``"<name>@<version>:<sha256[:12]>"`` from the manifest, without loading weights."""
         if self._model_id is None:
             try:
-                with open(os.path.join(self.path, "manifest.json"), encoding="utf-8") as f:
-                    manifest = json.load(f)
-                sha = manifest["weights"]["sha256"]
-                self._model_id = f"{manifest['name']}@{manifest['version']}:{sha[:12]}"
+                self._model_id = manifest_model_id(self.path)
             except (OSError, ValueError, KeyError, TypeError):
                 # not a plain manifest: let the library say what it is (or why it is not one)
                 self._model_id = self.bundle().model_id

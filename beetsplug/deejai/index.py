@@ -390,6 +390,7 @@ def load_index(
     directory: str,
     log=None,
     rebuild: bool = True,
+    fingerprint: dict[str, int] | None = None,
 ) -> TrackIndex | None:
     """The current index of ``model_id``, rebuilt first if it is stale.
 
@@ -397,10 +398,14 @@ def load_index(
     ----------
     rebuild : bool
         When False, return None instead of rebuilding a stale index.
+    fingerprint : dict, optional
+        ``store.fingerprint(model_id)`` if the caller has just read it (default: read it).
     """
     paths = IndexPaths(directory, model_id, store.lib.path)
     meta = read_meta(paths)
-    reason = stale_reason(meta, paths, store.fingerprint(model_id), settings)
+    if fingerprint is None:
+        fingerprint = store.fingerprint(model_id)
+    reason = stale_reason(meta, paths, fingerprint, settings)
     if reason is None:
         assert meta is not None
         return TrackIndex(paths, meta, settings.exact_below, settings.search_k)

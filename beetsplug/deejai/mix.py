@@ -197,9 +197,14 @@ def with_excerpts(actions: Actions, tracks: list[MixTrack], items: list, length:
 
     if length <= 0:
         raise UserError("deejai mix: --excerpt must be > 0 seconds")
+    from .upgrade import shipped_bundle
+
     model = actions.plugin.model()
+    model_id = actions.query_model_id()  # the index's model (an earlier default's, maybe)
+    # whose manifest gives the slice length: the current bundle's if an earlier one is gone
+    bundle_path = model.path if model_id == model.model_id else shipped_bundle(model_id)
     ids = [item.id for item in items if item is not None]
-    stored = actions.store.slice_times(model.model_id, ids) if ids else {}
+    stored = actions.store.slice_times(model_id, ids) if ids else {}
     index = actions.index() if stored else None
     times: list[SliceTimes | None] = []
     durations: list[float] = []
@@ -215,7 +220,7 @@ def with_excerpts(actions: Actions, tracks: list[MixTrack], items: list, length:
         starts, slices, duration = row
         times.append(SliceTimes(starts, index.pooler.project(slices), float(duration)))
         durations.append(float(duration))
-    offsets = excerpt_offsets(times, length, _slice_seconds(model.path), durations)
+    offsets = excerpt_offsets(times, length, _slice_seconds(bundle_path or model.path), durations)
     return [
         dataclasses.replace(t, offset=offset, duration=length)
         for t, offset in zip(tracks, offsets, strict=True)

@@ -380,6 +380,22 @@ class VectorStore:
                     self._bump(tx, models)
         return deleted
 
+    def delete_model_rows(self, model_id: str, item_ids: Iterable[int]) -> int:
+        """Delete ``model_id``'s rows of these items (other models' rows stay), all or nothing;
+        returns how many."""
+        ids = [int(i) for i in item_ids]
+        deleted = 0
+        with self.lib.transaction() as tx, _atomic(tx):
+            for chunk, marks in _chunks(ids):
+                tx.mutate(
+                    f"DELETE FROM deejai_vectors WHERE model_id = ? AND item_id IN ({marks})",
+                    (model_id, *chunk),
+                )
+                deleted += tx.query("SELECT changes()")[0][0]
+            if deleted:
+                self._bump(tx, [model_id])
+        return deleted
+
     def prune_orphans(self) -> int:
         """Delete rows whose item is no longer in the library; returns how many."""
         with self.lib.transaction() as tx:

@@ -271,7 +271,9 @@ class LibraryDj:
             with open(path, "wb") as f:
                 f.write(data)
             try:
-                return self.plugin.model().embedder().embed_path(path).vectors
+                return self.actions.query_model().embedder().embed_path(path).vectors
+            except UserError as error:  # the index's model (an earlier default) is not installed
+                raise RequestError(str(error)) from None
             except AudioError as error:
                 shown = filename or "upload"
                 message = str(error).replace(path, shown).replace(folder, "")
