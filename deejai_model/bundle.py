@@ -37,7 +37,7 @@ from deejai_model.errors import BundleError
 
 MANIFEST_FILE = "manifest.json"
 FORMAT = 1
-ARCHITECTURES = ("musicnn", "speccy", "head")
+ARCHITECTURES = ("musicnn", "speccy", "head", "fused")
 FRONTEND_KEYS = {
     "kind": str,
     "sample_rate": int,
@@ -64,7 +64,7 @@ class Manifest:
     ----------
     name, version : str
         Identify the model; with the weights' hash they make :attr:`Bundle.model_id`.
-    architecture : {"musicnn", "speccy"}
+    architecture : {"musicnn", "speccy", "head", "fused"}
         Which builder in :mod:`deejai_model.networks` makes the network.
     architecture_params : dict
         Keyword arguments of that builder.
@@ -108,6 +108,16 @@ class Manifest:
     base: dict[str, str] | None = None
     runtime: dict[str, str] | None = None
     format: int = FORMAT
+
+    @property
+    def parts(self) -> tuple[int, ...]:
+        """Sizes of the blocks the embedding is made of, pooled one by one
+        (``deejai_model.pooling.Pooler.parts``): a fused network's parts' dims, else ``()``."""
+        if self.architecture != "fused":
+            return ()
+        return tuple(
+            int(part.get("num_units_backend", 200)) for part in self.architecture_params["parts"]
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, require_sha256: bool = True) -> Manifest:
@@ -215,6 +225,20 @@ class Manifest:
                 raise BundleError("manifest base.model_id must name the base model")
         elif base is not None:
             raise BundleError("manifest base is only for architecture 'head'")
+        if data["architecture"] == "fused":
+            parts = data["architecture_params"].get("parts")
+            if (
+                not isinstance(parts, list)
+                or len(parts) < 2
+                or not all(isinstance(p, dict) and p.get("prefix") for p in parts)
+            ):
+                raise BundleError(
+                    "manifest architecture_params.parts must list two or more networks, "
+                    "each with a prefix"
+                )
+            total = sum(int(p.get("num_units_backend", 200)) for p in parts)
+            if total != data["dim"]:
+                raise BundleError(f"manifest dim is {data['dim']} but the parts give {total}")
 
         runtime = data.get("runtime")
         if runtime is not None:
@@ -358,6 +382,8 @@ def _build_network(manifest: Manifest) -> Any:
     params = manifest.architecture_params
     if manifest.architecture == "musicnn":
         from deejai_model.networks.musicnn import build_musicnn as builder
+    elif manifest.architecture == "fused":
+        from deejai_model.networks.fused import build_fused as builder
     elif manifest.architecture == "head":
         from deejai_model.networks.head import build_head as builder
     else:  # "speccy", checked by Manifest

@@ -56,14 +56,19 @@ def test_signal(sample_rate: int, seconds: float = 40.0, seed: int = 0) -> np.nd
 
 
 def network_to_export(bundle: Bundle, prune: bool) -> Any:
-    """The Keras network to convert: musicnn without its dead filters, or the bundle's own."""
+    """The Keras network to convert: musicnn (alone or fused) without its dead filters, or the
+    bundle's own network."""
     manifest = bundle.manifest
-    if not prune or manifest.architecture != "musicnn":
+    if not prune or manifest.architecture not in ("musicnn", "fused"):
         return bundle.model
-    from deejai_model.networks.musicnn_prune import prune_musicnn
-
     with np.load(bundle.path / manifest.weights["file"], allow_pickle=False) as npz:
         weights = {key: npz[key] for key in npz.files}
+    if manifest.architecture == "fused":
+        from deejai_model.networks.fused import build_fused
+
+        return build_fused(weights=weights, **manifest.architecture_params)
+    from deejai_model.networks.musicnn_prune import prune_musicnn
+
     return prune_musicnn(weights, **manifest.architecture_params)
 
 

@@ -66,6 +66,7 @@ def build_musicnn(
     output: str = "penultimate",
     num_filt_frontend: float = 1.6,
     frontend_dead: Mapping[str, Sequence[int]] | None = None,
+    prefix: str = "",
 ) -> Any:
     """Build musicnn as an (untrained) Keras 3 model.
 
@@ -93,6 +94,9 @@ def build_musicnn(
         Filters left out of front-end convolutions (``timbral_74``... to indices), each
         channel put back as a constant after the frequency max: see
         :mod:`deejai_model.networks.musicnn_prune`, which builds and fills such a network.
+    prefix : str
+        Put before every layer name (and so every variable path), so that two musicnn
+        networks can live in one model (:mod:`deejai_model.networks.fused`).
 
     Returns
     -------
@@ -106,7 +110,7 @@ def build_musicnn(
         raise ValueError(f"output must be one of {OUTPUTS}, not {output!r}")
 
     def bn(name: str) -> Any:
-        return layers.BatchNormalization(axis=-1, epsilon=_BN_EPSILON, name=name)
+        return layers.BatchNormalization(axis=-1, epsilon=_BN_EPSILON, name=prefix + name)
 
     dead = {name: list(idx) for name, idx in (frontend_dead or {}).items()}
 
@@ -114,44 +118,48 @@ def build_musicnn(
         # convolution, batch norm, then max over the whole frequency axis: (b, t, f, c) -> (b, t, c)
         gone = dead.get(name, [])
         y = layers.Conv2D(
-            filters - len(gone), kernel, padding=padding, activation="relu", name=f"{name}_conv"
+            filters - len(gone),
+            kernel,
+            padding=padding,
+            activation="relu",
+            name=prefix + f"{name}_conv",
         )(x)
         y = ops.max(bn(f"{name}_bn")(y, training=False), axis=2)
         if gone:
             from deejai_model.networks.musicnn_prune import restore_channels_layer
 
-            y = restore_channels_layer()(gone, filters, name=f"{name}_restore")(y)
+            y = restore_channels_layer()(gone, filters, name=prefix + f"{name}_restore")(y)
         return y
 
     timbral_filters = int(num_filt_frontend * 128)
     temporal_filters = int(num_filt_frontend * 32)
 
-    inputs = keras.Input(shape=(n_frames, n_mels), dtype="float32", name="logmel")
-    x = layers.Reshape((-1, n_mels, 1), name="add_channel")(inputs)
+    inputs = keras.Input(shape=(n_frames, n_mels), dtype="float32", name=prefix + "logmel")
+    x = layers.Reshape((-1, n_mels, 1), name=prefix + "add_channel")(inputs)
     x = bn("input_bn")(x, training=False)
 
     # --- front end: timbral blocks ('valid' in frequency, time padded by 3 each side)
-    x_pad7 = layers.ZeroPadding2D(((3, 3), (0, 0)), name="timbral_pad")(x)
+    x_pad7 = layers.ZeroPadding2D(((3, 3), (0, 0)), name=prefix + "timbral_pad")(x)
     features = []
     for tag, width in (("74", int(0.4 * n_mels)), ("77", int(0.7 * n_mels))):
         features.append(block(x_pad7, f"timbral_{tag}", timbral_filters, (7, width), "valid"))
     # --- front end: temporal blocks ('same' padding, TF convention)
     for length in (128, 64, 32):
         features.append(block(x, f"temporal_{length}", temporal_filters, (length, 1), "same"))
-    frontend = layers.Concatenate(axis=-1, name="frontend_concat")(features)
+    frontend = layers.Concatenate(axis=-1, name=prefix + "frontend_concat")(features)
 
     # --- mid end: a convolution over all channels is a 1-D convolution in time
     def midend_conv(x: Any, i: int) -> Any:
-        x = layers.ZeroPadding1D((3, 3), name=f"midend_pad{i}")(x)
+        x = layers.ZeroPadding1D((3, 3), name=prefix + f"midend_pad{i}")(x)
         x = layers.Conv1D(
-            num_filt_midend, 7, padding="valid", activation="relu", name=f"midend_conv{i}"
+            num_filt_midend, 7, padding="valid", activation="relu", name=prefix + f"midend_conv{i}"
         )(x)
         return bn(f"midend_bn{i}")(x, training=False)
 
     m1 = midend_conv(frontend, 1)
-    m2 = layers.Add(name="midend_res2")([midend_conv(m1, 2), m1])
-    m3 = layers.Add(name="midend_res3")([midend_conv(m2, 3), m2])
-    midend = layers.Concatenate(axis=-1, name="midend_concat")([frontend, m1, m2, m3])
+    m2 = layers.Add(name=prefix + "midend_res2")([midend_conv(m1, 2), m1])
+    m3 = layers.Add(name=prefix + "midend_res3")([midend_conv(m2, 3), m2])
+    midend = layers.Concatenate(axis=-1, name=prefix + "midend_concat")([frontend, m1, m2, m3])
 
     # --- back end: max and mean over time, interleaved per channel as TF1's
     # flatten(concat([max, mean], axis=2)) of (b, c, 1) tensors gives them.
@@ -159,18 +167,20 @@ def build_musicnn(
     mean_pool = ops.mean(midend, axis=1)
     pooled = ops.reshape(ops.stack([max_pool, mean_pool], axis=-1), (-1, 2 * midend.shape[-1]))
     pooled = bn("backend_pool_bn")(pooled, training=False)
-    dense = layers.Dense(num_units_backend, activation="relu", name="penultimate_dense")(pooled)
+    dense = layers.Dense(num_units_backend, activation="relu", name=prefix + "penultimate_dense")(
+        pooled
+    )
     penultimate = bn("penultimate_bn")(dense, training=False)
 
     if output == "penultimate":
         outputs: Any = penultimate
     else:
-        logits = layers.Dense(num_classes, name="tags_dense")(penultimate)
-        taggram = layers.Activation("sigmoid", name="taggram")(logits)
+        logits = layers.Dense(num_classes, name=prefix + "tags_dense")(penultimate)
+        taggram = layers.Activation("sigmoid", name=prefix + "taggram")(logits)
         outputs = (
             taggram if output == "taggram" else {"penultimate": penultimate, "taggram": taggram}
         )
-    return keras.Model(inputs, outputs, name="musicnn")
+    return keras.Model(inputs, outputs, name=prefix + "musicnn")
 
 
 def checkpoint_to_keras_weights(variables: dict[str, Any]) -> dict[str, Any]:

@@ -201,28 +201,33 @@ def restore_channels_layer() -> type:
     return RestoreChannels
 
 
-def prune_musicnn(weights: Mapping[str, np.ndarray], **architecture_params: Any) -> Any:
+def prune_musicnn(
+    weights: Mapping[str, np.ndarray], prefix: str = "", **architecture_params: Any
+) -> Any:
     """musicnn built without its dead front-end filters, weights assigned.
 
     Parameters
     ----------
     weights : mapping of str to np.ndarray
-        The full network's weights by Keras variable path (a bundle's ``weights.npz``).
+        The full network's weights by Keras variable path (a bundle's ``weights.npz``); with
+        ``prefix``, those whose path starts with it.
+    prefix : str
+        The network's layer-name prefix (:func:`~deejai_model.networks.musicnn.build_musicnn`).
     **architecture_params
-        :func:`~deejai_model.networks.musicnn.build_musicnn`'s parameters (a bundle's
+        :func:`~deejai_model.networks.musicnn.build_musicnn`'s other parameters (a bundle's
         ``architecture_params``).
 
     Returns
     -------
     keras.Model
-        Same inputs and outputs as the full network, and the same values up to float32
-        summation order.
+        Same inputs and outputs as the full network, and the same values within the parity
+        gate (see the module's docstring).
     """
     from deejai_model.networks.musicnn import build_musicnn
 
-    dead = dead_filters(weights)
-    model = build_musicnn(**architecture_params, frontend_dead=dead)
-    values = pruned_weights(weights)
+    own = {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
+    model = build_musicnn(**architecture_params, frontend_dead=dead_filters(own), prefix=prefix)
+    values = {prefix + k: v for k, v in pruned_weights(own).items()}
     variables = {v.path: v for v in model.weights}
     missing = set(variables) - set(values)
     if missing:

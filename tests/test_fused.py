@@ -1,0 +1,84 @@
+"""The fused bundle: musicnn MTT and MSD side by side on one input (networks/fused.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from audio_fixtures import chord, music, write_audio
+
+from deejai_model.bundle import BundleError, Manifest, load_bundle
+from deejai_model.embed import Embedder
+
+BUNDLES = Path(__file__).resolve().parents[1] / "deejai_model" / "bundles"
+SR = 22050
+
+
+@pytest.fixture(scope="module")
+def songs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("fused")
+    return [
+        write_audio(folder / "music.ogg", music(20.0, SR, bpm=96, seed=5), SR),
+        write_audio(folder / "chord.flac", chord(8.0, SR), SR),
+    ]
+
+
+def _vectors(bundle, songs) -> np.ndarray:
+    out = dict(Embedder(bundle, max_slices=4, workers=1).embed_paths(songs))
+    return np.concatenate([out[os.fspath(p)].vectors for p in songs])
+
+
+def test_fused_vectors_are_the_two_networks_side_by_side(songs):
+    fused = load_bundle(BUNDLES / "musicnn_fused")
+    assert fused.runtime == "litert" and fused.dim == 400
+    assert fused.manifest.parts == (200, 200)
+    mtt, msd = (load_bundle(BUNDLES / name) for name in ("musicnn_mtt", "musicnn_msd"))
+    want = np.concatenate([_vectors(mtt, songs), _vectors(msd, songs)], axis=1)
+    got = _vectors(fused, songs)
+    assert got.shape == want.shape and want.shape[1] == 400 and len(want) >= 5
+    assert np.abs(want).max() > 0.5
+    assert np.abs(got - want).max() <= 1e-4
+
+
+def test_fused_litert_matches_its_keras_network(songs):
+    keras_bundle = load_bundle(BUNDLES / "musicnn_fused", runtime="keras")
+    lite_bundle = load_bundle(BUNDLES / "musicnn_fused")
+    assert keras_bundle.model_id == lite_bundle.model_id
+    assert np.abs(_vectors(keras_bundle, songs) - _vectors(lite_bundle, songs)).max() <= 1e-4
+
+
+def _edited(tmp_path: Path, edit) -> Path:
+    directory = tmp_path / "fused"
+    shutil.copytree(BUNDLES / "musicnn_fused", directory)
+    data = json.loads((directory / "manifest.json").read_text())
+    edit(data)
+    (directory / "manifest.json").write_text(json.dumps(data))
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.update(dim=300), "dim is 300 but the parts give 400"),
+        (
+            lambda d: d["architecture_params"].update(parts=d["architecture_params"]["parts"][:1]),
+            "two or more networks",
+        ),
+        (
+            lambda d: d["architecture_params"]["parts"][1].pop("prefix"),
+            "each with a prefix",
+        ),
+    ],
+)
+def test_bad_fused_manifests_are_refused(tmp_path, edit, message):
+    with pytest.raises(BundleError, match=message):
+        load_bundle(_edited(tmp_path, edit))
+
+
+def test_other_architectures_have_one_part():
+    manifest = Manifest.from_json((BUNDLES / "musicnn_mtt" / "manifest.json").read_text())
+    assert manifest.parts == ()
