@@ -13,6 +13,13 @@ Every track vector, of a library track or of a file outside the library, takes t
    mean pooled vector is subtracted;
 5. the result is scaled to unit length (a track without slices gets the zero vector).
 
+Parts (``parts``): when a slice vector is several networks' outputs side by side (e.g. two
+200-d models = 400-d slices), ``parts`` gives the sizes of its consecutive column blocks. Each
+block then takes steps 1-5 on its own (one fitted sub-pooler per block, same settings) and the
+track vector is the blocks' unit vectors side by side divided by ``sqrt(n_parts)``: a unit
+vector whose cosine with another is the mean of the blocks' cosines. (A joint adaptation of
+the concatenation measured worse than this per-network pooling, docs/benchmarks.md "fused".)
+
 :class:`Pooler` holds the settings; :meth:`Pooler.fit` learns from the library what steps 2-4
 need and returns a :class:`FittedPooler`, whose :meth:`~FittedPooler.transform` gives any
 track's vector. :meth:`FittedPooler.to_data` / :meth:`FittedPooler.from_data` turn the fitted
@@ -90,6 +97,20 @@ def _bags(slices_per_track: Sequence[np.ndarray]) -> tuple[list[np.ndarray], int
     return [b if b.shape[1] or not dim else np.zeros((0, dim), np.float32) for b in bags], dim
 
 
+def _split(bags: Sequence[np.ndarray], parts: Sequence[int]) -> list[list[np.ndarray]]:
+    """Each block's slices: ``[block][track]`` arrays of ``(n_slices_i, parts[block])``."""
+    bounds = np.cumsum(parts)[:-1]
+    per_track = [np.split(b, bounds, axis=1) for b in bags]
+    return [[blocks[i] for blocks in per_track] for i in range(len(parts))]
+
+
+def _join(blocks: Sequence[np.ndarray]) -> np.ndarray:
+    """Unit rows of the blocks side by side over ``sqrt(n_blocks)``: ``(n, sum of widths)``
+    float32 (a cosine between two rows is the mean of the blocks' cosines)."""
+    scale = np.float32(1.0 / np.sqrt(len(blocks)))
+    return (np.concatenate(blocks, axis=1) * scale).astype(np.float32)
+
+
 def _finish(raw: np.ndarray, mean: np.ndarray, has_slices: np.ndarray) -> np.ndarray:
     """Centre and scale to unit length; tracks without slices get zero: ``(n, out_dim)``."""
     out = unit_rows(np.asarray(raw, dtype=np.float32) - mean)
@@ -119,6 +140,10 @@ class Pooler:
         Subtract the library's mean pooled vector before scaling to unit length.
     center_min_tracks : int
         Smallest library that is centred.
+    parts : tuple of int
+        Sizes of consecutive column blocks of the slice vectors (e.g. ``(200, 200)`` for two
+        networks' outputs side by side), each pooled on its own; ``()`` or one block: the
+        whole vector is pooled as one.
     """
 
     kind: str = DEFAULT_POOLING
@@ -129,8 +154,17 @@ class Pooler:
     epsilon: float = mp3tovec.DEFAULT_EPSILON
     center: bool = True
     center_min_tracks: int = MIN_TRACKS_TO_CENTER
+    parts: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        if not isinstance(self.parts, Sequence):
+            raise ValueError(f"parts must be a sequence of block sizes, got {self.parts!r}")
+        parts = tuple(self.parts)
+        if not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in parts):
+            raise ValueError(f"parts must be block sizes (whole numbers), got {list(parts)}")
+        if any(p < 1 for p in parts):
+            raise ValueError(f"parts must be positive block sizes, got {list(parts)}")
+        object.__setattr__(self, "parts", tuple(int(p) for p in parts))
         if self.kind not in POOLINGS:
             raise ValueError(f"unknown pooling {self.kind!r}; known: {', '.join(POOLINGS)}")
         if not 0.0 < self.epsilon < 2.0:
@@ -139,8 +173,16 @@ class Pooler:
             raise ValueError(f"adapt_dims must be >= 1, got {self.adapt_dims}")
 
     def settings(self) -> dict[str, Any]:
-        """The settings as a JSON-able dict (``Pooler(**settings())`` is this pooler)."""
-        return dataclasses.asdict(self)
+        """The settings as a JSON-able dict (``Pooler(**settings())`` is this pooler).
+
+        ``parts`` is a list, and left out when there are none (so settings saved before parts
+        existed still read as the same pooler).
+        """
+        settings = dataclasses.asdict(self)
+        settings["parts"] = list(self.parts)
+        if not self.parts:
+            del settings["parts"]
+        return settings
 
     def fit(self, slices_per_track: Sequence[np.ndarray]) -> FittedPooler:
         """Learn from a library what its track vectors need (see :meth:`fit_transform`)."""
@@ -167,8 +209,32 @@ class Pooler:
             ``(n_tracks, fitted.dim)`` float32 unit track vectors, equal (to float32
             rounding) to ``fitted.transform`` of each track's slices; zero rows for tracks
             without slices.
+
+        Raises
+        ------
+        ValueError
+            When the slices' dimension is not the sum of ``parts``.
         """
         bags, input_dim = _bags(slices_per_track)
+        if self.parts:
+            if input_dim and input_dim != sum(self.parts):
+                raise ValueError(
+                    f"slice vectors have {input_dim} dimensions but parts {list(self.parts)} "
+                    f"sum to {sum(self.parts)}"
+                )
+            input_dim = sum(self.parts)
+            bags = [b if b.shape[1] else np.zeros((0, input_dim), np.float32) for b in bags]
+        if len(self.parts) > 1:
+            whole = dataclasses.replace(self, parts=())
+            fits = [whole.fit_transform(blocks, block) for blocks in _split(bags, self.parts)]
+            fitted = FittedPooler(
+                self,
+                input_dim,
+                len(bags),
+                np.concatenate([f.mean for f, _ in fits]),
+                parts=tuple(f for f, _ in fits),
+            )
+            return fitted, _join([vectors for _, vectors in fits])
         n_tracks = len(bags)
         projection = None
         if self.adapt and n_tracks >= self.adapt_min_tracks and input_dim:
@@ -210,6 +276,10 @@ class FittedPooler:
         ``(input_dim, adapt_dims)`` float32 adaptation, or None.
     reference : list of np.ndarray or None
         TF-IDF only: the library's (projected) slices, one ``(n_slices_i, d)`` array per track.
+    parts : tuple of FittedPooler
+        With two or more ``pooler.parts``: one fitted pooler per block (what each learned is
+        there; ``mean`` is then their means side by side, ``projection`` and ``reference``
+        None); empty otherwise.
     """
 
     pooler: Pooler
@@ -218,6 +288,7 @@ class FittedPooler:
     mean: np.ndarray
     projection: np.ndarray | None = None
     reference: list[np.ndarray] | None = None
+    parts: tuple[FittedPooler, ...] = ()
 
     @property
     def dim(self) -> int:
@@ -257,8 +328,20 @@ class FittedPooler:
         np.ndarray
             ``(n_slices, d)`` float32: unit slices projected by the library's adaptation
             (``d = adapt_dims``), or the raw slices when the pooler learned no projection.
+            With parts: each block's projected slices scaled to unit length, side by side,
+            over ``sqrt(n_parts)`` (a cosine between two rows is the mean of the blocks'
+            cosines).
         """
         bags, _ = _bags([slices])
+        if self.parts:
+            return _join(
+                [
+                    unit_rows(part.project(blocks[0]))
+                    for part, blocks in zip(
+                        self.parts, _split(bags, self.pooler.parts), strict=True
+                    )
+                ]
+            )
         if self.projection is None:
             return bags[0]
         return project_slices(bags, self.projection)[0]
@@ -272,6 +355,15 @@ class FittedPooler:
                 f"slice vectors have {dim} dimensions; the pooler was fitted on {self.input_dim}"
             )
         bags = [b if b.shape[1] else np.zeros((0, self.input_dim), np.float32) for b in bags]
+        if self.parts:
+            return _join(
+                [
+                    part.transform_many(blocks)
+                    for part, blocks in zip(
+                        self.parts, _split(bags, self.pooler.parts), strict=True
+                    )
+                ]
+            )
         if self.projection is not None:
             bags = project_slices(bags, self.projection)
         kind = self.pooler.kind
@@ -298,6 +390,9 @@ class FittedPooler:
         arrays : dict of np.ndarray
             ``mean``; ``projection`` when adapted; ``reference_slices`` (all slices
             concatenated) and ``reference_lengths`` (slices per track) for TF-IDF.
+
+        With parts, ``meta["parts"]`` holds each block's meta and each block's arrays are
+        named ``part<i>_<name>`` (``mean`` is then the blocks' means side by side).
         """
         meta = {
             "format": FORMAT,
@@ -309,6 +404,12 @@ class FittedPooler:
             "has_reference": self.reference is not None,
         }
         arrays = {"mean": np.asarray(self.mean, dtype=np.float32)}
+        if self.parts:
+            meta["parts"] = []
+            for i, part in enumerate(self.parts):
+                part_meta, part_arrays = part.to_data()
+                meta["parts"].append(part_meta)
+                arrays.update({f"part{i}_{name}": a for name, a in part_arrays.items()})
         if self.projection is not None:
             arrays["projection"] = np.asarray(self.projection, dtype=np.float32)
         if self.reference is not None:
@@ -340,6 +441,22 @@ class FittedPooler:
                 lengths = np.asarray(arrays["reference_lengths"], dtype=np.int64)
                 slices = np.asarray(arrays["reference_slices"], dtype=np.float32)
                 reference = np.split(slices, np.cumsum(lengths)[:-1]) if len(lengths) else []
+            parts = tuple(
+                cls.from_data(
+                    part_meta,
+                    {
+                        name.removeprefix(f"part{i}_"): a
+                        for name, a in arrays.items()
+                        if name.startswith(f"part{i}_")
+                    },
+                )
+                for i, part_meta in enumerate(meta.get("parts", ()))
+            )
+            if len(parts) != (len(pooler.parts) if len(pooler.parts) > 1 else 0):
+                raise ValueError(
+                    f"incomplete pooler state: {len(parts)} fitted parts for parts "
+                    f"{list(pooler.parts)}"
+                )
             return cls(
                 pooler,
                 int(meta["input_dim"]),
@@ -347,6 +464,7 @@ class FittedPooler:
                 np.asarray(arrays["mean"], dtype=np.float32),
                 projection,
                 reference,
+                parts,
             )
         except (KeyError, TypeError) as error:
             raise ValueError(f"incomplete pooler state: {error}") from error
