@@ -47,7 +47,7 @@ FRONTEND_KEYS = {
     "slice_frames": int,
 }
 #: The bundle that ships as the default ears (a directory under ``deejai_model/bundles``).
-DEFAULT_BUNDLE = "musicnn_mtt"
+DEFAULT_BUNDLE = "musicnn_fused"
 #: Slices the network sees per call of :meth:`Bundle.embed`'s compiled function.
 DEFAULT_BATCH_SIZE = 32
 
@@ -848,5 +848,5 @@ def save_bundle(
 
 
 def default_bundle_path() -> Path:
-    """The bundle that ships with the package as the default ears (``musicnn_mtt``)."""
+    """The bundle that ships as the default ears (``musicnn_fused``: MTT and MSD musicnn)."""
     return Path(__file__).resolve().parent / "bundles" / DEFAULT_BUNDLE

@@ -36,6 +36,7 @@ for similar, journey and playlist.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -262,13 +263,39 @@ def track_vectors(
     per item.
     """
     ids = store.item_ids(model_id)
-    pooler = settings.pooler()
+    pooler = dataclasses.replace(settings.pooler(), parts=model_parts(model_id, settings))
     if log is not None:
         log.info("pooling the slices of {} items ({})", len(ids), pooler.kind)
     slices = store.slices(model_id, ids)
     ids = [i for i in ids if i in slices]  # an item removed meanwhile
     fitted, vectors = pooler.fit_transform([slices[i] for i in ids])
     return np.asarray(ids, dtype=np.int64), vectors, fitted
+
+
+def model_parts(model_id: str, settings: Settings) -> tuple[int, ...]:
+    """Blocks that ``model_id``'s slice vectors are made of, pooled one by one.
+
+    A fused bundle's (``deejai_model.networks.fused``) parts' dims, found in the manifest of
+    the configured bundle or of a shipped one with that model id; ``()`` (one block) for any
+    other model or one whose bundle is not found.
+    """
+    from deejai_model.bundle import Manifest
+
+    from .importer import manifest_model_id
+    from .upgrade import shipped_bundle
+
+    for path in (settings.model, shipped_bundle(model_id)):
+        if not path:
+            continue
+        try:
+            if manifest_model_id(path) != model_id:
+                continue
+            with open(os.path.join(path, "manifest.json"), encoding="utf-8") as f:
+                text = f.read()
+            return Manifest.from_json(text).parts
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return ()
 
 
 def csls_radii(vectors: np.ndarray, k: int, annoy_index=None, block: int = 2048) -> np.ndarray:
