@@ -442,6 +442,10 @@ class OursGrid:
         statistic (:mod:`deejai_model.timbre`, z-scored) concatenated with weights sqrt(1-w)
         and sqrt(w), so that cosine similarity is ``(1-w) ours + w timbre``.
         """
+        if model == "fused" and "+t" not in how_pool:
+            # each model pooled (every2-: halved) on its own, then joined
+            parts = [self.unit_vectors(m, k, how_pool, how_norm) for m in self.models]
+            return np.concatenate(parts, axis=1) / np.sqrt(len(parts))
         if how_pool.startswith("every2-") and slices is None:
             # half the slices (every other one in time order): K/2 without re-embedding
             halved = [
