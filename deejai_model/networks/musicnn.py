@@ -184,7 +184,7 @@ def checkpoint_to_keras_weights(
         ``beta1_power``...) are ignored.
     names : dict of str to str or None
         Checkpoint scope -> Keras layer name; ``None`` is :data:`CHECKPOINT_NAMES` (another
-        network of the wheel passes its own, e.g. :data:`deejai_model.networks.vgg.CHECKPOINT_NAMES`).
+        network of the wheel passes its own, as :mod:`deejai_model.networks.vgg` does).
     conv1d_layers : tuple of str
         Keras layers whose ``(k, w, 1, f)`` checkpoint kernels become ``(k, w, f)``.
 
