@@ -3,7 +3,8 @@
 Systems: the decode floor (PyAV whole-file decode to 22.05 kHz mono; and ours' K-excerpt decode
 alone), bliss, Musly (timbre, whole files), ours (``Embedder`` end to end on the shipped
 bundle's default runtime, LiteRT, then the default mean+std pooling), ``ours-keras`` (the same on
-Keras/TensorFlow), and ``beet-embed`` (``beet deejai embed`` itself, in-process, on a fresh
+Keras/TensorFlow), ``ours@<bundle dir>`` (``ours`` on another bundle),
+and ``beet-embed`` (``beet deejai embed`` itself, in-process, on a fresh
 library of the same files imported in place without auto-embedding; afterwards the first and
 second ``beet deejai similar`` in fresh processes: the first query after an import builds the
 index).
@@ -161,7 +162,7 @@ def _setup(system: str, k: int, paths: Sequence[str] = ()):
 
         run.after = after
         return run
-    if system in ("ours", "ours-keras"):
+    if system in ("ours", "ours-keras") or system.startswith("ours@"):
         import numpy as np
 
         from deejai_model import mp3tovec
@@ -169,7 +170,9 @@ def _setup(system: str, k: int, paths: Sequence[str] = ()):
         from deejai_model.embed import Embedder
 
         runtime = "keras" if system == "ours-keras" else "auto"
-        bundle = load_bundle(default_bundle_path(), runtime=runtime)
+        # ours@<bundle dir>: the same on another bundle (its default runtime)
+        where = Path(system[len("ours@") :]) if "@" in system else default_bundle_path()
+        bundle = load_bundle(where, runtime=runtime)
         bundle.embed(np.zeros((1, *bundle.input_shape), np.float32))  # trace / first call
         embedder = Embedder(bundle, max_slices=k, workers=2)
         # the front end's first call (numpy FFT set-up, filterbank): start-up, not per track
@@ -277,7 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ks = [int(x) for x in args.k.split(",")]
             if system == "excerpts":
                 ks = [k for k in ks if k > 0]  # K=all is the whole-file decode above
-            for k in ks if system in ("ours", "ours-keras", "beet-embed", "excerpts") else [0]:
+            per_k = ("ours", "ours-keras", "beet-embed", "excerpts")
+            for k in ks if system in per_k or system.startswith("ours@") else [0]:
                 print(
                     f"[{time.strftime('%H:%M:%S')}] {system} K={k} ...", file=sys.stderr, flush=True
                 )
@@ -287,6 +291,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_after = loadavg()
 
     def label(r: dict) -> str:
+        if r["system"].startswith("ours@"):
+            return (
+                f"ours: Embedder K={r['k'] or 'all'} on {r['system'][len('ours@') :]}, "
+                "its default runtime, workers=2, + mean+std pooling"
+            )
         return {
             "decode": "decode floor: PyAV whole file, 22.05 kHz mono",
             "excerpts": f"decode floor: ours' K={r['k'] or 'all'} excerpts (PyAV seek)",

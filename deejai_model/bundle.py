@@ -37,7 +37,7 @@ from deejai_model.errors import BundleError
 
 MANIFEST_FILE = "manifest.json"
 FORMAT = 1
-ARCHITECTURES = ("musicnn", "speccy", "head", "fused")
+ARCHITECTURES = ("musicnn", "speccy", "head", "fused", "vgg")
 FRONTEND_KEYS = {
     "kind": str,
     "sample_rate": int,
@@ -64,7 +64,7 @@ class Manifest:
     ----------
     name, version : str
         Identify the model; with the weights' hash they make :attr:`Bundle.model_id`.
-    architecture : {"musicnn", "speccy", "head", "fused"}
+    architecture : {"musicnn", "speccy", "head", "fused", "vgg"}
         Which builder in :mod:`deejai_model.networks` makes the network.
     architecture_params : dict
         Keyword arguments of that builder.
@@ -386,6 +386,8 @@ def _build_network(manifest: Manifest) -> Any:
         from deejai_model.networks.fused import build_fused as builder
     elif manifest.architecture == "head":
         from deejai_model.networks.head import build_head as builder
+    elif manifest.architecture == "vgg":
+        from deejai_model.networks.vgg import build_vgg as builder
     else:  # "speccy", checked by Manifest
         from deejai_model.networks.speccy import build_speccy as builder
     try:

@@ -3,7 +3,8 @@
 
 The checkpoint is read with ``tf.compat.v1.train.NewCheckpointReader`` (its ``.meta`` graph
 does not import on TF 2.16+); its variables are renamed to the Keras model of
-:func:`deejai_model.networks.musicnn.build_musicnn` and saved with
+:func:`deejai_model.networks.musicnn.build_musicnn` (``*_musicnn``) or
+:func:`deejai_model.networks.vgg.build_vgg` (``*_vgg``) and saved with
 :func:`deejai_model.bundle.save_bundle`, with musicnn's ISC licence and a provenance note.
 
 Usage::
@@ -11,6 +12,10 @@ Usage::
     python scripts/convert_musicnn.py MTT_musicnn deejai_model/bundles/musicnn_mtt
     python scripts/convert_musicnn.py MSD_musicnn deejai_model/bundles/musicnn_msd \\
         --wheel-dir /tmp/whl
+    python scripts/convert_musicnn.py MTT_vgg /tmp/vgg_mtt --embedding pool5
+
+``--embedding`` picks a VGG bundle's embedding output (see
+:mod:`deejai_model.networks.vgg`); the bundle is named ``musicnn-vgg-mtt-<embedding>``.
 
 Without ``--wheel-dir`` the wheel is fetched with ``pip download --no-deps musicnn==0.1.0``.
 """
@@ -31,11 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from deejai_model.bundle import load_bundle, save_bundle  # noqa: E402
-from deejai_model.networks.musicnn import (  # noqa: E402
-    CHECKPOINT_NAMES,
-    build_musicnn,
-    checkpoint_to_keras_weights,
-)
+from deejai_model.networks import musicnn, vgg  # noqa: E402
 
 WHEEL = "musicnn==0.1.0"
 WHEEL_URL = "https://pypi.org/project/musicnn/0.1.0/"
@@ -43,6 +44,8 @@ MODELS = {
     # name: (bundle name, training data, labels attribute in musicnn/configuration.py)
     "MTT_musicnn": ("musicnn-mtt", "MagnaTagATune", "MTT_LABELS"),
     "MSD_musicnn": ("musicnn-msd", "the Million Song Dataset", "MSD_LABELS"),
+    "MTT_vgg": ("musicnn-vgg-mtt", "MagnaTagATune", "MTT_LABELS"),
+    "MSD_vgg": ("musicnn-vgg-msd", "the Million Song Dataset", "MSD_LABELS"),
 }
 ARCH_PARAMS = {
     "num_filt_midend": 64,
@@ -52,6 +55,8 @@ ARCH_PARAMS = {
     "n_frames": 187,
     "output": "both",
 }
+VGG_PARAMS = {"num_filters": 128, "num_classes": 50, "n_mels": 96, "n_frames": 187, "output": "all"}
+VGG_DIMS = {"pool5": 256, "pool5_maxmean": 256, "pool4_maxmean": 256, "pool45": 512}
 FRONTEND = {
     "kind": "musicnn",
     "sample_rate": 16000,
@@ -118,8 +123,53 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def convert(model_name: str, out_dir: Path, wheel_dir: Path | None) -> None:
-    bundle_name, dataset, labels_attr = MODELS[model_name]
+def network_description(model_name: str, embedding: str) -> dict:
+    """How to build, name and describe the Keras port of one of the wheel's networks."""
+    if model_name.endswith("_vgg"):
+        if embedding not in VGG_DIMS:
+            raise SystemExit(f"--embedding must be one of {', '.join(VGG_DIMS)} for {model_name}")
+        return {
+            "module": vgg,
+            "architecture": "vgg",
+            "params": VGG_PARAMS,
+            "output": embedding,
+            "dim": VGG_DIMS[embedding],
+            "suffix": f"-{embedding}",
+            "port": "`deejai_model.networks.vgg.build_vgg` (kernels unchanged",
+            "embedding_note": (
+                f"`{embedding}` ({VGG_DIMS[embedding]}-d, see `deejai_model/networks/vgg.py`: "
+                "pooled outputs of the last two convolution blocks); the tag layer "
+                "(`taggram`, sigmoid) is kept as a second output, labels in `manifest.json`."
+            ),
+        }
+    if embedding != "penultimate":
+        raise SystemExit(f"{model_name} has one embedding: penultimate")
+    return {
+        "module": musicnn,
+        "architecture": "musicnn",
+        "params": ARCH_PARAMS,
+        "output": "penultimate",
+        "dim": ARCH_PARAMS["num_units_backend"],
+        "suffix": "",
+        "port": "`deejai_model.networks.musicnn.build_musicnn` (mid-end kernels\n"
+        "  `(7, w, 1, 64)` squeezed to Conv1D `(7, w, 64)`",
+        "embedding_note": (
+            "`penultimate` (200-d), the batch-normalised 200-unit dense layer that musicnn's\n"
+            "  `extractor()` returns as `features['penultimate']`; the tag layer (`taggram`, "
+            "sigmoid) is\n  kept as a second output, labels in `manifest.json`."
+        ),
+    }
+
+
+def convert(
+    model_name: str, out_dir: Path, wheel_dir: Path | None, embedding: str | None = None
+) -> None:
+    base_name, dataset, labels_attr = MODELS[model_name]
+    net = network_description(
+        model_name, embedding or ("pool5" if model_name.endswith("_vgg") else "penultimate")
+    )
+    bundle_name = base_name + net["suffix"]
+    names = net["module"].CHECKPOINT_NAMES
     with tempfile.TemporaryDirectory() as tmp:
         root, wheel_file = obtain_wheel(wheel_dir, Path(tmp))
         checkpoint_dir = root / "musicnn" / model_name
@@ -129,13 +179,14 @@ def convert(model_name: str, out_dir: Path, wheel_dir: Path | None) -> None:
         data_sha = sha256(checkpoint_dir / ".data-00000-of-00001")
         wheel_sha = sha256(wheel_file) if wheel_file else "(given unpacked; not recorded)"
 
-    weights = checkpoint_to_keras_weights(variables)
-    used = {n for n in variables if n.rpartition("/")[0] in CHECKPOINT_NAMES}
+    weights = net["module"].checkpoint_to_keras_weights(variables)
+    used = {n for n in variables if n.rpartition("/")[0] in names}
     skipped = sorted(set(variables) - used)
     if any("Adam" not in n and not n.startswith("beta") for n in skipped):
         raise SystemExit(f"unmapped checkpoint variables: {skipped}")
 
-    model = build_musicnn(**ARCH_PARAMS)
+    build = net["module"].build_vgg if net["architecture"] == "vgg" else musicnn.build_musicnn
+    model = build(**net["params"])
     paths = {v.path for v in model.weights}
     if paths != set(weights):
         raise SystemExit(f"weights and model differ: {sorted(paths ^ set(weights))}")
@@ -146,10 +197,10 @@ def convert(model_name: str, out_dir: Path, wheel_dir: Path | None) -> None:
         "format": 1,
         "name": bundle_name,
         "version": "0.1.0",
-        "architecture": "musicnn",
-        "architecture_params": ARCH_PARAMS,
-        "output": "penultimate",
-        "dim": ARCH_PARAMS["num_units_backend"],
+        "architecture": net["architecture"],
+        "architecture_params": net["params"],
+        "output": net["output"],
+        "dim": net["dim"],
         "frontend": FRONTEND,
         "weights": {"file": "weights.npz"},
         "license": "ISC",
@@ -168,13 +219,10 @@ def convert(model_name: str, out_dir: Path, wheel_dir: Path | None) -> None:
 - Licence: ISC (the wheel's `LICENSE.md`, copied to `LICENSE` here).
 - Conversion: `scripts/convert_musicnn.py {model_name} ...` read the TF1 checkpoint with
   `tf.compat.v1.train.NewCheckpointReader`, renamed its {len(used)} model variables to the
-  Keras 3 port `deejai_model.networks.musicnn.build_musicnn` (mid-end kernels
-  `(7, w, 1, 64)` squeezed to Conv1D `(7, w, 64)`; the {len(skipped)} optimiser variables,
+  Keras 3 port {net["port"]}; the {len(skipped)} optimiser variables,
   Adam slots and beta powers, dropped) and wrote them unchanged in float32 to `weights.npz`.
   Converted {datetime.date.today().isoformat()}.
-- Embedding: `penultimate` (200-d), the batch-normalised 200-unit dense layer that musicnn's
-  `extractor()` returns as `features['penultimate']`; the tag layer (`taggram`, sigmoid) is
-  kept as a second output, labels in `manifest.json`.
+- Embedding: {net["embedding_note"]}
 - Input: 187 frames x 96 mel bands (3 s): librosa mel power spectrogram at 16 kHz,
   `n_fft=512`, `hop_length=256`, then `log10(10000 * x + 1)` (musicnn rounds the mel
   spectrogram to float16 first; computing in float32 avoids its overflow).
@@ -199,8 +247,14 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="folder holding musicnn-0.1.0-*.whl or the unpacked wheel (default: pip download it)",
     )
+    parser.add_argument(
+        "--embedding",
+        default=None,
+        help="the embedding output: penultimate (musicnn); for *_vgg one of "
+        f"{', '.join(VGG_DIMS)} (default pool5)",
+    )
     args = parser.parse_args(argv)
-    convert(args.model, args.out_dir, args.wheel_dir)
+    convert(args.model, args.out_dir, args.wheel_dir, args.embedding)
 
 
 if __name__ == "__main__":

@@ -98,10 +98,11 @@ class _TF1LayersShim:
     def _var(self, name: str, shape: list[int]):
         return self.tf.compat.v1.get_variable(name, shape=shape, dtype=self.tf.float32)
 
-    def conv2d(self, inputs, filters, kernel_size, padding="valid", activation=None):
+    def conv2d(self, inputs, filters, kernel_size, padding="valid", activation=None, name=None):
         tf = self.tf
         kh, kw = (int(k) for k in kernel_size)
-        with tf.compat.v1.variable_scope(self._name("conv2d")):
+        # a named layer (the VGG's '1CNN'...) takes its name and leaves the count alone
+        with tf.compat.v1.variable_scope(name or self._name("conv2d")):
             kernel = self._var("kernel", [kh, kw, int(inputs.shape[-1]), filters])
             bias = self._var("bias", [filters])
         out = tf.nn.bias_add(
@@ -153,7 +154,11 @@ class _Proxy:
 
 
 def reference_outputs(wheel: Path, model: str, batch: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(penultimate, taggram) of ``batch`` by the wheel's own ``define_model`` and checkpoint."""
+    """Outputs of ``batch`` by the wheel's own ``define_model`` and checkpoint.
+
+    ``(penultimate, taggram)`` for a musicnn model; ``(pool5, taggram, pool4)`` for a VGG one
+    (``define_model`` returns the logits and pool1..pool5 there).
+    """
     import tensorflow as tf
 
     sys.path.insert(0, str(wheel))
@@ -173,12 +178,13 @@ def reference_outputs(wheel: Path, model: str, batch: np.ndarray) -> tuple[np.nd
         v1 = _Proxy(tf.compat.v1, layers=shim)
         models.tf = _Proxy(tf, compat=_Proxy(tf.compat, v1=v1))
         x = tf.compat.v1.placeholder(tf.float32, [None, batch.shape[1], config.N_MELS])
-        logits, *_features, penultimate = models.define_model(x, False, model, len(labels))
+        logits, *features, penultimate = models.define_model(x, False, model, len(labels))
         taggram = tf.nn.sigmoid(logits)
+        fetch = [penultimate, taggram] + ([features[-1]] if model.endswith("_vgg") else [])
         saver = tf.compat.v1.train.Saver()
         with tf.compat.v1.Session(graph=graph) as sess:
             saver.restore(sess, str(wheel / "musicnn" / model) + "/")
-            return tuple(sess.run([penultimate, taggram], feed_dict={x: batch}))
+            return tuple(sess.run(fetch, feed_dict={x: batch}))
 
 
 @pytest.mark.parametrize(
@@ -207,3 +213,55 @@ def test_bundle_matches_original_musicnn(wheel_root: Path, bundle_dir: str, mode
     # the tag layer rides along in the bundle: it must match the original too
     tags = bundle.predict(batch, output="taggram")
     assert float(np.abs(tags - ref_taggram).max()) < 1e-5
+
+
+def _run_script(*args: str) -> None:
+    scripts = Path(__file__).resolve().parents[1] / "scripts"
+    proc = subprocess.run(
+        [sys.executable, str(scripts / args[0]), *args[1:]],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def _max_mean(pooled: np.ndarray) -> np.ndarray:
+    """(n, t, f, c) -> (n, 2c): max then mean over time and frequency."""
+    return np.concatenate([pooled.max(axis=(1, 2)), pooled.mean(axis=(1, 2))], axis=1)
+
+
+@pytest.mark.parametrize("model", ["MTT_vgg", "MSD_vgg"])
+def test_vgg_port_matches_original(wheel_root: Path, tmp_path: Path, model: str):
+    """The converted VGG bundle (Keras and LiteRT) gives the wheel's own pool5/pool4/tags."""
+    from deejai_model.bundle import load_bundle
+
+    out = tmp_path / model
+    _run_script("convert_musicnn.py", model, str(out), "--wheel-dir", str(wheel_root))
+    _run_script("convert_litert.py", str(out))  # fails unless LiteRT is within 1e-4
+
+    rng = np.random.default_rng(99)
+    batch = (rng.random((5, 187, 96)) * 4.0).astype(np.float32)
+    pool5, ref_taggram, pool4 = reference_outputs(wheel_root, model, batch)
+    assert pool5.shape == (5, 2, 1, 128) and pool4.shape == (5, 11, 6, 128)
+    flat5 = pool5.reshape(5, -1)
+    reference = {
+        "pool5": flat5,
+        "pool5_maxmean": _max_mean(pool5),
+        "pool4_maxmean": _max_mean(pool4),
+        "pool45": np.concatenate([flat5, _max_mean(pool4)], axis=1),
+        "taggram": ref_taggram,
+    }
+    assert float(np.abs(flat5).max()) > 0.1  # a real signal, not all zeros
+
+    keras_bundle = load_bundle(out, runtime="keras")
+    assert keras_bundle.manifest.architecture == "vgg"
+    assert keras_bundle.model_id.startswith(f"musicnn-vgg-{model[:3].lower()}-pool5@")
+    for name, want in reference.items():
+        got = keras_bundle.predict(batch, output=name)
+        assert got.shape == want.shape, name
+        assert float(np.abs(got - want).max()) < 1e-4, name
+
+    lite = load_bundle(out)
+    assert lite.runtime == "litert"
+    assert float(np.abs(lite.embed(batch) - flat5).max()) < 1e-4

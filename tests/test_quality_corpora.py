@@ -110,3 +110,25 @@ def test_grid_levers_half_slices_and_timbre_fusion(tmp_path):
     assert np.allclose(np.linalg.norm(fused, axis=1), 1.0)
     alone = grid.result(("mtt", 8, "mean+tdiag1.0", "centre", "none"))
     assert np.nanmean(alone.p1) == 1.0  # the timbre rows alone separate the games
+
+
+def test_fused_halves_each_model_on_its_own(tmp_path):
+    """every2- on 'fused': each model keeps every other slice, then the two are joined."""
+    from benchmarks.common import cache_file, save_ragged
+    from benchmarks.quality import OursGrid, bundle_key
+
+    rng = np.random.default_rng(5)
+    slices = [rng.normal(size=(8, 24)).astype(np.float32) for _ in range(12)]
+    starts = [np.arange(8.0).reshape(-1, 1) for _ in range(12)]
+    grid = cached_grid(tmp_path, slices, starts)
+    other = [rng.normal(size=(8, 10)).astype(np.float32) for _ in range(12)]
+    name = f"ours_{bundle_key('msd')}_K8"
+    paths = [t.path for t in grid.tracks]
+    save_ragged(cache_file(tmp_path, name), paths, other, errors=np.array([""] * 12))
+    save_ragged(cache_file(tmp_path, name + "_starts"), paths, starts)
+    grid = OursGrid(grid.tracks, str(tmp_path), ["mtt", "msd", "fused"], [8])
+    fused = grid.unit_vectors("fused", 8, "every2-mean", "centre")
+    parts = [grid.unit_vectors(m, 8, "every2-mean", "centre") for m in ("mtt", "msd")]
+    assert fused.shape == (12, 34)
+    assert np.allclose(fused, np.concatenate(parts, axis=1) / np.sqrt(2))
+    assert not np.allclose(fused, grid.unit_vectors("fused", 8, "mean", "centre"))

@@ -183,7 +183,11 @@ def build_musicnn(
     return keras.Model(inputs, outputs, name=prefix + "musicnn")
 
 
-def checkpoint_to_keras_weights(variables: dict[str, Any]) -> dict[str, Any]:
+def checkpoint_to_keras_weights(
+    variables: dict[str, Any],
+    names: dict[str, str] | None = None,
+    conv1d_layers: tuple[str, ...] = CONV1D_LAYERS,
+) -> dict[str, Any]:
     """Rename (and reshape) musicnn TF1 checkpoint variables to Keras variable paths.
 
     Parameters
@@ -191,6 +195,11 @@ def checkpoint_to_keras_weights(variables: dict[str, Any]) -> dict[str, Any]:
     variables : dict of str to np.ndarray
         Checkpoint variables by name (``conv2d_5/kernel``...); optimiser slots (``Adam``,
         ``beta1_power``...) are ignored.
+    names : dict of str to str or None
+        Checkpoint scope -> Keras layer name; ``None`` is :data:`CHECKPOINT_NAMES` (another
+        network of the wheel passes its own, as :mod:`deejai_model.networks.vgg` does).
+    conv1d_layers : tuple of str
+        Keras layers whose ``(k, w, 1, f)`` checkpoint kernels become ``(k, w, f)``.
 
     Returns
     -------
@@ -199,14 +208,15 @@ def checkpoint_to_keras_weights(variables: dict[str, Any]) -> dict[str, Any]:
     """
     import numpy as np
 
+    names = CHECKPOINT_NAMES if names is None else names
     out: dict[str, Any] = {}
     for name, value in variables.items():
         scope, _, var = name.rpartition("/")
-        if scope not in CHECKPOINT_NAMES:
+        if scope not in names:
             continue
-        layer = CHECKPOINT_NAMES[scope]
+        layer = names[scope]
         value = np.asarray(value, dtype=np.float32)
-        if layer in CONV1D_LAYERS and var == "kernel":
+        if layer in conv1d_layers and var == "kernel":
             value = value[:, :, 0, :]  # (k, w, 1, f) -> (k, w, f)
         out[f"{layer}/{var}"] = value
     return out
