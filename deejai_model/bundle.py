@@ -115,9 +115,7 @@ class Manifest:
         (``deejai_model.pooling.Pooler.parts``): a fused network's parts' dims, else ``()``."""
         if self.architecture != "fused":
             return ()
-        return tuple(
-            int(part.get("num_units_backend", 200)) for part in self.architecture_params["parts"]
-        )
+        return tuple(int(part["dim"]) for part in self.architecture_params["parts"])
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, require_sha256: bool = True) -> Manifest:
@@ -226,17 +224,14 @@ class Manifest:
         elif base is not None:
             raise BundleError("manifest base is only for architecture 'head'")
         if data["architecture"] == "fused":
+            from deejai_model.networks.fused import check_parts
+
             parts = data["architecture_params"].get("parts")
-            if (
-                not isinstance(parts, list)
-                or len(parts) < 2
-                or not all(isinstance(p, dict) and p.get("prefix") for p in parts)
-            ):
-                raise BundleError(
-                    "manifest architecture_params.parts must list two or more networks, "
-                    "each with a prefix"
-                )
-            total = sum(int(p.get("num_units_backend", 200)) for p in parts)
+            try:
+                check_parts(parts)
+            except ValueError as exc:
+                raise BundleError(f"manifest architecture_params.parts: {exc}") from exc
+            total = sum(part["dim"] for part in parts)
             if total != data["dim"]:
                 raise BundleError(f"manifest dim is {data['dim']} but the parts give {total}")
 

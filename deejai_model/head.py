@@ -152,7 +152,7 @@ class HeadBundle(Bundle):
 
 def resolve_base(manifest: Manifest, head_path: Path) -> Path:
     """The base bundle directory of a head manifest: its ``base.path`` (relative to the head),
-    else the shipped default bundle when its model id matches.
+    else the shipped bundle (the default first) whose model id matches.
 
     Raises
     ------
@@ -167,6 +167,7 @@ def resolve_base(manifest: Manifest, head_path: Path) -> Path:
     if base.get("path"):
         candidates.append((head_path / base["path"]).resolve())
     candidates.append(default_bundle_path())
+    candidates += sorted(p for p in default_bundle_path().parent.iterdir() if p.is_dir())
     for candidate in candidates:
         try:
             data = json.loads((candidate / "manifest.json").read_text(encoding="utf-8"))

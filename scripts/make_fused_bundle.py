@@ -1,13 +1,16 @@
 #!/usr/bin/env python
-"""Make the fused bundle: musicnn MTT and MSD side by side on one input, as one bundle.
+"""Make a fused bundle: several bundles' networks side by side on one input, as one bundle.
 
-Reads two shipped musicnn bundles, builds :func:`deejai_model.networks.fused.build_fused` with
-their weights under the prefixes ``mtt_`` and ``msd_`` (their tag layers left out: the fused
-embedding is the two ``penultimate`` vectors side by side), checks that its output equals the two
-bundles' own outputs concatenated, and writes it with :func:`deejai_model.bundle.save_bundle`
-(licence and provenance included). Convert it to LiteRT afterwards::
+Reads the part bundles (each a musicnn or VGG bundle with the same front end), builds
+:func:`deejai_model.networks.fused.build_fused` with their weights under their prefixes, checks
+that its output equals the parts' own embeddings concatenated, and writes it with
+:func:`deejai_model.bundle.save_bundle` (licence and provenance included). The shipped default
+was made with::
 
-    python scripts/make_fused_bundle.py deejai_model/bundles/musicnn_fused
+    python scripts/convert_musicnn.py MSD_vgg /tmp/msd_vgg_pool45 --embedding pool45
+    python scripts/make_fused_bundle.py deejai_model/bundles/musicnn_fused \\
+        --part mtt_=deejai_model/bundles/musicnn_mtt --part msd_=deejai_model/bundles/musicnn_msd \\
+        --part vggmsd_=/tmp/msd_vgg_pool45
     python scripts/convert_litert.py deejai_model/bundles/musicnn_fused
 """
 
@@ -25,26 +28,39 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from deejai_model.bundle import load_bundle, save_bundle  # noqa: E402
 from deejai_model.networks.fused import build_fused  # noqa: E402
 
-BUNDLES = Path(__file__).resolve().parents[1] / "deejai_model" / "bundles"
-PARTS = (("mtt_", "musicnn_mtt"), ("msd_", "musicnn_msd"))
-NAME, VERSION = "musicnn-fused", "0.1.0"
-
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     parser.add_argument("out", type=Path, help="bundle directory to write")
+    parser.add_argument(
+        "--part", action="append", required=True, help="PREFIX=BUNDLE_DIR, in output order"
+    )
+    parser.add_argument("--name", default="musicnn-fused")
+    parser.add_argument("--version", default="0.1.0")
     args = parser.parse_args(argv)
 
-    bundles = [load_bundle(BUNDLES / name, runtime="keras") for _, name in PARTS]
+    prefixes, bundles = [], []
+    for spec in args.part:
+        prefix, _, directory = spec.partition("=")
+        prefixes.append(prefix)
+        bundles.append(load_bundle(directory, runtime="keras"))
     parts = []
-    for (prefix, _), bundle in zip(PARTS, bundles, strict=True):
+    for prefix, bundle in zip(prefixes, bundles, strict=True):
         params = dict(bundle.manifest.architecture_params)
         params.pop("output", None)
-        parts.append({"prefix": prefix, **params})
+        parts.append(
+            {
+                "prefix": prefix,
+                "architecture": bundle.manifest.architecture,
+                "output": bundle.manifest.output,
+                "dim": bundle.dim,
+                "params": params,
+            }
+        )
     model = build_fused(parts)
     values = {}
-    for (prefix, name), bundle in zip(PARTS, bundles, strict=True):
-        with np.load(BUNDLES / name / bundle.manifest.weights["file"]) as npz:
+    for prefix, bundle in zip(prefixes, bundles, strict=True):
+        with np.load(bundle.path / bundle.manifest.weights["file"], allow_pickle=False) as npz:
             values.update({prefix + key: npz[key] for key in npz.files})
     for var in model.weights:
         var.assign(values[var.path])
@@ -57,26 +73,30 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"the fused network differs from its parts by {worst:.2e}")
 
     first = bundles[0].manifest
-    ids = ", ".join(b.model_id for b in bundles)
+    listed = "".join(
+        f"  - `{prefix}`: {b.model_id} ({b.manifest.source}), its `{b.manifest.output}` "
+        f"({b.dim} values)\n"
+        for prefix, b in zip(prefixes, bundles, strict=True)
+    )
     manifest = {
-        "name": NAME,
-        "version": VERSION,
+        "name": args.name,
+        "version": args.version,
         "architecture": "fused",
         "architecture_params": {"parts": parts},
-        "output": "penultimate",
+        "output": "embedding",
         "dim": sum(b.dim for b in bundles),
         "frontend": first.frontend,
         "weights": {"file": "weights.npz"},
         "license": first.license,
-        "source": f"{first.source}; and the MSD_musicnn checkpoint of the same wheel ({ids})",
+        "source": "; ".join(b.manifest.source for b in bundles),
     }
     provenance = (
-        f"# Provenance of {NAME}\n\n"
-        f"- The networks of `musicnn_mtt` and `musicnn_msd` ({ids}), unchanged, side by side on\n"
-        "  one mel input (see those bundles' PROVENANCE.md for where their weights come from).\n"
-        "  Variables are prefixed `mtt_` / `msd_`; the tag layers are left out.\n"
-        "- Embedding: the MTT `penultimate` (200-d) then the MSD `penultimate` (200-d); the\n"
-        "  plugin pools the two blocks separately (`deejai_model.pooling.Pooler.parts`).\n"
+        f"# Provenance of {args.name}\n\n"
+        "- Networks of other bundles, unchanged, side by side on one mel input (see each\n"
+        "  source's provenance for where its weights come from); variables are prefixed:\n"
+        f"{listed}"
+        "- Embedding: the parts' embeddings in that order; the plugin pools each part's block on\n"
+        "  its own (`deejai_model.pooling.Pooler.parts`).\n"
         f"- Made by `scripts/make_fused_bundle.py` on {datetime.date.today().isoformat()}; "
         f"max |fused - parts| on random input {worst:.1e}.\n"
     )
@@ -84,10 +104,10 @@ def main(argv: list[str] | None = None) -> None:
         model,
         manifest,
         args.out,
-        license_text=(BUNDLES / PARTS[0][1] / "LICENSE").read_text(encoding="utf-8"),
+        license_text=(bundles[0].path / "LICENSE").read_text(encoding="utf-8"),
         provenance=provenance,
     )
-    print(f"wrote {args.out}: {NAME}@{VERSION}:{written.weights['sha256'][:12]}")
+    print(f"wrote {args.out}: {args.name}@{args.version}:{written.weights['sha256'][:12]}")
 
 
 if __name__ == "__main__":

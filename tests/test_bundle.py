@@ -81,7 +81,8 @@ def slices(n: int, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def shipped():
-    return load_bundle(default_bundle_path(), batch_size=4, runtime="keras")  # the Keras path
+    # the musicnn MTT bundle on the Keras path (its tag layer rides along)
+    return load_bundle(BUNDLES / "musicnn_mtt", batch_size=4, runtime="keras")
 
 
 def copy_bundle(src: Path, dst: Path) -> Path:
@@ -99,7 +100,7 @@ def test_import_is_cheap_and_loading_is_quiet():
         import deejai_model.bundle as b, deejai_model.networks.musicnn
         assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules
         bundle = b.load_bundle(b.default_bundle_path(), batch_size=1)
-        print(bundle.embed(np.zeros((1, 187, 96), np.float32)).shape)
+        print(bundle.embed(np.zeros((1, 187, 96), np.float32)).shape, bundle.dim)
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "KERAS"))}
     proc = subprocess.run(
@@ -110,7 +111,8 @@ def test_import_is_cheap_and_loading_is_quiet():
         cwd=BUNDLES.parents[1],
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "(1, 200)"
+    dim = Manifest.from_json((default_bundle_path() / "manifest.json").read_text()).dim
+    assert proc.stdout.strip() == f"(1, {dim}) {dim}"
     assert proc.stderr == ""  # TensorFlow's import chatter is gone
 
 

@@ -1,4 +1,4 @@
-"""The fused bundle: musicnn MTT and MSD side by side on one input (networks/fused.py)."""
+"""The fused bundle: musicnn MTT, MSD and VGG side by side on one input (networks/fused.py)."""
 
 from __future__ import annotations
 
@@ -32,16 +32,32 @@ def _vectors(bundle, songs) -> np.ndarray:
     return np.concatenate([out[os.fspath(p)].vectors for p in songs])
 
 
-def test_fused_vectors_are_the_two_networks_side_by_side(songs):
+def test_fused_vectors_are_the_networks_side_by_side(songs):
+    """MTT and MSD blocks equal those bundles' own vectors; the VGG block equals the VGG
+    network built alone from the fused bundle's weights."""
+    from deejai_model.networks.vgg import build_vgg
+
     fused = load_bundle(BUNDLES / "musicnn_fused")
-    assert fused.runtime == "litert" and fused.dim == 400
-    assert fused.manifest.parts == (200, 200)
+    assert fused.runtime == "litert" and fused.dim == 912
+    assert fused.manifest.parts == (200, 200, 512)
     mtt, msd = (load_bundle(BUNDLES / name) for name in ("musicnn_mtt", "musicnn_msd"))
-    want = np.concatenate([_vectors(mtt, songs), _vectors(msd, songs)], axis=1)
     got = _vectors(fused, songs)
-    assert got.shape == want.shape and want.shape[1] == 400 and len(want) >= 5
-    assert np.abs(want).max() > 0.5
-    assert np.abs(got - want).max() <= 1e-4
+    assert got.shape[1] == 912 and len(got) >= 5
+    for block, bundle in ((slice(0, 200), mtt), (slice(200, 400), msd)):
+        want = _vectors(bundle, songs)
+        assert np.abs(want).max() > 0.5
+        assert np.abs(got[:, block] - want).max() <= 1e-4
+
+    part = fused.manifest.architecture_params["parts"][2]
+    assert (part["architecture"], part["output"]) == ("vgg", "pool45")
+    vgg = build_vgg(**part["params"], output=part["output"])
+    with np.load(BUNDLES / "musicnn_fused" / "weights.npz") as npz:
+        for var in vgg.weights:
+            var.assign(npz[part["prefix"] + var.path])
+    batch = Embedder(fused, max_slices=4, workers=1).prepare(songs[0]).batch
+    want = np.asarray(vgg(batch))
+    assert np.abs(want).max() > 0.1
+    assert np.abs(fused.embed(batch)[:, 400:] - want).max() <= 1e-4
 
 
 def test_fused_litert_matches_its_keras_network(songs):
@@ -63,14 +79,14 @@ def _edited(tmp_path: Path, edit) -> Path:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda d: d.update(dim=300), "dim is 300 but the parts give 400"),
+        (lambda d: d.update(dim=300), "dim is 300 but the parts give 912"),
         (
             lambda d: d["architecture_params"].update(parts=d["architecture_params"]["parts"][:1]),
-            "two or more networks",
+            "two or more parts",
         ),
         (
             lambda d: d["architecture_params"]["parts"][1].pop("prefix"),
-            "each with a prefix",
+            "exactly the keys",
         ),
     ],
 )

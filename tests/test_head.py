@@ -8,15 +8,18 @@ import stat
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from deejai_model.bundle import default_bundle_path, load_bundle
+from deejai_model.bundle import load_bundle
 from deejai_model.errors import BundleError
 from deejai_model.head import HeadBundle, HeadParams, save_head_bundle, train_head
 
 BASE_DIM, T2V_DIM, GROUPS, PER_GROUP, SLICES = 200, 16, 4, 12, 6
+#: A 200-d base (musicnn MTT's penultimate), as the heads here are trained on.
+MTT = Path(__file__).resolve().parents[1] / "deejai_model" / "bundles" / "musicnn_mtt"
 
 
 def learnable(seed: int = 0):
@@ -63,7 +66,7 @@ def test_checkpoint_resumes_and_a_changed_run_starts_over(trained):
 
 def test_bundle_round_trip_applies_head_to_stored_slices(trained, tmp_path):
     model, _, _ = trained
-    base = load_bundle(default_bundle_path())
+    base = load_bundle(MTT)
     # the head was trained on 200-d vectors, as musicnn's penultimate layer gives
     written = save_head_bundle(model, base, tmp_path / "ears", extra={"note": "test"})
     assert written.base["model_id"] == base.model_id and written.architecture == "head"
@@ -91,7 +94,7 @@ def test_a_head_bundle_embeds_without_tensorflow_on_a_litert_base(trained, tmp_p
     model, _, _ = trained
     old_mask = os.umask(0o022)
     try:
-        save_head_bundle(model, load_bundle(default_bundle_path()), tmp_path / "ears")
+        save_head_bundle(model, load_bundle(MTT), tmp_path / "ears")
     finally:
         os.umask(old_mask)
     assert stat.S_IMODE((tmp_path / "ears").stat().st_mode) == 0o755  # not mkdtemp's 0700

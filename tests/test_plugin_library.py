@@ -211,7 +211,9 @@ def test_an_outside_copy_of_a_library_file_gets_that_items_vector(
         shutil.copy(next(p for p in deejai_music if p.name == "chord-3.flac"), outside)
         actions = Actions(_plugin(), deejai_library.lib)
         index = actions.index()
-        assert index.pooler.projection is not None and index.pooler.pooler.kind == pooling
+        blocks = index.pooler.parts or (index.pooler,)  # the fused default: one per network
+        assert all(b.projection is not None for b in blocks)
+        assert index.pooler.pooler.kind == pooling
         seed = actions.seed(str(outside))
         (item,) = deejai_library.lib.items("title:chord-3")
         assert seed.item is None and seed.key < 0

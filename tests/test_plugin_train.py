@@ -89,8 +89,9 @@ def test_trained_ears_beat_the_untrained_on_cold_tracks(trained):
     ears = str(Path(os.fsdecode(env.lib.path)).parent / "deejai-ears")
     untrained = pair_precision(env, "")
     learned = pair_precision(env, ears)
-    # untrained: the 3 other tracks of its kind, then others (3 of 5 = 0.6 of its pair)
-    assert learned >= untrained + 0.15 and learned >= 0.75, (learned, untrained)
+    # untrained: mostly the other tracks of its kind, then others (0.6 of its pair for MTT,
+    # 0.75 for the fused default); trained: its playlist partners, which sound different
+    assert learned >= untrained + 0.1 and learned >= 0.85, (learned, untrained)
 
 
 def test_creativity_zero_is_tracks_people_put_together(trained):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from audio_fixtures import chord, clicks, music, write_audio
 
-from deejai_model.bundle import Manifest, file_sha256, load_bundle
+from deejai_model.bundle import Manifest, default_bundle_path, file_sha256, load_bundle
 from deejai_model.embed import Embedder
 from deejai_model.errors import BundleError
 
@@ -69,14 +69,14 @@ def test_embedding_a_file_never_imports_tensorflow_or_librosa(songs):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "KERAS"))}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
-    manifest = Manifest.from_json((BUNDLES / "musicnn_mtt" / "manifest.json").read_text())
+    manifest = Manifest.from_json((default_bundle_path() / "manifest.json").read_text())
     model_id = f"{manifest.name}@{manifest.version}:{manifest.weights['sha256'][:12]}"
-    assert proc.stdout.split() == ["litert", "(4,", "200)", model_id, "[]"]
+    assert proc.stdout.split() == ["litert", "(4,", f"{manifest.dim})", model_id, "[]"]
     assert proc.stderr == ""  # LiteRT's delegate notice is kept quiet
 
 
 def test_shipped_litert_models_are_recorded():
-    for name in ("musicnn_mtt", "musicnn_msd"):
+    for name in ("musicnn_mtt", "musicnn_msd", "musicnn_fused"):
         manifest = Manifest.from_json((BUNDLES / name / "manifest.json").read_text())
         assert manifest.runtime["kind"] == "litert"
         assert manifest.runtime["weights_sha256"] == manifest.weights["sha256"]

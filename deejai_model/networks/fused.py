@@ -1,13 +1,13 @@
-"""Several musicnn networks hearing the same mel slices, their embeddings side by side.
+"""Several networks hearing the same mel slices, their embeddings side by side.
 
-musicnn's MTT and MSD checkpoints share one front end (16 kHz, 512-point FFT, hop 256, 96 mel
-bands, 187-frame slices), so one decoded and mel-transformed slice feeds both. This builds one
-Keras model whose output is the networks' ``penultimate`` vectors concatenated,
-``(batch, sum of their dims)``; each part keeps its own layer names under a prefix
-(``mtt_timbral_74_conv/kernel``...), so one ``weights.npz`` holds them all. The pooling treats
-the parts as separate blocks (``deejai_model.pooling.Pooler.parts``): each is adapted, pooled,
-centred and scaled on its own, and cosine similarity is the mean of the parts' cosines, which is
-how the fusion was measured (docs/benchmarks.md, issue 14).
+musicnn's MTT and MSD checkpoints, and the VGG models of the same wheel, share one front end
+(16 kHz, 512-point FFT, hop 256, 96 mel bands, 187-frame slices), so one decoded and
+mel-transformed slice feeds them all. This builds one Keras model whose output is the networks'
+embeddings concatenated, ``(batch, sum of their dims)``; each part keeps its own layer names
+under a prefix (``mtt_timbral_74_conv/kernel``...), so one ``weights.npz`` holds them all.
+The pooling treats the parts as separate blocks (``deejai_model.pooling.Pooler.parts``): each
+is adapted, pooled, centred and scaled on its own, and cosine similarity is the mean of the
+parts' cosines, which is how the fusion was measured (docs/benchmarks.md, issue 14).
 """
 
 from __future__ import annotations
@@ -17,60 +17,90 @@ from typing import Any
 
 import numpy as np
 
+#: Part architectures and their builders (module, function).
+PART_BUILDERS = {
+    "musicnn": ("deejai_model.networks.musicnn", "build_musicnn"),
+    "vgg": ("deejai_model.networks.vgg", "build_vgg"),
+}
+
 
 def _part_network(part: Mapping[str, Any], weights: Mapping[str, np.ndarray] | None) -> Any:
-    """One part: the full musicnn (weights assigned later) or, given weights, the pruned one."""
-    params = {k: v for k, v in part.items() if k != "prefix"}
-    params["output"] = "penultimate"
-    if weights is None:
-        from deejai_model.networks.musicnn import build_musicnn
+    """One part's network: the full one (weights assigned later) or, given weights, a musicnn
+    part without its dead filters (other parts are built full and assigned here)."""
+    import importlib
 
-        return build_musicnn(prefix=part["prefix"], **params)
-    from deejai_model.networks.musicnn_prune import prune_musicnn
+    params = {**part["params"], "output": part["output"], "prefix": part["prefix"]}
+    if weights is not None and part["architecture"] == "musicnn":
+        from deejai_model.networks.musicnn_prune import prune_musicnn
 
-    return prune_musicnn(weights, prefix=part["prefix"], **params)
+        return prune_musicnn(weights, **params)
+    module, function = PART_BUILDERS[part["architecture"]]
+    network = getattr(importlib.import_module(module), function)(**params)
+    if weights is not None:
+        for var in network.weights:
+            var.assign(weights[var.path])
+    return network
 
 
 def build_fused(
     parts: Sequence[Mapping[str, Any]],
-    output: str = "penultimate",
+    output: str = "embedding",
     weights: Mapping[str, np.ndarray] | None = None,
 ) -> Any:
-    """musicnn networks side by side on one input.
+    """Networks side by side on one input, their embeddings concatenated.
 
     Parameters
     ----------
     parts : sequence of mapping
-        One per network, in output order: ``prefix`` (its layer-name prefix, e.g. ``"mtt_"``)
-        plus :func:`~deejai_model.networks.musicnn.build_musicnn`'s parameters (their
-        ``n_frames`` and ``n_mels`` must agree; ``output`` is always ``penultimate``).
-    output : {"penultimate"}
-        The only output: the parts' penultimate vectors concatenated.
+        One per network, in output order: ``prefix`` (its layer-name prefix, e.g. ``"mtt_"``),
+        ``architecture`` (a key of :data:`PART_BUILDERS`), ``output`` (the network's output
+        that is its embedding), ``dim`` (that output's size) and ``params`` (the builder's
+        other parameters; ``n_frames`` and ``n_mels`` must agree between parts).
+    output : {"embedding"}
+        The only output: the parts' embeddings concatenated.
     weights : mapping of str to np.ndarray, optional
-        Given, each part is built without its dead front-end filters
-        (:func:`~deejai_model.networks.musicnn_prune.prune_musicnn`) with these weights
-        assigned (what the LiteRT conversion exports); otherwise the full, untrained network.
+        Given, they are assigned here and each musicnn part is built without its dead
+        front-end filters (:func:`~deejai_model.networks.musicnn_prune.prune_musicnn`), as the
+        LiteRT conversion exports it; otherwise the full, untrained network.
 
     Returns
     -------
     keras.Model
         Takes float32 ``(batch, n_frames, n_mels)`` log-mel patches, returns
-        ``(batch, sum of num_units_backend)``.
+        ``(batch, sum of the parts' dims)``.
     """
     import keras
 
-    if output != "penultimate":
-        raise ValueError(f"a fused network has one output, 'penultimate', not {output!r}")
-    if len(parts) < 2:
-        raise ValueError("a fused network needs at least two parts")
-    shapes = {(p.get("n_frames", 187), p.get("n_mels", 96)) for p in parts}
-    if len(shapes) != 1:
-        raise ValueError(f"the parts do not hear the same slices: (frames, mels) {sorted(shapes)}")
+    if output != "embedding":
+        raise ValueError(f"a fused network has one output, 'embedding', not {output!r}")
+    check_parts(parts)
+    n_frames = parts[0]["params"].get("n_frames", 187)
+    n_mels = parts[0]["params"].get("n_mels", 96)
+    inputs = keras.Input(shape=(n_frames, n_mels), dtype="float32", name="logmel")
+    outputs = [_part_network(part, weights)(inputs) for part in parts]
+    joined = keras.layers.Concatenate(axis=-1, name="embedding")(outputs)
+    return keras.Model(inputs, joined, name="fused")
+
+
+def check_parts(parts: Any) -> None:
+    """Raise ValueError unless ``parts`` describes two or more networks as
+    :func:`build_fused` wants them."""
+    if not isinstance(parts, list | tuple) or len(parts) < 2:
+        raise ValueError("a fused network needs two or more parts")
+    keys = {"prefix", "architecture", "output", "dim", "params"}
+    for part in parts:
+        if not isinstance(part, Mapping) or set(part) != keys:
+            raise ValueError(f"each part must have exactly the keys {sorted(keys)}")
+        if part["architecture"] not in PART_BUILDERS:
+            raise ValueError(
+                f"part architecture {part['architecture']!r} is not one of "
+                f"{', '.join(PART_BUILDERS)}"
+            )
+        if not isinstance(part["dim"], int) or part["dim"] < 1:
+            raise ValueError(f"part dim must be a positive int, not {part['dim']!r}")
     prefixes = [p["prefix"] for p in parts]
     if len(set(prefixes)) != len(prefixes) or not all(prefixes):
         raise ValueError(f"each part needs its own non-empty prefix, got {prefixes}")
-    n_frames, n_mels = shapes.pop()
-    inputs = keras.Input(shape=(n_frames, n_mels), dtype="float32", name="logmel")
-    outputs = [_part_network(part, weights)(inputs) for part in parts]
-    joined = keras.layers.Concatenate(axis=-1, name="penultimate")(outputs)
-    return keras.Model(inputs, joined, name="musicnn_fused")
+    shapes = {(p["params"].get("n_frames", 187), p["params"].get("n_mels", 96)) for p in parts}
+    if len(shapes) != 1:
+        raise ValueError(f"the parts do not hear the same slices: (frames, mels) {sorted(shapes)}")

@@ -67,6 +67,7 @@ def build_vgg(
     n_mels: int = 96,
     n_frames: int = 187,
     output: str = "pool5",
+    prefix: str = "",
 ) -> Any:
     """Build musicnn's VGG as an (untrained) Keras 3 model.
 
@@ -81,6 +82,9 @@ def build_vgg(
     n_frames : int
         Frames per input patch (187 = 3 s at 16 kHz with hop 256); fixed, since ``pool5``
         is flattened into the tag layer.
+    prefix : str
+        Put before every layer name (and so every variable path), so that the network can
+        live beside others in one model (:mod:`deejai_model.networks.fused`).
     output : {"pool5", "pool5_maxmean", "pool4_maxmean", "pool45", "taggram", "all"}
         What the model returns: one of the outputs of the module docstring, ``(batch,
         width)``, or ``"all"``: a dict holding every one of them by name.
@@ -97,36 +101,36 @@ def build_vgg(
         raise ValueError(f"output must be one of {OUTPUTS}, not {output!r}")
 
     def bn(name: str) -> Any:
-        return layers.BatchNormalization(axis=-1, epsilon=_BN_EPSILON, name=name)
+        return layers.BatchNormalization(axis=-1, epsilon=_BN_EPSILON, name=prefix + name)
 
     def max_mean(x: Any) -> Any:
         # (b, t, f, c) -> (b, 2c): max over time and frequency, then the mean
         return ops.concatenate([ops.max(x, axis=(1, 2)), ops.mean(x, axis=(1, 2))], axis=-1)
 
-    inputs = keras.Input(shape=(n_frames, n_mels), dtype="float32", name="logmel")
-    x = layers.Reshape((n_frames, n_mels, 1), name="add_channel")(inputs)
+    inputs = keras.Input(shape=(n_frames, n_mels), dtype="float32", name=prefix + "logmel")
+    x = layers.Reshape((n_frames, n_mels, 1), name=prefix + "add_channel")(inputs)
     x = bn("input_bn")(x, training=False)
     pooled = []
     for i, (size, strides) in enumerate(POOLS, start=1):
         x = layers.Conv2D(
-            num_filters, (3, 3), padding="same", activation="relu", name=f"block{i}_conv"
+            num_filters, (3, 3), padding="same", activation="relu", name=prefix + f"block{i}_conv"
         )(x)
         x = bn(f"block{i}_bn")(x, training=False)
-        x = layers.MaxPooling2D(size, strides, padding="valid", name=f"pool{i}")(x)
+        x = layers.MaxPooling2D(size, strides, padding="valid", name=prefix + f"pool{i}")(x)
         pooled.append(x)
     pool4, pool5 = pooled[3], pooled[4]
 
-    flat = layers.Flatten(name="pool5_flat")(pool5)
-    logits = layers.Dense(num_classes, name="tags_dense")(flat)
+    flat = layers.Flatten(name=prefix + "pool5_flat")(pool5)
+    logits = layers.Dense(num_classes, name=prefix + "tags_dense")(flat)
     everything = {
         "pool5": flat,
         "pool5_maxmean": max_mean(pool5),
         "pool4_maxmean": max_mean(pool4),
-        "taggram": layers.Activation("sigmoid", name="taggram")(logits),
+        "taggram": layers.Activation("sigmoid", name=prefix + "taggram")(logits),
     }
     everything["pool45"] = ops.concatenate([flat, everything["pool4_maxmean"]], axis=-1)
     outputs = everything if output == "all" else everything[output]
-    return keras.Model(inputs, outputs, name="vgg")
+    return keras.Model(inputs, outputs, name=prefix + "vgg")
 
 
 def checkpoint_to_keras_weights(variables: dict[str, Any]) -> dict[str, Any]:
