@@ -9,10 +9,10 @@ difference between the two runtimes' vectors must stay under ``--tolerance`` (1e
 nothing is written. The manifest then gets ``runtime: {kind, file, sha256, weights_sha256}``
 (written under a temporary name and renamed); the weights and so the model id are unchanged.
 
-A musicnn network is exported without its dead front-end filters
-(:func:`deejai_model.networks.musicnn_prune.prune_musicnn`: the same function, within the
-parity gate, for 0.39x (MTT) and 0.13x (MSD) of the multiply-adds), held by the same parity
-check to the full Keras network; ``--no-prune`` exports the full network.
+musicnn and VGG networks (alone or fused) are exported without their dead filters
+(:mod:`deejai_model.networks.musicnn_prune`, :mod:`deejai_model.networks.vgg_prune`: the same
+function, within the parity gate, for a fraction of the multiply-adds), held by the same
+parity check to the full Keras network; ``--no-prune`` exports the full network.
 
 Usage::
 
@@ -56,10 +56,10 @@ def test_signal(sample_rate: int, seconds: float = 40.0, seed: int = 0) -> np.nd
 
 
 def network_to_export(bundle: Bundle, prune: bool) -> Any:
-    """The Keras network to convert: musicnn (alone or fused) without its dead filters, or the
-    bundle's own network."""
+    """The Keras network to convert: without its dead filters (musicnn, VGG, or those side by
+    side), or the bundle's own network."""
     manifest = bundle.manifest
-    if not prune or manifest.architecture not in ("musicnn", "fused"):
+    if not prune or manifest.architecture not in ("musicnn", "vgg", "fused"):
         return bundle.model
     with np.load(bundle.path / manifest.weights["file"], allow_pickle=False) as npz:
         weights = {key: npz[key] for key in npz.files}
@@ -67,6 +67,10 @@ def network_to_export(bundle: Bundle, prune: bool) -> Any:
         from deejai_model.networks.fused import build_fused
 
         return build_fused(weights=weights, **manifest.architecture_params)
+    if manifest.architecture == "vgg":
+        from deejai_model.networks.vgg_prune import prune_vgg
+
+        return prune_vgg(weights, **manifest.architecture_params)
     from deejai_model.networks.musicnn_prune import prune_musicnn
 
     return prune_musicnn(weights, **manifest.architecture_params)

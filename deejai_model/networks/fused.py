@@ -23,23 +23,24 @@ PART_BUILDERS = {
     "vgg": ("deejai_model.networks.vgg", "build_vgg"),
 }
 
+#: Part architectures and what builds them without their dead filters, weights assigned.
+PRUNERS = {
+    "musicnn": ("deejai_model.networks.musicnn_prune", "prune_musicnn"),
+    "vgg": ("deejai_model.networks.vgg_prune", "prune_vgg"),
+}
+
 
 def _part_network(part: Mapping[str, Any], weights: Mapping[str, np.ndarray] | None) -> Any:
-    """One part's network: the full one (weights assigned later) or, given weights, a musicnn
-    part without its dead filters (other parts are built full and assigned here)."""
+    """One part's network: the full one (weights assigned later) or, given weights, the part
+    without its dead filters, weights assigned."""
     import importlib
 
     params = {**part["params"], "output": part["output"], "prefix": part["prefix"]}
-    if weights is not None and part["architecture"] == "musicnn":
-        from deejai_model.networks.musicnn_prune import prune_musicnn
-
-        return prune_musicnn(weights, **params)
-    module, function = PART_BUILDERS[part["architecture"]]
-    network = getattr(importlib.import_module(module), function)(**params)
     if weights is not None:
-        for var in network.weights:
-            var.assign(weights[var.path])
-    return network
+        module, function = PRUNERS[part["architecture"]]
+        return getattr(importlib.import_module(module), function)(weights, **params)
+    module, function = PART_BUILDERS[part["architecture"]]
+    return getattr(importlib.import_module(module), function)(**params)
 
 
 def build_fused(
@@ -59,9 +60,9 @@ def build_fused(
     output : {"embedding"}
         The only output: the parts' embeddings concatenated.
     weights : mapping of str to np.ndarray, optional
-        Given, they are assigned here and each musicnn part is built without its dead
-        front-end filters (:func:`~deejai_model.networks.musicnn_prune.prune_musicnn`), as the
-        LiteRT conversion exports it; otherwise the full, untrained network.
+        Given, each part is built without its dead filters (:data:`PRUNERS`) with these
+        weights assigned, as the LiteRT conversion exports it; otherwise the full, untrained
+        network.
 
     Returns
     -------

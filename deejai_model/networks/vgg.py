@@ -34,6 +34,7 @@ bands, ``log10(10000 * x + 1)``; 187 frames are 3 seconds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 #: The blocks' max pooling: (pool size, strides), each as (time, frequency).
@@ -68,6 +69,7 @@ def build_vgg(
     n_frames: int = 187,
     output: str = "pool5",
     prefix: str = "",
+    dead: Mapping[int, Sequence[int]] | None = None,
 ) -> Any:
     """Build musicnn's VGG as an (untrained) Keras 3 model.
 
@@ -82,6 +84,10 @@ def build_vgg(
     n_frames : int
         Frames per input patch (187 = 3 s at 16 kHz with hop 256); fixed, since ``pool5``
         is flattened into the tag layer.
+    dead : mapping of int to sequence of int, optional
+        Filters left out of each block (block number from 1 to indices), their constant
+        channels accounted for: see :mod:`deejai_model.networks.vgg_prune`, which builds and
+        fills such a network (fixed ``n_frames`` only).
     prefix : str
         Put before every layer name (and so every variable path), so that the network can
         live beside others in one model (:mod:`deejai_model.networks.fused`).
@@ -110,14 +116,38 @@ def build_vgg(
     inputs = keras.Input(shape=(n_frames, n_mels), dtype="float32", name=prefix + "logmel")
     x = layers.Reshape((n_frames, n_mels, 1), name=prefix + "add_channel")(inputs)
     x = bn("input_bn")(x, training=False)
+    gone_by_block = {int(i): [int(j) for j in v] for i, v in (dead or {}).items()}
+    height, width = n_frames, n_mels
+    border = False  # the previous block left constant channels out
     pooled = []
     for i, (size, strides) in enumerate(POOLS, start=1):
+        gone = gone_by_block.get(i, [])
+        filters = num_filters - len(gone)
         x = layers.Conv2D(
-            num_filters, (3, 3), padding="same", activation="relu", name=prefix + f"block{i}_conv"
+            filters,
+            (3, 3),
+            padding="same",
+            activation=None if border else "relu",
+            name=prefix + f"block{i}_conv",
         )(x)
+        if border:  # what the left-out constant channels add (vgg_prune.border_map)
+            from deejai_model.networks.vgg_prune import add_constant_layer
+
+            shape = (height, width, filters)
+            x = add_constant_layer()(shape, name=prefix + f"block{i}_border")(x)
+            x = layers.ReLU(name=prefix + f"block{i}_relu")(x)
         x = bn(f"block{i}_bn")(x, training=False)
         x = layers.MaxPooling2D(size, strides, padding="valid", name=prefix + f"pool{i}")(x)
-        pooled.append(x)
+        out = x
+        if gone and i >= len(POOLS) - 1:  # pool4 and pool5 are outputs: constants back in
+            from deejai_model.networks.musicnn_prune import restore_channels_layer
+
+            restore = restore_channels_layer()
+            out = restore(gone, num_filters, name=prefix + f"block{i}_restore")(x)
+        pooled.append(out)
+        border = bool(gone)
+        height = (height - size[0]) // strides[0] + 1
+        width = (width - size[1]) // strides[1] + 1
     pool4, pool5 = pooled[3], pooled[4]
 
     flat = layers.Flatten(name=prefix + "pool5_flat")(pool5)
