@@ -1,12 +1,13 @@
-"""The network's cost per slice: musicnn in full against the shipped runtime without dead filters.
+"""The network's cost per slice: each bundle in full against its shipped, pruned runtime.
 
-For each shipped musicnn bundle, the full network (every filter, exported here with the same
-exporter to a temporary ``.tflite``) and the shipped ``model.tflite`` (dead front-end filters
-removed, :mod:`deejai_model.networks.musicnn_prune`) run the same real mel slices (K per track,
-through the Embedder's own front end). Reported: live front-end filters, multiply-adds per
-slice (counted from the layer shapes), the largest difference from the full Keras network, and
-CPU milliseconds per slice (``time.process_time``, LiteRtRunner, after a warm-up call; the
-lowest of ``--repeats`` interleaved runs, so that a busy machine's drift hits both alike).
+For each bundle (by default musicnn MTT, MSD and the shipped default), the full network (every
+filter, exported here with the same exporter to a temporary ``.tflite``) and the shipped
+``model.tflite`` (dead filters removed: :func:`deejai_model.runtime.pruned_network`) run the
+same real mel slices (K per track, through the Embedder's own front end). Reported:
+multiply-adds per slice (counted from the Keras layers' shapes), the largest difference from
+the full Keras network, and CPU milliseconds per slice (``time.process_time``, LiteRtRunner,
+after a warm-up call; the lowest of ``--repeats`` interleaved runs, so that a busy machine's
+drift hits both alike).
 
 Usage, from the repository root (needs TensorFlow for the full network's export)::
 
@@ -19,6 +20,7 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,66 +29,55 @@ if __package__ in (None, ""):  # run as a file (python benchmarks/x.py): import 
 
 from benchmarks.common import markdown_table, read_labels  # noqa: E402
 from benchmarks.litert_int8 import cpu_ms_per_slice, mel_slices  # noqa: E402
-from benchmarks.quality import bundle_dir  # noqa: E402
+from benchmarks.quality import bundle_dir, log  # noqa: E402
 
 
-def multiply_adds(weights: dict, dead: dict, frames: int = 187, mels: int = 96) -> float:
-    """Multiply-adds of one musicnn slice with the ``dead`` front-end filters left out.
+def multiply_adds(model: Any) -> float:
+    """Multiply-adds of one slice through a Keras network's convolutions and dense layers
+    (nested models included; batch norms, pooling and element-wise ops left out)."""
+    import keras
 
-    Parameters
-    ----------
-    weights : dict of str to np.ndarray
-        musicnn weights by Keras variable path.
-    dead : dict of str to np.ndarray
-        Dead filter indices per front-end convolution (empty arrays: the full network).
-    frames, mels : int
-        Slice shape.
-
-    Returns
-    -------
-    float
-        Multiply-adds of the convolutions and dense layers (batch norms, pooling left out).
-    """
     total = 0.0
-    for name, idx in dead.items():
-        kernel = weights[f"{name}_conv/kernel"]  # (time, freq, 1, filters)
-        live = kernel.shape[-1] - len(idx)
-        out_freq = mels - kernel.shape[1] + 1 if name.startswith("timbral") else mels
-        total += frames * out_freq * kernel.shape[0] * kernel.shape[1] * live
-    for i in (1, 2, 3):
-        kernel = weights[f"midend_conv{i}/kernel"]  # (7, in, out)
-        total += frames * kernel.size
-    total += weights["penultimate_dense/kernel"].size
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            total += multiply_adds(layer)
+        elif isinstance(layer, keras.layers.Conv2D | keras.layers.Conv1D):
+            kernel = layer.kernel.shape  # (*window, in, out)
+            positions = int(np.prod(layer.output.shape[1:-1]))
+            total += positions * float(np.prod(kernel))
+        elif isinstance(layer, keras.layers.Dense):
+            total += float(np.prod(layer.kernel.shape))
     return total
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels", required=True)
-    parser.add_argument("--models", default="mtt,msd")
+    parser.add_argument("--models", default="mtt,msd,default", help="mtt, msd, default or a path")
     parser.add_argument("--tracks", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
 
-    from deejai_model.bundle import load_bundle
-    from deejai_model.networks.musicnn_prune import dead_filters
-    from deejai_model.runtime import LiteRtRunner, export_litert
+    from deejai_model.bundle import default_bundle_path, load_bundle
+    from deejai_model.runtime import LiteRtRunner, export_litert, pruned_network
 
     tracks = read_labels(args.labels)
     order = np.random.default_rng(0).permutation(len(tracks))[: args.tracks]
+    paths = [tracks[i].path for i in order]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models.split(","):
-            slices = mel_slices([tracks[i].path for i in order], model)
-            bundle = load_bundle(bundle_dir(model), runtime="keras")
-            with np.load(bundle.path / "weights.npz", allow_pickle=False) as npz:
-                weights = {key: npz[key] for key in npz.files}
-            dead = dead_filters(weights)
-            full_path = Path(tmp) / f"{model}_full.tflite"
+            directory = default_bundle_path() if model == "default" else bundle_dir(model)
+            bundle = load_bundle(directory, runtime="keras")
+            slices = mel_slices(paths, str(directory))
+            full_path = Path(tmp) / f"{directory.name}_full.tflite"
             export_litert(bundle.model, bundle.manifest.output, full_path)
             networks = {
-                "every filter": (full_path, {k: np.array([], int) for k in dead}),
-                "dead filters left out (shipped)": (bundle_dir(model) / "model.tflite", dead),
+                "every filter": (full_path, multiply_adds(bundle.model)),
+                "dead filters left out (shipped)": (
+                    directory / bundle.manifest.runtime["file"],
+                    multiply_adds(pruned_network(bundle)),
+                ),
             }
             reference = bundle.embed(slices)
             costs = {name: [] for name in networks}
@@ -95,25 +86,22 @@ def main(argv: list[str] | None = None) -> int:
                     costs[name].append(
                         [cpu_ms_per_slice(path, slices, 1, batch) for batch in (1, 8)]
                     )
-            full_macs = multiply_adds(weights, networks["every filter"][1])
+            full_macs = networks["every filter"][1]
             full_ms = min(c[0] for c in costs["every filter"])
-            for name, (path, gone) in networks.items():
+            for name, (path, macs) in networks.items():
                 got = LiteRtRunner(path, batch_size=8).run(slices)
-                live = sum(weights[f"{k}_conv/kernel"].shape[-1] - len(v) for k, v in gone.items())
                 best = [min(c[i] for c in costs[name]) for i in (0, 1)]
-                macs = multiply_adds(weights, gone)
                 rows.append(
                     [
-                        model,
+                        f"{bundle.manifest.name} ({bundle.dim})",
                         name,
-                        f"{live}",
                         f"{macs / 1e9:.2f} ({macs / full_macs:.2f}x)",
                         f"{np.abs(got - reference).max():.1e}",
                         f"{best[0]:.1f} ({best[0] / full_ms:.2f}x)",
                         f"{best[1]:.1f}",
                     ]
                 )
-            print(f"{model}: {len(slices)} slices of {args.tracks} tracks", file=sys.stderr)
+            log(f"{model}: {len(slices)} slices of {args.tracks} tracks")
     print(
         f"{args.tracks} tracks of {args.labels}, K=8 slices each; lowest of {args.repeats} "
         "interleaved runs.\n"
@@ -121,9 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         markdown_table(
             [
-                "model",
+                "bundle (dim)",
                 "network",
-                "live front-end filters (of 561)",
                 "GMAC per slice",
                 "max |d| vs full Keras",
                 "CPU ms/slice (1 thread, batch 1)",

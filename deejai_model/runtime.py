@@ -161,3 +161,39 @@ def export_litert(
         staged = Path(tmp) / path.name
         network.export(os.fspath(staged), format="litert", verbose=False, **converter_settings)
         os.replace(staged, path)
+
+
+def pruned_network(bundle: Any) -> Any:
+    """The bundle's network without its dead filters, weights assigned (needs TensorFlow).
+
+    musicnn (:mod:`deejai_model.networks.musicnn_prune`), VGG
+    (:mod:`deejai_model.networks.vgg_prune`) and fused networks of them compute the same
+    function as the full network within float32 summation order; what LiteRT runs
+    (``scripts/convert_litert.py``). Other architectures: the bundle's own network.
+
+    Parameters
+    ----------
+    bundle : deejai_model.bundle.Bundle
+        A loaded bundle (any runtime).
+
+    Returns
+    -------
+    keras.Model
+    """
+    manifest = bundle.manifest
+    if manifest.architecture not in ("musicnn", "vgg", "fused"):
+        return bundle.model
+    with np.load(bundle.path / manifest.weights["file"], allow_pickle=False) as npz:
+        weights = {key: npz[key] for key in npz.files}
+    params = manifest.architecture_params
+    if manifest.architecture == "fused":
+        from deejai_model.networks.fused import build_fused
+
+        return build_fused(weights=weights, **params)
+    if manifest.architecture == "vgg":
+        from deejai_model.networks.vgg_prune import prune_vgg
+
+        return prune_vgg(weights, **params)
+    from deejai_model.networks.musicnn_prune import prune_musicnn
+
+    return prune_musicnn(weights, **params)

@@ -26,15 +26,19 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deejai_model.bundle import MANIFEST_FILE, Bundle, file_sha256, load_bundle  # noqa: E402
+from deejai_model.bundle import MANIFEST_FILE, file_sha256, load_bundle  # noqa: E402
 from deejai_model.frontend import FrontEnd  # noqa: E402
-from deejai_model.runtime import LITERT_KIND, LiteRtRunner, export_litert  # noqa: E402
+from deejai_model.runtime import (  # noqa: E402
+    LITERT_KIND,
+    LiteRtRunner,
+    export_litert,
+    pruned_network,
+)
 
 LITERT_FILE = "model.tflite"
 
@@ -55,34 +59,13 @@ def test_signal(sample_rate: int, seconds: float = 40.0, seed: int = 0) -> np.nd
     return signal.astype(np.float32)
 
 
-def network_to_export(bundle: Bundle, prune: bool) -> Any:
-    """The Keras network to convert: without its dead filters (musicnn, VGG, or those side by
-    side), or the bundle's own network."""
-    manifest = bundle.manifest
-    if not prune or manifest.architecture not in ("musicnn", "vgg", "fused"):
-        return bundle.model
-    with np.load(bundle.path / manifest.weights["file"], allow_pickle=False) as npz:
-        weights = {key: npz[key] for key in npz.files}
-    if manifest.architecture == "fused":
-        from deejai_model.networks.fused import build_fused
-
-        return build_fused(weights=weights, **manifest.architecture_params)
-    if manifest.architecture == "vgg":
-        from deejai_model.networks.vgg_prune import prune_vgg
-
-        return prune_vgg(weights, **manifest.architecture_params)
-    from deejai_model.networks.musicnn_prune import prune_musicnn
-
-    return prune_musicnn(weights, **manifest.architecture_params)
-
-
 def convert(directory: Path, tolerance: float, prune: bool = True) -> float:
     """Convert one bundle; returns the largest absolute difference seen."""
     bundle = load_bundle(directory, runtime="keras")
     manifest = bundle.manifest
     target = directory / LITERT_FILE
     staged = directory / (LITERT_FILE + ".new.tflite")
-    export_litert(network_to_export(bundle, prune), manifest.output, staged)
+    export_litert(pruned_network(bundle) if prune else bundle.model, manifest.output, staged)
     try:
         frontend = FrontEnd.from_manifest(manifest.frontend)
         slices, _ = frontend.slices(test_signal(frontend.sample_rate))
