@@ -51,8 +51,10 @@ PREVIOUS_DEFAULT = "mtt"
 
 
 def block_names(manifest: dict) -> list[str]:
-    """Short names of a fused bundle's blocks: their prefixes without the trailing ``_``."""
-    return [part["prefix"].rstrip("_") for part in manifest["architecture_params"]["parts"]]
+    """Names of a fused bundle's blocks: ``fused.`` and their prefixes without the ``_``."""
+    return [
+        "fused." + part["prefix"].rstrip("_") for part in manifest["architecture_params"]["parts"]
+    ]
 
 
 class BlockGrid(OursGrid):
