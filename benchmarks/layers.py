@@ -174,13 +174,12 @@ def extract(
     Slices are planned and cut as the plugin does (:class:`deejai_model.embed.Embedder`,
     evenly spread, silent ones dropped), with the bundle's front end set to ``frames``
     frames per slice. Tracks already cached are skipped; the cache is written every ``chunk``
-    x 8 tracks (temp name + rename, by :func:`benchmarks.common.save_ragged`'s caller).
+    x 8 tracks (each file written under a temp name, then renamed).
     """
+    from benchmarks.quality import bundle_dir
     from deejai_model.bundle import Manifest
     from deejai_model.embed import Embedder
     from deejai_model.frontend import FrontEnd
-
-    from benchmarks.quality import bundle_dir
 
     names = _cache_names(net, frames, k)
     store: dict[str, dict[str, np.ndarray | None]] = {n: {} for n in names}
@@ -194,9 +193,7 @@ def extract(
     todo = [t.path for t in tracks if t.path not in store["starts"]]
     if not todo:
         return
-    manifest = Manifest.from_json(
-        (bundle_dir(net) / "manifest.json").read_text(encoding="utf-8")
-    )
+    manifest = Manifest.from_json((bundle_dir(net) / "manifest.json").read_text(encoding="utf-8"))
 
     class _Shim:  # what Embedder reads from a bundle: its manifest
         pass

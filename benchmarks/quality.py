@@ -38,6 +38,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a file (python benchmarks/x.py): import from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import layers  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     DEFAULT_CACHE,
     DEFAULT_LABELS,
@@ -413,10 +414,14 @@ class OursGrid:
         self.starts: dict[tuple[str, int], list[np.ndarray | None]] = {}
         self.failed: dict[tuple[str, int], list[str]] = {}
         self._pooled: dict[tuple, np.ndarray] = {}
-        self.models = [m for m in models if m != "fused"]
+        self.models = [m for m in models if m != "fused" and not layers.is_layer_model(m)]
+        singles = list(dict.fromkeys(p for m in models if m != "fused" for p in layers.parts(m)))
         self.k_values = list(k_values)
-        for model, k in itertools.product(self.models, self.k_values):
-            vectors, starts, failed = ours_slices(tracks, model, k, cache_dir)
+        for model, k in itertools.product(singles, self.k_values):
+            if layers.is_layer_model(model):
+                vectors, starts, failed = layers.layer_slices(tracks, model, k, cache_dir)
+            else:
+                vectors, starts, failed = ours_slices(tracks, model, k, cache_dir)
             self.slices[model, k], self.starts[model, k] = vectors, starts
             self.failed[model, k] = failed
 
@@ -424,6 +429,8 @@ class OursGrid:
         """Tracks with at least one slice vector under ``model`` (``fused``: under both)."""
         if model == "fused":
             return np.logical_and.reduce([self.valid(m, k) for m in self.models])
+        if len(layers.parts(model)) > 1:
+            return np.logical_and.reduce([self.valid(m, k) for m in layers.parts(model)])
         return np.array([s is not None and len(s) > 0 for s in self.slices[model, k]])
 
     def unit_vectors(
@@ -441,7 +448,12 @@ class OursGrid:
         ``<pool>+tdiag<w>`` / ``<pool>+tcov<w>``: the ``<pool>`` vectors and the timbre
         statistic (:mod:`deejai_model.timbre`, z-scored) concatenated with weights sqrt(1-w)
         and sqrt(w), so that cosine similarity is ``(1-w) ours + w timbre``.
+        A fused layer model (:func:`benchmarks.layers.parts`, e.g. ``mtt.pen+pool@94``): its
+        parts' unit vectors concatenated / sqrt(parts), as ``fused`` is.
         """
+        if len(layers.parts(model)) > 1 and slices is None:
+            fused = [self.unit_vectors(m, k, how_pool, how_norm) for m in layers.parts(model)]
+            return np.concatenate(fused, axis=1) / np.sqrt(len(fused))
         if how_pool.startswith("every2-") and slices is None:
             # half the slices (every other one in time order): K/2 without re-embedding
             halved = [
@@ -537,9 +549,8 @@ class OursGrid:
         """Per-query P@1/P@5 of a variant."""
         d, valid = self.distances(variant)
         model, k = variant[0], variant[1]
-        failed = sorted(
-            {f for m in self.models if model in (m, "fused") for f in self.failed[m, k]}
-        )
+        singles = self.models if model == "fused" else layers.parts(model)
+        failed = sorted({f for m in singles for f in self.failed[m, k]})
         return evaluate(variant_name(variant), d, self.groups, valid, failed)
 
 
@@ -644,9 +655,15 @@ def lever_rows(results: dict[tuple, Result], base: tuple, groups: Sequence[str])
 
 
 def corpus_rows(
-    results: Sequence[Result], base: Result, corpora: Sequence[str]
+    results: Sequence[Result],
+    base: Result,
+    corpora: Sequence[str],
+    work: dict[str, float] | None = None,
 ) -> tuple[list[str], list[list]]:
     """P@1 / P@5 of each result on each corpus' queries, and dP@5 against ``base`` (paired).
+
+    ``work``: network work per track relative to the default, by result name; when given, a
+    last column shows it (blank for results it does not name).
 
     Returns
     -------
@@ -658,6 +675,8 @@ def corpus_rows(
     header = ["system / variant"]
     for name, _ in parts:
         header += [f"{name} P@1", f"{name} P@5", f"{name} dP@5 [95% CI]"]
+    if work is not None:
+        header.append("network work")
     rows = []
     for r in results:
         row = [r.name]
@@ -668,6 +687,8 @@ def corpus_rows(
                 f"{np.nanmean(r.p5[mask] - base.p5[mask]):+.3f} "
                 + paired_ci(r.p5[mask], base.p5[mask]),
             ]
+        if work is not None:
+            row.append(f"{work[r.name]:.2f}x" if r.name in work else "")
         rows.append(row)
     return header, rows
 
@@ -684,6 +705,25 @@ def wins_everywhere(candidate: Result, base: Result, corpora: Sequence[str]) -> 
             return False
         ahead = ahead or low > 0
     return ahead
+
+
+def not_behind(candidate: Result, base: Result, corpora: Sequence[str]) -> bool:
+    """Whether ``candidate``'s paired P@5 interval against ``base`` reaches zero or above on
+    every corpus (it is not behind beyond the interval on any)."""
+    labels = np.asarray(corpora)
+    for c in set(corpora):
+        mask = (labels == c) & ~np.isnan(candidate.p5) & ~np.isnan(base.p5)
+        _, _, high = bootstrap_ci(candidate.p5[mask] - base.p5[mask])
+        if high < 0:
+            return False
+    return True
+
+
+def variant_work(variant: tuple) -> float:
+    """Network work per track of a variant relative to the plugin default
+    (:func:`benchmarks.layers.network_work`; ``every2-`` poolings hear half the slices)."""
+    model, k, how_pool = variant[0], variant[1], variant[2]
+    return layers.network_work(model, k, every2=how_pool.startswith("every2-"))
 
 
 def paired_ci(a: np.ndarray, b: np.ndarray) -> str:
@@ -705,7 +745,7 @@ def twin_recall(grid: OursGrid, variant: tuple) -> tuple[float, int]:
     (recall, n_halves)
     """
     model, k, how_pool, how_norm, how_hub = variant
-    models = grid.models if model == "fused" else [model]
+    models = grid.models if model == "fused" else layers.parts(model)
     keep = None
     parts = []
     for m in models:
@@ -857,13 +897,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"dP@5 against the plugin default ({variant_name(default)}), paired over the same "
             "queries, bootstrap 95% interval.\n"
         )
-        header, rows = corpus_rows(by_corpus, all_results[default], corpora)
+        work = {variant_name(v): variant_work(v) for v in all_results if v[1]}
+        header, rows = corpus_rows(by_corpus, all_results[default], corpora, work)
         out.append(markdown_table(header, rows))
         winners = [r.name for r in by_corpus[1:] if wins_everywhere(r, by_corpus[0], corpora)]
         out.append(
             "\n- Ahead of the default beyond the interval on a corpus and not behind on any: "
             + ("; ".join(winners) if winners else "none")
             + "."
+        )
+        cheap = [
+            f"{variant_name(v)} ({variant_work(v):.2f}x)"
+            for v in all_results
+            if v[1]
+            and variant_work(v) <= 0.55
+            and not_behind(all_results[v], by_corpus[0], corpora)
+        ]
+        out.append(
+            "- At most ~half the default's network work (<= 0.55x) and not behind beyond the "
+            "interval on any corpus: " + ("; ".join(cheap) if cheap else "none") + "."
         )
 
     if "ours" in systems:
