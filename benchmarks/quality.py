@@ -406,7 +406,10 @@ class OursGrid:
         cache_dir: str,
         models: Sequence[str],
         k_values: Sequence[int],
+        layer_k: dict[int, list[int]] | None = None,
     ):
+        """``layer_k``: slices per track of layer models by slice length in frames (e.g.
+        ``{187: [8], 94: [16]}``); lengths it does not name use ``k_values``."""
         self.tracks = list(tracks)
         self.cache_dir = cache_dir
         self.groups = [t.group for t in tracks]
@@ -417,13 +420,25 @@ class OursGrid:
         self.models = [m for m in models if m != "fused" and not layers.is_layer_model(m)]
         singles = list(dict.fromkeys(p for m in models if m != "fused" for p in layers.parts(m)))
         self.k_values = list(k_values)
-        for model, k in itertools.product(singles, self.k_values):
-            if layers.is_layer_model(model):
-                vectors, starts, failed = layers.layer_slices(tracks, model, k, cache_dir)
-            else:
-                vectors, starts, failed = ours_slices(tracks, model, k, cache_dir)
-            self.slices[model, k], self.starts[model, k] = vectors, starts
-            self.failed[model, k] = failed
+        self.layer_k = dict(layer_k or {})
+        for model in singles:
+            for k in self.model_ks(model):
+                self._load(model, k)
+
+    def model_ks(self, model: str) -> list[int]:
+        """Slices per track evaluated for ``model`` (layer models: by their slice length)."""
+        if layers.is_layer_model(model):
+            return list(self.layer_k.get(layers.parse(model)[2], self.k_values))
+        return list(self.k_values)
+
+    def _load(self, model: str, k: int) -> None:
+        """Per-slice vectors of one single model at K slices per track, into the grid."""
+        if layers.is_layer_model(model):
+            vectors, starts, failed = layers.layer_slices(self.tracks, model, k, self.cache_dir)
+        else:
+            vectors, starts, failed = ours_slices(self.tracks, model, k, self.cache_dir)
+        self.slices[model, k], self.starts[model, k] = vectors, starts
+        self.failed[model, k] = failed
 
     def valid(self, model: str, k: int) -> np.ndarray:
         """Tracks with at least one slice vector under ``model`` (``fused``: under both)."""
@@ -815,6 +830,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pools", default=",".join(POOLS))
     parser.add_argument("--norms", default=",".join(NORMS))
     parser.add_argument("--hubs", default=",".join(HUBS))
+    parser.add_argument(
+        "--layer-k",
+        default="",
+        help="ours, layer models (benchmarks/layers.py): frames:K pairs, e.g. 187:8,94:16",
+    )
     parser.add_argument("--limit", type=int, default=None, help="use only N tracks")
     args = parser.parse_args(argv)
 
@@ -835,11 +855,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "ours" in systems:
         models = args.models.split(",")
         k_values = [int(k) for k in args.k.split(",")]
-        grid = OursGrid(tracks, args.cache, models, k_values)
+        layer_k: dict[int, list[int]] = {}
+        for pair in filter(None, args.layer_k.split(",")):
+            frames, k = (int(x) for x in pair.split(":"))
+            layer_k.setdefault(frames, []).append(k)
+        grid = OursGrid(tracks, args.cache, models, k_values, layer_k)
         variants = [
             v
+            for model in models
             for v in itertools.product(
-                models, k_values, args.pools.split(","), args.norms.split(","), args.hubs.split(",")
+                [model],
+                grid.model_ks(model),
+                args.pools.split(","),
+                args.norms.split(","),
+                args.hubs.split(","),
             )
             if v[2] != "tags" or v[1] in TAG_K
         ]

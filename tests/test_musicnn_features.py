@@ -127,3 +127,46 @@ def test_extract_caches_every_layer_at_the_slice_length_asked(tmp_path):
     plugin = Embedder(load_bundle(BUNDLE, runtime="keras"), max_slices=4).embed_path(str(good))
     np.testing.assert_allclose(pen187[0], plugin.vectors, atol=1e-4)
     np.testing.assert_allclose(starts187[0].reshape(-1), plugin.starts, atol=1e-6)
+
+
+def test_quality_report_evaluates_layer_variants_with_their_network_work(tmp_path, capsys):
+    """benchmarks.quality runs layer models beside each other on two corpora: fused parts,
+    every other slice, and each variant's network work relative to the plugin default."""
+    from benchmarks import quality
+
+    sr = 22050
+    labels = []
+    for corpus in ("dev", "val"):
+        folder = tmp_path / corpus
+        folder.mkdir()
+        rows = ["path\tgroup\tseconds"]
+        for i, (group, seed) in enumerate([("x", 1), ("x", 2), ("y", 3), ("y", 4)]):
+            signal = music(16.0, sr, bpm=90 if group == "x" else 150, seed=seed)
+            path = write_audio(folder / f"{corpus}{i}.wav", signal, sr)
+            rows.append(f"{path}\t{corpus}-{group}\t16.0")
+        (folder / "labels.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        labels.append(str(folder / "labels.tsv"))
+
+    cache = str(tmp_path / "cache")
+    tracks = [t for f in labels for t in quality.read_labels(f)]
+    grid = quality.OursGrid(tracks, cache, ["mtt.pen+pool@94"], [8], {94: [4]})
+    assert grid.model_ks("mtt.pen+pool@94") == [4]
+    fused = grid.unit_vectors("mtt.pen+pool@94", 4, "meanstd", "centre")
+    assert fused.shape == (8, 2 * 200 + 2 * 1506)
+    np.testing.assert_allclose(np.linalg.norm(fused, axis=1), 1.0, atol=1e-9)
+    halved = grid.unit_vectors("mtt.pen+pool@94", 4, "every2-meanstd", "centre")
+    assert halved.shape == fused.shape and not np.allclose(halved, fused)
+    assert quality.variant_work(("mtt.pen@94", 16, "every2-meanstd", "centre", "none")) == (
+        pytest.approx(94 * 8 / (187 * 8))
+    )
+
+    quality.main(
+        ["--labels", ",".join(labels), "--systems", "ours", "--cache", cache]
+        + ["--models", "mtt.pen@94,mtt.pen+pool@94", "--k", "8", "--layer-k", "94:4"]
+        + ["--pools", "meanstd,every2-meanstd", "--norms", "centre", "--hubs", "none"]
+    )
+    report = capsys.readouterr().out
+    assert "network work" in report
+    assert "mtt.pen+pool@94 K4 every2-meanstd centre none" in report
+    assert f"{94 * 4 / (187 * 8):.2f}x" in report and f"{94 * 2 / (187 * 8):.2f}x" in report
+    assert "At most ~half the default's network work" in report
