@@ -60,6 +60,7 @@ from benchmarks.common import (  # noqa: E402
     align,
     cache_file,
     load_ragged,
+    markdown_table,
     read_labels,
     save_ragged,
 )
@@ -176,11 +177,6 @@ def extract(
     frames per slice. Tracks already cached are skipped; the cache is written every ``chunk``
     x 8 tracks (each file written under a temp name, then renamed).
     """
-    from benchmarks.quality import bundle_dir
-    from deejai_model.bundle import Manifest
-    from deejai_model.embed import Embedder
-    from deejai_model.frontend import FrontEnd
-
     names = _cache_names(net, frames, k)
     store: dict[str, dict[str, np.ndarray | None]] = {n: {} for n in names}
     errors: dict[str, str] = {}
@@ -193,17 +189,7 @@ def extract(
     todo = [t.path for t in tracks if t.path not in store["starts"]]
     if not todo:
         return
-    manifest = Manifest.from_json((bundle_dir(net) / "manifest.json").read_text(encoding="utf-8"))
-
-    class _Shim:  # what Embedder reads from a bundle: its manifest
-        pass
-
-    shim = _Shim()
-    shim.manifest = manifest
-    embedder = Embedder(shim, max_slices=k, workers=1)
-    embedder.frontend = dataclasses.replace(
-        FrontEnd.from_manifest(manifest.frontend), slice_frames=frames
-    )
+    embedder = _embedder(net, frames, k)
     network = _features_network(net)
     log(f"{net} {frames} frames K={k}: {len(todo)} tracks to embed")
 
@@ -239,6 +225,74 @@ def extract(
                 log(f"{net} {frames} frames K={k}: {done}/{len(todo)}")
 
 
+def _embedder(net: str, frames: int, k: int):
+    """An Embedder planning and cutting K slices of ``frames`` frames with ``net``'s front end
+    (only the manifest is read: no network is built)."""
+    from benchmarks.quality import bundle_dir
+    from deejai_model.bundle import Manifest
+    from deejai_model.embed import Embedder
+    from deejai_model.frontend import FrontEnd
+
+    manifest = Manifest.from_json((bundle_dir(net) / "manifest.json").read_text(encoding="utf-8"))
+
+    class _Shim:  # what Embedder reads from a bundle: its manifest
+        pass
+
+    shim = _Shim()
+    shim.manifest = manifest
+    embedder = Embedder(shim, max_slices=k, workers=1)
+    embedder.frontend = dataclasses.replace(
+        FrontEnd.from_manifest(manifest.frontend), slice_frames=frames
+    )
+    return embedder
+
+
+def cpu_per_track(
+    tracks: Sequence[Track], net: str, pairs: Sequence[tuple[int, int]]
+) -> list[list]:
+    """CPU seconds per track to prepare (decode + mel) and to run the network (Keras,
+    every feature), per (frames, K), over the same files in one process.
+
+    Returns
+    -------
+    list of table rows: frames, K, seconds heard, network work, prepare s, network s, total s,
+    total relative to the first pair.
+    """
+    network = _features_network(net)
+    rows, first = [], None
+    for frames, k in pairs:
+        embedder = _embedder(net, frames, k)
+        network(np.zeros((k, frames, 96), np.float32))  # trace outside the timing
+        prep = net_cpu = 0.0
+        done = 0
+        for track in tracks:
+            t0 = time.process_time()
+            try:
+                prepared = embedder.prepare(track.path)
+            except Exception:  # noqa: BLE001 - failed tracks are left out of the timing
+                continue
+            t1 = time.process_time()
+            network(prepared.batch)
+            t2 = time.process_time()
+            prep, net_cpu, done = prep + t1 - t0, net_cpu + t2 - t1, done + 1
+        total = (prep + net_cpu) / max(done, 1)
+        first = first or total
+        rows.append(
+            [
+                frames,
+                k,
+                f"{frames * k * 256 / 16000:.1f}",
+                f"{network_work(f'{net}.pen@{frames}', k):.2f}x",
+                f"{prep / max(done, 1):.3f}",
+                f"{net_cpu / max(done, 1):.3f}",
+                f"{total:.3f}",
+                f"{total / first:.2f}x",
+            ]
+        )
+        log(f"timed {frames} frames K={k} over {done} tracks")
+    return rows
+
+
 def layer_slices(
     tracks: Sequence[Track], model: str, k: int, cache_dir: str
 ) -> tuple[list[np.ndarray | None], list[np.ndarray | None], list[str]]:
@@ -272,12 +326,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--pairs", default="", help="frames:k pairs instead of the grid, e.g. 187:8,94:16"
     )
+    parser.add_argument(
+        "--time",
+        type=int,
+        default=0,
+        help="instead of caching: CPU per track of the first N tracks of each labels file, "
+        "per frames:k pair (a Markdown table on stdout)",
+    )
     args = parser.parse_args(argv)
-    tracks = [t for labels in args.labels.split(",") for t in read_labels(labels)]
     if args.pairs:
         pairs = [tuple(int(x) for x in p.split(":")) for p in args.pairs.split(",")]
     else:
         pairs = [(int(f), int(k)) for f in args.frames.split(",") for k in args.k.split(",")]
+    if args.time:
+        tracks = [t for labels in args.labels.split(",") for t in read_labels(labels, args.time)]
+        rows = cpu_per_track(tracks, args.nets.split(",")[0], pairs)
+        header = ["frames", "K", "s heard", "network work", "prepare s", "network s"]
+        print(markdown_table(header + ["total CPU s/track", "vs first"], rows))
+        return 0
+    tracks = [t for labels in args.labels.split(",") for t in read_labels(labels)]
     for net in args.nets.split(","):
         for frames, k in pairs:
             started = time.process_time()

@@ -466,8 +466,12 @@ class OursGrid:
         A fused layer model (:func:`benchmarks.layers.parts`, e.g. ``mtt.pen+pool@94``): its
         parts' unit vectors concatenated / sqrt(parts), as ``fused`` is.
         """
-        if len(layers.parts(model)) > 1 and slices is None:
-            fused = [self.unit_vectors(m, k, how_pool, how_norm) for m in layers.parts(model)]
+        singles = self.models if model == "fused" else layers.parts(model)
+        if slices is None and (
+            len(layers.parts(model)) > 1 or (model == "fused" and "+t" not in how_pool)
+        ):
+            # fused before every2-: each part halves its own slices
+            fused = [self.unit_vectors(m, k, how_pool, how_norm) for m in singles]
             return np.concatenate(fused, axis=1) / np.sqrt(len(fused))
         if how_pool.startswith("every2-") and slices is None:
             # half the slices (every other one in time order): K/2 without re-embedding
@@ -483,9 +487,6 @@ class OursGrid:
             parts = [np.sqrt(1.0 - weight) * self.unit_vectors(model, k, base_pool, how_norm)]
             parts.append(np.sqrt(weight) * self.timbre_units(k, kind))
             return np.concatenate(parts, axis=1)
-        if model == "fused":
-            parts = [self.unit_vectors(m, k, how_pool, how_norm) for m in self.models]
-            return np.concatenate(parts, axis=1) / np.sqrt(len(parts))
         key = (model, k, how_pool)
         if how_pool == "tags" and slices is None:
             if key not in self._pooled:
