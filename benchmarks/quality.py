@@ -38,6 +38,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a file (python benchmarks/x.py): import from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import layers  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     DEFAULT_CACHE,
     DEFAULT_LABELS,
@@ -405,7 +406,10 @@ class OursGrid:
         cache_dir: str,
         models: Sequence[str],
         k_values: Sequence[int],
+        layer_k: dict[int, list[int]] | None = None,
     ):
+        """``layer_k``: slices per track of layer models by slice length in frames (e.g.
+        ``{187: [8], 94: [16]}``); lengths it does not name use ``k_values``."""
         self.tracks = list(tracks)
         self.cache_dir = cache_dir
         self.groups = [t.group for t in tracks]
@@ -413,17 +417,35 @@ class OursGrid:
         self.starts: dict[tuple[str, int], list[np.ndarray | None]] = {}
         self.failed: dict[tuple[str, int], list[str]] = {}
         self._pooled: dict[tuple, np.ndarray] = {}
-        self.models = [m for m in models if m != "fused"]
+        self.models = [m for m in models if m != "fused" and not layers.is_layer_model(m)]
+        singles = list(dict.fromkeys(p for m in models if m != "fused" for p in layers.parts(m)))
         self.k_values = list(k_values)
-        for model, k in itertools.product(self.models, self.k_values):
-            vectors, starts, failed = ours_slices(tracks, model, k, cache_dir)
-            self.slices[model, k], self.starts[model, k] = vectors, starts
-            self.failed[model, k] = failed
+        self.layer_k = dict(layer_k or {})
+        for model in singles:
+            for k in self.model_ks(model):
+                self._load(model, k)
+
+    def model_ks(self, model: str) -> list[int]:
+        """Slices per track evaluated for ``model`` (layer models: by their slice length)."""
+        if layers.is_layer_model(model):
+            return list(self.layer_k.get(layers.parse(model)[2], self.k_values))
+        return list(self.k_values)
+
+    def _load(self, model: str, k: int) -> None:
+        """Per-slice vectors of one single model at K slices per track, into the grid."""
+        if layers.is_layer_model(model):
+            vectors, starts, failed = layers.layer_slices(self.tracks, model, k, self.cache_dir)
+        else:
+            vectors, starts, failed = ours_slices(self.tracks, model, k, self.cache_dir)
+        self.slices[model, k], self.starts[model, k] = vectors, starts
+        self.failed[model, k] = failed
 
     def valid(self, model: str, k: int) -> np.ndarray:
         """Tracks with at least one slice vector under ``model`` (``fused``: under both)."""
         if model == "fused":
             return np.logical_and.reduce([self.valid(m, k) for m in self.models])
+        if len(layers.parts(model)) > 1:
+            return np.logical_and.reduce([self.valid(m, k) for m in layers.parts(model)])
         return np.array([s is not None and len(s) > 0 for s in self.slices[model, k]])
 
     def unit_vectors(
@@ -441,17 +463,16 @@ class OursGrid:
         ``<pool>+tdiag<w>`` / ``<pool>+tcov<w>``: the ``<pool>`` vectors and the timbre
         statistic (:mod:`deejai_model.timbre`, z-scored) concatenated with weights sqrt(1-w)
         and sqrt(w), so that cosine similarity is ``(1-w) ours + w timbre``.
+        A fused layer model (:func:`benchmarks.layers.parts`, e.g. ``mtt.pen+pool@94``): its
+        parts' unit vectors concatenated / sqrt(parts), as ``fused`` is.
         """
-        if "+t" in how_pool and slices is None:
-            base_pool, fuse = how_pool.split("+t")
-            kind = "diag" if fuse.startswith("diag") else "cov"
-            weight = float(fuse[len(kind) :])
-            parts = [np.sqrt(1.0 - weight) * self.unit_vectors(model, k, base_pool, how_norm)]
-            parts.append(np.sqrt(weight) * self.timbre_units(k, kind))
-            return np.concatenate(parts, axis=1)
-        if model == "fused":
-            parts = [self.unit_vectors(m, k, how_pool, how_norm) for m in self.models]
-            return np.concatenate(parts, axis=1) / np.sqrt(len(parts))
+        singles = self.models if model == "fused" else layers.parts(model)
+        if slices is None and (
+            len(layers.parts(model)) > 1 or (model == "fused" and "+t" not in how_pool)
+        ):
+            # fused before every2-: each part halves its own slices
+            fused = [self.unit_vectors(m, k, how_pool, how_norm) for m in singles]
+            return np.concatenate(fused, axis=1) / np.sqrt(len(fused))
         if how_pool.startswith("every2-") and slices is None:
             # half the slices (every other one in time order): K/2 without re-embedding
             halved = [
@@ -459,6 +480,13 @@ class OursGrid:
                 for s, st in zip(self.slices[model, k], self.starts[model, k], strict=True)
             ]
             return self.unit_vectors(model, k, how_pool[len("every2-") :], how_norm, halved)
+        if "+t" in how_pool and slices is None:
+            base_pool, fuse = how_pool.split("+t")
+            kind = "diag" if fuse.startswith("diag") else "cov"
+            weight = float(fuse[len(kind) :])
+            parts = [np.sqrt(1.0 - weight) * self.unit_vectors(model, k, base_pool, how_norm)]
+            parts.append(np.sqrt(weight) * self.timbre_units(k, kind))
+            return np.concatenate(parts, axis=1)
         key = (model, k, how_pool)
         if how_pool == "tags" and slices is None:
             if key not in self._pooled:
@@ -537,9 +565,8 @@ class OursGrid:
         """Per-query P@1/P@5 of a variant."""
         d, valid = self.distances(variant)
         model, k = variant[0], variant[1]
-        failed = sorted(
-            {f for m in self.models if model in (m, "fused") for f in self.failed[m, k]}
-        )
+        singles = self.models if model == "fused" else layers.parts(model)
+        failed = sorted({f for m in singles for f in self.failed[m, k]})
         return evaluate(variant_name(variant), d, self.groups, valid, failed)
 
 
@@ -644,9 +671,15 @@ def lever_rows(results: dict[tuple, Result], base: tuple, groups: Sequence[str])
 
 
 def corpus_rows(
-    results: Sequence[Result], base: Result, corpora: Sequence[str]
+    results: Sequence[Result],
+    base: Result,
+    corpora: Sequence[str],
+    work: dict[str, float] | None = None,
 ) -> tuple[list[str], list[list]]:
     """P@1 / P@5 of each result on each corpus' queries, and dP@5 against ``base`` (paired).
+
+    ``work``: network work per track relative to the default, by result name; when given, a
+    last column shows it (blank for results it does not name).
 
     Returns
     -------
@@ -658,6 +691,8 @@ def corpus_rows(
     header = ["system / variant"]
     for name, _ in parts:
         header += [f"{name} P@1", f"{name} P@5", f"{name} dP@5 [95% CI]"]
+    if work is not None:
+        header.append("network work")
     rows = []
     for r in results:
         row = [r.name]
@@ -668,6 +703,8 @@ def corpus_rows(
                 f"{np.nanmean(r.p5[mask] - base.p5[mask]):+.3f} "
                 + paired_ci(r.p5[mask], base.p5[mask]),
             ]
+        if work is not None:
+            row.append(f"{work[r.name]:.2f}x" if r.name in work else "")
         rows.append(row)
     return header, rows
 
@@ -684,6 +721,25 @@ def wins_everywhere(candidate: Result, base: Result, corpora: Sequence[str]) -> 
             return False
         ahead = ahead or low > 0
     return ahead
+
+
+def not_behind(candidate: Result, base: Result, corpora: Sequence[str]) -> bool:
+    """Whether ``candidate``'s paired P@5 interval against ``base`` reaches zero or above on
+    every corpus (it is not behind beyond the interval on any)."""
+    labels = np.asarray(corpora)
+    for c in set(corpora):
+        mask = (labels == c) & ~np.isnan(candidate.p5) & ~np.isnan(base.p5)
+        _, _, high = bootstrap_ci(candidate.p5[mask] - base.p5[mask])
+        if high < 0:
+            return False
+    return True
+
+
+def variant_work(variant: tuple) -> float:
+    """Network work per track of a variant relative to the plugin default
+    (:func:`benchmarks.layers.network_work`; ``every2-`` poolings hear half the slices)."""
+    model, k, how_pool = variant[0], variant[1], variant[2]
+    return layers.network_work(model, k, every2=how_pool.startswith("every2-"))
 
 
 def paired_ci(a: np.ndarray, b: np.ndarray) -> str:
@@ -705,7 +761,7 @@ def twin_recall(grid: OursGrid, variant: tuple) -> tuple[float, int]:
     (recall, n_halves)
     """
     model, k, how_pool, how_norm, how_hub = variant
-    models = grid.models if model == "fused" else [model]
+    models = grid.models if model == "fused" else layers.parts(model)
     keep = None
     parts = []
     for m in models:
@@ -775,6 +831,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pools", default=",".join(POOLS))
     parser.add_argument("--norms", default=",".join(NORMS))
     parser.add_argument("--hubs", default=",".join(HUBS))
+    parser.add_argument(
+        "--layer-k",
+        default="",
+        help="ours, layer models (benchmarks/layers.py): frames:K pairs, e.g. 187:8,94:16",
+    )
     parser.add_argument("--limit", type=int, default=None, help="use only N tracks")
     args = parser.parse_args(argv)
 
@@ -795,11 +856,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "ours" in systems:
         models = args.models.split(",")
         k_values = [int(k) for k in args.k.split(",")]
-        grid = OursGrid(tracks, args.cache, models, k_values)
+        layer_k: dict[int, list[int]] = {}
+        for pair in filter(None, args.layer_k.split(",")):
+            frames, k = (int(x) for x in pair.split(":"))
+            layer_k.setdefault(frames, []).append(k)
+        grid = OursGrid(tracks, args.cache, models, k_values, layer_k)
         variants = [
             v
+            for model in models
             for v in itertools.product(
-                models, k_values, args.pools.split(","), args.norms.split(","), args.hubs.split(",")
+                [model],
+                grid.model_ks(model),
+                args.pools.split(","),
+                args.norms.split(","),
+                args.hubs.split(","),
             )
             if v[2] != "tags" or v[1] in TAG_K
         ]
@@ -857,13 +927,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"dP@5 against the plugin default ({variant_name(default)}), paired over the same "
             "queries, bootstrap 95% interval.\n"
         )
-        header, rows = corpus_rows(by_corpus, all_results[default], corpora)
+        work = {variant_name(v): variant_work(v) for v in all_results if v[1]}
+        header, rows = corpus_rows(by_corpus, all_results[default], corpora, work)
         out.append(markdown_table(header, rows))
         winners = [r.name for r in by_corpus[1:] if wins_everywhere(r, by_corpus[0], corpora)]
         out.append(
             "\n- Ahead of the default beyond the interval on a corpus and not behind on any: "
             + ("; ".join(winners) if winners else "none")
             + "."
+        )
+        cheap = [
+            f"{variant_name(v)} ({variant_work(v):.2f}x)"
+            for v in all_results
+            if v[1]
+            and variant_work(v) <= 0.55
+            and not_behind(all_results[v], by_corpus[0], corpora)
+        ]
+        out.append(
+            "- At most ~half the default's network work (<= 0.55x) and not behind beyond the "
+            "interval on any corpus: " + ("; ".join(cheap) if cheap else "none") + "."
         )
 
     if "ours" in systems:

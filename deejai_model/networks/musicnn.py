@@ -51,7 +51,9 @@ CHECKPOINT_NAMES: dict[str, str] = {
 #: channel axis) in the checkpoint: ``(k, w, 1, f)`` there is ``(k, w, f)`` here.
 CONV1D_LAYERS = ("midend_conv1", "midend_conv2", "midend_conv3")
 
-OUTPUTS = ("penultimate", "taggram", "both")
+OUTPUTS = ("penultimate", "taggram", "both", "features")
+#: Keys of the dict that ``output="features"`` returns.
+FEATURES = ("penultimate", "taggram", "max_pool", "mean_pool", "pool_bn")
 
 # TF1 tf.layers.batch_normalization defaults (same as Keras' defaults).
 _BN_EPSILON = 1e-3
@@ -83,11 +85,17 @@ def build_musicnn(
     n_frames : int or None
         Frames per input patch (187 = 3 s at 16 kHz with hop 256); ``None`` accepts
         patches of any length (the back end pools over time).
-    output : {"penultimate", "taggram", "both"}
+    output : {"penultimate", "taggram", "both", "features"}
         What the model returns: the ``(batch, num_units_backend)`` penultimate features
         (batch-normalised dense layer, as musicnn's ``penultimate``), the ``(batch,
-        num_classes)`` tag probabilities (sigmoid of the logits), or a dict holding both
-        under those two keys.
+        num_classes)`` tag probabilities (sigmoid of the logits), a dict holding both
+        under those two keys, or (``"features"``) a dict of every layer musicnn's own
+        extractor exposes from the back end: ``penultimate``, ``taggram``, ``max_pool`` and
+        ``mean_pool`` (each ``(batch, 753)``: the mid-end features -- front end 561, then
+        the three mid-end convolutions of ``num_filt_midend`` -- maximum / mean over the
+        patch's frames, in the original musicnn's channel order), and ``pool_bn``
+        (``(batch, 1506)``: both pools interleaved per channel and batch-normalised, the
+        input of the penultimate dense layer).
     num_filt_frontend : float
         Front-end width factor (1.6: 204 timbral and 51 temporal filters).
     frontend_dead : mapping of str to sequence of int, optional
@@ -166,9 +174,9 @@ def build_musicnn(
     max_pool = ops.max(midend, axis=1)
     mean_pool = ops.mean(midend, axis=1)
     pooled = ops.reshape(ops.stack([max_pool, mean_pool], axis=-1), (-1, 2 * midend.shape[-1]))
-    pooled = bn("backend_pool_bn")(pooled, training=False)
+    pool_bn = bn("backend_pool_bn")(pooled, training=False)
     dense = layers.Dense(num_units_backend, activation="relu", name=prefix + "penultimate_dense")(
-        pooled
+        pool_bn
     )
     penultimate = bn("penultimate_bn")(dense, training=False)
 
@@ -177,9 +185,18 @@ def build_musicnn(
     else:
         logits = layers.Dense(num_classes, name=prefix + "tags_dense")(penultimate)
         taggram = layers.Activation("sigmoid", name=prefix + "taggram")(logits)
-        outputs = (
-            taggram if output == "taggram" else {"penultimate": penultimate, "taggram": taggram}
-        )
+        if output == "taggram":
+            outputs = taggram
+        elif output == "both":
+            outputs = {"penultimate": penultimate, "taggram": taggram}
+        else:
+            outputs = {
+                "penultimate": penultimate,
+                "taggram": taggram,
+                "max_pool": max_pool,
+                "mean_pool": mean_pool,
+                "pool_bn": pool_bn,
+            }
     return keras.Model(inputs, outputs, name=prefix + "musicnn")
 
 
