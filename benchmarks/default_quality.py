@@ -106,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     fusions = [
         "+".join(c) for r in range(1, len(names) + 1) for c in itertools.combinations(names, r)
     ]
+    for fusion in fusions:  # a fusion's failures are its blocks' (all the bundle's)
+        grid.failed[fusion, args.k] = grid.failed[str(bundle), args.k]
     variants = [(PREVIOUS_DEFAULT, args.k, *PIPELINE)] + [(f, args.k, *PIPELINE) for f in fusions]
     log(f"evaluating {len(variants)} variants")
     results = {v: grid.result(v) for v in variants}
