@@ -98,3 +98,26 @@ def test_bad_fused_manifests_are_refused(tmp_path, edit, message):
 def test_other_architectures_have_one_part():
     manifest = Manifest.from_json((BUNDLES / "musicnn_mtt" / "manifest.json").read_text())
     assert manifest.parts == ()
+
+
+def test_the_light_bundle_is_the_defaults_msd_and_vgg_blocks(songs):
+    """musicnn-fused-light (MSD + VGG-MSD, for slow machines) hears as the default's blocks."""
+    light = load_bundle(BUNDLES / "musicnn_fused_light")
+    fused = load_bundle(BUNDLES / "musicnn_fused")
+    assert light.manifest.parts == (200, 512) and light.model_id != fused.model_id
+    batch = Embedder(fused, max_slices=4, workers=1).prepare(songs[0]).batch
+    np.testing.assert_allclose(light.embed(batch), fused.embed(batch)[:, 200:], atol=1e-4)
+
+
+def test_a_shipped_bundle_is_named_in_the_config(tmp_path, monkeypatch):
+    import confuse
+
+    from beetsplug.deejai.config import DEFAULTS, Settings
+
+    monkeypatch.chdir(tmp_path)
+    config = confuse.Configuration("deejai-test", read=False)
+    config.set(DEFAULTS)
+    config.set({"model": "musicnn_fused_light"})
+    assert Settings.from_view(config).model == os.fspath(BUNDLES / "musicnn_fused_light")
+    config.set({"model": "no_such_bundle"})  # not shipped: a path relative to here
+    assert Settings.from_view(config).model == os.fspath(tmp_path / "no_such_bundle")

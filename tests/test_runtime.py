@@ -76,7 +76,7 @@ def test_embedding_a_file_never_imports_tensorflow_or_librosa(songs):
 
 
 def test_shipped_litert_models_are_recorded():
-    for name in ("musicnn_mtt", "musicnn_msd", "musicnn_fused"):
+    for name in ("musicnn_mtt", "musicnn_msd", "musicnn_fused", "musicnn_fused_light"):
         manifest = Manifest.from_json((BUNDLES / name / "manifest.json").read_text())
         assert manifest.runtime["kind"] == "litert"
         assert manifest.runtime["weights_sha256"] == manifest.weights["sha256"]

@@ -34,7 +34,7 @@ TRAIN_DEFAULTS: dict[str, object] = {
 
 #: Defaults of the ``deejai:`` section of the beets configuration (documented in docs/plugin.md).
 DEFAULTS: dict[str, object] = {
-    "model": "",  # bundle directory; empty = the bundle shipped with deejai_model
+    "model": "",  # bundle directory or shipped bundle name; empty = the shipped default
     "pooling": "meanstd",  # slice vectors -> track vector: "meanstd" | "mean" | "tfidf"
     "epsilon": 0.001,  # TF-IDF: two slices are "the same word" below this cosine distance
     "auto": True,  # embed items as they are imported
@@ -75,7 +75,8 @@ HUBNESS = ("csls", "none")
 class Settings:
     """The plugin's configuration, validated.
 
-    Attributes mirror :data:`DEFAULTS`; ``model`` is an absolute path or ``""``.
+    Attributes mirror :data:`DEFAULTS`; ``model`` is an absolute path (a shipped bundle's name
+    is resolved to its directory) or ``""``.
     """
 
     model: str
@@ -108,7 +109,7 @@ class Settings:
         """
         model = view["model"].get(str) or ""
         if model:
-            model = os.path.abspath(os.path.expanduser(model))
+            model = shipped_bundle_dir(model) or os.path.abspath(os.path.expanduser(model))
         epsilon = float(view["epsilon"].as_number())
         if not 0.0 < epsilon < 2.0:
             raise confuse.ConfigValueError(f"deejai.epsilon must be in (0, 2), got {epsilon}")
@@ -156,6 +157,17 @@ class Settings:
             "hubness_k": self.hubness_k,
             "index_trees": self.index_trees,
         }
+
+
+def shipped_bundle_dir(name: str) -> str | None:
+    """The directory of the bundle shipped with ``deejai_model`` under ``name`` (e.g.
+    ``musicnn_fused_light``), when ``name`` is a plain name and no such path exists here."""
+    if not name or os.sep in name or name.startswith(".") or os.path.exists(name):
+        return None
+    import deejai_model  # cheap: its __init__ imports nothing heavy
+
+    directory = os.path.join(os.path.dirname(deejai_model.__file__), "bundles", name)
+    return directory if os.path.isfile(os.path.join(directory, "manifest.json")) else None
 
 
 def _playlist_dir(view: confuse.ConfigView) -> str:
