@@ -4,7 +4,7 @@ Systems: the decode floor (PyAV whole-file decode to 22.05 kHz mono; and ours' K
 alone), bliss, Musly (timbre, whole files), ours (``Embedder`` end to end on the shipped
 bundle's default runtime, LiteRT, then the default mean+std pooling), ``ours-keras`` (the same on
 Keras/TensorFlow), ``ours@<bundle dir>`` (``ours`` on another bundle),
-and ``beet-embed`` (``beet deejai embed`` itself, in-process, on a fresh
+and ``beet-embed`` / ``beet-embed@<bundle>`` (``beet deejai embed`` itself, in-process, on a fresh
 library of the same files imported in place without auto-embedding; afterwards the first and
 second ``beet deejai similar`` in fresh processes: the first query after an import builds the
 index).
@@ -49,8 +49,9 @@ from benchmarks.common import (  # noqa: E402
 # --------------------------------------------------------------------------- worker side
 
 
-def _beet_library(paths: list[str], k: int) -> Path:
-    """A fresh beets library (BEETSDIR) of ``paths`` as singletons imported in place."""
+def _beet_library(paths: list[str], k: int, model: str = "") -> Path:
+    """A fresh beets library (BEETSDIR) of ``paths`` as singletons imported in place
+    (``model``: the ``deejai.model`` setting, a bundle directory or shipped name)."""
     home = Path(tempfile.mkdtemp(prefix="deejai-speed-"))
     music = home / "music"
     music.mkdir()
@@ -59,7 +60,8 @@ def _beet_library(paths: list[str], k: int) -> Path:
     (home / "config.yaml").write_text(
         f"directory: {home / 'library'}\nlibrary: {home / 'library.db'}\n"
         f"plugins: deejai\ndeejai:\n  auto: no\n  max_slices: {k}\n"
-        "import:\n  copy: no\n  write: no\n  autotag: no\n  quiet: yes\n  singletons: yes\n",
+        + (f"  model: {model}\n" if model else "")
+        + "import:\n  copy: no\n  write: no\n  autotag: no\n  quiet: yes\n  singletons: yes\n",
         encoding="utf-8",
     )
     _beet(home, "import", str(music))
@@ -144,8 +146,9 @@ def _setup(system: str, k: int, paths: Sequence[str] = ()):
             return sum(m is None for m in models)
 
         return run
-    if system == "beet-embed":
-        home = _beet_library(list(paths), k)
+    if system == "beet-embed" or system.startswith("beet-embed@"):
+        # beet-embed@<bundle>: with deejai.model set to that bundle
+        home = _beet_library(list(paths), k, system.partition("@")[2])
         os.environ["BEETSDIR"] = str(home)
         from beets.ui import main as beet_main
 
@@ -281,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if system == "excerpts":
                 ks = [k for k in ks if k > 0]  # K=all is the whole-file decode above
             per_k = ("ours", "ours-keras", "beet-embed", "excerpts")
-            for k in ks if system in per_k or system.startswith("ours@") else [0]:
+            for k in ks if system in per_k or system.startswith(("ours@", "beet-embed@")) else [0]:
                 print(
                     f"[{time.strftime('%H:%M:%S')}] {system} K={k} ...", file=sys.stderr, flush=True
                 )
@@ -291,6 +294,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_after = loadavg()
 
     def label(r: dict) -> str:
+        if r["system"].startswith("beet-embed@"):
+            return (
+                f"ours: `beet deejai embed` (max_slices {r['k'] or 'all'}, model "
+                f"{r['system'].partition('@')[2]}), in-process"
+            )
         if r["system"].startswith("ours@"):
             return (
                 f"ours: Embedder K={r['k'] or 'all'} on {r['system'][len('ours@') :]}, "
@@ -362,7 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{r['setup_wall']:.2f} s wall, {r['setup_cpu']:.2f} s CPU, "
                 f"{r['setup_rss'] / 2**20:.0f} MiB RSS; not in the per-track figures."
             )
-        if r["system"] == "beet-embed":
+        if r["system"].startswith("beet-embed"):
             out.append(
                 f"\nAfter `beet deejai embed` of {r['tracks']} tracks: first `beet deejai similar`"
                 f" (builds the index) {r['first_query']:.2f} s, second {r['second_query']:.2f} s, "
