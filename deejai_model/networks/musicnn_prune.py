@@ -54,7 +54,7 @@ DEAD_BELOW = 1e-3
 _BN_EPSILON = 1e-3
 
 
-def _bn(weights: Mapping[str, np.ndarray], name: str) -> tuple[np.ndarray, np.ndarray]:
+def bn_scale_shift(weights: Mapping[str, np.ndarray], name: str) -> tuple[np.ndarray, np.ndarray]:
     """Scale and shift of the inference-mode batch norm ``name``: ``y = scale * x + shift``."""
     gamma, beta, mean, var = (
         np.asarray(weights[f"{name}/{v}"], np.float64)
@@ -83,13 +83,13 @@ def channel_swing(weights: Mapping[str, np.ndarray], name: str) -> np.ndarray:
     np.ndarray
         ``(n_filters,)`` float64 bounds.
     """
-    in_scale, in_shift = _bn(weights, "input_bn")
+    in_scale, in_shift = bn_scale_shift(weights, "input_bn")
     largest_input = float(
         np.max(np.abs([in_shift, in_scale * INPUT_BOUND + in_shift, np.zeros(1)]))
     )
     kernel = np.asarray(weights[f"{name}_conv/kernel"], np.float64)
     l1 = np.abs(kernel.reshape(-1, kernel.shape[-1])).sum(axis=0)
-    scale, _ = _bn(weights, f"{name}_bn")
+    scale, _ = bn_scale_shift(weights, f"{name}_bn")
     return np.abs(scale) * l1 * largest_input
 
 
@@ -133,7 +133,7 @@ def dead_channel_values(
         ``(n_dead,)`` float32 values, in the order of ``dead``.
     """
     bias = np.asarray(weights[f"{name}_conv/bias"], np.float64)[dead]
-    scale, shift = _bn(weights, f"{name}_bn")
+    scale, shift = bn_scale_shift(weights, f"{name}_bn")
     return (scale[dead] * np.maximum(bias, 0.0) + shift[dead]).astype(np.float32)
 
 
@@ -227,7 +227,17 @@ def prune_musicnn(
 
     own = {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
     model = build_musicnn(**architecture_params, frontend_dead=dead_filters(own), prefix=prefix)
-    values = {prefix + k: v for k, v in pruned_weights(own).items()}
+    return assign_weights(model, {prefix + k: v for k, v in pruned_weights(own).items()})
+
+
+def assign_weights(model: Any, values: Mapping[str, np.ndarray]) -> Any:
+    """Assign ``values`` (by variable path) to every variable of ``model``; returns ``model``.
+
+    Raises
+    ------
+    ValueError
+        When a variable has no value.
+    """
     variables = {v.path: v for v in model.weights}
     missing = set(variables) - set(values)
     if missing:

@@ -24,8 +24,6 @@ import numpy as np
 #: largest (MSD_vgg: the dead ones sit below 1e-6 of it, the live ones above 1e-2).
 DEAD_BELOW = 1e-6
 
-_BN_EPSILON = 1e-3
-
 
 def dead_filters(weights: Mapping[str, np.ndarray], blocks: int = 5) -> dict[int, np.ndarray]:
     """Indices of each block's dead filters (block number, from 1, to sorted indices)."""
@@ -39,12 +37,11 @@ def dead_filters(weights: Mapping[str, np.ndarray], blocks: int = 5) -> dict[int
 
 def _constants(weights: Mapping[str, np.ndarray], i: int, idx: np.ndarray) -> np.ndarray:
     """``bn(relu(bias))`` of block ``i``'s filters ``idx``: their channels' constant values."""
+    from deejai_model.networks.musicnn_prune import bn_scale_shift
+
+    scale, shift = bn_scale_shift(weights, f"block{i}_bn")
     bias = np.asarray(weights[f"block{i}_conv/bias"], np.float64)[idx]
-    gamma, beta, mean, var = (
-        np.asarray(weights[f"block{i}_bn/{v}"], np.float64)[idx]
-        for v in ("gamma", "beta", "moving_mean", "moving_variance")
-    )
-    return gamma * (np.maximum(bias, 0.0) - mean) / np.sqrt(var + _BN_EPSILON) + beta
+    return scale[idx] * np.maximum(bias, 0.0) + shift[idx]
 
 
 def border_map(kernel: np.ndarray, constants: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -153,6 +150,7 @@ def prune_vgg(
         Same inputs and outputs as the full network, the same values within float32
         summation order.
     """
+    from deejai_model.networks.musicnn_prune import assign_weights
     from deejai_model.networks.vgg import build_vgg
 
     own = {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
@@ -160,11 +158,4 @@ def prune_vgg(
     n_mels = architecture_params.get("n_mels", 96)
     dead, values = pruned_weights(own, n_frames, n_mels)
     model = build_vgg(**architecture_params, prefix=prefix, dead=dead)
-    variables = {v.path: v for v in model.weights}
-    values = {prefix + k: v for k, v in values.items()}
-    missing = set(variables) - set(values)
-    if missing:
-        raise ValueError(f"no weights for {sorted(missing)[:5]}")
-    for path, var in variables.items():
-        var.assign(values[path])
-    return model
+    return assign_weights(model, {prefix + k: v for k, v in values.items()})
