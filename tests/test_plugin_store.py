@@ -429,3 +429,39 @@ def test_the_settings_configure_the_librarys_pooler(env):
     )
     assert settings.index_signature()["pooler"] == settings.pooler().settings()
     assert _settings(env, adapt_dims=16, normalize="center").pooler().center
+
+
+def test_a_large_library_learns_from_a_sample_and_pools_in_chunks(env, monkeypatch):
+    """Above FIT_SAMPLE items the pooler learns from a sample and reads the slices in chunks;
+    every item's vector is then what its slices give through the fitted pooler."""
+    import dataclasses
+
+    from beetsplug.deejai import index as index_module
+
+    rng = np.random.default_rng(21)
+    store = VectorStore(env.lib)
+    ids = _add(env, store, MODEL, 23, rng, n_slices=4)
+    configured = Settings.pooler
+    monkeypatch.setattr(
+        Settings, "pooler", lambda s: dataclasses.replace(configured(s), adapt_min_tracks=5)
+    )
+    monkeypatch.setattr(index_module, "FIT_SAMPLE", 10)
+    monkeypatch.setattr(index_module, "POOL_CHUNK", 4)
+    reads = []
+    real_slices = VectorStore.slices
+
+    def counting(self, model_id, item_ids=None):
+        out = real_slices(self, model_id, item_ids)
+        reads.append(len(out))
+        return out
+
+    monkeypatch.setattr(VectorStore, "slices", counting)
+    settings = _settings(env, adapt=True, adapt_dims=4, normalize="center")
+    built = build_index(store, MODEL, settings, str(env.temp_path))
+    assert max(reads) <= 10 and sum(reads) == 10 + 23  # the sample, then every item in chunks
+    assert built.pooler.projection is not None and built.pooler.n_tracks == 10
+    slices = real_slices(store, MODEL)
+    by_id = built.vectors_by_id()
+    assert sorted(by_id) == sorted(ids)
+    for item_id in ids:
+        np.testing.assert_allclose(by_id[item_id], built.track_vector(slices[item_id]), atol=1e-5)

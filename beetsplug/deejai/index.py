@@ -253,6 +253,14 @@ class TrackIndex:
 # -- building and loading ------------------------------------------------------------------
 
 
+#: A library with more items than this learns its pooler (adaptation, mean) from this many of
+#: them, drawn at random, and pools every item in chunks of :data:`POOL_CHUNK`: an index build
+#: then holds at most this many items' slices at once (~0.6 GB with the default's 912-d slices)
+#: however large the library. TF-IDF pooling counts the whole library and reads it whole.
+FIT_SAMPLE = 20000
+POOL_CHUNK = 5000
+
+
 def track_vectors(
     store: VectorStore, model_id: str, settings: Settings, log=None
 ) -> tuple[np.ndarray, np.ndarray, FittedPooler]:
@@ -260,16 +268,32 @@ def track_vectors(
 
     Reads the database only.  Track vectors depend on the whole library (its projection, its
     mean, its TF-IDF counts), so they are derived here and kept in the index files, not stored
-    per item.
+    per item.  Above :data:`FIT_SAMPLE` items the pooler learns from a random sample of them
+    (the same sample for the same library) and every item's vector is its
+    :meth:`FittedPooler.transform`, as an outside file's is.
     """
     ids = store.item_ids(model_id)
     pooler = dataclasses.replace(settings.pooler(), parts=model_parts(model_id, settings))
     if log is not None:
         log.info("pooling the slices of {} items ({})", len(ids), pooler.kind)
-    slices = store.slices(model_id, ids)
-    ids = [i for i in ids if i in slices]  # an item removed meanwhile
-    fitted, vectors = pooler.fit_transform([slices[i] for i in ids])
-    return np.asarray(ids, dtype=np.int64), vectors, fitted
+    if pooler.kind == "tfidf" or len(ids) <= FIT_SAMPLE:
+        slices = store.slices(model_id, ids)
+        ids = [i for i in ids if i in slices]  # an item removed meanwhile
+        fitted, vectors = pooler.fit_transform([slices[i] for i in ids])
+        return np.asarray(ids, dtype=np.int64), vectors, fitted
+    sample = np.random.default_rng(len(ids)).choice(ids, FIT_SAMPLE, replace=False)
+    slices = store.slices(model_id, sorted(int(i) for i in sample))
+    fitted = pooler.fit(list(slices.values()))
+    del slices
+    kept: list[int] = []
+    parts: list[np.ndarray] = []
+    for start in range(0, len(ids), POOL_CHUNK):
+        chunk = store.slices(model_id, ids[start : start + POOL_CHUNK])
+        here = [i for i in ids[start : start + POOL_CHUNK] if i in chunk]
+        kept += here
+        parts.append(fitted.transform_many([chunk[i] for i in here]))
+    vectors = np.concatenate(parts) if parts else np.zeros((0, fitted.dim), np.float32)
+    return np.asarray(kept, dtype=np.int64), vectors, fitted
 
 
 def model_parts(model_id: str, settings: Settings) -> tuple[int, ...]:
