@@ -99,9 +99,10 @@ def build_musicnn(
     num_filt_frontend : float
         Front-end width factor (1.6: 204 timbral and 51 temporal filters).
     frontend_dead : mapping of str to sequence of int, optional
-        Filters left out of front-end convolutions (``timbral_74``... to indices), each
-        channel put back as a constant after the frequency max: see
-        :mod:`deejai_model.networks.musicnn_prune`, which builds and fills such a network.
+        Filters left out of front-end convolutions (``timbral_74``... to indices); their
+        constant channels are folded into the first mid-end convolution (a fixed border map)
+        and the dense layer's bias: see :mod:`deejai_model.networks.musicnn_prune`, which
+        builds and fills such a network (fixed ``n_frames``, no ``features`` output).
     prefix : str
         Put before every layer name (and so every variable path), so that two musicnn
         networks can live in one model (:mod:`deejai_model.networks.fused`).
@@ -121,6 +122,9 @@ def build_musicnn(
         return layers.BatchNormalization(axis=-1, epsilon=_BN_EPSILON, name=prefix + name)
 
     dead = {name: list(idx) for name, idx in (frontend_dead or {}).items()}
+    folded = any(dead.values())
+    if folded and (n_frames is None or output == "features"):
+        raise ValueError("a pruned musicnn needs a fixed n_frames and has no 'features' output")
 
     def block(x: Any, name: str, filters: int, kernel: tuple[int, int], padding: str) -> Any:
         # convolution, batch norm, then max over the whole frequency axis: (b, t, f, c) -> (b, t, c)
@@ -132,12 +136,8 @@ def build_musicnn(
             activation="relu",
             name=prefix + f"{name}_conv",
         )(x)
-        y = ops.max(bn(f"{name}_bn")(y, training=False), axis=2)
-        if gone:
-            from deejai_model.networks.musicnn_prune import restore_channels_layer
-
-            y = restore_channels_layer()(gone, filters, name=prefix + f"{name}_restore")(y)
-        return y
+        # the dead filters' constant channels are left out; what reads them has them folded
+        return ops.max(bn(f"{name}_bn")(y, training=False), axis=2)
 
     timbral_filters = int(num_filt_frontend * 128)
     temporal_filters = int(num_filt_frontend * 32)
@@ -159,9 +159,20 @@ def build_musicnn(
     # --- mid end: a convolution over all channels is a 1-D convolution in time
     def midend_conv(x: Any, i: int) -> Any:
         x = layers.ZeroPadding1D((3, 3), name=prefix + f"midend_pad{i}")(x)
+        border = folded and i == 1  # the left-out constant channels' part (musicnn_prune)
         x = layers.Conv1D(
-            num_filt_midend, 7, padding="valid", activation="relu", name=prefix + f"midend_conv{i}"
+            num_filt_midend,
+            7,
+            padding="valid",
+            activation=None if border else "relu",
+            name=prefix + f"midend_conv{i}",
         )(x)
+        if border:
+            from deejai_model.networks.musicnn_prune import add_constant_layer
+
+            shape = (n_frames, num_filt_midend)
+            x = add_constant_layer()(shape, name=prefix + "midend_border1")(x)
+            x = layers.ReLU(name=prefix + "midend_relu1")(x)
         return bn(f"midend_bn{i}")(x, training=False)
 
     m1 = midend_conv(frontend, 1)

@@ -17,11 +17,13 @@ temporal 128 / 64 / 32    29 / 34 / 9  48 / 44 / 34
 multiply-adds per slice   0.39x        0.13x
 ========================  ===========  ===========
 
-:func:`prune_musicnn` builds the network with only the live filters and puts each dead
-channel back as its constant (:class:`RestoreChannels`) before the mid end, which therefore
-sees the tensor it saw before. On real music the outputs stay within ~2e-5 of the full
-network's (LiteRT's conversion is held to it by the 1e-4 parity gate). Only the runtime file
-is pruned: the bundle keeps the checkpoint's weights, so the model id does not change.
+:func:`prune_musicnn` builds the network with only the live filters and folds each dead
+channel's constant into what reads it: the first mid-end convolution gets the constants' exact
+contribution through its zero padding as a fixed ``(frames, filters)`` map (the network then
+needs a fixed slice length), and the back end's dense bias absorbs their pooled values. On
+real music the outputs stay within ~2e-5 of the full network's (LiteRT's conversion is held to
+it by the 1e-4 parity gate). Only the runtime file is pruned: the bundle keeps the checkpoint's
+weights, so the model id does not change.
 """
 
 from __future__ import annotations
@@ -137,14 +139,21 @@ def dead_channel_values(
     return (scale[dead] * np.maximum(bias, 0.0) + shift[dead]).astype(np.float32)
 
 
-def pruned_weights(weights: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def pruned_weights(weights: Mapping[str, np.ndarray], n_frames: int = 187) -> dict[str, np.ndarray]:
     """The weights of :func:`prune_musicnn`'s network, derived from the full network's.
 
-    Front-end convolutions and their batch norms keep their live filters' entries; each gets a
-    ``<name>_restore/constant`` with its dead channels' values; every other weight is copied.
+    Front-end convolutions and their batch norms keep their live filters' entries. The dead
+    channels' constants are folded into what reads them: the first mid-end convolution reads
+    only the live channels and gets ``midend_border1/value``, the constants' exact
+    ``(n_frames, filters)`` contribution through its zero padding (:func:`border_map_1d`); the
+    back end's pooled batch norm and dense layer keep the live channels' entries, and the dense
+    bias absorbs the dead ones (the max and mean of a constant channel are the constant).
+    Every other weight is copied.
     """
     dead = dead_filters(weights)
     out = {k: np.asarray(v, np.float32) for k, v in weights.items()}
+    live_channels, dead_channels, constants = [], [], []
+    offset = 0
     for name, idx in dead.items():
         n_all = out[f"{name}_conv/kernel"].shape[-1]
         live = np.setdiff1d(np.arange(n_all), idx)
@@ -152,8 +161,85 @@ def pruned_weights(weights: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         out[f"{name}_conv/bias"] = out[f"{name}_conv/bias"][live]
         for v in ("gamma", "beta", "moving_mean", "moving_variance"):
             out[f"{name}_bn/{v}"] = out[f"{name}_bn/{v}"][live]
-        out[f"{name}_restore/constant"] = dead_channel_values(weights, name, idx)
+        live_channels.append(offset + live)
+        dead_channels.append(offset + idx)
+        constants.append(dead_channel_values(weights, name, idx).astype(np.float64))
+        offset += n_all
+    live_front = np.concatenate(live_channels)
+    dead_front = np.concatenate(dead_channels)
+    values = np.concatenate(constants)
+    kernel = np.asarray(weights["midend_conv1/kernel"], np.float64)  # (7, 561, filters)
+    out["midend_conv1/kernel"] = out["midend_conv1/kernel"][:, live_front, :]
+    out["midend_border1/value"] = border_map_1d(kernel[:, dead_front, :], values, n_frames)
+    # back end: pooled entries 2c (max) and 2c + 1 (mean) of each mid-end channel c
+    n_mid = offset + 3 * kernel.shape[-1]
+    keep_mid = np.concatenate([live_front, np.arange(offset, n_mid)])
+    keep = np.stack([2 * keep_mid, 2 * keep_mid + 1], axis=1).reshape(-1)
+    gone = np.stack([2 * dead_front, 2 * dead_front + 1], axis=1).reshape(-1)
+    scale, shift = bn_scale_shift(weights, "backend_pool_bn")
+    dense = np.asarray(weights["penultimate_dense/kernel"], np.float64)
+    pooled_constants = scale[gone] * np.repeat(values, 2) + shift[gone]
+    out["penultimate_dense/bias"] = (
+        np.asarray(weights["penultimate_dense/bias"], np.float64) + pooled_constants @ dense[gone]
+    ).astype(np.float32)
+    out["penultimate_dense/kernel"] = out["penultimate_dense/kernel"][keep]
+    for v in ("gamma", "beta", "moving_mean", "moving_variance"):
+        out[f"backend_pool_bn/{v}"] = out[f"backend_pool_bn/{v}"][keep]
     return out
+
+
+def border_map_1d(kernel: np.ndarray, constants: np.ndarray, n_frames: int) -> np.ndarray:
+    """What constant input channels add to a 7-tap convolution over zero-padded time.
+
+    Parameters
+    ----------
+    kernel : np.ndarray
+        ``(7, n_constant, filters)``: the convolution's weights on those channels.
+    constants : np.ndarray
+        ``(n_constant,)`` the channels' values.
+    n_frames : int
+        Frames in (and out).
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_frames, filters)`` float32: at each frame, the sum over the taps that fall inside.
+    """
+    per_tap = np.einsum("kcf,c->kf", np.asarray(kernel, np.float64), constants)
+    taps, half = per_tap.shape[0], per_tap.shape[0] // 2
+    out = np.zeros((n_frames, per_tap.shape[1]))
+    for k in range(taps):
+        frames = slice(max(0, half - k), min(n_frames, n_frames + half - k))
+        out[frames] += per_tap[k]
+    return out.astype(np.float32)
+
+
+def add_constant_layer() -> type:
+    """The Keras layer class that adds a fixed tensor (its ``value`` weight) to its input.
+
+    Built on first use so that importing this module does not import Keras.
+    """
+    import keras
+
+    class AddConstant(keras.layers.Layer):
+        """``x + value`` with ``value`` of shape ``shape`` (broadcast over the batch)."""
+
+        def __init__(self, shape: Any, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.value_shape = tuple(int(s) for s in shape)
+
+        def build(self, input_shape: Any) -> None:
+            self.value = self.add_weight(
+                shape=self.value_shape, initializer="zeros", trainable=False, name="value"
+            )
+
+        def call(self, x: Any) -> Any:
+            return x + self.value
+
+        def get_config(self) -> dict[str, Any]:
+            return {**super().get_config(), "shape": self.value_shape}
+
+    return AddConstant
 
 
 def restore_channels_layer() -> type:
@@ -165,7 +251,7 @@ def restore_channels_layer() -> type:
     from keras import ops
 
     class RestoreChannels(keras.layers.Layer):
-        """``(batch, time, n_live)`` -> ``(batch, time, n_live + n_dead)`` in the original order.
+        """``(..., n_live)`` -> ``(..., n_live + n_dead)`` in the original channel order.
 
         Parameters
         ----------
@@ -227,7 +313,8 @@ def prune_musicnn(
 
     own = {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
     model = build_musicnn(**architecture_params, frontend_dead=dead_filters(own), prefix=prefix)
-    return assign_weights(model, {prefix + k: v for k, v in pruned_weights(own).items()})
+    n_frames = architecture_params.get("n_frames", 187)
+    return assign_weights(model, {prefix + k: v for k, v in pruned_weights(own, n_frames).items()})
 
 
 def assign_weights(model: Any, values: Mapping[str, np.ndarray]) -> Any:

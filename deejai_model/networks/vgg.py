@@ -131,7 +131,7 @@ def build_vgg(
             name=prefix + f"block{i}_conv",
         )(x)
         if border:  # what the left-out constant channels add (vgg_prune.border_map)
-            from deejai_model.networks.vgg_prune import add_constant_layer
+            from deejai_model.networks.musicnn_prune import add_constant_layer
 
             shape = (height, width, filters)
             x = add_constant_layer()(shape, name=prefix + f"block{i}_border")(x)

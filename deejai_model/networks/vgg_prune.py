@@ -104,31 +104,6 @@ def pruned_weights(
     return dead, out
 
 
-def add_constant_layer() -> type:
-    """The Keras layer class that adds a fixed tensor (its ``value`` weight) to its input."""
-    import keras
-
-    class AddConstant(keras.layers.Layer):
-        """``x + value`` with ``value`` of shape ``shape`` (broadcast over the batch)."""
-
-        def __init__(self, shape: Any, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.value_shape = tuple(int(s) for s in shape)
-
-        def build(self, input_shape: Any) -> None:
-            self.value = self.add_weight(
-                shape=self.value_shape, initializer="zeros", trainable=False, name="value"
-            )
-
-        def call(self, x: Any) -> Any:
-            return x + self.value
-
-        def get_config(self) -> dict[str, Any]:
-            return {**super().get_config(), "shape": self.value_shape}
-
-    return AddConstant
-
-
 def prune_vgg(
     weights: Mapping[str, np.ndarray], prefix: str = "", **architecture_params: Any
 ) -> Any:
