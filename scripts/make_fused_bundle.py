@@ -44,6 +44,11 @@ def main(argv: list[str] | None = None) -> None:
         prefix, _, directory = spec.partition("=")
         prefixes.append(prefix)
         bundles.append(load_bundle(directory, runtime="keras"))
+    for bundle in bundles[1:]:
+        if bundle.manifest.frontend != bundles[0].manifest.frontend:
+            raise SystemExit(f"{bundle.path}: another front end than {bundles[0].path}")
+        if bundle.manifest.license != bundles[0].manifest.license:
+            raise SystemExit(f"{bundle.path}: another licence than {bundles[0].path}")
     parts = []
     for prefix, bundle in zip(prefixes, bundles, strict=True):
         params = dict(bundle.manifest.architecture_params)

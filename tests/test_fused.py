@@ -88,6 +88,14 @@ def _edited(tmp_path: Path, edit) -> Path:
             lambda d: d["architecture_params"]["parts"][1].pop("prefix"),
             "exactly the keys",
         ),
+        (
+            lambda d: d["architecture_params"]["parts"][1].update(output="taggram"),
+            "part output 'taggram' is not one of",
+        ),
+        (
+            lambda d: d["architecture_params"]["parts"][1].update(params=[1]),
+            "params must be a mapping",
+        ),
     ],
 )
 def test_bad_fused_manifests_are_refused(tmp_path, edit, message):
@@ -121,3 +129,31 @@ def test_a_shipped_bundle_is_named_in_the_config(tmp_path, monkeypatch):
     assert Settings.from_view(config).model == os.fspath(BUNDLES / "musicnn_fused_light")
     config.set({"model": "no_such_bundle"})  # not shipped: a path relative to here
     assert Settings.from_view(config).model == os.fspath(tmp_path / "no_such_bundle")
+
+
+def test_a_part_whose_dim_is_not_its_networks_is_refused(tmp_path):
+    """The sum agrees but the split does not: the network tells (the pooling would cross
+    networks' blocks otherwise)."""
+
+    def shift(d):
+        parts = d["architecture_params"]["parts"]
+        parts[0]["dim"], parts[1]["dim"] = 300, 100
+
+    with pytest.raises(BundleError, match="gives 200 values, its dim says 300"):
+        load_bundle(_edited(tmp_path, shift), runtime="keras")
+
+
+def test_model_parts_come_from_the_models_own_manifest(tmp_path):
+    import confuse
+
+    from beetsplug.deejai.config import DEFAULTS, Settings
+    from beetsplug.deejai.index import model_parts
+
+    config = confuse.Configuration("deejai-test", read=False)
+    config.set(DEFAULTS)
+    settings = Settings.from_view(config)
+    fused = load_bundle(BUNDLES / "musicnn_fused")
+    assert model_parts(fused.model_id, settings) == (200, 200, 512)
+    mtt = load_bundle(BUNDLES / "musicnn_mtt")
+    assert model_parts(mtt.model_id, settings) == ()
+    assert model_parts("unknown@1:000000000000", settings) == ()

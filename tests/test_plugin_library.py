@@ -211,8 +211,10 @@ def test_an_outside_copy_of_a_library_file_gets_that_items_vector(
         shutil.copy(next(p for p in deejai_music if p.name == "chord-3.flac"), outside)
         actions = Actions(_plugin(), deejai_library.lib)
         index = actions.index()
-        blocks = index.pooler.parts or (index.pooler,)  # the fused default: one per network
-        assert all(b.projection is not None for b in blocks)
+        # the shipped default is pooled per network: one fitted block each
+        assert index.pooler.pooler.parts == (200, 200, 512)
+        assert len(index.pooler.parts) == 3
+        assert all(b.projection is not None for b in index.pooler.parts)
         assert index.pooler.pooler.kind == pooling
         seed = actions.seed(str(outside))
         (item,) = deejai_library.lib.items("title:chord-3")

@@ -302,6 +302,11 @@ def model_parts(model_id: str, settings: Settings) -> tuple[int, ...]:
     A fused bundle's (``deejai_model.networks.fused``) parts' dims, found in the manifest of
     the configured bundle or of a shipped one with that model id; ``()`` (one block) for any
     other model or one whose bundle is not found.
+
+    Raises
+    ------
+    BundleError
+        When the model's own manifest is invalid.
     """
     from deejai_model.bundle import Manifest
 
@@ -316,9 +321,10 @@ def model_parts(model_id: str, settings: Settings) -> tuple[int, ...]:
                 continue
             with open(os.path.join(path, "manifest.json"), encoding="utf-8") as f:
                 text = f.read()
-            return Manifest.from_json(text).parts
         except (OSError, ValueError, KeyError, TypeError):
-            continue
+            continue  # not this model's bundle
+        # this model's manifest: an invalid one is an error (one block would pool it wrongly)
+        return Manifest.from_json(text).parts
     return ()
 
 

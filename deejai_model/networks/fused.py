@@ -23,6 +23,12 @@ PART_BUILDERS = {
     "vgg": ("deejai_model.networks.vgg", "build_vgg"),
 }
 
+#: The outputs a part may embed with (one tensor each).
+PART_OUTPUTS = {
+    "musicnn": ("penultimate",),
+    "vgg": ("pool5", "pool5_maxmean", "pool4_maxmean", "pool45"),
+}
+
 #: Part architectures and what builds them without their dead filters, weights assigned.
 PRUNERS = {
     "musicnn": ("deejai_model.networks.musicnn_prune", "prune_musicnn"),
@@ -78,7 +84,15 @@ def build_fused(
     n_frames = parts[0]["params"].get("n_frames", 187)
     n_mels = parts[0]["params"].get("n_mels", 96)
     inputs = keras.Input(shape=(n_frames, n_mels), dtype="float32", name="logmel")
-    outputs = [_part_network(part, weights)(inputs) for part in parts]
+    outputs = []
+    for part in parts:
+        output = _part_network(part, weights)(inputs)
+        if output.shape[-1] != part["dim"]:
+            raise ValueError(
+                f"part {part['prefix']!r} gives {output.shape[-1]} values, its dim says "
+                f"{part['dim']}"
+            )
+        outputs.append(output)
     joined = keras.layers.Concatenate(axis=-1, name="embedding")(outputs)
     return keras.Model(inputs, joined, name="fused")
 
@@ -99,6 +113,13 @@ def check_parts(parts: Any) -> None:
             )
         if not isinstance(part["dim"], int) or part["dim"] < 1:
             raise ValueError(f"part dim must be a positive int, not {part['dim']!r}")
+        if not isinstance(part["params"], Mapping) or not isinstance(part["prefix"], str):
+            raise ValueError("part params must be a mapping and prefix a string")
+        if part["output"] not in PART_OUTPUTS[part["architecture"]]:
+            raise ValueError(
+                f"part output {part['output']!r} is not one of "
+                f"{', '.join(PART_OUTPUTS[part['architecture']])}"
+            )
     prefixes = [p["prefix"] for p in parts]
     if len(set(prefixes)) != len(prefixes) or not all(prefixes):
         raise ValueError(f"each part needs its own non-empty prefix, got {prefixes}")
