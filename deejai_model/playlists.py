@@ -55,6 +55,12 @@ ScoreTransform = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 Applied to a pool of candidates from the search (sorted by cosine, best first) before the
 pick; :class:`CslsTransform` is one (hubness correction)."""
 
+#: The dimension "drunk" noise is calibrated on (:func:`continue_playlist`): the 128-d track
+#: vectors of the first default (mean and spread of 64 adapted directions). Per component the
+#: noise's scale is set against it, so a given ``noise`` moves the rankings by as much with the
+#: 384-d track vectors of the three-network default as it did with those.
+NOISE_REFERENCE_DIM = 128
+
 
 class NeighbourSearch(Protocol):
     """Anything that finds the tracks nearest to a vector by cosine distance."""
@@ -459,11 +465,13 @@ def continue_playlist(
     lookback : int
         How many of the latest tracks make the query; 0 = the whole playlist so far.
     noise : float
-        Noise scale, independent of the dimension: each component gets gaussian noise with
-        ``sigma = noise * |q| / sqrt(dim)``, so the noise vector's expected length is about
+        Noise scale, with the same effect on the ranking whatever the dimension: each component
+        gets gaussian noise with ``sigma = noise * |q| / sqrt(NOISE_REFERENCE_DIM)``, so the
+        noisy query's dot product with any unit track vector moves by ``noise * |q| / sqrt(128)``
+        (one standard deviation) -- for 128-d track vectors, a noise vector of length about
         ``noise * |q|``. 0 = deterministic; 0.3 wanders a little; 1 = noise as large as the
-        signal (upstream's ``sigma = noise * |q|`` per component makes its 0.1 already
-        as large as the signal over 100 dimensions).
+        signal in 128 dimensions (upstream's ``sigma = noise * |q|`` per component makes its
+        0.1 already about as large as the signal over 100 dimensions).
     rng : numpy Generator or int, optional
         Source of the noise; an int seeds a new generator. Same seed, same playlist.
     epsilon : float
@@ -496,7 +504,7 @@ def continue_playlist(
         recent = history[-lookback:] if lookback else history
         query = np.sum(recent, axis=0)
         if noise > 0:
-            sigma = noise * np.linalg.norm(query) / np.sqrt(query.shape[0])
+            sigma = noise * np.linalg.norm(query) / np.sqrt(NOISE_REFERENCE_DIM)
             query = query + gen.normal(0.0, sigma, size=query.shape)
         track = playlist.pick(search, query, excluded, score_transform, pool)
         if track is None:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from deejai_model.playlists import (
+    NOISE_REFERENCE_DIM,
     BruteForceSearch,
     CslsTransform,
     continue_playlist,
@@ -191,8 +192,11 @@ def test_noise_scale_is_relative_to_query_length(library):
             clean = sum(unit(by_id[t].astype(np.float64)) for t in seen)
             ratios.append(np.linalg.norm(query - clean) / np.linalg.norm(clean))
             seen.append(pick)
-        # |noise| ~ noise * |query| whatever the dimension
-        assert noise * 0.85 < np.mean(ratios) < noise * 1.15
+        # per component noise * |query| / sqrt(128): a vector of length noise * |query| *
+        # sqrt(dim / 128), which moves every dot product with a unit vector by the same amount
+        # whatever the dimension
+        expected = noise * np.sqrt(DIM / NOISE_REFERENCE_DIM)
+        assert expected * 0.85 < np.mean(ratios) < expected * 1.15
 
 
 @pytest.mark.parametrize("size", [1, 2, 3])
