@@ -35,6 +35,7 @@ if __package__ in (None, ""):  # run as a file (python benchmarks/x.py): import 
 
 from benchmarks.common import DEFAULT_CACHE, markdown_table, read_labels  # noqa: E402
 from benchmarks.quality import (  # noqa: E402
+    LOGO_COLUMNS,
     OursGrid,
     corpus_rows,
     log,
@@ -132,19 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logo_rows, chosen, p1, p5 = logo(results, groups)
     votes = {variant_name(v): chosen.count(v) for v in set(chosen)}
     out.append("\n### Leave-one-game-out over the fusions (and the previous default)\n")
-    out.append(
-        markdown_table(
-            [
-                "held-out game",
-                "queries",
-                "chosen on the other games",
-                "P@5 there",
-                "P@1 held out",
-                "P@5 held out",
-            ],
-            logo_rows,
-        )
-    )
+    out.append(markdown_table(LOGO_COLUMNS, logo_rows))
     ranked = sorted(votes.items(), key=lambda item: -item[1])
     out.append(f"\n- Chosen: {'; '.join(f'{n} ({c}x)' for n, c in ranked)}.")
     out.append(

@@ -622,6 +622,16 @@ def logo(
 
 
 #: Columns of :func:`lever_rows`' tables.
+LOGO_COLUMNS = [
+    "held-out game",
+    "queries",
+    "chosen on the other games",
+    "P@5 there",
+    "P@1 held out",
+    "P@5 held out",
+]
+"""Header of :func:`logo`'s rows."""
+
 LEVER_COLUMNS = [
     "lever",
     "change",
@@ -954,19 +964,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "For each game, the variant with the best P@5 over the other games' queries "
             "(neighbours from the whole library), evaluated on that game's queries.\n"
         )
-        out.append(
-            markdown_table(
-                [
-                    "held-out game",
-                    "queries",
-                    "chosen on the other games",
-                    "P@5 there",
-                    "P@1 held out",
-                    "P@5 held out",
-                ],
-                logo_rows,
-            )
-        )
+        out.append(markdown_table(LOGO_COLUMNS, logo_rows))
         p1m, p1l, p1h = bootstrap_ci(logo_p1)
         p5m, p5l, p5h = bootstrap_ci(logo_p5)
         out.append(

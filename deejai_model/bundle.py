@@ -639,8 +639,7 @@ def _load_head_network(weights_path: Path, manifest: Manifest) -> Any:
     from deejai_model.head import HeadNetwork
 
     try:
-        with np.load(weights_path, allow_pickle=False) as npz:
-            network = HeadNetwork({key: npz[key] for key in npz.files})
+        network = HeadNetwork(read_npz(weights_path))
     except (OSError, ValueError) as exc:
         raise BundleError(f"{weights_path}: not head weights: {exc}") from exc
     params = manifest.architecture_params
@@ -775,6 +774,12 @@ def load_bundle(
         return Bundle(path, manifest, batch_size=size, device=device, runner=runner)
     model = _build_checked(path, manifest)
     return Bundle(path, manifest, model, batch_size=batch_size or DEFAULT_BATCH_SIZE, device=device)
+
+
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file, by name (never unpickling anything)."""
+    with np.load(path, allow_pickle=False) as npz:
+        return {key: npz[key] for key in npz.files}
 
 
 def write_npz(arrays: Mapping[str, np.ndarray], path: str | os.PathLike) -> None:

@@ -180,20 +180,14 @@ def pruned_network(bundle: Any) -> Any:
     -------
     keras.Model
     """
+    from deejai_model.bundle import read_npz
+    from deejai_model.networks.fused import PRUNERS, build_fused, prune
+
     manifest = bundle.manifest
-    if manifest.architecture not in ("musicnn", "vgg", "fused"):
+    if manifest.architecture not in (*PRUNERS, "fused"):
         return bundle.model
-    with np.load(bundle.path / manifest.weights["file"], allow_pickle=False) as npz:
-        weights = {key: npz[key] for key in npz.files}
+    weights = read_npz(bundle.path / manifest.weights["file"])
     params = manifest.architecture_params
     if manifest.architecture == "fused":
-        from deejai_model.networks.fused import build_fused
-
         return build_fused(weights=weights, **params)
-    if manifest.architecture == "vgg":
-        from deejai_model.networks.vgg_prune import prune_vgg
-
-        return prune_vgg(weights, **params)
-    from deejai_model.networks.musicnn_prune import prune_musicnn
-
-    return prune_musicnn(weights, **params)
+    return prune(manifest.architecture, weights, **params)

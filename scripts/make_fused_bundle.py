@@ -25,8 +25,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deejai_model.bundle import load_bundle, save_bundle  # noqa: E402
+from deejai_model.bundle import load_bundle, read_npz, save_bundle  # noqa: E402
 from deejai_model.networks.fused import build_fused  # noqa: E402
+from deejai_model.networks.pruning import assign_weights  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -62,13 +63,11 @@ def main(argv: list[str] | None = None) -> None:
                 "params": params,
             }
         )
-    model = build_fused(parts)
     values = {}
     for prefix, bundle in zip(prefixes, bundles, strict=True):
-        with np.load(bundle.path / bundle.manifest.weights["file"], allow_pickle=False) as npz:
-            values.update({prefix + key: npz[key] for key in npz.files})
-    for var in model.weights:
-        var.assign(values[var.path])
+        weights = read_npz(bundle.path / bundle.manifest.weights["file"])
+        values.update({prefix + key: value for key, value in weights.items()})
+    model = assign_weights(build_fused(parts), values)
 
     rng = np.random.default_rng(0)
     batch = (rng.random((4, *bundles[0].input_shape)) * 4.0).astype(np.float32)

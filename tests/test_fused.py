@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from audio_fixtures import chord, music, write_audio
 
-from deejai_model.bundle import BundleError, Manifest, load_bundle
+from deejai_model.bundle import BundleError, Manifest, load_bundle, read_npz
 from deejai_model.embed import Embedder
 
 BUNDLES = Path(__file__).resolve().parents[1] / "deejai_model" / "bundles"
@@ -35,6 +35,7 @@ def _vectors(bundle, songs) -> np.ndarray:
 def test_fused_vectors_are_the_networks_side_by_side(songs):
     """MTT and MSD blocks equal those bundles' own vectors; the VGG block equals the VGG
     network built alone from the fused bundle's weights."""
+    from deejai_model.networks.pruning import assign_weights, unprefixed
     from deejai_model.networks.vgg import build_vgg
 
     fused = load_bundle(BUNDLES / "musicnn_fused")
@@ -50,10 +51,8 @@ def test_fused_vectors_are_the_networks_side_by_side(songs):
 
     part = fused.manifest.architecture_params["parts"][2]
     assert (part["architecture"], part["output"]) == ("vgg", "pool45")
-    vgg = build_vgg(**part["params"], output=part["output"])
-    with np.load(BUNDLES / "musicnn_fused" / "weights.npz") as npz:
-        for var in vgg.weights:
-            var.assign(npz[part["prefix"] + var.path])
+    weights = unprefixed(read_npz(BUNDLES / "musicnn_fused" / "weights.npz"), part["prefix"])
+    vgg = assign_weights(build_vgg(**part["params"], output=part["output"]), weights)
     batch = Embedder(fused, max_slices=4, workers=1).prepare(songs[0]).batch
     want = np.asarray(vgg(batch))
     assert np.abs(want).max() > 0.1

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from audio_fixtures import music
 
-from deejai_model.bundle import load_bundle
+from deejai_model.bundle import load_bundle, read_npz
 from deejai_model.frontend import FrontEnd
 from deejai_model.networks.musicnn import build_musicnn
 from deejai_model.networks.musicnn_prune import (
@@ -18,20 +18,17 @@ from deejai_model.networks.musicnn_prune import (
     dead_filters,
     prune_musicnn,
 )
+from deejai_model.networks.pruning import assign_weights
 
 BUNDLES = Path(__file__).resolve().parents[1] / "deejai_model" / "bundles"
 
 
 def _weights(name: str) -> dict[str, np.ndarray]:
-    with np.load(BUNDLES / name / "weights.npz", allow_pickle=False) as npz:
-        return {key: npz[key] for key in npz.files}
+    return read_npz(BUNDLES / name / "weights.npz")
 
 
 def _full(weights: dict[str, np.ndarray], params: dict):
-    model = build_musicnn(**params)
-    for var in model.weights:
-        var.assign(weights[var.path])
-    return model
+    return assign_weights(build_musicnn(**params), weights)
 
 
 @pytest.fixture(scope="module")

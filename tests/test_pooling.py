@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -87,18 +88,23 @@ def test_small_libraries_are_neither_adapted_nor_centred() -> None:
     assert empty.n_tracks == 0 and empty.dim == 0
 
 
-@pytest.mark.parametrize("pooler", POOLERS, ids=lambda p: f"{p.kind}-adapt{int(p.adapt)}")
-def test_fitted_state_round_trips_as_json_and_npz_without_pickles(pooler: Pooler) -> None:
-    import json
-
-    tracks = _library(np.random.default_rng(4))
-    fitted = pooler.fit(tracks)
+def round_trip(fitted: FittedPooler) -> FittedPooler:
+    """``fitted`` saved as an index saves it (JSON + ``np.savez``) and loaded without pickles."""
     meta, arrays = fitted.to_data()
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     buffer.seek(0)
     with np.load(buffer, allow_pickle=False) as loaded:
-        again = FittedPooler.from_data(json.loads(json.dumps(meta)), dict(loaded))
+        return FittedPooler.from_data(json.loads(json.dumps(meta)), dict(loaded))
+
+
+@pytest.mark.parametrize("pooler", POOLERS, ids=lambda p: f"{p.kind}-adapt{int(p.adapt)}")
+def test_fitted_state_round_trips_as_json_and_npz_without_pickles(pooler: Pooler) -> None:
+
+    tracks = _library(np.random.default_rng(4))
+    fitted = pooler.fit(tracks)
+    meta, arrays = fitted.to_data()
+    again = round_trip(fitted)
     assert again.pooler == pooler and again.n_tracks == fitted.n_tracks
     probe = np.random.default_rng(5).normal(size=(4, DIM)).astype(np.float32)
     np.testing.assert_array_equal(again.transform(probe), fitted.transform(probe))

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from audio_fixtures import music
 
-from deejai_model.bundle import load_bundle
+from deejai_model.bundle import load_bundle, read_npz
 from deejai_model.frontend import FrontEnd
+from deejai_model.networks.pruning import assign_weights, unprefixed
 from deejai_model.networks.vgg import build_vgg
 from deejai_model.networks.vgg_prune import border_map, dead_filters, prune_vgg
 
@@ -20,18 +21,11 @@ def _vgg_part() -> tuple[dict, dict[str, np.ndarray]]:
     """The shipped fused bundle's VGG part: its description and its (unprefixed) weights."""
     manifest = load_bundle(FUSED, runtime="litert").manifest
     part = next(p for p in manifest.architecture_params["parts"] if p["architecture"] == "vgg")
-    with np.load(FUSED / "weights.npz") as npz:
-        weights = {
-            k[len(part["prefix"]) :]: npz[k] for k in npz.files if k.startswith(part["prefix"])
-        }
-    return part, weights
+    return part, unprefixed(read_npz(FUSED / "weights.npz"), part["prefix"])
 
 
 def _full(weights: dict[str, np.ndarray], params: dict):
-    model = build_vgg(**params)
-    for var in model.weights:
-        var.assign(weights[var.path])
-    return model
+    return assign_weights(build_vgg(**params), weights)
 
 
 @pytest.fixture(scope="module")

@@ -36,17 +36,29 @@ PRUNERS = {
 }
 
 
+def _call(
+    registry: Mapping[str, tuple[str, str]], architecture: str, *args: Any, **kwargs: Any
+) -> Any:
+    """Call the function a registry names for ``architecture`` (imported on first use)."""
+    import importlib
+
+    module, function = registry[architecture]
+    return getattr(importlib.import_module(module), function)(*args, **kwargs)
+
+
+def prune(architecture: str, weights: Mapping[str, np.ndarray], **params: Any) -> Any:
+    """A ``musicnn`` or ``vgg`` network without its dead filters, weights assigned
+    (:data:`PRUNERS`; ``params``: the builder's, ``prefix`` included)."""
+    return _call(PRUNERS, architecture, weights, **params)
+
+
 def _part_network(part: Mapping[str, Any], weights: Mapping[str, np.ndarray] | None) -> Any:
     """One part's network: the full one (weights assigned later) or, given weights, the part
     without its dead filters, weights assigned."""
-    import importlib
-
     params = {**part["params"], "output": part["output"], "prefix": part["prefix"]}
     if weights is not None:
-        module, function = PRUNERS[part["architecture"]]
-        return getattr(importlib.import_module(module), function)(weights, **params)
-    module, function = PART_BUILDERS[part["architecture"]]
-    return getattr(importlib.import_module(module), function)(**params)
+        return prune(part["architecture"], weights, **params)
+    return _call(PART_BUILDERS, part["architecture"], **params)
 
 
 def build_fused(

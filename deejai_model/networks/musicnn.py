@@ -55,8 +55,9 @@ OUTPUTS = ("penultimate", "taggram", "both", "features")
 #: Keys of the dict that ``output="features"`` returns.
 FEATURES = ("penultimate", "taggram", "max_pool", "mean_pool", "pool_bn")
 
-# TF1 tf.layers.batch_normalization defaults (same as Keras' defaults).
-_BN_EPSILON = 1e-3
+#: Batch-norm epsilon of TF1's ``tf.layers.batch_normalization`` (Keras' default too), which
+#: musicnn's and its VGG's checkpoints were trained with.
+BN_EPSILON = 1e-3
 
 
 def build_musicnn(
@@ -119,7 +120,7 @@ def build_musicnn(
         raise ValueError(f"output must be one of {OUTPUTS}, not {output!r}")
 
     def bn(name: str) -> Any:
-        return layers.BatchNormalization(axis=-1, epsilon=_BN_EPSILON, name=prefix + name)
+        return layers.BatchNormalization(axis=-1, epsilon=BN_EPSILON, name=prefix + name)
 
     dead = {name: list(idx) for name, idx in (frontend_dead or {}).items()}
     folded = any(dead.values())
@@ -168,7 +169,7 @@ def build_musicnn(
             name=prefix + f"midend_conv{i}",
         )(x)
         if border:
-            from deejai_model.networks.musicnn_prune import add_constant_layer
+            from deejai_model.networks.pruning import add_constant_layer
 
             shape = (n_frames, num_filt_midend)
             x = add_constant_layer()(shape, name=prefix + "midend_border1")(x)

@@ -37,6 +37,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from deejai_model.networks.musicnn import BN_EPSILON
+
 #: The blocks' max pooling: (pool size, strides), each as (time, frequency).
 POOLS: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = (
     ((4, 1), (2, 2)),
@@ -57,9 +59,6 @@ CHECKPOINT_NAMES: dict[str, str] = {
 #: Outputs a bundle may name as its embedding (see the module docstring).
 EMBEDDINGS = ("pool5", "pool5_maxmean", "pool4_maxmean", "pool45")
 OUTPUTS = (*EMBEDDINGS, "taggram", "all")
-
-# TF1 tf.layers.batch_normalization defaults (same as Keras' defaults).
-_BN_EPSILON = 1e-3
 
 
 def build_vgg(
@@ -107,7 +106,7 @@ def build_vgg(
         raise ValueError(f"output must be one of {OUTPUTS}, not {output!r}")
 
     def bn(name: str) -> Any:
-        return layers.BatchNormalization(axis=-1, epsilon=_BN_EPSILON, name=prefix + name)
+        return layers.BatchNormalization(axis=-1, epsilon=BN_EPSILON, name=prefix + name)
 
     def max_mean(x: Any) -> Any:
         # (b, t, f, c) -> (b, 2c): max over time and frequency, then the mean
@@ -131,7 +130,7 @@ def build_vgg(
             name=prefix + f"block{i}_conv",
         )(x)
         if border:  # what the left-out constant channels add (vgg_prune.border_map)
-            from deejai_model.networks.musicnn_prune import add_constant_layer
+            from deejai_model.networks.pruning import add_constant_layer
 
             shape = (height, width, filters)
             x = add_constant_layer()(shape, name=prefix + f"block{i}_border")(x)
@@ -140,7 +139,7 @@ def build_vgg(
         x = layers.MaxPooling2D(size, strides, padding="valid", name=prefix + f"pool{i}")(x)
         out = x
         if gone and i >= len(POOLS) - 1:  # pool4 and pool5 are outputs: constants back in
-            from deejai_model.networks.musicnn_prune import restore_channels_layer
+            from deejai_model.networks.pruning import restore_channels_layer
 
             restore = restore_channels_layer()
             out = restore(gone, num_filters, name=prefix + f"block{i}_restore")(x)

@@ -37,7 +37,7 @@ def dead_filters(weights: Mapping[str, np.ndarray], blocks: int = 5) -> dict[int
 
 def _constants(weights: Mapping[str, np.ndarray], i: int, idx: np.ndarray) -> np.ndarray:
     """``bn(relu(bias))`` of block ``i``'s filters ``idx``: their channels' constant values."""
-    from deejai_model.networks.musicnn_prune import bn_scale_shift
+    from deejai_model.networks.pruning import bn_scale_shift
 
     scale, shift = bn_scale_shift(weights, f"block{i}_bn")
     bias = np.asarray(weights[f"block{i}_conv/bias"], np.float64)[idx]
@@ -125,10 +125,10 @@ def prune_vgg(
         Same inputs and outputs as the full network, the same values within float32
         summation order.
     """
-    from deejai_model.networks.musicnn_prune import assign_weights
+    from deejai_model.networks.pruning import assign_weights, unprefixed
     from deejai_model.networks.vgg import build_vgg
 
-    own = {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
+    own = unprefixed(weights, prefix)
     n_frames = architecture_params.get("n_frames", 187)
     n_mels = architecture_params.get("n_mels", 96)
     dead, values = pruned_weights(own, n_frames, n_mels)
