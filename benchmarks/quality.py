@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -91,8 +90,9 @@ def bundle_dir(model: str) -> Path:
 
 def bundle_key(model: str) -> str:
     """``<name>@<version>:<sha12>`` read from the manifest alone (no TensorFlow)."""
-    manifest = json.loads((bundle_dir(model) / "manifest.json").read_text(encoding="utf-8"))
-    return f"{manifest['name']}@{manifest['version']}:{manifest['weights']['sha256'][:12]}"
+    from deejai_model.shipped import manifest_model_id
+
+    return manifest_model_id(bundle_dir(model))
 
 
 def ours_slices(

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from deejai_model.errors import BundleError
+from deejai_model.shipped import BUNDLES_DIR, DEFAULT_BUNDLE
 
 MANIFEST_FILE = "manifest.json"
 FORMAT = 1
@@ -46,8 +47,6 @@ FRONTEND_KEYS = {
     "n_mels": int,
     "slice_frames": int,
 }
-#: The bundle that ships as the default ears (a directory under ``deejai_model/bundles``).
-DEFAULT_BUNDLE = "musicnn_fused"
 #: Slices the network sees per call of :meth:`Bundle.embed`'s compiled function.
 DEFAULT_BATCH_SIZE = 32
 
@@ -850,5 +849,5 @@ def save_bundle(
 
 
 def default_bundle_path() -> Path:
-    """The bundle that ships as the default ears (``musicnn_fused``: MTT and MSD musicnn)."""
-    return Path(__file__).resolve().parent / "bundles" / DEFAULT_BUNDLE
+    """The bundle that ships as the default ears (``musicnn_fused``: MTT, MSD and VGG)."""
+    return BUNDLES_DIR / DEFAULT_BUNDLE

@@ -159,26 +159,25 @@ def resolve_base(manifest: Manifest, head_path: Path) -> Path:
     BundleError
         No base bundle with the recorded model id is found.
     """
-    from .bundle import BundleError, default_bundle_path
+    from .bundle import BundleError
+    from .shipped import BUNDLES_DIR, bundle_by_id, manifest_model_id
 
     base = manifest.base or {}
     want = base.get("model_id")
-    candidates = []
+    looked = []
     if base.get("path"):
-        candidates.append((head_path / base["path"]).resolve())
-    candidates.append(default_bundle_path())
-    candidates += sorted(p for p in default_bundle_path().parent.iterdir() if p.is_dir())
-    for candidate in candidates:
+        candidate = (head_path / base["path"]).resolve()
+        looked.append(str(candidate))
         try:
-            data = json.loads((candidate / "manifest.json").read_text(encoding="utf-8"))
-            found = f"{data['name']}@{data['version']}:{data['weights']['sha256'][:12]}"
+            if manifest_model_id(candidate) == want:
+                return candidate
         except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if found == want:
-            return candidate
-    raise BundleError(
-        f"{head_path}: base model {want} not found (looked in {', '.join(map(str, candidates))})"
-    )
+            pass
+    shipped = bundle_by_id(want) if isinstance(want, str) else None
+    if shipped is not None:
+        return shipped
+    looked.append(str(BUNDLES_DIR))
+    raise BundleError(f"{head_path}: base model {want} not found (looked in {', '.join(looked)})")
 
 
 # --------------------------------------------------------------------------- training

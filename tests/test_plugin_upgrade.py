@@ -29,7 +29,7 @@ NOTICE = "an earlier default; `beet deejai embed` brings them up to date"
 
 
 def _model_id(bundle: Path) -> str:
-    from beetsplug.deejai.importer import manifest_model_id
+    from deejai_model.shipped import manifest_model_id
 
     return manifest_model_id(bundle)
 

@@ -164,10 +164,10 @@ def shipped_bundle_dir(name: str) -> str | None:
     ``musicnn_fused_light``), when ``name`` is a plain name and no such path exists here."""
     if not name or os.sep in name or name.startswith(".") or os.path.exists(name):
         return None
-    import deejai_model  # cheap: its __init__ imports nothing heavy
+    from deejai_model.shipped import bundle_by_name  # cheap: JSON and paths only
 
-    directory = os.path.join(os.path.dirname(deejai_model.__file__), "bundles", name)
-    return directory if os.path.isfile(os.path.join(directory, "manifest.json")) else None
+    found = bundle_by_name(name)
+    return os.fspath(found) if found is not None else None
 
 
 def _playlist_dir(view: confuse.ConfigView) -> str:

@@ -6,13 +6,14 @@ actually embedded: :class:`ModelHandle` reads the model id from the bundle's man
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from deejai_model.shipped import manifest_model_id
 
 from .store import SliceRow, VectorStore, file_mtime, file_size
 
@@ -25,20 +26,6 @@ if TYPE_CHECKING:
 #: Embedders already built in this process, by (bundle path, model id, max_slices, workers,
 #: batch_size): a second plugin instance (tests, a long-lived process) does not rebuild the network.
 _EMBEDDERS: dict[tuple, object] = {}
-
-
-def manifest_model_id(bundle_path: str | os.PathLike) -> str:
-    """``"<name>@<version>:<sha256[:12]>"`` of a bundle, read from its ``manifest.json`` only.
-
-    Raises
-    ------
-    OSError, ValueError, KeyError, TypeError
-        When the directory holds no plain manifest.
-    """
-    with open(os.path.join(bundle_path, "manifest.json"), encoding="utf-8") as f:
-        manifest = json.load(f)
-    sha = manifest["weights"]["sha256"]
-    return f"{manifest['name']}@{manifest['version']}:{sha[:12]}"
 
 
 class ModelHandle:

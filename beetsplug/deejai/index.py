@@ -309,8 +309,8 @@ def model_parts(model_id: str, settings: Settings) -> tuple[int, ...]:
         When the model's own manifest is invalid.
     """
     from deejai_model.bundle import Manifest
+    from deejai_model.shipped import manifest_model_id
 
-    from .importer import manifest_model_id
     from .upgrade import shipped_bundle
 
     for path in (settings.model, shipped_bundle(model_id)):

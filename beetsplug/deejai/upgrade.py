@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from beets.ui import UserError
@@ -128,18 +127,10 @@ def choose_model(store: VectorStore, settings: Settings, current_id: str) -> Que
 def shipped_bundle(model_id: str) -> str | None:
     """The directory of the bundle shipped with ``deejai_model`` whose manifest makes
     ``model_id``, or None (an earlier default whose files no longer ship)."""
-    import deejai_model
+    from deejai_model.shipped import bundle_by_id
 
-    from .importer import manifest_model_id
-
-    folder = Path(deejai_model.__file__).resolve().parent / "bundles"
-    for manifest_path in sorted(folder.glob("*/manifest.json")):
-        try:
-            if manifest_model_id(manifest_path.parent) == model_id:
-                return os.fspath(manifest_path.parent)
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    return None
+    found = bundle_by_id(model_id)
+    return os.fspath(found) if found is not None else None
 
 
 def model_handle(settings: Settings, current: ModelHandle, model_id: str) -> ModelHandle:
