@@ -12,7 +12,8 @@ records how the process ended:
 - ``torn rows``: rows whose blob does not hold ``n_slices * dim`` float32 values;
 - ``finished``: the run embedded everything before the signal came (not an interruption).
 
-``--decode N`` measures the cause in this process instead: ``deejai_model.audio.decode_excerpts``
+``--decode N`` measures the cause in this process instead:
+``deejai_model.ears.audio.decode_excerpts``
 of a long file in the main thread (as ``beet deejai similar FILE`` embeds an outside file),
 SIGINT from a timer after a random delay, N times; ``lost`` counts runs where no
 ``KeyboardInterrupt`` came out of 10 more decodes.
@@ -138,7 +139,7 @@ def decode_trials(n: int, spread: float, rng: random.Random) -> list[tuple[str, 
 
     from audio_fixtures import music, write_audio
 
-    from deejai_model import audio
+    from deejai_model.ears import audio
 
     outcomes = {"raised between packets": 0, "raised elsewhere": 0, "lost": 0}
     with tempfile.TemporaryDirectory(prefix="ctrlc-decode-") as tmp:

@@ -5,7 +5,7 @@ usage: python benchmarks/decode_floor.py [--labels /work/corpus/labels.tsv] [--l
 
 Decodes the tracks listed in ``labels.tsv`` (``path<TAB>group<TAB>seconds``, header row; a
 spread of ``--limit`` of them, every group represented) to mono float32 at ``--rate`` with
-:mod:`deejai_model.audio`, either whole (:func:`decode`) or as K musicnn-sized excerpts
+:mod:`deejai_model.ears.audio`, either whole (:func:`decode`) or as K musicnn-sized excerpts
 (:func:`decode_excerpts` with :meth:`FrontEnd.excerpt_starts`), in 1 and 2 worker processes,
 and prints a markdown table of wall seconds per track and per minute of audio (best of
 ``--repeat`` runs). Run it with ``nice``: it keeps every core it is given busy.
@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deejai_model import audio  # noqa: E402
+from deejai_model.ears import audio  # noqa: E402
+from deejai_model.ears.frontend import FrontEnd  # noqa: E402
 from deejai_model.errors import AudioError  # noqa: E402
-from deejai_model.frontend import FrontEnd  # noqa: E402
 
 
 def read_labels(path: Path, limit: int) -> list[str]:

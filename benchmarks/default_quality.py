@@ -1,8 +1,9 @@
 """The shipped default's quality on dev + val, its blocks' fusions chosen leave-one-game-out.
 
-The default bundle (``deejai_model/bundles/musicnn_fused``) hears every slice with several
+The default bundle (``deejai_model/ears/bundles/musicnn_fused``) hears every slice with several
 networks side by side; the plugin pools each network's block on its own and joins them
-(``deejai_model.pooling.Pooler.parts``). This embeds the corpora with the shipped bundle itself
+(``deejai_model.vectors.pooling.Pooler.parts``). This embeds the corpora with the shipped bundle
+itself
 (its LiteRT runtime, cached in ``--cache`` like :mod:`benchmarks.quality`'s slices), splits its
 slice vectors into the blocks, and evaluates every fusion of one or more blocks, each block
 adapted, pooled (mean+std), centred and scaled on its own (the plugin's pipeline), beside the
@@ -82,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--k", type=int, default=8)
     parser.add_argument("--peers", default="bliss,musly")
     args = parser.parse_args(argv)
-    from deejai_model.bundle import default_bundle_path
+    from deejai_model.ears.bundle import default_bundle_path
 
     tracks, corpora = [], []
     for labels_file in args.labels.split(","):

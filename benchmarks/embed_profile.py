@@ -32,9 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="mtt")
     parser.add_argument("--k", type=int, default=8)
     args = parser.parse_args(argv)
-    from deejai_model import audio
-    from deejai_model.bundle import load_bundle
-    from deejai_model.embed import Embedder
+    from deejai_model.ears import audio
+    from deejai_model.ears.bundle import load_bundle
+    from deejai_model.ears.embed import Embedder
 
     tracks = read_labels(args.labels, args.limit)
     bundle = load_bundle(bundle_dir(args.model))

@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from beetsplug.deejai.search import AnnoySearch
-from deejai_model.playlists import BruteForceSearch
+from deejai_model.lists.playlists import BruteForceSearch
 
 
 def synthetic(n: int, dim: int, seed: int = 0) -> np.ndarray:

@@ -146,8 +146,8 @@ def network_work(model: str, k: int, every2: bool = False) -> float:
 def _features_network(net: str):
     """The Keras musicnn of a shipped bundle, any input length, every feature as output."""
     from benchmarks.quality import bundle_dir
-    from deejai_model.bundle import Manifest, _assign_weights, _import_tf
-    from deejai_model.networks.musicnn import build_musicnn
+    from deejai_model.ears.bundle import Manifest, _assign_weights, _import_tf
+    from deejai_model.ears.networks.musicnn import build_musicnn
 
     tf = _import_tf()
     directory = bundle_dir(net)
@@ -172,7 +172,7 @@ def extract(
 ) -> None:
     """Fill the cache of every feature of ``net`` over ``frames``-frame slices, K per track.
 
-    Slices are planned and cut as the plugin does (:class:`deejai_model.embed.Embedder`,
+    Slices are planned and cut as the plugin does (:class:`deejai_model.ears.embed.Embedder`,
     evenly spread, silent ones dropped), with the bundle's front end set to ``frames``
     frames per slice. Tracks already cached are skipped; the cache is written every ``chunk``
     x 8 tracks (each file written under a temp name, then renamed).
@@ -229,9 +229,9 @@ def _embedder(net: str, frames: int, k: int):
     """An Embedder planning and cutting K slices of ``frames`` frames with ``net``'s front end
     (only the manifest is read: no network is built)."""
     from benchmarks.quality import bundle_dir
-    from deejai_model.bundle import Manifest
-    from deejai_model.embed import Embedder
-    from deejai_model.frontend import FrontEnd
+    from deejai_model.ears.bundle import Manifest
+    from deejai_model.ears.embed import Embedder
+    from deejai_model.ears.frontend import FrontEnd
 
     manifest = Manifest.from_json((bundle_dir(net) / "manifest.json").read_text(encoding="utf-8"))
 

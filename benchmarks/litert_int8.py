@@ -31,8 +31,8 @@ from benchmarks.quality import bundle_dir  # noqa: E402
 
 def mel_slices(paths: list[str], model: str, k: int = 8) -> np.ndarray:
     """(n, frames, bands) float32 network inputs of ``paths`` (K slices each)."""
-    from deejai_model.bundle import load_bundle
-    from deejai_model.embed import Embedder
+    from deejai_model.ears.bundle import load_bundle
+    from deejai_model.ears.embed import Embedder
 
     embedder = Embedder(load_bundle(bundle_dir(model)), max_slices=k, workers=1)
     return np.concatenate([embedder.prepare(p).batch for p in paths]).astype(np.float32)
@@ -44,8 +44,8 @@ def convert(model: str, calibration: np.ndarray | None, path: Path) -> Path:
     dynamic range (int8 weights, float activations) when ``calibration`` is None."""
     import tensorflow as tf
 
-    from deejai_model.bundle import load_bundle
-    from deejai_model.runtime import export_litert
+    from deejai_model.ears.bundle import load_bundle
+    from deejai_model.ears.runtime import export_litert
 
     bundle = load_bundle(bundle_dir(model), runtime="keras")
 
@@ -62,7 +62,7 @@ def convert(model: str, calibration: np.ndarray | None, path: Path) -> Path:
 
 def cpu_ms_per_slice(path: Path, slices: np.ndarray, threads: int, batch: int) -> float:
     """CPU milliseconds per slice of LiteRtRunner over ``slices`` (after one warm-up call)."""
-    from deejai_model.runtime import LiteRtRunner
+    from deejai_model.ears.runtime import LiteRtRunner
 
     runner = LiteRtRunner(path, batch_size=batch, threads=threads)
     runner.run(slices[:batch])
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--kinds", default="full,dynamic", help="full, dynamic or both")
     args = parser.parse_args(argv)
-    from deejai_model.runtime import LiteRtRunner
+    from deejai_model.ears.runtime import LiteRtRunner
 
     tracks = read_labels(args.labels)
     rng = np.random.default_rng(0)

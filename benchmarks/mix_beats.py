@@ -85,7 +85,7 @@ def main() -> None:
                 kind, {"n": [], "steady": [], "aligned": [], "plain": [], "after": []}
             )
             try:
-                from deejai_model.audio import probe_duration
+                from deejai_model.ears.audio import probe_duration
 
                 tail = mono(a_path, probe_duration(a_path) - LISTEN_SECONDS, LISTEN_SECONDS)
                 head = mono(b_path, 0.0, LISTEN_SECONDS)

@@ -3,7 +3,7 @@
 For each bundle (``mtt``, ``msd`` or a bundle path; each must ship ``model.tflite``): the
 multiply-accumulates of one slice counted from the Keras network's convolution and dense
 layers, and the CPU milliseconds per slice (``time.process_time``, after a warm-up call) of
-:class:`deejai_model.runtime.LiteRtRunner` with 1 thread at batch 1 and batch 8, on real mel
+:class:`deejai_model.ears.runtime.LiteRtRunner` with 1 thread at batch 1 and batch 8, on real mel
 slices (the Embedder's front end over a few tracks of each labels file). The bundles are timed
 in turns, ``--rounds`` times, and the median is reported, so that load from other processes
 falls on all of them alike; the ratio is against the first bundle.
@@ -38,7 +38,7 @@ def macs_per_slice(model: str) -> float:
     """Multiply-accumulates of one slice through the Keras network's Conv and Dense layers."""
     import keras
 
-    from deejai_model.bundle import load_bundle
+    from deejai_model.ears.bundle import load_bundle
 
     network = load_bundle(bundle_dir(model), runtime="keras").model
     total = 0.0

@@ -2,7 +2,7 @@
 
 For each bundle (by default musicnn MTT, MSD and the shipped default), the full network (every
 filter, exported here with the same exporter to a temporary ``.tflite``) and the shipped
-``model.tflite`` (dead filters removed: :func:`deejai_model.runtime.pruned_network`) run the
+``model.tflite`` (dead filters removed: :func:`deejai_model.ears.runtime.pruned_network`) run the
 same real mel slices (K per track, through the Embedder's own front end). Reported:
 multiply-adds per slice (counted from the Keras layers' shapes), the largest difference from
 the full Keras network, and CPU milliseconds per slice (``time.process_time``, LiteRtRunner,
@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
 
-    from deejai_model.bundle import default_bundle_path, load_bundle
-    from deejai_model.runtime import LiteRtRunner, export_litert, pruned_network
+    from deejai_model.ears.bundle import default_bundle_path, load_bundle
+    from deejai_model.ears.runtime import LiteRtRunner, export_litert, pruned_network
 
     tracks = read_labels(args.labels)
     order = np.random.default_rng(0).permutation(len(tracks))[: args.tracks]

@@ -148,7 +148,7 @@ def speccy_random_model(seed: int = 0):
     """Deej-A.I.'s Speccy with seeded random weights (the architecture's own prior, no training)."""
     import keras
 
-    from deejai_model.networks.speccy import build_speccy
+    from deejai_model.ears.networks.speccy import build_speccy
 
     keras.utils.set_random_seed(seed)
     return build_speccy()
@@ -156,7 +156,7 @@ def speccy_random_model(seed: int = 0):
 
 def speccy_frontend():
     """The Speccy front end (22.05 kHz, 96 mels, 216-frame slices of 5.0 s)."""
-    from deejai_model.frontend import FrontEnd
+    from deejai_model.ears.frontend import FrontEnd
 
     return FrontEnd.speccy()
 
@@ -167,7 +167,7 @@ def speccy_random_analyse(model, frontend, path: str, max_slices: int = 16) -> n
     ``max_slices`` excerpts are decoded at the front end's planned starts (0: every slice of
     the whole decoded file), as our Embedder does.
     """
-    from deejai_model.audio import decode, decode_excerpts, probe_duration
+    from deejai_model.ears.audio import decode, decode_excerpts, probe_duration
 
     if max_slices == 0:
         batch, _ = frontend.slices(decode(path, frontend.sample_rate))

@@ -90,7 +90,7 @@ def bundle_dir(model: str) -> Path:
 
 def bundle_key(model: str) -> str:
     """``<name>@<version>:<sha12>`` read from the manifest alone (no TensorFlow)."""
-    from deejai_model.shipped import manifest_model_id
+    from deejai_model.ears.shipped import manifest_model_id
 
     return manifest_model_id(bundle_dir(model))
 
@@ -122,8 +122,8 @@ def ours_slices(
         errors = dict(zip(paths, [str(e) for e in meta["errors"]], strict=True))
     todo = [t.path for t in tracks if t.path not in vectors]
     if todo:
-        from deejai_model.bundle import load_bundle
-        from deejai_model.embed import Embedder
+        from deejai_model.ears.bundle import load_bundle
+        from deejai_model.ears.embed import Embedder
 
         log(f"embedding {len(todo)} tracks with {model}, K={k or 'all'}")
         embedder = Embedder(load_bundle(bundle_dir(model)), max_slices=k, workers=workers)
@@ -168,8 +168,8 @@ def ours_tags(tracks: Sequence[Track], model: str, k: int, cache_dir: str) -> li
     if path.exists():
         paths, arrays, _ = load_ragged(path)
         return align(tracks, paths, arrays)
-    from deejai_model.bundle import load_bundle
-    from deejai_model.embed import Embedder
+    from deejai_model.ears.bundle import load_bundle
+    from deejai_model.ears.embed import Embedder
 
     bundle = load_bundle(bundle_dir(model))
     if "taggram" not in bundle.output_names:
@@ -189,12 +189,11 @@ def ours_tags(tracks: Sequence[Track], model: str, k: int, cache_dir: str) -> li
 
 
 def ours_timbre(tracks: Sequence[Track], k: int, cache_dir: str) -> list[np.ndarray | None]:
-    """Per track, the Gaussian of :func:`deejai_model.timbre.gaussian` over the K mel slices
+    """Per track, the Gaussian of :func:`benchmarks.timbre.gaussian` over the K mel slices
     the plugin cuts for the network: ``(1, c + c*c)`` rows (mean, then covariance), cached."""
-    from benchmarks import peers
-    from deejai_model import timbre
-    from deejai_model.bundle import load_bundle
-    from deejai_model.embed import Embedder
+    from benchmarks import peers, timbre
+    from deejai_model.ears.bundle import load_bundle
+    from deejai_model.ears.embed import Embedder
 
     embedder = Embedder(load_bundle(bundle_dir("mtt")), max_slices=k, workers=1)
 
@@ -224,9 +223,10 @@ def slice_epsilon(slices: Sequence[np.ndarray], percentile: float, sample: int =
 
 def adaptation_settings(head: str) -> tuple[int, float]:
     """``(dims, shrink)`` of the library adaptation named ``trackda`` (the plugin's settings,
-    :data:`deejai_model.adapt.DEFAULT_DIMS` / ``DEFAULT_SHRINK``) or ``trackda<dims>s<shrink>``
+    :data:`deejai_model.vectors.adapt.DEFAULT_DIMS` / ``DEFAULT_SHRINK``) or
+    ``trackda<dims>s<shrink>``
     (e.g. ``trackda128s1.0``)."""
-    from deejai_model import adapt
+    from deejai_model.vectors import adapt
 
     if head == "trackda":
         return adapt.DEFAULT_DIMS, adapt.DEFAULT_SHRINK
@@ -266,13 +266,15 @@ def slice_match_similarity(bags: Sequence[np.ndarray]) -> np.ndarray:
 def pool(slices: Sequence[np.ndarray | None], how: str) -> np.ndarray:
     """Track vectors (n, dim') from per-slice vectors; failed tracks get zero rows.
 
-    ``mean`` / ``tfidf@<eps>``: deejai_model.mp3tovec (mean of unit slices, exact TF-IDF with a
+    ``mean`` / ``tfidf@<eps>``: deejai_model.vectors.mp3tovec (mean of unit slices, exact TF-IDF
+    with a
     fixed epsilon); ``tfidf@p<q>``: epsilon = q-th percentile of the library's slice distances;
     ``meanstd``: mean and standard deviation of the unit slices, concatenated;
-    ``trackda-<pooling>``: slices first projected by ``deejai_model.adapt`` (64 directions that
+    ``trackda-<pooling>``: slices first projected by ``deejai_model.vectors.adapt`` (64 directions
+    that
     separate tracks, learned from the library's own unlabelled slices), then ``<pooling>``.
     """
-    from deejai_model import adapt, mp3tovec
+    from deejai_model.vectors import adapt, mp3tovec
 
     dim = next(s.shape[1] for s in slices if s is not None)
     bags = [s if s is not None else np.zeros((0, dim), np.float32) for s in slices]
@@ -317,12 +319,12 @@ def normalise(x: np.ndarray, valid: np.ndarray, how: str, shrink: float = 0.1) -
 
 
 def csls_distances(unit: np.ndarray, k: int, valid: np.ndarray) -> np.ndarray:
-    """CSLS as the plugin scores it (:func:`deejai_model.playlists.csls_scores`), negated.
+    """CSLS as the plugin scores it (:func:`deejai_model.lists.playlists.csls_scores`), negated.
 
     ``r(x)``: mean cosine of ``x`` to its ``k`` nearest other valid items
-    (:func:`deejai_model.playlists.hubness_radii`).
+    (:func:`deejai_model.lists.playlists.hubness_radii`).
     """
-    from deejai_model.playlists import csls_scores, hubness_radii
+    from deejai_model.lists.playlists import csls_scores, hubness_radii
 
     radii = np.zeros(len(unit))
     radii[valid] = hubness_radii(unit[valid], k=k)
@@ -461,7 +463,7 @@ class OursGrid:
         ``every2-<pool>``: ``<pool>`` over every other slice in time order (K/2 evenly spread
         slices, as a K/2 run would cut them up to the plan's offset).
         ``<pool>+tdiag<w>`` / ``<pool>+tcov<w>``: the ``<pool>`` vectors and the timbre
-        statistic (:mod:`deejai_model.timbre`, z-scored) concatenated with weights sqrt(1-w)
+        statistic (:mod:`benchmarks.timbre`, z-scored) concatenated with weights sqrt(1-w)
         and sqrt(w), so that cosine similarity is ``(1-w) ours + w timbre``.
         A fused layer model (:func:`benchmarks.layers.parts`, e.g. ``mtt.pen+pool@94``): its
         parts' unit vectors concatenated / sqrt(parts), as ``fused`` is.
@@ -516,7 +518,7 @@ class OursGrid:
 
     def timbre_units(self, k: int, kind: str) -> np.ndarray:
         """Z-scored unit timbre vectors (``diag`` or ``cov``) from the K-slice mel batches."""
-        from deejai_model import timbre
+        from benchmarks import timbre
 
         key = ("timbre", k, kind)
         if key not in self._pooled:
@@ -542,7 +544,7 @@ class OursGrid:
         model, k, how_pool, how_norm, how_hub = variant
         valid = self.valid(model, k)
         if how_pool.endswith("slicemax"):
-            from deejai_model import adapt
+            from deejai_model.vectors import adapt
 
             dim = next(s.shape[1] for s in self.slices[model, k] if s is not None)
             bags = [

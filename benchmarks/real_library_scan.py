@@ -5,7 +5,7 @@ usage: python benchmarks/real_library_scan.py LABELS.tsv [LABELS.tsv ...] [--max
 For each track of each ``labels.tsv`` (``path<TAB>group<TAB>seconds``, header row):
 
 - whether PyAV's default (strict UTF-8) reading of its tags fails, which stopped decoding
-  before ``deejai_model.audio`` read tags with ``metadata_errors="replace"``;
+  before ``deejai_model.ears.audio`` read tags with ``metadata_errors="replace"``;
 - how many of the excerpts planned over its declared duration (the plan used before) are
   silent or past the end of the audio, i.e. were pooled as music before;
 - whether the embedder now plans its excerpts again over the part where music was heard.
@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from deejai_model import audio  # noqa: E402
-from deejai_model.bundle import default_bundle_path, load_bundle  # noqa: E402
-from deejai_model.embed import Embedder  # noqa: E402
+from deejai_model.ears import audio  # noqa: E402
+from deejai_model.ears.bundle import default_bundle_path, load_bundle  # noqa: E402
+from deejai_model.ears.embed import Embedder  # noqa: E402
 from deejai_model.errors import AudioError  # noqa: E402
 
 

@@ -96,9 +96,9 @@ def _setup(system: str, k: int, paths: Sequence[str] = ()):
 
         return run
     if system == "excerpts":
-        from deejai_model import audio
-        from deejai_model.bundle import Manifest, default_bundle_path
-        from deejai_model.frontend import FrontEnd
+        from deejai_model.ears import audio
+        from deejai_model.ears.bundle import Manifest, default_bundle_path
+        from deejai_model.ears.frontend import FrontEnd
 
         manifest_text = (default_bundle_path() / "manifest.json").read_text(encoding="utf-8")
         fe = FrontEnd.from_manifest(Manifest.from_json(manifest_text).frontend)
@@ -168,9 +168,9 @@ def _setup(system: str, k: int, paths: Sequence[str] = ()):
     if system in ("ours", "ours-keras") or system.startswith("ours@"):
         import numpy as np
 
-        from deejai_model import mp3tovec
-        from deejai_model.bundle import default_bundle_path, load_bundle
-        from deejai_model.embed import Embedder
+        from deejai_model.ears.bundle import default_bundle_path, load_bundle
+        from deejai_model.ears.embed import Embedder
+        from deejai_model.vectors import mp3tovec
 
         runtime = "keras" if system == "ours-keras" else "auto"
         # ours@<bundle dir>: the same on another bundle (its default runtime)

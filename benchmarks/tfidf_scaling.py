@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from deejai_model.mp3tovec import DEFAULT_BLOCK, tfidf_vectors
+from deejai_model.vectors.mp3tovec import DEFAULT_BLOCK, tfidf_vectors
 
 
 def synthetic_library(n_tracks: int, n_slices: int, dim: int, seed: int = 0) -> list[np.ndarray]:

@@ -6,7 +6,7 @@ For each corpus (labels.tsv: path, group = game, seconds) and each split seed:
    playlist draws from one game's warm tracks, and each entry is, with probability
    ``--stray``, a warm track of another game instead); the other 30 % are "cold": in no playlist.
 2. Track2Vec is trained on the playlists (the plugin's defaults), then the head
-   (:mod:`deejai_model.head`) on the warm tracks' stored musicnn slice vectors.
+   (:mod:`deejai_model.learn.head`) on the warm tracks' stored musicnn slice vectors.
 3. Every track, warm and cold, is embedded by the head from its slices; cold tracks are the
    queries, all other tracks the library: same-game P@1 and P@5.  Against the untrained
    default ears on the same queries (paired bootstrap interval of the per-query difference),
@@ -95,8 +95,8 @@ def evaluate(vectors: np.ndarray, groups, cold: np.ndarray, valid: np.ndarray, h
 
 
 def run_corpus(labels: str, seeds: int, cache: str, share: float, stray: float, epochs: int):
-    from deejai_model.head import HeadParams, train_head
-    from deejai_model.track2vec import Track2VecParams, auto_epochs, train_track2vec
+    from deejai_model.learn.head import HeadParams, train_head
+    from deejai_model.learn.track2vec import Track2VecParams, auto_epochs, train_track2vec
 
     tracks = read_labels(labels)
     groups = [t.group for t in tracks]

@@ -1,6 +1,6 @@
 """Per-slice caches of a VGG bundle's other embedding outputs, cut from its ``pool45`` cache.
 
-A VGG bundle whose embedding is ``pool45`` (see :mod:`deejai_model.networks.vgg`) holds every
+A VGG bundle whose embedding is ``pool45`` (see :mod:`deejai_model.ears.networks.vgg`) holds every
 candidate output in one 512-d vector: ``pool5`` flattened (256, time-major: 2 frames x 128
 channels), then ``pool4``'s max and mean (128 + 128). So one embedding run of the corpus gives
 all of them: this script writes the :mod:`benchmarks.quality` per-slice caches of bundles of
@@ -63,8 +63,8 @@ def cut(pool45: np.ndarray, output: str) -> np.ndarray:
 
 def check(target: str, output: str, paths: list[str], cached: dict, k: int) -> float:
     """Largest |real embedding - cut| over ``paths`` embedded with the target bundle."""
-    from deejai_model.bundle import load_bundle
-    from deejai_model.embed import Embedder
+    from deejai_model.ears.bundle import load_bundle
+    from deejai_model.ears.embed import Embedder
 
     embedder = Embedder(load_bundle(Path(target)), max_slices=k, workers=1)
     worst = 0.0

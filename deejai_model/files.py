@@ -1,4 +1,7 @@
-"""File modes for what is written under a temporary name and renamed into place.
+"""Writing files so that nothing is ever half-written, with the modes a plain ``open()`` gives.
+
+:func:`replaced_atomically` is the one write-then-rename of the project: what it writes
+appears whole under its final name or not at all.
 
 :func:`tempfile.mkstemp` creates files readable by their owner only (0600) and
 :func:`tempfile.mkdtemp` such folders (0700); renamed into place they would keep that mode.
@@ -8,7 +11,12 @@ A mix, a playlist, an index or a trained bundle should get the mode a plain ``op
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from typing import AnyStr
 
 
 def current_umask() -> int:
@@ -31,3 +39,53 @@ def display_name(path: str | bytes | os.PathLike) -> str:
     """
     name = os.path.basename(os.fsdecode(path))
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+@contextlib.contextmanager
+def replaced_atomically(
+    path: AnyStr, *, suffix: AnyStr | None = None, directory: bool = False, public: bool = True
+) -> Iterator[AnyStr]:
+    """Write ``path`` whole or not at all: yield a temporary name beside it, then rename.
+
+    The temporary file (or, with ``directory``, folder) is made in ``path``'s folder, so the
+    final :func:`os.replace` is atomic. When the ``with`` block raises (Ctrl-C included), the
+    temporary name is removed and ``path`` is left as it was.
+
+    Parameters
+    ----------
+    path : str or bytes
+        The final name; a bytes path (beets' paths) gives a bytes temporary name.
+    suffix : str or bytes, optional
+        Ending of the temporary name (some writers choose the format by it); default ``.tmp``.
+    directory : bool
+        Make a temporary folder instead of a file (an existing ``path`` folder must be empty
+        or absent for :func:`os.replace`).
+    public : bool
+        Give the result the mode a plain ``open()`` / ``mkdir()`` would (see
+        :func:`make_public`), not :mod:`tempfile`'s private 0600 / 0700.
+
+    Yields
+    ------
+    str or bytes
+        The temporary name to write; it already exists (empty).
+    """
+    folder = os.path.dirname(path) or (b"." if isinstance(path, bytes) else ".")
+    prefix = b".deejai-" if isinstance(path, bytes) else ".deejai-"
+    if suffix is None:
+        suffix = b".tmp" if isinstance(path, bytes) else ".tmp"
+    if directory:
+        tmp = tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=folder)
+    else:
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
+        os.close(fd)
+    try:
+        yield tmp
+        if public:
+            make_public(tmp, directory=directory)
+        os.replace(tmp, path)
+    except BaseException:
+        if directory:
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise

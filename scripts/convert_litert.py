@@ -10,14 +10,15 @@ nothing is written. The manifest then gets ``runtime: {kind, file, sha256, weigh
 (written under a temporary name and renamed); the weights and so the model id are unchanged.
 
 musicnn and VGG networks (alone or fused) are exported without their dead filters
-(:mod:`deejai_model.networks.musicnn_prune`, :mod:`deejai_model.networks.vgg_prune`: the same
+(:mod:`deejai_model.ears.networks.musicnn_prune`, :mod:`deejai_model.ears.networks.vgg_prune`: the
+same
 function, within the parity gate, for a fraction of the multiply-adds), held by the same
 parity check to the full Keras network; ``--no-prune`` exports the full network.
 
 Usage::
 
-    python scripts/convert_litert.py deejai_model/bundles/musicnn_mtt \\
-        deejai_model/bundles/musicnn_msd
+    python scripts/convert_litert.py deejai_model/ears/bundles/musicnn_mtt \\
+        deejai_model/ears/bundles/musicnn_msd
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deejai_model.bundle import MANIFEST_FILE, file_sha256, load_bundle  # noqa: E402
-from deejai_model.frontend import FrontEnd  # noqa: E402
-from deejai_model.runtime import (  # noqa: E402
+from deejai_model.ears.bundle import MANIFEST_FILE, file_sha256, load_bundle  # noqa: E402
+from deejai_model.ears.frontend import FrontEnd  # noqa: E402
+from deejai_model.ears.runtime import (  # noqa: E402
     LITERT_KIND,
     LiteRtRunner,
     export_litert,

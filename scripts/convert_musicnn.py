@@ -3,19 +3,19 @@
 
 The checkpoint is read with ``tf.compat.v1.train.NewCheckpointReader`` (its ``.meta`` graph
 does not import on TF 2.16+); its variables are renamed to the Keras model of
-:func:`deejai_model.networks.musicnn.build_musicnn` (``*_musicnn``) or
-:func:`deejai_model.networks.vgg.build_vgg` (``*_vgg``) and saved with
-:func:`deejai_model.bundle.save_bundle`, with musicnn's ISC licence and a provenance note.
+:func:`deejai_model.ears.networks.musicnn.build_musicnn` (``*_musicnn``) or
+:func:`deejai_model.ears.networks.vgg.build_vgg` (``*_vgg``) and saved with
+:func:`deejai_model.ears.bundle.save_bundle`, with musicnn's ISC licence and a provenance note.
 
 Usage::
 
-    python scripts/convert_musicnn.py MTT_musicnn deejai_model/bundles/musicnn_mtt
-    python scripts/convert_musicnn.py MSD_musicnn deejai_model/bundles/musicnn_msd \\
+    python scripts/convert_musicnn.py MTT_musicnn deejai_model/ears/bundles/musicnn_mtt
+    python scripts/convert_musicnn.py MSD_musicnn deejai_model/ears/bundles/musicnn_msd \\
         --wheel-dir /tmp/whl
     python scripts/convert_musicnn.py MTT_vgg /tmp/vgg_mtt --embedding pool5
 
 ``--embedding`` picks a VGG bundle's embedding output (see
-:mod:`deejai_model.networks.vgg`); the bundle is named ``musicnn-vgg-mtt-<embedding>``.
+:mod:`deejai_model.ears.networks.vgg`); the bundle is named ``musicnn-vgg-mtt-<embedding>``.
 
 Without ``--wheel-dir`` the wheel is fetched with ``pip download --no-deps musicnn==0.1.0``.
 """
@@ -35,8 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deejai_model.bundle import load_bundle, save_bundle  # noqa: E402
-from deejai_model.networks import musicnn, vgg  # noqa: E402
+from deejai_model.ears.bundle import load_bundle, save_bundle  # noqa: E402
+from deejai_model.ears.networks import musicnn, vgg  # noqa: E402
 
 WHEEL = "musicnn==0.1.0"
 WHEEL_URL = "https://pypi.org/project/musicnn/0.1.0/"
@@ -135,9 +135,9 @@ def network_description(model_name: str, embedding: str) -> dict:
             "output": embedding,
             "dim": VGG_DIMS[embedding],
             "suffix": f"-{embedding}",
-            "port": "`deejai_model.networks.vgg.build_vgg` (kernels unchanged",
+            "port": "`deejai_model.ears.networks.vgg.build_vgg` (kernels unchanged",
             "embedding_note": (
-                f"`{embedding}` ({VGG_DIMS[embedding]}-d, see `deejai_model/networks/vgg.py`: "
+                f"`{embedding}` ({VGG_DIMS[embedding]}-d, see `deejai_model/ears/networks/vgg.py`: "
                 "pooled outputs of the last two convolution blocks); the tag layer "
                 "(`taggram`, sigmoid) is kept as a second output, labels in `manifest.json`."
             ),
@@ -151,7 +151,7 @@ def network_description(model_name: str, embedding: str) -> dict:
         "output": "penultimate",
         "dim": ARCH_PARAMS["num_units_backend"],
         "suffix": "",
-        "port": "`deejai_model.networks.musicnn.build_musicnn` (mid-end kernels\n"
+        "port": "`deejai_model.ears.networks.musicnn.build_musicnn` (mid-end kernels\n"
         "  `(7, w, 1, 64)` squeezed to Conv1D `(7, w, 64)`",
         "embedding_note": (
             "`penultimate` (200-d), the batch-normalised 200-unit dense layer that musicnn's\n"

@@ -2,16 +2,17 @@
 """Make a fused bundle: several bundles' networks side by side on one input, as one bundle.
 
 Reads the part bundles (each a musicnn or VGG bundle with the same front end), builds
-:func:`deejai_model.networks.fused.build_fused` with their weights under their prefixes, checks
+:func:`deejai_model.ears.networks.fused.build_fused` with their weights under their prefixes, checks
 that its output equals the parts' own embeddings concatenated, and writes it with
-:func:`deejai_model.bundle.save_bundle` (licence and provenance included). The shipped default
+:func:`deejai_model.ears.bundle.save_bundle` (licence and provenance included). The shipped default
 was made with::
 
     python scripts/convert_musicnn.py MSD_vgg /tmp/msd_vgg_pool45 --embedding pool45
-    python scripts/make_fused_bundle.py deejai_model/bundles/musicnn_fused \\
-        --part mtt_=deejai_model/bundles/musicnn_mtt --part msd_=deejai_model/bundles/musicnn_msd \\
+    python scripts/make_fused_bundle.py deejai_model/ears/bundles/musicnn_fused \\
+        --part mtt_=deejai_model/ears/bundles/musicnn_mtt \\
+        --part msd_=deejai_model/ears/bundles/musicnn_msd \\
         --part vggmsd_=/tmp/msd_vgg_pool45
-    python scripts/convert_litert.py deejai_model/bundles/musicnn_fused
+    python scripts/convert_litert.py deejai_model/ears/bundles/musicnn_fused
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deejai_model.bundle import load_bundle, read_npz, save_bundle  # noqa: E402
-from deejai_model.networks.fused import build_fused  # noqa: E402
-from deejai_model.networks.pruning import assign_weights  # noqa: E402
+from deejai_model.ears.bundle import load_bundle, read_npz, save_bundle  # noqa: E402
+from deejai_model.ears.networks.fused import build_fused  # noqa: E402
+from deejai_model.ears.networks.pruning import assign_weights  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         "  source's provenance for where its weights come from); variables are prefixed:\n"
         f"{listed}"
         "- Embedding: the parts' embeddings in that order; the plugin pools each part's block on\n"
-        "  its own (`deejai_model.pooling.Pooler.parts`).\n"
+        "  its own (`deejai_model.vectors.pooling.Pooler.parts`).\n"
         f"- Made by `scripts/make_fused_bundle.py` on {datetime.date.today().isoformat()}; "
         f"max |fused - parts| on random input {worst:.1e}.\n"
     )

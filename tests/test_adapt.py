@@ -1,11 +1,11 @@
-"""deejai_model.adapt: a label-free projection that separates tracks."""
+"""deejai_model.vectors.adapt: a label-free projection that separates tracks."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from deejai_model.adapt import fit_track_projection, project_slices
+from deejai_model.vectors.adapt import fit_track_projection, project_slices
 
 
 def _tracks(rng: np.random.Generator, n_tracks: int = 40, n_slices: int = 6) -> list[np.ndarray]:

@@ -1,4 +1,5 @@
-"""deejai_model.audio on generated files of every format, and on the dev corpus when present."""
+"""deejai_model.ears.audio on generated files of every format, and on the dev corpus when
+present."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from audio_fixtures import (
 )
 from corpus import corpus_dir
 
-from deejai_model import audio
+from deejai_model.ears import audio
 from deejai_model.errors import (
     AudioError,
     EmptyAudioError,
@@ -283,7 +284,7 @@ def ten_minutes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndar
 
 @pytest.mark.slow
 def test_ten_minute_track_by_excerpts(ten_minutes) -> None:
-    from deejai_model.frontend import FrontEnd
+    from deejai_model.ears.frontend import FrontEnd
 
     path, signal = ten_minutes
     duration = audio.probe_duration(path)
@@ -347,7 +348,7 @@ def _corpus_spread(n: int) -> list[Path]:
 @pytest.mark.skipif(not CORPUS, reason="no dev corpus (see tests/corpus.py)")
 def test_corpus_excerpts_equal_full_decode() -> None:
     """On real files (every group), 8 planned excerpts equal the same spans of a full decode."""
-    from deejai_model.frontend import FrontEnd
+    from deejai_model.ears.frontend import FrontEnd
 
     fe = FrontEnd.musicnn()
     for path in _corpus_spread(12):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deejai_model.bundle import (
+from deejai_model.ears.bundle import (
     Manifest,
     default_bundle_path,
     load_bundle,
@@ -22,7 +22,7 @@ from deejai_model.bundle import (
 )
 from deejai_model.errors import BundleError
 
-BUNDLES = Path(__file__).resolve().parents[1] / "deejai_model" / "bundles"
+BUNDLES = Path(__file__).resolve().parents[1] / "deejai_model" / "ears" / "bundles"
 
 TINY_PARAMS = {
     "num_filt_midend": 4,
@@ -63,7 +63,7 @@ def tiny_manifest(**changes) -> dict:
 
 def tiny_model(seed: int):
     """A small musicnn with random weights, batch-norm statistics included."""
-    from deejai_model.networks.musicnn import build_musicnn
+    from deejai_model.ears.networks.musicnn import build_musicnn
 
     model = build_musicnn(**TINY_PARAMS)
     rng = np.random.default_rng(seed)
@@ -97,7 +97,7 @@ def test_import_is_cheap_and_loading_is_quiet():
     code = """if True:
         import sys
         import numpy as np
-        import deejai_model.bundle as b, deejai_model.networks.musicnn
+        import deejai_model.ears.bundle as b, deejai_model.ears.networks.musicnn
         assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules
         bundle = b.load_bundle(b.default_bundle_path(), batch_size=1)
         print(bundle.embed(np.zeros((1, 187, 96), np.float32)).shape, bundle.dim)
@@ -108,7 +108,7 @@ def test_import_is_cheap_and_loading_is_quiet():
         capture_output=True,
         text=True,
         env=env,
-        cwd=BUNDLES.parents[1],
+        cwd=BUNDLES.parents[2],
     )
     assert proc.returncode == 0, proc.stderr
     dim = Manifest.from_json((default_bundle_path() / "manifest.json").read_text()).dim
@@ -231,7 +231,7 @@ def test_manifest_json_round_trip():
 
 
 def test_save_load_round_trip_gives_identical_outputs(tmp_path):
-    from deejai_model.bundle import Bundle
+    from deejai_model.ears.bundle import Bundle
 
     model = tiny_model(seed=1)
     manifest = save_bundle(

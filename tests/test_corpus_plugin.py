@@ -28,8 +28,8 @@ def _precision(groups: list[str], neighbours: list[list[int]], k: int) -> float:
 
 def _logmel_baseline(paths: list[str]) -> list[list[int]]:
     """Neighbours by z-scored mean+std of log-mel bands over the same planned excerpts."""
-    from deejai_model import audio
-    from deejai_model.frontend import FrontEnd
+    from deejai_model.ears import audio
+    from deejai_model.ears.frontend import FrontEnd
 
     fe = FrontEnd.musicnn()
     features = []

@@ -7,7 +7,7 @@ import pytest
 from audio_fixtures import A_MAJOR, chord, write_audio
 from mediafile import MediaFile
 
-from deejai_model.audio import decode, decode_excerpts
+from deejai_model.ears.audio import decode, decode_excerpts
 from deejai_model.errors import AudioError, UndecodableAudioError
 
 SR = 22050
@@ -52,4 +52,4 @@ def test_a_mix_leaves_out_garbled_audio_saying_it_has_no_samples(garbled_flac, t
     plan = plan_mix(tracks, MixOptions(SR), on_error=errors.append)
     assert [e.track.path for e in plan.entries] == [str(good)]
     assert len(errors) == 1 and str(errors[0]).startswith(f"{garbled_flac}: ")
-    assert errors[0].reason == "no audio samples"  # the words of deejai_model.audio
+    assert errors[0].reason == "no audio samples"  # the words of deejai_model.ears.audio

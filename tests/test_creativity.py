@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deejai_model import playlists
-from deejai_model.creativity import JointSpace, blend_scores
+from deejai_model.lists import playlists
+from deejai_model.lists.creativity import JointSpace, blend_scores
 
 # audio: a ~ b, c far; track2vec: a ~ c, b far; d has no Track2Vec vector (audio like a)
 AUDIO = {

@@ -1,12 +1,12 @@
-"""The DJ session (deejai_model/dj.py) on clustered vectors: no beets, no model."""
+"""The DJ session (deejai_model/lists/dj.py) on clustered vectors: no beets, no model."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from deejai_model.dj import DjSession, match_beginnings
-from deejai_model.playlists import BruteForceSearch
+from deejai_model.lists.dj import DjSession, match_beginnings
+from deejai_model.lists.playlists import BruteForceSearch
 
 DIM = 16
 

@@ -1,4 +1,4 @@
-"""deejai_model.embed: files -> per-slice vectors with the shipped model, errors and order."""
+"""deejai_model.ears.embed: files -> per-slice vectors with the shipped model, errors and order."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from audio_fixtures import chord, clicks, noise_bursts, write_audio
 
-from deejai_model.bundle import default_bundle_path, load_bundle
-from deejai_model.embed import Embedder, TrackSlices
+from deejai_model.ears.bundle import default_bundle_path, load_bundle
+from deejai_model.ears.embed import Embedder, TrackSlices
 from deejai_model.errors import AudioError, SilentAudioError, UndecodableAudioError
 
 SR = 22050
@@ -130,7 +130,7 @@ def _truncated_mp3(folder: Path, name: str, keep: float) -> Path:
 
 
 def test_excerpts_past_the_real_end_are_not_listened_to(bundle, tmp_path) -> None:
-    from deejai_model import audio
+    from deejai_model.ears import audio
 
     path = _truncated_mp3(tmp_path, "truncated.mp3", 0.25)
     real = audio.decode(path, 16000).size / 16000

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from audio_fixtures import stereo, tone, write_audio
 
+from deejai_model.learn.track2vec import Track2VecParams, train_track2vec
 from deejai_model.mix import MixOptions, MixTrack, render_mix
-from deejai_model.track2vec import Track2VecParams, train_track2vec
 
 SR = 22050
 

@@ -1,4 +1,4 @@
-"""deejai_model.frontend: slice geometry, excerpt planning and the model-ready arrays."""
+"""deejai_model.ears.frontend: slice geometry, excerpt planning and the model-ready arrays."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from audio_fixtures import chord, music, noise_bursts, tone, write_audio
 
-from deejai_model import audio
-from deejai_model.frontend import EDGE_FRACTION, FrontEnd
+from deejai_model.ears import audio
+from deejai_model.ears.frontend import EDGE_FRACTION, FrontEnd
 
 MUSICNN = {
     "kind": "musicnn",

@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deejai_model.bundle import load_bundle
+from deejai_model.ears.bundle import load_bundle
 from deejai_model.errors import BundleError
-from deejai_model.head import HeadBundle, HeadParams, save_head_bundle, train_head
+from deejai_model.learn.head import HeadBundle, HeadParams, save_head_bundle, train_head
 
 BASE_DIM, T2V_DIM, GROUPS, PER_GROUP, SLICES = 200, 16, 4, 12, 6
 #: A 200-d base (musicnn MTT's penultimate), as the heads here are trained on.
-MTT = Path(__file__).resolve().parents[1] / "deejai_model" / "bundles" / "musicnn_mtt"
+MTT = Path(__file__).resolve().parents[1] / "deejai_model" / "ears" / "bundles" / "musicnn_mtt"
 
 
 def learnable(seed: int = 0):
@@ -104,7 +104,7 @@ def test_a_head_bundle_embeds_without_tensorflow_on_a_litert_base(trained, tmp_p
         f"""
         import sys
         import numpy as np
-        from deejai_model.bundle import load_bundle
+        from deejai_model.ears.bundle import load_bundle
         head = load_bundle({str(tmp_path / "ears")!r})
         base_vectors = np.load({str(tmp_path / "slices.npy")!r})
         np.save({str(tmp_path / "applied.npy")!r}, head.apply(base_vectors))

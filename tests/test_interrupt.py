@@ -11,7 +11,7 @@ import traceback
 import pytest
 from audio_fixtures import music, write_audio
 
-from deejai_model import audio
+from deejai_model.ears import audio
 from deejai_model.interrupt import check, deferred_sigint
 
 

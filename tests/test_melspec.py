@@ -1,4 +1,4 @@
-"""deejai_model.melspec: librosa's mel spectrogram in numpy, checked against librosa itself."""
+"""deejai_model.ears.melspec: librosa's mel spectrogram in numpy, checked against librosa itself."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from audio_fixtures import chord, music, noise_bursts
 
-from deejai_model.melspec import mel_filterbank, melspectrogram
+from deejai_model.ears.melspec import mel_filterbank, melspectrogram
 
 # (sample_rate, n_fft, hop_length, n_mels): musicnn's and Speccy's front ends
 PARAMS = [(16000, 512, 256, 96), (22050, 2048, 512, 96)]
@@ -62,8 +62,8 @@ def test_shipped_model_hears_the_same_through_either_front_end():
     """Vectors from the numpy mel equal those from librosa's within the runtime tolerance."""
     import librosa
 
-    from deejai_model.bundle import default_bundle_path, load_bundle
-    from deejai_model.embed import Embedder
+    from deejai_model.ears.bundle import default_bundle_path, load_bundle
+    from deejai_model.ears.embed import Embedder
 
     bundle = load_bundle(default_bundle_path())
     fe = Embedder(bundle).frontend

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from deejai_model import mp3tovec
-from deejai_model.mp3tovec import (
+from deejai_model.vectors import mp3tovec
+from deejai_model.vectors.mp3tovec import (
     idf_counts,
     mean_vectors,
     slice_counts,

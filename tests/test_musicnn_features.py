@@ -16,14 +16,14 @@ from audio_fixtures import chord, music, write_audio  # noqa: E402
 from benchmarks import layers  # noqa: E402
 from benchmarks.common import Track  # noqa: E402
 
-BUNDLE = Path(__file__).resolve().parents[1] / "deejai_model" / "bundles" / "musicnn_mtt"
+BUNDLE = Path(__file__).resolve().parents[1] / "deejai_model" / "ears" / "bundles" / "musicnn_mtt"
 
 
 @pytest.fixture(scope="module")
 def features_model():
     """The shipped MTT weights in a network of any input length returning every feature."""
-    from deejai_model.bundle import Manifest, _assign_weights
-    from deejai_model.networks.musicnn import build_musicnn
+    from deejai_model.ears.bundle import Manifest, _assign_weights
+    from deejai_model.ears.networks.musicnn import build_musicnn
 
     manifest = Manifest.from_json((BUNDLE / "manifest.json").read_text(encoding="utf-8"))
     model = build_musicnn(**dict(manifest.architecture_params, n_frames=None, output="features"))
@@ -34,7 +34,7 @@ def features_model():
 @pytest.fixture(scope="module")
 def logmel_batch() -> np.ndarray:
     """Three 187-frame log-mel slices of generated music, as the plugin's front end cuts them."""
-    from deejai_model.frontend import FrontEnd
+    from deejai_model.ears.frontend import FrontEnd
 
     fe = FrontEnd.musicnn()
     audio = music(10.0, fe.sample_rate, seed=3).astype(np.float32)
@@ -45,7 +45,7 @@ def logmel_batch() -> np.ndarray:
 def test_features_hold_every_layer_and_agree_with_the_penultimate_model(
     features_model, logmel_batch
 ):
-    from deejai_model.bundle import load_bundle
+    from deejai_model.ears.bundle import load_bundle
 
     out = {k: np.asarray(v) for k, v in features_model(logmel_batch, training=False).items()}
     assert {k: v.shape for k, v in out.items()} == {
@@ -79,7 +79,7 @@ def test_features_of_shorter_slices(features_model, logmel_batch):
 
 
 def test_unknown_output_is_refused():
-    from deejai_model.networks.musicnn import build_musicnn
+    from deejai_model.ears.networks.musicnn import build_musicnn
 
     with pytest.raises(ValueError, match="output must be one of"):
         build_musicnn(output="layers")
@@ -103,7 +103,7 @@ def test_layer_model_names_parts_and_network_work():
 def test_extract_caches_every_layer_at_the_slice_length_asked(tmp_path):
     """One pass fills every feature; short slices come from the plugin's slice plan; a
     broken file is a failure line, not a crash; a second call reads the cache."""
-    from deejai_model.bundle import load_bundle
+    from deejai_model.ears.bundle import load_bundle
 
     sr = 22050
     good = write_audio(tmp_path / "chord.wav", chord(20.0, sr), sr)
@@ -122,7 +122,7 @@ def test_extract_caches_every_layer_at_the_slice_length_asked(tmp_path):
 
     # at the shipped length the penultimate feature is the plugin's own vector
     pen187, starts187, _ = layers.layer_slices(tracks, "mtt.pen@187", 4, cache)
-    from deejai_model.embed import Embedder
+    from deejai_model.ears.embed import Embedder
 
     plugin = Embedder(load_bundle(BUNDLE, runtime="keras"), max_slices=4).embed_path(str(good))
     np.testing.assert_allclose(pen187[0], plugin.vectors, atol=1e-4)

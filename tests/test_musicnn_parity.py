@@ -27,7 +27,7 @@ import pytest
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
-BUNDLES = Path(__file__).resolve().parents[1] / "deejai_model" / "bundles"
+BUNDLES = Path(__file__).resolve().parents[1] / "deejai_model" / "ears" / "bundles"
 
 
 def _unpacked_wheel(folder: Path, tmp: Path) -> Path | None:
@@ -195,7 +195,7 @@ def reference_outputs(wheel: Path, model: str, batch: np.ndarray) -> tuple[np.nd
     ],
 )
 def test_bundle_matches_original_musicnn(wheel_root: Path, bundle_dir: str, model: str):
-    from deejai_model.bundle import load_bundle
+    from deejai_model.ears.bundle import load_bundle
 
     bundle = load_bundle(BUNDLES / bundle_dir)
     frontend = bundle.manifest.frontend
@@ -234,7 +234,7 @@ def _max_mean(pooled: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("model", ["MTT_vgg", "MSD_vgg"])
 def test_vgg_port_matches_original(wheel_root: Path, tmp_path: Path, model: str):
     """The converted VGG bundle (Keras and LiteRT) gives the wheel's own pool5/pool4/tags."""
-    from deejai_model.bundle import load_bundle
+    from deejai_model.ears.bundle import load_bundle
 
     out = tmp_path / model
     _run_script("convert_musicnn.py", model, str(out), "--wheel-dir", str(wheel_root))

@@ -8,19 +8,19 @@ import numpy as np
 import pytest
 from audio_fixtures import music
 
-from deejai_model.bundle import load_bundle, read_npz
-from deejai_model.frontend import FrontEnd
-from deejai_model.networks.musicnn import build_musicnn
-from deejai_model.networks.musicnn_prune import (
+from deejai_model.ears.bundle import load_bundle, read_npz
+from deejai_model.ears.frontend import FrontEnd
+from deejai_model.ears.networks.musicnn import build_musicnn
+from deejai_model.ears.networks.musicnn_prune import (
     DEAD_BELOW,
     FRONTEND_CONVS,
     dead_channel_values,
     dead_filters,
     prune_musicnn,
 )
-from deejai_model.networks.pruning import assign_weights
+from deejai_model.ears.networks.pruning import assign_weights
 
-BUNDLES = Path(__file__).resolve().parents[1] / "deejai_model" / "bundles"
+BUNDLES = Path(__file__).resolve().parents[1] / "deejai_model" / "ears" / "bundles"
 
 
 def _weights(name: str) -> dict[str, np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deejai_model.playlists import (
+from deejai_model.lists.playlists import (
     NOISE_REFERENCE_DIM,
     BruteForceSearch,
     CslsTransform,

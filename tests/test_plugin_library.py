@@ -48,7 +48,7 @@ def _titles(out: str) -> list[str]:
 
 
 def test_import_embeds_every_item_with_the_shipped_model(deejai_library):
-    from deejai_model.bundle import default_bundle_path
+    from deejai_model.ears.bundle import default_bundle_path
 
     manifest = (default_bundle_path() / "manifest.json").read_text()
     with deejai_library.lib.transaction() as tx:

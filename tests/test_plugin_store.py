@@ -23,7 +23,7 @@ from beetsplug.deejai.index import (
     read_meta,
 )
 from beetsplug.deejai.store import SliceRow, VectorStore
-from deejai_model.playlists import BruteForceSearch
+from deejai_model.lists.playlists import BruteForceSearch
 
 MODEL = "synthetic@1:000000000000"
 OTHER = "other@1:111111111111"
@@ -170,7 +170,7 @@ def test_centring_subtracts_the_library_mean(env):
     ids = _add(env, store, MODEL, 12, rng, centers=rng.normal(size=(3, DIM)) + offset)
     settings = _settings(env, normalize="center")
     index = build_index(store, MODEL, settings, str(env.temp_path))
-    from deejai_model.mp3tovec import meanstd_vectors
+    from deejai_model.vectors.mp3tovec import meanstd_vectors
 
     slices = store.slices(MODEL)
     raw = meanstd_vectors([slices[i] for i in ids])
@@ -183,7 +183,7 @@ def test_centring_subtracts_the_library_mean(env):
 
 
 def test_tfidf_pooling_matches_the_library_and_follows_changes(env):
-    from deejai_model.mp3tovec import tfidf_vectors
+    from deejai_model.vectors.mp3tovec import tfidf_vectors
 
     rng = np.random.default_rng(6)
     plugin = _plugin()
@@ -230,7 +230,7 @@ def test_annoy_search_agrees_with_exact_search():
 
 
 def test_csls_transform_looks_up_item_ids_without_a_dict():
-    from deejai_model.playlists import CslsTransform, csls_scores, hubness_radii
+    from deejai_model.lists.playlists import CslsTransform, csls_scores, hubness_radii
 
     rng = np.random.default_rng(8)
     vectors = rng.normal(size=(40, DIM)).astype(np.float32)
@@ -246,7 +246,7 @@ def test_csls_transform_looks_up_item_ids_without_a_dict():
 
 
 def test_hubness_radii_are_stored_with_the_index(env):
-    from deejai_model.playlists import hubness_radii
+    from deejai_model.lists.playlists import hubness_radii
 
     rng = np.random.default_rng(9)
     store = VectorStore(env.lib)
@@ -351,8 +351,8 @@ def test_delete_and_follow_report_what_they_changed(env):
 def test_adaptation_projects_slices_with_what_the_library_learned(env, monkeypatch):
     import dataclasses
 
-    from deejai_model.adapt import fit_track_projection, project_slices
-    from deejai_model.mp3tovec import meanstd_vectors
+    from deejai_model.vectors.adapt import fit_track_projection, project_slices
+    from deejai_model.vectors.mp3tovec import meanstd_vectors
 
     rng = np.random.default_rng(11)
     store = VectorStore(env.lib)
@@ -384,7 +384,7 @@ def test_adaptation_projects_slices_with_what_the_library_learned(env, monkeypat
 
 
 def test_fitted_pooler_round_trips_through_the_index_files(env):
-    from deejai_model.pooling import FittedPooler
+    from deejai_model.vectors.pooling import FittedPooler
 
     rng = np.random.default_rng(14)
     store = VectorStore(env.lib)
@@ -420,7 +420,7 @@ def test_building_the_index_never_writes_to_the_database(env):
 
 def test_the_settings_configure_the_librarys_pooler(env):
     from beetsplug.deejai import config
-    from deejai_model import pooling
+    from deejai_model.vectors import pooling
 
     assert set(config.POOLINGS) == set(pooling.POOLINGS)
     settings = _settings(env, pooling="tfidf", epsilon=0.01, adapt=False, normalize="none")

@@ -5,7 +5,7 @@ fallback; no index mixes model ids.
 
 "Earlier default" is the shipped musicnn_mtt bundle; the "new default" is a copy of it with
 another manifest version (so another model id), made the default by patching
-``deejai_model.bundle.default_bundle_path`` and ``upgrade.EARLIER_DEFAULTS``: in-process with
+``deejai_model.ears.bundle.default_bundle_path`` and ``upgrade.EARLIER_DEFAULTS``: in-process with
 monkeypatch, in a real ``beet`` process through its prelude.
 """
 
@@ -29,7 +29,7 @@ NOTICE = "an earlier default; `beet deejai embed` brings them up to date"
 
 
 def _model_id(bundle: Path) -> str:
-    from deejai_model.shipped import manifest_model_id
+    from deejai_model.ears.shipped import manifest_model_id
 
     return manifest_model_id(bundle)
 
@@ -42,7 +42,7 @@ def _name(model_id: str) -> str:
 @pytest.fixture(scope="module")
 def bundles(tmp_path_factory) -> tuple[Path, Path]:
     """``(earlier default, new default)``: the shipped bundle and a copy with version 9.9.9."""
-    from deejai_model.bundle import default_bundle_path
+    from deejai_model.ears.bundle import default_bundle_path
 
     shipped = default_bundle_path()
     new = tmp_path_factory.mktemp("bundles") / "musicnn_mtt_next"
@@ -85,11 +85,11 @@ def _library_with_earlier_vectors(env, music, earlier: Path) -> list[Item]:
 
 def _make_default(monkeypatch, bundles) -> tuple[str, str]:
     """Make the copy the shipped default and the shipped bundle the earlier one: ids (old, new)."""
-    import deejai_model.bundle
+    import deejai_model.ears.bundle
     from beetsplug.deejai import upgrade
 
     earlier, new = bundles
-    monkeypatch.setattr(deejai_model.bundle, "default_bundle_path", lambda: new)
+    monkeypatch.setattr(deejai_model.ears.bundle, "default_bundle_path", lambda: new)
     monkeypatch.setattr(upgrade, "EARLIER_DEFAULTS", (_model_id(earlier),))
     return _model_id(earlier), _model_id(new)
 
@@ -209,7 +209,7 @@ def test_an_earlier_default_that_no_longer_ships_cannot_hear_outside_files(env, 
 
     plugin = _plugin()
     assert shipped_bundle(_model_id(bundles[0])) == str(bundles[0])
-    assert shipped_bundle(_model_id(bundles[1])) is None  # not under deejai_model/bundles
+    assert shipped_bundle(_model_id(bundles[1])) is None  # not under deejai_model/ears/bundles
     current = plugin.model()
     assert model_handle(plugin.settings, current, current.model_id) is current
     with pytest.raises(UserError, match="no longer installed"):
@@ -221,8 +221,8 @@ def test_beet_says_it_once_and_stops_after_embed(env, music, bundles):
     _library_with_earlier_vectors(env, music, bundles[0])
     env.write_config()
     prelude = (
-        "import pathlib, deejai_model.bundle\n"
-        f"deejai_model.bundle.default_bundle_path = lambda: pathlib.Path({str(bundles[1])!r})\n"
+        "import pathlib, deejai_model.ears.bundle as bundle\n"
+        f"bundle.default_bundle_path = lambda: pathlib.Path({str(bundles[1])!r})\n"
         "import beetsplug.deejai.upgrade as upgrade\n"
         f"upgrade.EARLIER_DEFAULTS = ({_model_id(bundles[0])!r},)\n"
     )

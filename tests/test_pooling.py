@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from deejai_model import adapt, mp3tovec
-from deejai_model.pooling import FittedPooler, Pooler
+from deejai_model.vectors import adapt, mp3tovec
+from deejai_model.vectors.pooling import FittedPooler, Pooler
 
 DIM = 12
 
@@ -126,7 +126,7 @@ def test_bad_input_is_refused_with_a_reason() -> None:
 def test_project_is_the_space_transform_pools_in(adapt):
     """``project`` gives the slices ``transform`` pools: their pooled mean, centred, is the
     vector."""
-    from deejai_model.norms import unit_vector
+    from deejai_model.vectors.norms import unit_vector
 
     rng = np.random.default_rng(3)
     library = [rng.normal(size=(6, 24)).astype(np.float32) + i % 4 for i in range(60)]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from test_pooling import round_trip
 
-from deejai_model.pooling import FittedPooler, Pooler
+from deejai_model.vectors.pooling import FittedPooler, Pooler
 
 PARTS = (10, 8)
 DIM = sum(PARTS)

@@ -58,7 +58,7 @@ def test_slice_matching_scores_best_matching_slices():
 
 def test_adaptation_settings_from_the_pooling_name():
     from benchmarks.quality import adaptation_settings
-    from deejai_model import adapt
+    from deejai_model.vectors import adapt
 
     assert adaptation_settings("trackda") == (adapt.DEFAULT_DIMS, adapt.DEFAULT_SHRINK)
     assert adaptation_settings("trackda128s1.0") == (128, 1.0)

@@ -1,4 +1,4 @@
-"""deejai_model.runtime: the shipped bundles run on LiteRT, same vectors, no TensorFlow."""
+"""deejai_model.ears.runtime: the shipped bundles run on LiteRT, same vectors, no TensorFlow."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from audio_fixtures import chord, clicks, music, write_audio
 
-from deejai_model.bundle import Manifest, default_bundle_path, file_sha256, load_bundle
-from deejai_model.embed import Embedder
+from deejai_model.ears.bundle import Manifest, default_bundle_path, file_sha256, load_bundle
+from deejai_model.ears.embed import Embedder
 from deejai_model.errors import BundleError
 
-BUNDLES = Path(__file__).resolve().parents[1] / "deejai_model" / "bundles"
+BUNDLES = Path(__file__).resolve().parents[1] / "deejai_model" / "ears" / "bundles"
 SR = 22050
 
 
@@ -57,8 +57,8 @@ def test_litert_matches_keras_on_real_audio(name, songs):
 def test_embedding_a_file_never_imports_tensorflow_or_librosa(songs):
     code = f"""if True:
         import resource, sys
-        from deejai_model.bundle import default_bundle_path, load_bundle
-        from deejai_model.embed import Embedder
+        from deejai_model.ears.bundle import default_bundle_path, load_bundle
+        from deejai_model.ears.embed import Embedder
         bundle = load_bundle(default_bundle_path())
         track = Embedder(bundle, max_slices=4).embed_path({os.fspath(songs[0])!r})
         heavy = sorted(
@@ -154,7 +154,7 @@ def test_runtime_manifest_validation(change, message):
 def test_saving_new_weights_drops_the_stale_litert_entry(tmp_path):
     from test_bundle import tiny_manifest, tiny_model
 
-    from deejai_model.bundle import save_bundle
+    from deejai_model.ears.bundle import save_bundle
 
     stale = dict(kind="litert", file="model.tflite", sha256="1" * 64, weights_sha256="2" * 64)
     written = save_bundle(tiny_model(seed=5), tiny_manifest(runtime=stale), tmp_path / "t")

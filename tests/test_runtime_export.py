@@ -1,4 +1,4 @@
-"""deejai_model.runtime.export_litert passes converter settings through Keras' exporter."""
+"""deejai_model.ears.runtime.export_litert passes converter settings through Keras' exporter."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ def test_converter_settings_reach_the_converter(tmp_path):
     keras = pytest.importorskip("keras")
     import tensorflow as tf
 
-    from deejai_model.runtime import LiteRtRunner, export_litert
+    from deejai_model.ears.runtime import LiteRtRunner, export_litert
 
     inputs = keras.Input((32, 8))
     hidden = keras.layers.Flatten()(inputs)

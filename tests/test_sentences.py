@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deejai_model.sentences import (
+from deejai_model.learn.sentences import (
     Catalogue,
     CatalogueTrack,
     Entry,
@@ -76,7 +76,7 @@ def test_unreadable_sources_are_counted_and_the_rest_read(tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text("[{", encoding="utf-8")
     warned = []
-    from deejai_model.sentences import MatchReport
+    from deejai_model.learn.sentences import MatchReport
 
     report = MatchReport()
     got = list(

@@ -8,9 +8,9 @@ import h5py
 import numpy as np
 import pytest
 
-from deejai_model.convert_speccy import convert_speccy, load_keras2_weights
+from deejai_model.ears.networks.speccy import FRONTEND, N_PARAMS, WEIGHTED_LAYERS, build_speccy
 from deejai_model.errors import BundleError
-from deejai_model.networks.speccy import FRONTEND, N_PARAMS, WEIGHTED_LAYERS, build_speccy
+from deejai_model.learn.convert_speccy import convert_speccy, load_keras2_weights
 
 # Keras 2's weight order inside each layer group (our loader matches by name, not order)
 KERAS2_WEIGHTS = {
@@ -227,7 +227,7 @@ def test_not_hdf5_is_a_bundle_error(model, tmp_path):
 
 @pytest.mark.slow
 def test_convert_to_bundle_and_load_it_back(model, keras2_file, tmp_path):
-    from deejai_model.bundle import load_bundle
+    from deejai_model.ears.bundle import load_bundle
 
     load_keras2_weights(model, keras2_file)
     out = tmp_path / "speccy_bundle"
@@ -261,6 +261,8 @@ def test_the_network_and_the_bundle_do_not_import_each_other() -> None:
                 names.update(alias.name for alias in node.names)
         return names
 
-    for network in (root / "networks").glob("*.py"):
-        assert not {"deejai_model.bundle", "deejai_model.convert_speccy"} & imported(network)
-    assert "deejai_model.convert_speccy" not in imported(root / "bundle.py")
+    for network in (root / "ears" / "networks").glob("*.py"):
+        assert not {"deejai_model.ears.bundle", "deejai_model.learn.convert_speccy"} & imported(
+            network
+        )
+    assert "deejai_model.learn.convert_speccy" not in imported(root / "bundle.py")

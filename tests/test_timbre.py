@@ -1,4 +1,4 @@
-"""deejai_model.timbre: a Musly-like Gaussian over cepstra of the network's own mel slices."""
+"""benchmarks.timbre: a Musly-like Gaussian over cepstra of the network's own mel slices."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from audio_fixtures import noise_bursts, tone
 
-from deejai_model import timbre
-from deejai_model.frontend import FrontEnd
+from benchmarks import timbre
+from deejai_model.ears.frontend import FrontEnd
 
 RATE = 16000
 

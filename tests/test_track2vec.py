@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from deejai_model.track2vec import Track2Vec, Track2VecError, Track2VecParams, train_track2vec
+from deejai_model.learn.track2vec import Track2Vec, Track2VecError, Track2VecParams, train_track2vec
 
 GROUPS = 4
 PER_GROUP = 8
@@ -82,7 +82,7 @@ TRAIN_AND_PRINT = """
 import sys
 sys.path.insert(0, {tests!r})
 from test_track2vec import group_playlists
-from deejai_model.track2vec import Track2VecParams, train_track2vec
+from deejai_model.learn.track2vec import Track2VecParams, train_track2vec
 model = train_track2vec(group_playlists(40), Track2VecParams(min_count=1, dim=8, epochs=5))
 print(repr(model.vectors.sum()), repr(model.vectors[0, 0]))
 """

@@ -1,4 +1,4 @@
-"""``python -m deejai_model.train``: trained ears from a folder of audio and playlists."""
+"""``python -m deejai_model.learn.train``: trained ears from a folder of audio and playlists."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from conftest import ROOT, make_music
 def run(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.run(
-        [sys.executable, "-m", "deejai_model.train", *args],
+        [sys.executable, "-m", "deejai_model.learn.train", *args],
         env=env,
         capture_output=True,
         text=True,

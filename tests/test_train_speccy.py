@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import make_music
 
-from deejai_model.bundle import load_bundle
-from deejai_model.head import HeadParams
-from deejai_model.train_speccy import save_speccy_bundle, speccy_slices, train_speccy
+from deejai_model.ears.bundle import load_bundle
+from deejai_model.learn.head import HeadParams
+from deejai_model.learn.train_speccy import save_speccy_bundle, speccy_slices, train_speccy
 
 
 def test_speccy_trains_resumes_and_saves_a_bundle(tmp_path):

@@ -1,4 +1,4 @@
-"""musicnn's VGG port (deejai_model.networks.vgg): shapes of every output and bundle loading.
+"""musicnn's VGG port (deejai_model.ears.networks.vgg): shapes of every output and bundle loading.
 
 Parity with the original TF1 code and checkpoints is in tests/test_musicnn_parity.py; here a
 VGG with random weights is saved as a bundle and loaded back through the architecture
@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deejai_model.bundle import load_bundle, save_bundle
+from deejai_model.ears.bundle import load_bundle, save_bundle
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def model():
-    from deejai_model.networks.vgg import build_vgg
+    from deejai_model.ears.networks.vgg import build_vgg
 
     return build_vgg(output="all")
 
@@ -41,7 +41,7 @@ def test_outputs_have_the_documented_shapes(model):
 
 
 def test_unknown_output_is_refused():
-    from deejai_model.networks.vgg import build_vgg
+    from deejai_model.ears.networks.vgg import build_vgg
 
     with pytest.raises(ValueError, match="output must be one of"):
         build_vgg(output="penultimate")

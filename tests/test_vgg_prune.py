@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from audio_fixtures import music
 
-from deejai_model.bundle import load_bundle, read_npz
-from deejai_model.frontend import FrontEnd
-from deejai_model.networks.pruning import assign_weights, unprefixed
-from deejai_model.networks.vgg import build_vgg
-from deejai_model.networks.vgg_prune import border_map, dead_filters, prune_vgg
+from deejai_model.ears.bundle import load_bundle, read_npz
+from deejai_model.ears.frontend import FrontEnd
+from deejai_model.ears.networks.pruning import assign_weights, unprefixed
+from deejai_model.ears.networks.vgg import build_vgg
+from deejai_model.ears.networks.vgg_prune import border_map, dead_filters, prune_vgg
 
-FUSED = Path(__file__).resolve().parents[1] / "deejai_model" / "bundles" / "musicnn_fused"
+FUSED = Path(__file__).resolve().parents[1] / "deejai_model" / "ears" / "bundles" / "musicnn_fused"
 
 
 def _vgg_part() -> tuple[dict, dict[str, np.ndarray]]:

@@ -1,7 +1,7 @@
 """deejai: a beets plugin that listens to your music and makes playlists from what it hears.
 
 Importing this package is cheap: it needs beets and confuse only.  numpy and the index are
-imported by the commands that use them, TensorFlow (through ``deejai_model.bundle``/``embed``)
+imported by the commands that use them, TensorFlow (through ``deejai_model.ears.bundle``/``embed``)
 only when audio is actually embedded.  See docs/plugin.md.
 """
 

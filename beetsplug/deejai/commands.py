@@ -2,7 +2,7 @@
 
 Actions: ``embed``, ``index``, ``similar``, ``journey``, ``playlist``, ``ls``, ``train``
 (train.py), ``serve`` (web/), ``radio`` (radio.py), ``mix`` (mix.py).  The query actions import
-numpy, the index and ``deejai_model.playlists``, never TensorFlow, unless a seed is a file
+numpy, the index and ``deejai_model.lists.playlists``, never TensorFlow, unless a seed is a file
 outside the library (it is embedded on the fly).
 
 Queries mean what they mean to ``beet ls``: arguments are passed to beets as a list of terms
@@ -366,7 +366,7 @@ class Actions:
         )
 
     def do_similar(self, args: list[str]) -> None:
-        from deejai_model import playlists
+        from deejai_model.lists import playlists
 
         parser = _parser("similar", "[options] QUERY|FILE")
         _output_options(parser, 20, "how many similar items")
@@ -403,7 +403,7 @@ class Actions:
         self, seeds: list[Seed], n_per_leg: int, creativity: float | None = None
     ) -> list[int]:
         """Keys of a journey through ``seeds`` (waypoints) with ``n_per_leg`` tracks per leg."""
-        from deejai_model import playlists
+        from deejai_model.lists import playlists
 
         search, vectors, transform = self.space(creativity, {s.key: s.vector for s in seeds})
         return list(
@@ -456,7 +456,7 @@ class Actions:
         if lookback < 0 or noise < 0:
             raise UserError(f"deejai: --lookback and --noise must be >= 0, not {lookback}, {noise}")
 
-        from deejai_model import playlists
+        from deejai_model.lists import playlists
 
         search, vectors, transform = self.space(creativity, {s.key: s.vector for s in seeds})
         return list(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import confuse
 
 if TYPE_CHECKING:
-    from deejai_model.pooling import Pooler
+    from deejai_model.vectors.pooling import Pooler
 
 #: Defaults of ``deejai.train`` (documented in docs/plugin.md).
 TRAIN_DEFAULTS: dict[str, object] = {
@@ -64,7 +64,7 @@ DEFAULTS: dict[str, object] = {
     },
 }
 
-#: The pooling kinds (``deejai_model.pooling.POOLINGS``, repeated here so that reading the
+#: The pooling kinds (``deejai_model.vectors.pooling.POOLINGS``, repeated here so that reading the
 #: configuration imports nothing heavy; a test checks that the two agree).
 POOLINGS = ("meanstd", "mean", "tfidf")
 NORMALIZATIONS = ("center", "none")
@@ -138,8 +138,9 @@ class Settings:
         )
 
     def pooler(self) -> Pooler:
-        """The :class:`deejai_model.pooling.Pooler` these settings configure (imports numpy)."""
-        from deejai_model.pooling import Pooler
+        """The :class:`deejai_model.vectors.pooling.Pooler` these settings configure (imports
+        numpy)."""
+        from deejai_model.vectors.pooling import Pooler
 
         return Pooler(
             kind=self.pooling,
@@ -164,7 +165,7 @@ def shipped_bundle_dir(name: str) -> str | None:
     ``musicnn_fused_light``), when ``name`` is a plain name and no such path exists here."""
     if not name or os.sep in name or name.startswith(".") or os.path.exists(name):
         return None
-    from deejai_model.shipped import bundle_by_name  # cheap: JSON and paths only
+    from deejai_model.ears.shipped import bundle_by_name  # cheap: JSON and paths only
 
     found = bundle_by_name(name)
     return os.fspath(found) if found is not None else None

@@ -1,5 +1,5 @@
 """``--creativity`` of similar / journey / playlist: the index's audio vectors beside the
-Track2Vec vectors that ``beet deejai train`` saved (see :mod:`deejai_model.creativity`)."""
+Track2Vec vectors that ``beet deejai train`` saved (see :mod:`deejai_model.lists.creativity`)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ def blended_space(actions, index, creativity: float, outside: dict):
     outside : dict
         ``{negative key: vector}`` of seeds that are files outside the library (audio only).
     """
-    from deejai_model.creativity import JointSpace
-    from deejai_model.track2vec import Track2Vec, Track2VecError
+    from deejai_model.learn.track2vec import Track2Vec, Track2VecError
+    from deejai_model.lists.creativity import JointSpace
 
     from .train import item_key, track2vec_base
 

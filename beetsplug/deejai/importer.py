@@ -1,6 +1,6 @@
 """Embedding library items: the model handle, the resumable batch loop, progress on stderr.
 
-TensorFlow (through ``deejai_model.bundle``/``embed``) is imported only when something is
+TensorFlow (through ``deejai_model.ears.bundle``/``embed``) is imported only when something is
 actually embedded: :class:`ModelHandle` reads the model id from the bundle's manifest.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from deejai_model.shipped import manifest_model_id
+from deejai_model.ears.shipped import manifest_model_id
 
 from .store import SliceRow, VectorStore, file_mtime, file_size
 
@@ -47,7 +47,7 @@ class ModelHandle:
     def path(self) -> str:
         """The bundle directory."""
         if self._path is None:
-            from deejai_model.bundle import default_bundle_path
+            from deejai_model.ears.bundle import default_bundle_path
 
             self._path = os.fspath(default_bundle_path())
         return self._path
@@ -64,18 +64,18 @@ class ModelHandle:
         return self._model_id
 
     def bundle(self):
-        """The loaded :class:`deejai_model.bundle.Bundle`."""
+        """The loaded :class:`deejai_model.ears.bundle.Bundle`."""
         return self.embedder().bundle if self._embedder is not None else self._load_bundle()
 
     def _load_bundle(self):
-        from deejai_model.bundle import load_bundle
+        from deejai_model.ears.bundle import load_bundle
 
         return load_bundle(self.path)
 
     def embedder(self):
-        """A :class:`deejai_model.embed.Embedder` for this bundle (created once)."""
+        """A :class:`deejai_model.ears.embed.Embedder` for this bundle (created once)."""
         if self._embedder is None:
-            from deejai_model.embed import Embedder
+            from deejai_model.ears.embed import Embedder
 
             s = self.settings
             key = (os.path.realpath(self.path), self.model_id)

@@ -1,6 +1,6 @@
 """The search index: every embedded item's unit track vector, searchable by cosine.
 
-The vectors come from one :class:`deejai_model.pooling.Pooler` (configured by
+The vectors come from one :class:`deejai_model.vectors.pooling.Pooler` (configured by
 :meth:`Settings.pooler`), fitted on the library's slice vectors when the index is built; its
 fitted state (projection, library mean, TF-IDF reference) is saved with the index, so a file
 from outside the library is turned into a vector exactly as the library's items were
@@ -27,10 +27,10 @@ Files, beside the library database (``<dir>/deejai.<model-hash>.*``, ``model-has
     files do not match its JSON, or whose fingerprint differs from the store's, is stale and
     rebuilt before the next query.
 
-Searching: exact (:class:`deejai_model.playlists.BruteForceSearch`) up to ``exact_below``
+Searching: exact (:class:`deejai_model.lists.playlists.BruteForceSearch`) up to ``exact_below``
 items, so small libraries get exact answers; Annoy above that.  Both report cosine distances
 (``1 - cos``).  With ``hubness: csls`` the playlist functions re-rank each candidate pool by
-CSLS ``2 cos - r(q) - r(x)`` (:class:`deejai_model.playlists.CslsTransform`), the same way
+CSLS ``2 cos - r(q) - r(x)`` (:class:`deejai_model.lists.playlists.CslsTransform`), the same way
 for similar, journey and playlist.
 """
 
@@ -63,8 +63,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from deejai_model.playlists import CslsTransform, NeighbourSearch
-    from deejai_model.pooling import FittedPooler
+    from deejai_model.lists.playlists import CslsTransform, NeighbourSearch
+    from deejai_model.vectors.pooling import FittedPooler
 
     from .config import Settings
     from .store import VectorStore
@@ -199,7 +199,7 @@ class TrackIndex:
     def pooler(self) -> FittedPooler:
         """The pooler the index was built with, fitted on the library (loaded on first use)."""
         if self._pooler is None:
-            from deejai_model.pooling import FittedPooler
+            from deejai_model.vectors.pooling import FittedPooler
 
             with np.load(self.paths.pooler, allow_pickle=False) as arrays:
                 self._pooler = FittedPooler.from_data(self.meta["pooler"], dict(arrays))
@@ -225,7 +225,7 @@ class TrackIndex:
         """The hubness correction to hand to the playlist functions (None: plain cosine)."""
         if self.radii is None:
             return None
-        from deejai_model.playlists import CslsTransform
+        from deejai_model.lists.playlists import CslsTransform
 
         return CslsTransform(self.ids, self.radii, int(self.meta["settings"]["hubness_k"]))
 
@@ -233,7 +233,7 @@ class TrackIndex:
         """A neighbour search over this index (exact for small libraries, else Annoy)."""
         if self._search is None:
             if len(self.ids) <= self.exact_below:
-                from deejai_model.playlists import BruteForceSearch
+                from deejai_model.lists.playlists import BruteForceSearch
 
                 self._search = BruteForceSearch(np.asarray(self.ids), np.asarray(self.vectors))
             else:
@@ -299,7 +299,7 @@ def track_vectors(
 def model_parts(model_id: str, settings: Settings) -> tuple[int, ...]:
     """Blocks that ``model_id``'s slice vectors are made of, pooled one by one.
 
-    A fused bundle's (``deejai_model.networks.fused``) parts' dims, found in the manifest of
+    A fused bundle's (``deejai_model.ears.networks.fused``) parts' dims, found in the manifest of
     the configured bundle or of a shipped one with that model id; ``()`` (one block) for any
     other model or one whose bundle is not found.
 
@@ -308,8 +308,8 @@ def model_parts(model_id: str, settings: Settings) -> tuple[int, ...]:
     BundleError
         When the model's own manifest is invalid.
     """
-    from deejai_model.bundle import Manifest
-    from deejai_model.shipped import manifest_model_id
+    from deejai_model.ears.bundle import Manifest
+    from deejai_model.ears.shipped import manifest_model_id
 
     from .upgrade import shipped_bundle
 
@@ -344,7 +344,7 @@ def csls_radii(vectors: np.ndarray, k: int, annoy_index=None, block: int = 2048)
             sims = 1.0 - np.asarray(dists[1 : k + 1], dtype=np.float32) ** 2 / 2.0
             out[row] = sims.mean() if len(sims) else 0.0
         return out
-    from deejai_model.playlists import hubness_radii
+    from deejai_model.lists.playlists import hubness_radii
 
     return hubness_radii(vectors, k, block=block).astype(np.float32)
 

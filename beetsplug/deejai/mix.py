@@ -180,7 +180,7 @@ def _slice_seconds(bundle_path: str) -> float:
     """Seconds one slice of the bundle spans (from its manifest; nothing heavy is loaded)."""
     import json
 
-    from deejai_model.frontend import FrontEnd
+    from deejai_model.ears.frontend import FrontEnd
 
     with open(os.path.join(bundle_path, "manifest.json"), encoding="utf-8") as handle:
         manifest = json.load(handle)
@@ -191,7 +191,7 @@ def with_excerpts(actions: Actions, tracks: list[MixTrack], items: list, length:
     """``tracks`` cut to ``length`` seconds each, where they sound most like their neighbours."""
     import dataclasses
 
-    from deejai_model.audio import probe_duration
+    from deejai_model.ears.audio import probe_duration
     from deejai_model.errors import AudioError
     from deejai_model.mix.excerpt import SliceTimes, excerpt_offsets
 

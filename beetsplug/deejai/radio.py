@@ -3,7 +3,7 @@
 It connects to MPD with beets' ``mpd:`` settings (``host``, ``port``, ``password``,
 ``music_directory``, read as beets' mpdstats plugin reads them, with the same defaults) through
 python-mpd2, and watches the queue.  When fewer than ``--ahead`` tracks remain after the one
-playing, it appends the next pick of a :class:`deejai_model.dj.DjSession` made from the last
+playing, it appends the next pick of a :class:`deejai_model.lists.dj.DjSession` made from the last
 ``--lookback`` tracks played, with ``--noise``.  A track that leaves before half its length
 counts as "less like this".  MPD names files by their path relative to its music directory;
 the radio maps them to library items the same way (items outside that folder cannot be queued
@@ -24,7 +24,7 @@ from beets.ui import UserError
 if TYPE_CHECKING:
     from beets.library import Library
 
-    from deejai_model.dj import DjSession
+    from deejai_model.lists.dj import DjSession
 
     from . import DeejaiPlugin
 
@@ -265,7 +265,7 @@ def parser() -> optparse.OptionParser:
 
 def radio(plugin: DeejaiPlugin, lib: Library, args: list[str]) -> None:
     """Parse ``args`` and run the radio until Ctrl-C."""
-    from deejai_model.dj import DjSession
+    from deejai_model.lists.dj import DjSession
 
     from .commands import Actions
 

@@ -1,8 +1,10 @@
-"""What the index adds to ``deejai_model.playlists``: Annoy search and a lazy id -> vector map.
+"""What the index adds to ``deejai_model.lists.playlists``: Annoy search and a lazy id -> vector
+map.
 
-:class:`AnnoySearch` (approximate, a ``deejai_model.playlists.NeighbourSearch``) returns cosine
+:class:`AnnoySearch` (approximate, a ``deejai_model.lists.playlists.NeighbourSearch``) returns
+cosine
 distances ``1 - cos``, closest first, ties broken by item id, like the library's exact
-:class:`deejai_model.playlists.BruteForceSearch` that serves small libraries;
+:class:`deejai_model.lists.playlists.BruteForceSearch` that serves small libraries;
 :class:`VectorsById` maps item ids to unit vectors without building a dict of the whole
 library.  Exact search and the CSLS re-ranking are the library's (one implementation each).
 """

@@ -23,7 +23,8 @@ Tables
 ``deejai_vectors``: one row per (item, model): the file's path and mtime when it was embedded,
 the slice vectors (float32, little endian, shape ``(n_slices, dim)``) and slice start times.
 Track vectors are not stored per item: they depend on the whole library and live in the index
-(``index.py``, ``deejai_model.pooling``).  Databases from before that keep two unused, NULL-able
+(``index.py``, ``deejai_model.vectors.pooling``).  Databases from before that keep two unused,
+NULL-able
 columns (``track_vector``, ``pooling``).
 ``deejai_generation``: a counter per model, bumped by every write or delete of that model's
 rows; with the row count it is the fingerprint an index is checked against.

@@ -3,7 +3,7 @@ trained to hear it (a head on the stored slice vectors of the base model).
 
 Steps (each reported on stderr):
 
-1. read the sources (:mod:`deejai_model.sentences`) and match their entries to library items:
+1. read the sources (:mod:`deejai_model.learn.sentences`) and match their entries to library items:
    path, then MusicBrainz recording id, then normalised artist + title; albums of the library
    are added as weaker sentences when asked, or by default when fewer than
    ``train.min_playlists`` playlists/sessions matched;
@@ -47,7 +47,7 @@ def track2vec_base(plugin, lib: Library) -> str:
 
 def item_key(item: Item) -> str:
     """The stable Track2Vec key of a library item (MBID, else artist + title, else path)."""
-    from deejai_model.sentences import track_key
+    from deejai_model.learn.sentences import track_key
 
     return track_key(item.mb_trackid or None, item.artist or item.albumartist, item.title) or (
         "path:" + os.path.abspath(os.fsdecode(item.path))
@@ -55,8 +55,8 @@ def item_key(item: Item) -> str:
 
 
 def catalogue_of(items) -> object:
-    """A :class:`deejai_model.sentences.Catalogue` of library items."""
-    from deejai_model.sentences import Catalogue, CatalogueTrack
+    """A :class:`deejai_model.learn.sentences.Catalogue` of library items."""
+    from deejai_model.learn.sentences import Catalogue, CatalogueTrack
 
     return Catalogue(
         CatalogueTrack(
@@ -139,8 +139,8 @@ def _parser() -> optparse.OptionParser:
 
 def run_train(actions, args: list[str]) -> None:
     """The ``train`` action (``actions``: :class:`beetsplug.deejai.commands.Actions`)."""
-    from deejai_model.head import HeadParams, save_head_bundle
-    from deejai_model.train import fit, gather_sentences
+    from deejai_model.learn.head import HeadParams, save_head_bundle
+    from deejai_model.learn.train import fit, gather_sentences
 
     opts, rest = _parser().parse_args(args)
     if rest:
@@ -242,7 +242,7 @@ def run_train(actions, args: list[str]) -> None:
         version=time.strftime("%Y%m%d%H%M%S", time.gmtime()),
         extra=provenance,
     )
-    from deejai_model.bundle import load_bundle
+    from deejai_model.ears.bundle import load_bundle
 
     head = load_bundle(output)
     done = apply_head(store, head, base_id)
@@ -255,7 +255,7 @@ def run_train(actions, args: list[str]) -> None:
 
 
 def _track2vec_params(conf):
-    from deejai_model.track2vec import Track2VecParams
+    from deejai_model.learn.track2vec import Track2VecParams
 
     epochs = conf["word2vec_epochs"].get()
     return Track2VecParams(
@@ -276,9 +276,9 @@ def _output(opts, plugin, lib, default: str) -> str:
 def _train_speccy(actions, opts, found, items) -> None:
     """``train --speccy``: decode the items in Track2Vec's vocabulary, train Speccy."""
     from deejai_model.errors import BundleError
-    from deejai_model.head import HeadParams
-    from deejai_model.train import fit_speccy
-    from deejai_model.train_speccy import save_speccy_bundle
+    from deejai_model.learn.head import HeadParams
+    from deejai_model.learn.train import fit_speccy
+    from deejai_model.learn.train_speccy import save_speccy_bundle
 
     plugin, lib, log = actions.plugin, actions.lib, actions.log
     conf = plugin.config["train"]
@@ -349,8 +349,8 @@ def _base_handle(plugin):
         return handle
     from pathlib import Path
 
-    from deejai_model.bundle import Manifest
-    from deejai_model.head import resolve_base
+    from deejai_model.ears.bundle import Manifest
+    from deejai_model.learn.head import resolve_base
 
     base_path = resolve_base(Manifest.from_dict(manifest), Path(handle.path))
     return ModelHandle(dataclasses.replace(plugin.settings, model=os.fspath(base_path)))

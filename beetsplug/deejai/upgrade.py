@@ -127,7 +127,7 @@ def choose_model(store: VectorStore, settings: Settings, current_id: str) -> Que
 def shipped_bundle(model_id: str) -> str | None:
     """The directory of the bundle shipped with ``deejai_model`` whose manifest makes
     ``model_id``, or None (an earlier default whose files no longer ship)."""
-    from deejai_model.shipped import bundle_by_id
+    from deejai_model.ears.shipped import bundle_by_id
 
     found = bundle_by_id(model_id)
     return os.fspath(found) if found is not None else None

@@ -2,7 +2,7 @@
 
 Blocks are yielded as they decode (never the whole track), each ``(2, n)`` float32. Mono
 files are copied to both channels; other layouts take FFmpeg's downmix. A packet that fails
-to decode is skipped, as in :mod:`deejai_model.audio`, whose opening and demuxing it shares.
+to decode is skipped, as in :mod:`deejai_model.ears.audio`, whose opening and demuxing it shares.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from deejai_model.audio import (
+from deejai_model.ears.audio import (
     DecodeStats,
     PathLike,
     decoded_frames,
@@ -94,7 +94,7 @@ def stereo_blocks(
                     frame = drop_samples(frame, start - position)
                     position = start
                 position += frame.samples
-                frame.pts = fed  # contiguous timestamps of our own, as in deejai_model.audio
+                frame.pts = fed  # contiguous timestamps of our own, as in deejai_model.ears.audio
                 fed += frame.samples
                 yield frame
             yield None
@@ -113,4 +113,4 @@ def stereo_blocks(
         container.close()
     if produced == 0:
         reason = f"no audio samples after {offset:g} s" if offset else "no audio samples"
-        raise EmptyAudioError(path, reason)  # as deejai_model.audio says it (not "empty")
+        raise EmptyAudioError(path, reason)  # as deejai_model.ears.audio says it (not "empty")

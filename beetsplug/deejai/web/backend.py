@@ -91,7 +91,7 @@ class LibraryDj:
         The plugin (settings, model, store, index folder).
     lib : Library
         The library.
-    lookback, noise, ahead : see :class:`deejai_model.dj.DjSession`
+    lookback, noise, ahead : see :class:`deejai_model.lists.dj.DjSession`
     """
 
     def __init__(
@@ -102,7 +102,7 @@ class LibraryDj:
         noise: float = 0.0,
         ahead: int = 5,
     ):
-        from deejai_model.dj import DjSession
+        from deejai_model.lists.dj import DjSession
 
         from ..commands import Actions
 
@@ -307,7 +307,7 @@ class LibraryDj:
 
     def seed_microphone(self, data: bytes, content_type: str | None) -> dict:
         """Start from the library track whose beginning sounds most like a microphone take."""
-        from deejai_model.dj import match_beginnings
+        from deejai_model.lists.dj import match_beginnings
 
         clip = self.index.pooler.project(self._embed_upload(data, None, content_type))
         found = match_beginnings(clip, self.beginnings(), n=5)

@@ -1,0 +1,52 @@
+"""The model bundles shipped in ``deejai_model/ears/bundles``: where they are and which is which.
+
+Read from the manifests alone (JSON), so this never imports numpy or a network: the plugin uses
+it on every ``beet`` command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from deejai_model.ears.manifest import MANIFEST_FILE, format_model_id
+
+#: The folder of the shipped bundles.
+BUNDLES_DIR = Path(__file__).resolve().parent / "bundles"
+
+#: The bundle that ships as the default ears (a folder under :data:`BUNDLES_DIR`).
+DEFAULT_BUNDLE = "musicnn_fused"
+
+
+def manifest_model_id(bundle_path: str | os.PathLike) -> str:
+    """``"<name>@<version>:<sha256[:12]>"`` of a bundle, read from its ``manifest.json`` only.
+
+    Raises
+    ------
+    OSError, ValueError, KeyError, TypeError
+        When the directory holds no plain manifest.
+    """
+    with open(os.path.join(bundle_path, MANIFEST_FILE), encoding="utf-8") as f:
+        manifest = json.load(f)
+    return format_model_id(manifest["name"], manifest["version"], manifest["weights"]["sha256"])
+
+
+def bundle_by_name(name: str) -> Path | None:
+    """The shipped bundle folder called ``name`` (e.g. ``musicnn_fused_light``), or None."""
+    directory = BUNDLES_DIR / name
+    return directory if (directory / MANIFEST_FILE).is_file() else None
+
+
+def bundle_by_id(model_id: str) -> Path | None:
+    """The shipped bundle whose manifest makes ``model_id`` (the default first), or None (a
+    model that no longer ships, or not one of ours)."""
+    folders = [BUNDLES_DIR / DEFAULT_BUNDLE]
+    folders += sorted(p for p in BUNDLES_DIR.iterdir() if p.is_dir() and p.name != DEFAULT_BUNDLE)
+    for folder in folders:
+        try:
+            if manifest_model_id(folder) == model_id:
+                return folder
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
