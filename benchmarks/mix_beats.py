@@ -43,7 +43,7 @@ RATE = 22050
 
 
 def mono(path: str, offset: float, seconds: float) -> np.ndarray:
-    blocks = list(stereo_blocks(path, RATE, offset, seconds))
+    blocks = list(stereo_blocks(path, RATE, offset=offset, duration=seconds))
     return np.concatenate(blocks, axis=1).mean(axis=0)
 
 
@@ -99,9 +99,10 @@ def main() -> None:
             s["steady"].append(1)
             if not compatible(out, inc):
                 continue
-            shift = beat_shift(out, tail.size / RATE, inc, args.crossfade)
-            plain = beat_offset(out, tail.size / RATE, inc, args.crossfade, 0.0)
-            after = beat_offset(out, tail.size / RATE, inc, args.crossfade, shift)
+            join = {"tail_seconds": tail.size / RATE, "fade": args.crossfade}
+            shift = beat_shift(out, inc, **join)
+            plain = beat_offset(out, inc, **join, skip=0.0)
+            after = beat_offset(out, inc, **join, skip=shift)
             if plain is None or after is None:
                 continue
             s["aligned"].append(1)

@@ -82,7 +82,7 @@ def run_phase(phase: str, inputs: list[str], out: str, crossfade: float) -> dict
         result = render_mix(
             [MixTrack(p) for p in inputs],
             out,
-            MixOptions(sample_rate=RATE, crossfade=crossfade),
+            options=MixOptions(sample_rate=RATE, crossfade=crossfade),
             on_error=lambda e: print(f"left out {e}", file=sys.stderr),
         )
         seconds = result.duration

@@ -23,10 +23,10 @@ def cos(u, v):
 
 
 def test_blend_scores_formula_and_audio_alone_outside_the_vocabulary():
-    got = blend_scores([0.5, 0.5], [1.0, 1.0], [True, False], 0.25)
+    got = blend_scores([0.5, 0.5], [1.0, 1.0], has_t2v=[True, False], creativity=0.25)
     np.testing.assert_allclose(got, [0.25 * 0.5 + 0.75 * 1.0, 0.5])
     with pytest.raises(ValueError):
-        blend_scores([0.5], [0.5], [True], 1.5)
+        blend_scores([0.5], [0.5], has_t2v=[True], creativity=1.5)
 
 
 @pytest.mark.parametrize("creativity", [0.0, 0.3, 0.7, 1.0])
@@ -34,7 +34,7 @@ def test_similar_ranks_by_the_blend(creativity):
     space = JointSpace(AUDIO, T2V, creativity)
     vectors = space.vectors_by_id()
     found = playlists.similar(
-        space.search(), vectors["a"], 3, exclude=["a"], score_transform=space.score_transform()
+        space.search(), vectors["a"], n=3, exclude=["a"], score_transform=space.score_transform()
     )
     expected = {
         k: creativity * cos(AUDIO["a"], AUDIO[k]) + (1 - creativity) * cos(T2V["a"], T2V[k])
@@ -53,10 +53,14 @@ def test_playlist_and_journey_run_in_the_joint_space():
     space = JointSpace(AUDIO, T2V, 0.0)
     vectors = space.vectors_by_id()
     added = playlists.continue_playlist(
-        space.search(), vectors, ["a"], 2, score_transform=space.score_transform()
+        space.search(), vectors, seeds=["a"], n=2, score_transform=space.score_transform()
     )
     assert added[0] == "c"
     path = playlists.journey(
-        space.search(), vectors, ["a", "b"], 1, score_transform=space.score_transform()
+        space.search(),
+        vectors,
+        waypoints=["a", "b"],
+        n_per_leg=1,
+        score_transform=space.score_transform(),
     )
     assert path[0] == "a" and path[-1] == "b" and len(path) == 3

@@ -31,7 +31,7 @@ def mode(path: str | os.PathLike) -> int:
 def test_a_mix_and_its_tracklists_are_readable_by_others(umask_022, tmp_path: Path):
     signal = tone(3.0, SR, 440.0, 0.4)
     source = write_audio(tmp_path / "tone.flac", stereo(signal, signal), SR)
-    result = render_mix([MixTrack(str(source))], str(tmp_path / "mix.ogg"), MixOptions(SR))
+    result = render_mix([MixTrack(str(source))], str(tmp_path / "mix.ogg"), options=MixOptions(SR))
     assert [mode(p) for p in result.paths] == [0o644] * 3
 
 

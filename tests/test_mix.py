@@ -66,7 +66,7 @@ def _onsets(audio: np.ndarray, frame: float = 0.05) -> list[float]:
 
 def test_duration_is_the_parts_minus_the_crossfades(tones, tmp_path):
     out = str(tmp_path / "mix.wav")
-    result = render_mix(_tracks(tones), out, _options(crossfade=2.0))
+    result = render_mix(_tracks(tones), out, options=_options(crossfade=2.0))
     audio, rate = sf.read(out)
     expected = 3 * TONE_SECONDS - 2 * 2.0  # silences trimmed, two 2-s crossfades
     assert rate == SR
@@ -77,7 +77,7 @@ def test_duration_is_the_parts_minus_the_crossfades(tones, tmp_path):
 
 def test_gapless_cut_keeps_every_sample(tones, tmp_path):
     out = str(tmp_path / "mix.wav")
-    render_mix(_tracks(tones), out, _options(crossfade=0.0))
+    render_mix(_tracks(tones), out, options=_options(crossfade=0.0))
     audio, rate = sf.read(out)
     assert abs(len(audio) / rate - 3 * TONE_SECONDS) < 0.05
 
@@ -85,7 +85,7 @@ def test_gapless_cut_keeps_every_sample(tones, tmp_path):
 def test_each_track_is_brought_to_the_target_loudness(tones, tmp_path):
     out = str(tmp_path / "mix.wav")
     target = -16.0
-    result = render_mix(_tracks(tones), out, _options(target_lufs=target, crossfade=1.0))
+    result = render_mix(_tracks(tones), out, options=_options(target_lufs=target, crossfade=1.0))
     audio, rate = sf.read(out)
     meter = pyloudnorm.Meter(rate)
     for entry in result.entries:  # the middle of each segment, away from the fades
@@ -102,7 +102,7 @@ def test_true_peak_ceiling_turns_a_peaky_track_down_instead_of_clipping(tmp_path
     clicks = noise_bursts(8.0, SR, every=1.0, burst=0.01, amp=0.9)
     path = write_audio(tmp_path / "clicks.flac", stereo(clicks, clicks), SR)
     out = str(tmp_path / "mix.flac")
-    result = render_mix([MixTrack(str(path))], out, _options(target_lufs=-10.0))
+    result = render_mix([MixTrack(str(path))], out, options=_options(target_lufs=-10.0))
     audio, _ = sf.read(out)
     assert result.entries[0].loudness + result.entries[0].gain_db < -10.5  # held back
     assert np.max(np.abs(audio)) <= 10 ** (-1.0 / 20) + 1e-3
@@ -111,7 +111,7 @@ def test_true_peak_ceiling_turns_a_peaky_track_down_instead_of_clipping(tmp_path
 @pytest.mark.parametrize("crossfade", [0.0, 3.0])
 def test_tracklist_times_are_where_each_tone_is_heard(tones, tmp_path, crossfade):
     out = str(tmp_path / "mix.wav")
-    result = render_mix(_tracks(tones), out, _options(crossfade=crossfade))
+    result = render_mix(_tracks(tones), out, options=_options(crossfade=crossfade))
     audio, rate = sf.read(out)
     heard = _onsets(audio[:, 0])
     assert [round(e.start) for e in result.entries] == [0, 6 - crossfade, 12 - 2 * crossfade]
@@ -127,7 +127,7 @@ def test_tracklist_times_are_where_each_tone_is_heard(tones, tmp_path, crossfade
 
 def test_plan_matches_the_render(tones, tmp_path):
     planned = plan_mix(_tracks(tones), _options())
-    rendered = render_mix(_tracks(tones), str(tmp_path / "mix.flac"), _options())
+    rendered = render_mix(_tracks(tones), str(tmp_path / "mix.flac"), options=_options())
     assert [e.start for e in planned.entries] == [e.start for e in rendered.entries]
     assert planned.duration == rendered.duration
     assert not list(tmp_path.glob("*.part"))
@@ -144,7 +144,10 @@ def test_an_undecodable_track_is_named_and_left_out(tones, tmp_path):
     errors: list[AudioError] = []
     tracks = _tracks(tones)
     result = render_mix(
-        [tracks[0], MixTrack(bad), tracks[1]], str(tmp_path / "mix.wav"), _options(), errors.append
+        [tracks[0], MixTrack(bad), tracks[1]],
+        str(tmp_path / "mix.wav"),
+        options=_options(),
+        on_error=errors.append,
     )
     assert len(errors) == 1 and str(errors[0]).startswith(bad + ": ")
     assert "\n" not in str(errors[0])
@@ -155,7 +158,9 @@ def test_an_undecodable_track_is_named_and_left_out(tones, tmp_path):
 def test_strict_stops_at_an_undecodable_track_and_writes_nothing(tones, tmp_path):
     bad = _junk(tmp_path)
     with pytest.raises(MixError, match="broken.mp3"):
-        render_mix([MixTrack(tones[0]), MixTrack(bad)], str(tmp_path / "mix.mp3"), _options())
+        render_mix(
+            [MixTrack(tones[0]), MixTrack(bad)], str(tmp_path / "mix.mp3"), options=_options()
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp3"]
 
 
@@ -164,7 +169,9 @@ def test_ctrl_c_leaves_no_file(tones, tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        render_mix(_tracks(tones), str(tmp_path / "mix.mp3"), _options(), progress=interrupt)
+        render_mix(
+            _tracks(tones), str(tmp_path / "mix.mp3"), options=_options(), progress=interrupt
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -175,14 +182,16 @@ def test_a_real_sigint_stops_the_render_and_leaves_no_file(tones, tmp_path):
         os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(KeyboardInterrupt):
-        render_mix(_tracks(tones), str(tmp_path / "mix.m4a"), _options(), progress=press_ctrl_c)
+        render_mix(
+            _tracks(tones), str(tmp_path / "mix.m4a"), options=_options(), progress=press_ctrl_c
+        )
     assert list(tmp_path.iterdir()) == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
 def test_unknown_extension_is_refused(tones, tmp_path):
     with pytest.raises(ValueError, match="unknown output format 'xyz'"):
-        render_mix(_tracks(tones), str(tmp_path / "mix.xyz"), _options())
+        render_mix(_tracks(tones), str(tmp_path / "mix.xyz"), options=_options())
     assert list(tmp_path.iterdir()) == []
 
 
@@ -216,7 +225,7 @@ def _chapters(path: str, ext: str) -> list[str]:
 )
 def test_every_format_round_trips_through_a_decoder(tones, tmp_path, ext, codec):
     out = str(tmp_path / f"mix.{ext}")
-    result = render_mix(_tracks(tones), out, _options())
+    result = render_mix(_tracks(tones), out, options=_options())
     with av.open(out) as container:
         stream = container.streams.audio[0]
         assert stream.codec_context.codec.name.startswith(codec)
@@ -233,23 +242,23 @@ def test_excerpts_join_the_parts_that_sound_alike():
     a = SliceTimes(np.array([0.0, 30.0]), np.stack([x, z]), 40.0)  # x early, z late
     b = SliceTimes(np.array([0.0, 30.0, 50.0]), np.stack([y, x, y]), 60.0)
     c = SliceTimes(np.array([0.0, 10.0]), np.stack([y, y]), 20.0)
-    offsets = excerpt_offsets([a, b, c], 25.0, 3.0)
+    offsets = excerpt_offsets([a, b, c], length=25.0, slice_seconds=3.0)
     # A ends on x (B is mostly y, a little x; z is unlike B): its window starting at 0 ends on x.
     # B opens on x (A's chosen ending) at 30 s and ends on y (like C).
     # C is shorter than 25 s: from its start.
     assert offsets == [0.0, 30.0, 0.0]
     # without A, B's windows all end on y and none opens on a known ending: the first wins
-    assert excerpt_offsets([b, c], 25.0, 3.0)[0] == 0.0
+    assert excerpt_offsets([b, c], length=25.0, slice_seconds=3.0)[0] == 0.0
 
 
 def test_excerpt_of_an_unknown_track_is_its_middle():
-    assert excerpt_offsets([None], 10.0, 3.0, durations=[100.0]) == [45.0]
-    assert excerpt_offsets([None], 10.0, 3.0) == [0.0]
+    assert excerpt_offsets([None], length=10.0, slice_seconds=3.0, durations=[100.0]) == [45.0]
+    assert excerpt_offsets([None], length=10.0, slice_seconds=3.0) == [0.0]
 
 
 def test_excerpt_renders_only_that_section(tones, tmp_path):
     tracks = [MixTrack(t, offset=2.0, duration=3.0) for t in tones]
-    result = render_mix(tracks, str(tmp_path / "mix.wav"), _options(crossfade=1.0))
+    result = render_mix(tracks, str(tmp_path / "mix.wav"), options=_options(crossfade=1.0))
     assert abs(result.duration - (3 * 3.0 - 2 * 1.0)) < 0.05
 
 
@@ -284,21 +293,22 @@ def test_beat_alignment_puts_the_incoming_clicks_on_the_outgoing_beat(tmp_path):
     b = write_audio(tmp_path / "b.flac", _click_track(0.2), SR)  # 0.2 s off the beat
     out = str(tmp_path / "mix.wav")
     tracks = [MixTrack(str(a)), MixTrack(str(b))]
-    result = render_mix(tracks, out, _options(crossfade=4.0, beat_align=True))
+    result = render_mix(tracks, out, options=_options(crossfade=4.0, beat_align=True))
     assert result.entries[1].beat_skip == pytest.approx(0.2, abs=0.02)
     assert abs(result.duration - (16.0 + 16.0 - result.entries[1].beat_skip - 4.0)) < 0.05
     assert _fade_clicks_off_beat(out) < 0.02
     # the plain crossfade keeps B's clicks 0.2 s off A's
-    plain = render_mix(tracks, str(tmp_path / "plain.wav"), _options(crossfade=4.0))
+    plain = render_mix(tracks, str(tmp_path / "plain.wav"), options=_options(crossfade=4.0))
     assert plain.entries[1].beat_skip is None
     assert _fade_clicks_off_beat(tmp_path / "plain.wav") > 0.15
 
 
 def test_beats_are_aligned_only_when_both_are_steady_and_compatible(tmp_path):
     steady = Beats(0.5, np.arange(0.1, 10, 0.5))
-    assert beat_shift(steady, 10.0, Beats(0.5, np.arange(0.3, 10, 0.5)), 4.0) == pytest.approx(0.2)
-    assert beat_shift(steady, 10.0, Beats(0.25, np.arange(0.3, 10, 0.25)), 4.0) is not None
-    assert beat_shift(steady, 10.0, Beats(0.43, np.arange(0.3, 10, 0.43)), 4.0) is None
+    join = {"tail_seconds": 10.0, "fade": 4.0}
+    assert beat_shift(steady, Beats(0.5, np.arange(0.3, 10, 0.5)), **join) == pytest.approx(0.2)
+    assert beat_shift(steady, Beats(0.25, np.arange(0.3, 10, 0.25)), **join) is not None
+    assert beat_shift(steady, Beats(0.43, np.arange(0.3, 10, 0.43)), **join) is None
     rng = np.random.default_rng(0)
     assert steady_beats(rng.standard_normal(12 * SR).astype(np.float32) * 0.1, SR) is None
     assert steady_beats(clicks(12.0, SR, bpm=100.0), SR) is not None

@@ -169,7 +169,10 @@ def test_growing_library_from_building_blocks_equals_full_recompute(dense_fracti
     k_old = co.k + idf_counts(old, new, block=3)
     k_new = cn.k + idf_counts(new, old, block=3)
     grown = tfidf_from_counts(
-        old + new, np.concatenate([k_old, k_new]), np.concatenate([co.tf, cn.tf]), len(tracks)
+        old + new,
+        np.concatenate([k_old, k_new]),
+        tf=np.concatenate([co.tf, cn.tf]),
+        n_tracks=len(tracks),
     )
     np.testing.assert_allclose(grown, tfidf_vectors(tracks), rtol=1e-6)
 

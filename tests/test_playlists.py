@@ -73,11 +73,11 @@ def test_similar_finds_same_cluster(library):
     ids, vectors, _, cluster = library
     search = BruteForceSearch(ids, vectors)
     for i in range(0, len(ids), 7):
-        result = similar(search, vectors[i], 5, exclude=[ids[i]])
+        result = similar(search, vectors[i], n=5, exclude=[ids[i]])
         assert len(result) == 5 and ids[i] not in [r.id for r in result]
         assert all(cluster[r.id] == cluster[ids[i]] for r in result)
         assert [r.distance for r in result] == sorted(r.distance for r in result)
-    assert len(similar(search, vectors[0], 1000)) == len(ids)
+    assert len(similar(search, vectors[0], n=1000)) == len(ids)
 
 
 def test_journey_goes_from_a_to_b_without_repeats(library):
@@ -85,7 +85,7 @@ def test_journey_goes_from_a_to_b_without_repeats(library):
     search = BruteForceSearch(ids, vectors)
     a, b = ids[3], ids[3 * PER_CLUSTER + 4]
     n = 8
-    path = journey(search, by_id, [a, b], n)
+    path = journey(search, by_id, waypoints=[a, b], n_per_leg=n)
     assert path[0] == a and path[-1] == b and len(path) == n + 2
     assert len(set(path)) == len(path)
     dist_to_b = np.array([1 - cosine(by_id[t], by_id[b]) for t in path])
@@ -100,7 +100,7 @@ def test_journey_with_several_waypoints_puts_them_at_leg_ends(library):
     search = BruteForceSearch(ids, vectors)
     waypoints = [ids[0], ids[25], ids[50], ids[99]]
     n = 4
-    path = journey(search, by_id, waypoints, n)
+    path = journey(search, by_id, waypoints=waypoints, n_per_leg=n)
     assert len(path) == len(waypoints) + n * (len(waypoints) - 1)
     assert [path[i * (n + 1)] for i in range(len(waypoints))] == waypoints
     assert len(set(path)) == len(path)
@@ -110,13 +110,15 @@ def test_journey_skips_near_duplicates_and_asks_for_more(library):
     ids, vectors, by_id, _ = library
     rng = np.random.default_rng(1)
     ends = [ids[0], ids[60]]
-    x = journey(BruteForceSearch(ids, vectors), by_id, ends, 6)[1]  # the first pick
+    x = journey(BruteForceSearch(ids, vectors), by_id, waypoints=ends, n_per_leg=6)[
+        1
+    ]  # the first pick
     # five near-copies of it, different lengths, cosine distance ~5e-7 to it
     scale = 1e-3 * np.linalg.norm(by_id[x]) / np.sqrt(DIM)
     copies = {f"dup{i}": by_id[x] * (1 + i) + scale * rng.standard_normal(DIM) for i in range(5)}
     by_id2 = {**by_id, **copies}
     search = SpySearch(BruteForceSearch(list(by_id2), np.stack(list(by_id2.values()))))
-    path = journey(search, by_id2, ends, 6, epsilon=0.001)
+    path = journey(search, by_id2, waypoints=ends, n_per_leg=6, near_duplicate=0.001)
     assert len(path) == 8 and len(set(path)) == 8
     assert len((set(copies) | {x}) & set(path)) == 1
     units = np.stack([unit(by_id2[t].astype(np.float64)) for t in path])
@@ -131,12 +133,12 @@ def test_journey_skips_near_duplicates_and_asks_for_more(library):
 
     assert doubled(search.calls)
     control = SpySearch(BruteForceSearch(ids, vectors))
-    journey(control, by_id, ends, 6)
+    journey(control, by_id, waypoints=ends, n_per_leg=6)
     assert not doubled(control.calls)
-    # continuation from x: the copies are skipped, unless epsilon is tiny
-    strict = continue_playlist(search, by_id2, [x], 3, lookback=1, epsilon=0.001)
+    # continuation from x: the copies are skipped, unless near_duplicate is tiny
+    strict = continue_playlist(search, by_id2, seeds=[x], n=3, lookback=1, near_duplicate=0.001)
     assert not set(strict) & set(copies)
-    loose = continue_playlist(search, by_id2, [x], 3, lookback=1, epsilon=1e-8)
+    loose = continue_playlist(search, by_id2, seeds=[x], n=3, lookback=1, near_duplicate=1e-8)
     assert set(loose) <= set(copies)
 
 
@@ -148,15 +150,17 @@ def test_continuation_lookback_query(library):
         q = sum(unit(by_id[s].astype(np.float64)) for s in used)
         cos = np.array([cosine(v, q) for v in vectors])
         cos[[ids.index(s) for s in seeds]] = -np.inf
-        first = continue_playlist(search, by_id, seeds, 1, lookback=lookback)
+        first = continue_playlist(search, by_id, seeds=seeds, n=1, lookback=lookback)
         assert first == [ids[int(np.argmax(cos))]]
 
 
 def test_continuation_is_reproducible_and_noise_adds_diversity(library):
     ids, vectors, by_id, cluster = library
     search = BruteForceSearch(ids, vectors)
-    a = continue_playlist(search, by_id, [ids[2]], 12, noise=1.0, rng=42)
-    b = continue_playlist(search, by_id, [ids[2]], 12, noise=1.0, rng=np.random.default_rng(42))
+    a = continue_playlist(search, by_id, seeds=[ids[2]], n=12, noise=1.0, rng=42)
+    b = continue_playlist(
+        search, by_id, seeds=[ids[2]], n=12, noise=1.0, rng=np.random.default_rng(42)
+    )
     assert a == b and len(a) == 12 and len(set(a)) == 12 and ids[2] not in a
 
     def clusters_visited(noise):
@@ -166,7 +170,7 @@ def test_continuation_is_reproducible_and_noise_adds_diversity(library):
                     {
                         cluster[t]
                         for t in continue_playlist(
-                            search, by_id, [ids[s]], 12, lookback=1, noise=noise, rng=s
+                            search, by_id, seeds=[ids[s]], n=12, lookback=1, noise=noise, rng=s
                         )
                     }
                 )
@@ -184,7 +188,7 @@ def test_noise_scale_is_relative_to_query_length(library):
     spy = SpySearch(BruteForceSearch(ids, vectors))
     for noise in (0.25, 1.0):
         spy.calls.clear()
-        picks = continue_playlist(spy, by_id, ids[:3], 40, lookback=0, noise=noise, rng=0)
+        picks = continue_playlist(spy, by_id, seeds=ids[:3], n=40, lookback=0, noise=noise, rng=0)
         assert len(spy.calls) == len(picks) == 40  # one search call per pick here
         seen = list(ids[:3])
         ratios = []
@@ -206,18 +210,18 @@ def test_tiny_libraries_return_what_exists(size):
     vectors = rng.standard_normal((size, 4)).astype(np.float32)
     by_id = dict(zip(ids, vectors, strict=True))
     search = BruteForceSearch(ids, vectors)
-    assert [r.id for r in similar(search, vectors[0], 5, exclude=[0])] == [
+    assert [r.id for r in similar(search, vectors[0], n=5, exclude=[0])] == [
         i for i in search.nearest(vectors[0], 5)[0] if i != 0
     ]
-    path = journey(search, by_id, [0, size - 1], 5)
+    path = journey(search, by_id, waypoints=[0, size - 1], n_per_leg=5)
     assert path[0] == 0 and path[-1] == size - 1 and len(path) == (size if size > 1 else 2)
-    more = continue_playlist(search, by_id, [0], 5, noise=0.5, rng=1)
+    more = continue_playlist(search, by_id, seeds=[0], n=5, noise=0.5, rng=1)
     assert sorted(more) == list(range(1, size))
-    assert journey(search, by_id, [0], 3) == [0]
+    assert journey(search, by_id, waypoints=[0], n_per_leg=3) == [0]
     radii = hubness_radii(vectors, k=5)
     assert radii.shape == (size,) and np.all(np.isfinite(radii))
     transform = CslsTransform(ids, radii, k=5)
-    assert len(similar(search, vectors[0], 5, score_transform=transform)) == size
+    assert len(similar(search, vectors[0], n=5, score_transform=transform)) == size
 
 
 def test_slerp_endpoints_and_unit_length():
@@ -247,12 +251,12 @@ def test_hubness_radii_and_csls_reranking(library):
     transform = CslsTransform(ids, radii, k=k)
     q = vectors[11] + vectors[47]  # between two clusters
     pool = 30
-    got = [r.id for r in similar(search, q, 10, score_transform=transform, pool=pool)]
+    got = [r.id for r in similar(search, q, n=10, score_transform=transform, pool=pool)]
     cand_ids, dist = search.nearest(q, pool)
     cos = 1 - dist
     r_q = cos[:k].mean()
     scores = 2 * cos - r_q - radii[[ids.index(c) for c in cand_ids]]
     expected = [cand_ids[i] for i in np.argsort(-scores, kind="stable")[:10]]
     assert got == expected
-    plain = [r.id for r in similar(search, q, 10)]
+    plain = [r.id for r in similar(search, q, n=10)]
     assert got != plain  # the correction does change the ranking here

@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 from conftest import ROOT
+from pooling_recipe import pooled
 
 from beetsplug.deejai.config import Settings
 from beetsplug.deejai.index import (
@@ -170,12 +171,9 @@ def test_centring_subtracts_the_library_mean(env):
     ids = _add(env, store, MODEL, 12, rng, centers=rng.normal(size=(3, DIM)) + offset)
     settings = _settings(env, normalize="center")
     index = build_index(store, MODEL, settings, str(env.temp_path))
-    from deejai_model.vectors.mp3tovec import meanstd_vectors
-
     slices = store.slices(MODEL)
-    raw = meanstd_vectors([slices[i] for i in ids])
-    np.testing.assert_allclose(index.pooler.mean, raw.mean(axis=0), rtol=1e-5)
-    expected = (raw - raw.mean(axis=0)) / np.linalg.norm(raw - raw.mean(axis=0), axis=1)[:, None]
+    expected, mean = pooled([slices[i] for i in ids], kind="meanstd")
+    np.testing.assert_allclose(index.pooler.mean, mean, rtol=1e-5)
     np.testing.assert_allclose(np.asarray(index.vectors), expected, atol=1e-5)
     # centred vectors spread out: mean pairwise cosine near 0 rather than near 1
     sims = np.asarray(index.vectors) @ np.asarray(index.vectors).T
@@ -183,8 +181,6 @@ def test_centring_subtracts_the_library_mean(env):
 
 
 def test_tfidf_pooling_matches_the_library_and_follows_changes(env):
-    from deejai_model.vectors.mp3tovec import tfidf_vectors
-
     rng = np.random.default_rng(6)
     plugin = _plugin()
     store = plugin.store(env.lib)
@@ -192,16 +188,14 @@ def test_tfidf_pooling_matches_the_library_and_follows_changes(env):
     settings = _settings(env, pooling="tfidf", epsilon=0.05, normalize="none")
     index = load_index(store, MODEL, settings, str(env.temp_path))
     slices = store.slices(MODEL)
-    expected = tfidf_vectors([slices[i] for i in ids], epsilon=0.05)
-    norms = np.linalg.norm(expected, axis=1)[:, None]
-    np.testing.assert_allclose(np.asarray(index.vectors), expected / norms, atol=1e-5)
+    expected, _ = pooled([slices[i] for i in ids], kind="tfidf", center=False, epsilon=0.05)
+    np.testing.assert_allclose(np.asarray(index.vectors), expected, atol=1e-5)
 
     env.lib.get_item(ids[0]).remove()
     index = load_index(store, MODEL, settings, str(env.temp_path))
     slices = store.slices(MODEL)
-    expected = tfidf_vectors([slices[i] for i in ids[1:]], epsilon=0.05)
-    norms = np.linalg.norm(expected, axis=1)[:, None]
-    np.testing.assert_allclose(np.asarray(index.vectors), expected / norms, atol=1e-5)
+    expected, _ = pooled([slices[i] for i in ids[1:]], kind="tfidf", center=False, epsilon=0.05)
+    np.testing.assert_allclose(np.asarray(index.vectors), expected, atol=1e-5)
 
 
 def test_annoy_search_agrees_with_exact_search():
@@ -351,8 +345,7 @@ def test_delete_and_follow_report_what_they_changed(env):
 def test_adaptation_projects_slices_with_what_the_library_learned(env, monkeypatch):
     import dataclasses
 
-    from deejai_model.vectors.adapt import fit_track_projection, project_slices
-    from deejai_model.vectors.mp3tovec import meanstd_vectors
+    from deejai_model.vectors.adapt import fit_track_projection
 
     rng = np.random.default_rng(11)
     store = VectorStore(env.lib)
@@ -371,8 +364,7 @@ def test_adaptation_projects_slices_with_what_the_library_learned(env, monkeypat
     bags = [slices[i] for i in ids]
     projection = fit_track_projection(bags, dims=8)
     np.testing.assert_allclose(built.pooler.projection, projection, atol=1e-6)
-    raw = meanstd_vectors(project_slices(bags, projection))
-    expected = (raw - raw.mean(axis=0)) / np.linalg.norm(raw - raw.mean(axis=0), axis=1)[:, None]
+    expected, _ = pooled(bags, kind="meanstd", projection=projection)
     np.testing.assert_allclose(np.asarray(built.vectors), expected, atol=1e-4)
     # any track's slices (an outside file's) go through the same projection, mean and scaling
     np.testing.assert_allclose(built.track_vector(bags[0]), expected[0], atol=1e-4)

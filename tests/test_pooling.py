@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from pooling_recipe import pooled
 
 from deejai_model.vectors import adapt, mp3tovec
 from deejai_model.vectors.pooling import FittedPooler, Pooler
@@ -56,10 +57,8 @@ def test_the_steps_are_projection_pooling_centring_unit_length() -> None:
     fitted, vectors = pooler.fit_transform(tracks)
     projection = adapt.fit_track_projection(tracks, dims=5, shrink=pooler.adapt_shrink)
     np.testing.assert_allclose(fitted.projection, projection, atol=1e-6)
-    raw = mp3tovec.meanstd_vectors(adapt.project_slices(tracks, projection))
-    mean = np.delete(raw, 5, axis=0).mean(axis=0)
+    expected, mean = pooled(tracks, kind="meanstd", projection=projection)
     np.testing.assert_allclose(fitted.mean, mean, atol=1e-6)
-    expected = (raw - mean) / np.linalg.norm(raw - mean, axis=1, keepdims=True)
     np.testing.assert_allclose(np.delete(vectors, 5, 0), np.delete(expected, 5, 0), atol=1e-5)
 
 
@@ -68,15 +67,13 @@ def test_tfidf_of_the_library_is_mp3tovec_and_an_outside_track_is_scored_against
     tracks = [t for t in _library(rng) if len(t)]
     pooler = Pooler(kind="tfidf", adapt=False, center=False, epsilon=0.05)
     fitted, vectors = pooler.fit_transform(tracks)
-    expected = mp3tovec.tfidf_vectors(tracks, epsilon=0.05)
-    np.testing.assert_allclose(
-        vectors, expected / np.linalg.norm(expected, axis=1)[:, None], atol=1e-6
-    )
+    expected, _ = pooled(tracks, kind="tfidf", center=False, epsilon=0.05)
+    np.testing.assert_allclose(vectors, expected, atol=1e-6)
     # an outside track: k counts library tracks (N = the library), a lone slice counts as k = 1
     outside = np.concatenate([tracks[0][:1], rng.normal(size=(2, DIM)) * 9]).astype(np.float32)
     counts = mp3tovec.slice_counts([outside], epsilon=0.05)
     k = np.maximum(mp3tovec.idf_counts([outside], tracks, epsilon=0.05), 1)
-    raw = mp3tovec.tfidf_from_counts([outside], k, counts.tf, len(tracks))[0]
+    raw = mp3tovec.tfidf_from_counts([outside], k, tf=counts.tf, n_tracks=len(tracks))[0]
     np.testing.assert_allclose(fitted.transform(outside), raw / np.linalg.norm(raw), atol=1e-6)
 
 

@@ -295,7 +295,7 @@ def radio(plugin: DeejaiPlugin, lib: Library, args: list[str]) -> None:
         lookback=opts.lookback,
         noise=opts.noise,
         ahead=opts.ahead,
-        epsilon=plugin.settings.epsilon,
+        near_duplicate=plugin.settings.epsilon,
         score_transform=index.score_transform(),
     )
     station = Radio(session, paths, settings, opts.ahead, plugin._log, seed)

@@ -23,7 +23,7 @@ import json
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -183,7 +183,6 @@ class Catalogue:
         self._by_path: dict[str, CatalogueTrack] = {}
         self._by_mbid: dict[str, CatalogueTrack] = {}
         self._by_name: dict[str, CatalogueTrack] = {}
-        self._by_title: dict[str, list[CatalogueTrack]] = {}
         for track in self.tracks:
             self._by_path.setdefault(_norm_path(track.path), track)
             if track.mbid:
@@ -541,9 +540,10 @@ def read_million_playlists(path: str | os.PathLike) -> list[Sentence]:
 def read_sources(
     playlists: Iterable[str | os.PathLike] = (),
     histories: Iterable[str | os.PathLike] = (),
+    *,
     million_playlists: str | os.PathLike | None = None,
     report: MatchReport | None = None,
-    warn=None,
+    warn: Callable[[str], None] | None = None,
 ) -> Iterator[Sentence]:
     """Every sentence of the given sources; an unreadable source costs one ``warn(line)`` and
     is counted in ``report.unreadable``; the others are read."""

@@ -21,14 +21,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from deejai_model.files import make_public
+from deejai_model.files import replaced_atomically
+from deejai_model.vectors.norms import unit_rows
 
 FORMAT = 1
 
@@ -94,6 +94,7 @@ class Track2Vec:
         self,
         keys: Sequence[str],
         vectors: np.ndarray,
+        *,
         counts: Sequence[int] | None = None,
         meta: dict | None = None,
     ):
@@ -105,8 +106,7 @@ class Track2Vec:
         self.counts = list(counts) if counts is not None else [0] * len(self.keys)
         self.meta = dict(meta or {})
         self.index = {key: i for i, key in enumerate(self.keys)}
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        self.unit = vectors / np.where(norms > 0, norms, 1.0)
+        self.unit = unit_rows(vectors)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -159,8 +159,10 @@ class Track2Vec:
             "counts": [int(c) for c in self.counts],
             "fingerprint": self.fingerprint,
         }
-        _atomic(npz, lambda f: np.savez(f, vectors=self.vectors))
-        _atomic(meta_path, lambda f: f.write(json.dumps(data, ensure_ascii=False).encode()))
+        with replaced_atomically(os.fspath(npz), suffix=".npz") as tmp:
+            np.savez(tmp, vectors=self.vectors)
+        with replaced_atomically(os.fspath(meta_path), suffix=".json") as tmp:
+            Path(tmp).write_bytes(json.dumps(data, ensure_ascii=False).encode())
         return npz, meta_path
 
     @classmethod
@@ -189,25 +191,12 @@ class Track2Vec:
         fingerprint = data.pop("fingerprint", None)
         data.pop("format")
         try:
-            model = cls(keys, vectors, counts, data)
+            model = cls(keys, vectors, counts=counts, meta=data)
         except ValueError as error:
             raise Track2VecError(f"{base}: {error}") from error
         if fingerprint and model.fingerprint != fingerprint:
             raise Track2VecError(f"{base}: vectors do not match their JSON (mixed files)")
         return model
-
-
-def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".deejai-", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        make_public(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 #: Word updates :func:`auto_epochs` aims for: small corpora need many passes to move the
@@ -273,4 +262,4 @@ def train_track2vec(
     keys = list(model.wv.index_to_key)
     vectors = np.asarray(model.wv.vectors, dtype=np.float32)
     meta = {"params": asdict(params), "sentences": len(sentences)}
-    return Track2Vec(keys, vectors, [counts[k] for k in keys], meta)
+    return Track2Vec(keys, vectors, counts=[counts[k] for k in keys], meta=meta)

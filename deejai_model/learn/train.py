@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deejai_model.files import replaced_atomically
 from deejai_model.learn.sentences import Catalogue, CatalogueTrack, MatchReport, read_sources
 
 AUDIO_EXTENSIONS = (".mp3", ".flac", ".ogg", ".opus", ".m4a", ".wav", ".aiff", ".wma", ".ape")
@@ -41,6 +42,7 @@ class Sentences:
 
 def gather_sentences(
     catalogue: Catalogue,
+    *,
     playlists: Sequence[str | os.PathLike] = (),
     histories: Sequence[str | os.PathLike] = (),
     million_playlists: str | os.PathLike | None = None,
@@ -59,7 +61,9 @@ def gather_sentences(
         Gets one line per unreadable source.
     """
     report = MatchReport()
-    sources = read_sources(playlists, histories, million_playlists, report, warn=warn)
+    sources = read_sources(
+        playlists, histories, million_playlists=million_playlists, report=report, warn=warn
+    )
     matched, report = catalogue.match_sentences(sources, report)
     if albums is None:
         albums = report.sentences < min_playlists
@@ -70,6 +74,7 @@ def gather_sentences(
 
 def fit(
     sentences: Sequence[Sequence[str]],
+    *,
     slices_by_id: dict,
     key_by_id: dict,
     t2v_params=None,
@@ -121,6 +126,7 @@ def fit(
 
 def fit_speccy(
     sentences: Sequence[Sequence[str]],
+    *,
     path_by_id: dict,
     key_by_id: dict,
     t2v_params=None,
@@ -183,7 +189,7 @@ def folder_catalogue(folder: str | os.PathLike) -> Catalogue:
     return Catalogue(tracks)
 
 
-def embed_cached(paths: Sequence[str], bundle, cache: Path, max_slices: int = 8) -> dict:
+def embed_cached(paths: Sequence[str], bundle, *, cache: Path, max_slices: int = 8) -> dict:
     """Base slice vectors of ``paths``, kept in ``cache`` (``.npz``, no pickles) every few
     tracks, so an interrupted run embeds only what is missing.  Failed files are left out
     with one line each."""
@@ -199,9 +205,8 @@ def embed_cached(paths: Sequence[str], bundle, cache: Path, max_slices: int = 8)
         keys = list(done)
         offsets = np.cumsum([0] + [len(done[k]) for k in keys])
         data = np.concatenate([done[k] for k in keys]) if keys else np.zeros((0, 1), np.float32)
-        tmp = cache.with_name(cache.name + ".tmp.npz")
-        np.savez(tmp, paths=np.array(keys, dtype=str), data=data, offsets=offsets)
-        os.replace(tmp, cache)
+        with replaced_atomically(os.fspath(cache), suffix=".npz") as tmp:
+            np.savez(tmp, paths=np.array(keys, dtype=str), data=data, offsets=offsets)
 
     todo = [p for p in paths if p not in done]
     if todo:
@@ -256,10 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{args.music}: no audio files")
     found = gather_sentences(
         catalogue,
-        args.playlists,
-        args.history,
-        args.million_playlists,
-        args.albums,
+        playlists=args.playlists,
+        histories=args.history,
+        million_playlists=args.million_playlists,
+        albums=args.albums,
         warn=lambda line: print(f"deejai: {line}", file=sys.stderr),
     )
     print(f"deejai: {found.line()}", file=sys.stderr)
@@ -279,10 +284,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             t2v, model, report, ids = fit_speccy(
                 found.keys,
-                {t.id: t.path for t in catalogue.tracks},
-                keys,
-                t2v_params,
-                HeadParams(epochs=args.epochs, learning_rate=1e-4, batch_size=32, patience=5),
+                path_by_id={t.id: t.path for t in catalogue.tracks},
+                key_by_id=keys,
+                t2v_params=t2v_params,
+                params=HeadParams(
+                    epochs=args.epochs, learning_rate=1e-4, batch_size=32, patience=5
+                ),
                 weights=args.speccy_weights,
                 checkpoint_dir=checkpoints,
                 progress=progress,
@@ -298,13 +305,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BundleError as error:
             parser.error(str(error))
         cache = output.with_name(output.name + ".slices.npz")
-        slices = embed_cached([t.path for t in catalogue.tracks], base, cache)
+        slices = embed_cached([t.path for t in catalogue.tracks], base, cache=cache)
         t2v, model, report, ids = fit(
             found.keys,
-            slices,
-            keys,
-            t2v_params,
-            HeadParams(epochs=args.epochs),
+            slices_by_id=slices,
+            key_by_id=keys,
+            t2v_params=t2v_params,
+            head_params=HeadParams(epochs=args.epochs),
             checkpoint_dir=checkpoints,
             progress=progress,
         )

@@ -21,6 +21,7 @@ from collections.abc import Hashable, Mapping
 import numpy as np
 
 from deejai_model.lists.playlists import BruteForceSearch
+from deejai_model.vectors.norms import unit_rows, unit_vector
 
 #: The audio part keeps this weight at ``creativity = 0``, so that a query still carries an
 #: audio direction for tracks outside the vocabulary.
@@ -28,7 +29,7 @@ MIN_AUDIO_WEIGHT = 1e-6
 
 
 def blend_scores(
-    audio_cos: np.ndarray, t2v_cos: np.ndarray, has_t2v: np.ndarray, creativity: float
+    audio_cos: np.ndarray, t2v_cos: np.ndarray, *, has_t2v: np.ndarray, creativity: float
 ) -> np.ndarray:
     """``creativity * audio_cos + (1 - creativity) * t2v_cos`` where ``has_t2v``, else
     ``audio_cos``.
@@ -49,11 +50,6 @@ def blend_scores(
     return np.where(np.asarray(has_t2v, dtype=bool), blended, audio_cos)
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.where(n > 0, n, 1.0)
-
-
 class CreativityScores:
     """Score transform for :mod:`deejai_model.lists.playlists` over a :class:`JointSpace`."""
 
@@ -62,15 +58,15 @@ class CreativityScores:
 
     def __call__(self, query: np.ndarray, ids: np.ndarray, cosines: np.ndarray) -> np.ndarray:
         s = self.space
-        q_audio = _unit(np.asarray(query[: s.audio_dim], dtype=np.float64))
+        q_audio = unit_vector(query[: s.audio_dim])
         q_t2v = np.asarray(query[s.audio_dim :], dtype=np.float64)
         query_has_t2v = np.linalg.norm(q_t2v) > 1e-9
-        q_t2v = _unit(q_t2v)
+        q_t2v = unit_vector(q_t2v)
         rows = np.array([s.row[i] for i in ids], dtype=np.int64)
         audio_cos = s.audio[rows] @ q_audio
         t2v_cos = s.t2v[rows] @ q_t2v
         has = s.has_t2v[rows] & query_has_t2v
-        return blend_scores(audio_cos, t2v_cos, has, s.creativity)
+        return blend_scores(audio_cos, t2v_cos, has_t2v=has, creativity=s.creativity)
 
 
 class JointSpace:
@@ -97,7 +93,7 @@ class JointSpace:
         self.creativity = float(creativity)
         self.ids = list(audio_by_id)
         self.row = {track: i for i, track in enumerate(self.ids)}
-        self.audio = _unit(np.stack([np.asarray(audio_by_id[i], np.float64) for i in self.ids]))
+        self.audio = unit_rows(np.stack([audio_by_id[i] for i in self.ids]), np.float64)
         self.audio_dim = self.audio.shape[1]
         t2v_dim = len(next(iter(t2v_by_id.values()))) if t2v_by_id else 1
         self.t2v = np.zeros((len(self.ids), t2v_dim))
@@ -106,7 +102,7 @@ class JointSpace:
             if track in self.row:
                 self.t2v[self.row[track]] = vector
                 self.has_t2v[self.row[track]] = True
-        self.t2v = _unit(self.t2v)
+        self.t2v = unit_rows(self.t2v, np.float64)
         wa = np.sqrt(max(self.creativity, MIN_AUDIO_WEIGHT))
         wt = np.sqrt(1.0 - self.creativity)
         self.joint = np.hstack([wa * self.audio, wt * self.t2v]).astype(np.float32)

@@ -28,13 +28,14 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from deejai_model.lists.playlists import (
-    DEFAULT_EPSILON,
+    DEFAULT_NEAR_DUPLICATE,
     NeighbourSearch,
     ScoreTransform,
     continue_playlist,
     journey,
     similar,
 )
+from deejai_model.vectors.norms import unit_rows, unit_vector
 
 #: The id of the steering direction inside the query window (never a track id).
 STEER = ("deejai", "steer")
@@ -65,12 +66,6 @@ class _Vectors(Mapping):
         return len(self.library) + len(self.own)
 
 
-def _unit(vector: np.ndarray) -> np.ndarray:
-    v = np.asarray(vector, dtype=np.float64).reshape(-1)
-    norm = np.linalg.norm(v)
-    return v / norm if norm > 0 else v
-
-
 class DjSession:
     """The state of one listening session.
 
@@ -92,8 +87,9 @@ class DjSession:
     steer_weight : float
         Weight of the steering direction in a query, relative to the window: it enters as
         ``max(1, round(steer_weight * window length))`` unit vectors.
-    epsilon : float
-        Near-duplicate threshold (cosine distance).
+    near_duplicate : float
+        Near-duplicate threshold (cosine distance; see
+        :data:`~deejai_model.lists.playlists.DEFAULT_NEAR_DUPLICATE`).
     score_transform : ScoreTransform, optional
         Re-ranking of candidate pools (e.g. CSLS), as for the command-line playlists.
     rng : numpy Generator or int, optional
@@ -106,12 +102,13 @@ class DjSession:
         self,
         search: NeighbourSearch,
         vectors_by_id: Mapping[Hashable, np.ndarray],
+        *,
         lookback: int = 3,
         noise: float = 0.0,
         ahead: int = 5,
         avoid_neighbours: int = 3,
         steer_weight: float = 1.0,
-        epsilon: float = DEFAULT_EPSILON,
+        near_duplicate: float = DEFAULT_NEAR_DUPLICATE,
         score_transform: ScoreTransform | None = None,
         rng: np.random.Generator | int | None = None,
         exclude: Iterable[Hashable] = (),
@@ -126,7 +123,7 @@ class DjSession:
         self.ahead = int(ahead)
         self.avoid_neighbours = int(avoid_neighbours)
         self.steer_weight = float(steer_weight)
-        self.epsilon = epsilon
+        self.near_duplicate = near_duplicate
         self.score_transform = score_transform
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         self.played: list[Hashable] = []
@@ -175,9 +172,9 @@ class DjSession:
         path = journey(
             self.search,
             self.vectors,
-            list(waypoints),
-            n_per_leg,
-            epsilon=self.epsilon,
+            waypoints=list(waypoints),
+            n_per_leg=n_per_leg,
+            near_duplicate=self.near_duplicate,
             exclude=self.never - set(waypoints),
             score_transform=self.score_transform,
         )
@@ -222,12 +219,12 @@ class DjSession:
             found = continue_playlist(
                 self.search,
                 self.vectors,
-                seeds,
-                1,
+                seeds=seeds,
+                n=1,
                 lookback=0,
                 noise=self.noise,
                 rng=self.rng,
-                epsilon=self.epsilon,
+                near_duplicate=self.near_duplicate,
                 exclude=exclude | set(out),
                 score_transform=self.score_transform,
             )
@@ -299,7 +296,7 @@ class DjSession:
         near = similar(
             self.search,
             self.vectors[track],
-            self.avoid_neighbours,
+            n=self.avoid_neighbours,
             exclude=[track],
             score_transform=self.score_transform,
         )
@@ -321,11 +318,11 @@ class DjSession:
         if not self.liked and not self.disliked:
             self._own.pop(STEER, None)
             return None
-        direction = np.zeros_like(_unit(self.vectors[(self.liked or self.disliked)[0]]))
+        direction = np.zeros_like(unit_vector(self.vectors[(self.liked or self.disliked)[0]]))
         for track in self.liked:
-            direction += _unit(self.vectors[track])
+            direction += unit_vector(self.vectors[track])
         for track in self.disliked:
-            direction -= _unit(self.vectors[track])
+            direction -= unit_vector(self.vectors[track])
         if not np.any(direction):
             self._own.pop(STEER, None)
             return None
@@ -355,11 +352,13 @@ def match_beginnings(
     clip = np.asarray(clip_slices, dtype=np.float64)
     if clip.ndim != 2 or clip.shape[0] == 0:
         raise ValueError("the clip needs at least one (dim,) slice vector")
-    query = _unit(clip.mean(axis=0))
+    query = unit_vector(clip.mean(axis=0))
     keys = list(beginnings)
     if not keys:
         return []
-    starts = np.stack([_unit(np.asarray(beginnings[k], np.float64).mean(axis=0)) for k in keys])
+    starts = unit_rows(
+        np.stack([np.asarray(beginnings[k], np.float64).mean(axis=0) for k in keys]), np.float64
+    )
     if starts.shape[1] != query.shape[0]:
         raise ValueError(f"clip has dim {query.shape[0]}, beginnings {starts.shape[1]}")
     cosines = starts @ query

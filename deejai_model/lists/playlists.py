@@ -23,12 +23,11 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from deejai_model.vectors.mp3tovec import DEFAULT_EPSILON
 from deejai_model.vectors.norms import unit_rows, unit_vector
 
 __all__ = [
-    "DEFAULT_EPSILON",
     "DEFAULT_HUBNESS_K",
+    "DEFAULT_NEAR_DUPLICATE",
     "BruteForceSearch",
     "CslsTransform",
     "Neighbour",
@@ -42,9 +41,10 @@ __all__ = [
     "slerp",
 ]
 
-# DEFAULT_EPSILON (re-exported): tracks whose cosine to a track already in the playlist exceeds
-# ``1 - epsilon`` are near-duplicates (the same recording twice, say) and are skipped; it is
-# the same number as MP3ToVec's closeness threshold, and the plugin sets both with one setting.
+DEFAULT_NEAR_DUPLICATE = 0.001
+"""Cosine distance under which a candidate is a near-duplicate of a track already in the list
+(the same recording twice, say) and is skipped.  Not MP3ToVec's TF-IDF closeness
+(:data:`deejai_model.vectors.mp3tovec.DEFAULT_EPSILON`), though the number is the same."""
 
 DEFAULT_HUBNESS_K = 10
 """Neighbours that define a track's CSLS radius (:func:`hubness_radii`)."""
@@ -264,6 +264,7 @@ def _ranked(
 def similar(
     search: NeighbourSearch,
     vector: np.ndarray,
+    *,
     n: int,
     exclude: Iterable[Hashable] = (),
     score_transform: ScoreTransform | None = None,
@@ -304,9 +305,9 @@ def similar(
 class _Playlist:
     """Ids and unit vectors of the tracks used so far, with the near-duplicate test."""
 
-    def __init__(self, vectors_by_id: Mapping, epsilon: float):
+    def __init__(self, vectors_by_id: Mapping, near_duplicate: float):
         self.vectors_by_id = vectors_by_id
-        self.epsilon = epsilon
+        self.threshold = near_duplicate
         self.ids: set = set()
         self.units: list[np.ndarray] = []
 
@@ -324,7 +325,7 @@ class _Playlist:
         if not self.units:
             return False
         cos = np.stack(self.units) @ self.unit(track)
-        return bool(np.max(cos) > 1.0 - self.epsilon)
+        return bool(np.max(cos) > 1.0 - self.threshold)
 
     def pick(
         self,
@@ -370,9 +371,10 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
 def journey(
     search: NeighbourSearch,
     vectors_by_id: Mapping[Hashable, np.ndarray],
+    *,
     waypoints: Sequence[Hashable],
     n_per_leg: int,
-    epsilon: float = DEFAULT_EPSILON,
+    near_duplicate: float = DEFAULT_NEAR_DUPLICATE,
     exclude: Iterable[Hashable] = (),
     score_transform: ScoreTransform | None = None,
     pool: int = 100,
@@ -382,7 +384,7 @@ def journey(
     Between two consecutive waypoints ``A`` and ``B`` it places ``n_per_leg`` tracks: for
     step ``i = 1..n`` the target is ``slerp(A, B, i / (n + 1))`` and the pick is the
     nearest track to the target that is not a waypoint, not used yet, not excluded and not
-    a near-duplicate (cosine > ``1 - epsilon``) of a track in the playlist so far.
+    a near-duplicate (cosine > ``1 - near_duplicate``) of a track in the playlist so far.
 
     Parameters
     ----------
@@ -395,8 +397,8 @@ def journey(
         appears twice).
     n_per_leg : int
         Tracks strictly between two waypoints.
-    epsilon : float
-        Near-duplicate threshold on cosine distance.
+    near_duplicate : float
+        Near-duplicate threshold on cosine distance (:data:`DEFAULT_NEAR_DUPLICATE`).
     exclude : iterable of ids
         Tracks never picked (e.g. upstream skips tracks of 10 minutes or more).
     score_transform : ScoreTransform, optional
@@ -413,7 +415,7 @@ def journey(
     waypoints = list(waypoints)
     if not waypoints:
         return []
-    playlist = _Playlist(vectors_by_id, epsilon)
+    playlist = _Playlist(vectors_by_id, near_duplicate)
     for w in waypoints:
         playlist.unit(w)  # fail early on a waypoint without a vector
     reserved = set(waypoints) | set(exclude)
@@ -436,12 +438,13 @@ def journey(
 def continue_playlist(
     search: NeighbourSearch,
     vectors_by_id: Mapping[Hashable, np.ndarray],
+    *,
     seeds: Sequence[Hashable],
     n: int,
     lookback: int = 3,
     noise: float = 0.0,
     rng: np.random.Generator | int | None = None,
-    epsilon: float = DEFAULT_EPSILON,
+    near_duplicate: float = DEFAULT_NEAR_DUPLICATE,
     exclude: Iterable[Hashable] = (),
     score_transform: ScoreTransform | None = None,
     pool: int = 100,
@@ -474,8 +477,8 @@ def continue_playlist(
         0.1 already about as large as the signal over 100 dimensions).
     rng : numpy Generator or int, optional
         Source of the noise; an int seeds a new generator. Same seed, same playlist.
-    epsilon : float
-        Near-duplicate threshold on cosine distance.
+    near_duplicate : float
+        Near-duplicate threshold on cosine distance (:data:`DEFAULT_NEAR_DUPLICATE`).
     exclude : iterable of ids
         Tracks never picked.
     score_transform : ScoreTransform, optional
@@ -494,7 +497,7 @@ def continue_playlist(
     if lookback < 0 or noise < 0:
         raise ValueError("lookback and noise must be >= 0")
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    playlist = _Playlist(vectors_by_id, epsilon)
+    playlist = _Playlist(vectors_by_id, near_duplicate)
     for s in seeds:
         playlist.add(s)
     history = list(playlist.units)

@@ -92,17 +92,19 @@ def compatible(a: Beats, b: Beats) -> bool:
     return any(abs(ratio - r) <= TEMPO_TOLERANCE * r for r in (0.5, 1.0, 2.0))
 
 
-def beat_shift(outgoing: Beats, tail_seconds: float, incoming: Beats, fade: float) -> float | None:
+def beat_shift(
+    outgoing: Beats, incoming: Beats, *, tail_seconds: float, fade: float
+) -> float | None:
     """Seconds to skip at the head of the incoming track so that the beats line up.
 
     Parameters
     ----------
     outgoing : Beats
         Beats of the outgoing track's last ``tail_seconds``.
-    tail_seconds : float
-        Length of that tail; the crossfade is its last ``fade`` seconds.
     incoming : Beats
         Beats of the incoming track's head (times from its first sample used).
+    tail_seconds : float
+        Length of the outgoing tail; the crossfade is its last ``fade`` seconds.
     fade : float
         Crossfade seconds.
 
@@ -117,7 +119,9 @@ def beat_shift(outgoing: Beats, tail_seconds: float, incoming: Beats, fade: floa
     return float((incoming.times[0] - grid) % outgoing.period)
 
 
-def beat_offset(outgoing: Beats, tail_seconds: float, incoming: Beats, fade: float, skip: float):
+def beat_offset(
+    outgoing: Beats, incoming: Beats, *, tail_seconds: float, fade: float, skip: float
+) -> float | None:
     """Mean distance, in seconds, from each incoming beat inside the fade to the outgoing grid.
 
     Used to check an alignment: ``skip`` is what the incoming track's head loses.

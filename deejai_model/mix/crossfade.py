@@ -27,7 +27,7 @@ def equal_power_curves(n: int, start: int = 0, stop: int | None = None) -> tuple
     return np.cos(theta).astype(np.float32), np.sin(theta).astype(np.float32)
 
 
-def crossfade(outgoing: np.ndarray, incoming: np.ndarray, n: int, start: int = 0) -> np.ndarray:
+def crossfade(outgoing: np.ndarray, incoming: np.ndarray, *, n: int, start: int = 0) -> np.ndarray:
     """Mix two ``(channels, k)`` blocks at samples ``start:start+k`` of an ``n``-sample fade."""
     fade_out, fade_in = equal_power_curves(n, start, start + outgoing.shape[1])
     return outgoing * fade_out + incoming * fade_in

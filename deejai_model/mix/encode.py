@@ -92,7 +92,7 @@ class Encoder:
         Bit rate of a lossy codec instead of the format's default.
     """
 
-    def __init__(self, path: str, ext: str, sample_rate: int, kbps: int | None = None):
+    def __init__(self, path: str, ext: str, *, sample_rate: int, kbps: int | None = None):
         import av
 
         self.path = path

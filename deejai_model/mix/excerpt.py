@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deejai_model.vectors.norms import unit_rows, unit_vector
+
 
 @dataclass(frozen=True)
 class SliceTimes:
@@ -38,18 +40,13 @@ class SliceTimes:
     duration: float
 
 
-def _unit(rows: np.ndarray) -> np.ndarray:
-    rows = np.asarray(rows, dtype=np.float64)
-    norms = np.linalg.norm(rows, axis=-1, keepdims=True)
-    return rows / np.maximum(norms, 1e-12)
-
-
 def _middle(duration: float, length: float) -> float:
     return max(0.0, (duration - length) / 2.0)
 
 
 def excerpt_offsets(
     tracks: Sequence[SliceTimes | None],
+    *,
     length: float,
     slice_seconds: float,
     durations: Sequence[float] | None = None,
@@ -74,7 +71,8 @@ def excerpt_offsets(
         One offset per track, ``0 <= offset <= max(0, duration - length)``.
     """
     means = [
-        None if t is None or not len(t.slices) else _unit(t.slices.mean(axis=0)) for t in tracks
+        None if t is None or not len(t.slices) else unit_vector(t.slices.mean(axis=0))
+        for t in tracks
     ]
     offsets: list[float] = []
     previous_tail: np.ndarray | None = None
@@ -88,10 +86,10 @@ def excerpt_offsets(
         latest = max(0.0, track.duration - length)
         if latest == 0.0 or (previous_tail is None and following is None):
             offsets.append(_middle(track.duration, length))
-            previous_tail = _unit(track.slices[-1])
+            previous_tail = unit_vector(track.slices[-1])
             continue
         starts = np.asarray(track.starts, dtype=np.float64)
-        units = _unit(track.slices)
+        units = unit_rows(track.slices, np.float64)
         best, best_score, best_tail = 0.0, -np.inf, units[-1]
         for candidate in np.unique(np.clip(starts, 0.0, latest)):
             inside = np.flatnonzero(

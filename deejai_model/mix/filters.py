@@ -22,7 +22,7 @@ class AudioFilter:
         1 or 2.
     """
 
-    def __init__(self, name: str, args: str, sample_rate: int, channels: int = 2):
+    def __init__(self, name: str, args: str, *, sample_rate: int, channels: int = 2):
         import av.filter
 
         self.sample_rate = int(sample_rate)

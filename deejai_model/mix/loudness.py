@@ -28,7 +28,9 @@ class LoudnessMeter:
     """
 
     def __init__(self, sample_rate: int, channels: int = 2):
-        self._filter = AudioFilter("ebur128", "metadata=1:peak=true", sample_rate, channels)
+        self._filter = AudioFilter(
+            "ebur128", "metadata=1:peak=true", sample_rate=sample_rate, channels=channels
+        )
         self._done = False
 
     def push(self, block: np.ndarray) -> None:
@@ -49,7 +51,7 @@ class LoudnessMeter:
 
 
 def normalising_gain_db(
-    integrated_lufs: float, true_peak_dbtp: float, target_lufs: float, ceiling_dbtp: float
+    integrated_lufs: float, true_peak_dbtp: float, *, target_lufs: float, ceiling_dbtp: float
 ) -> float:
     """Gain in dB that brings a track to ``target_lufs`` without its true peak passing the ceiling.
 

@@ -22,6 +22,7 @@ leaves none of them behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deejai_model.errors import AudioError, DeejaiError, SilentAudioError
-from deejai_model.files import display_name, make_public
+from deejai_model.files import display_name, replaced_atomically
 from deejai_model.interrupt import deferred_sigint
 from deejai_model.mix.crossfade import crossfade
 from deejai_model.mix.encode import Chapter, Encoder, output_format
@@ -194,7 +195,11 @@ class _Analysed:
         if self.spool is not None:
             return self.read(start, stop).mean(axis=0) / self.gain
         offset = self.track.offset + (self.lead + start) / self.rate
-        blocks = list(stereo_blocks(self.track.path, self.rate, offset, (stop - start) / self.rate))
+        blocks = list(
+            stereo_blocks(
+                self.track.path, self.rate, offset=offset, duration=(stop - start) / self.rate
+            )
+        )
         return np.concatenate(blocks, axis=1).mean(axis=0)
 
     def drop(self) -> None:
@@ -213,7 +218,7 @@ def _analyse(
     total = 0
     handle = open(spool, "wb") if spool else None
     try:
-        for block in stereo_blocks(track.path, rate, track.offset, track.duration):
+        for block in stereo_blocks(track.path, rate, offset=track.offset, duration=track.duration):
             check()
             meter.push(block)
             loud = np.flatnonzero(np.max(np.abs(block), axis=0) > threshold)
@@ -238,7 +243,9 @@ def _analyse(
             track.path, f"silent (no sample above {options.silence_dbfs:g} dBFS)"
         )
     loudness, true_peak = meter.result()
-    gain = normalising_gain_db(loudness, true_peak, options.target_lufs, options.ceiling_dbtp)
+    gain = normalising_gain_db(
+        loudness, true_peak, target_lufs=options.target_lufs, ceiling_dbtp=options.ceiling_dbtp
+    )
     return _Analysed(track, spool, lead, end, loudness, true_peak, gain, rate)
 
 
@@ -283,7 +290,7 @@ def _align_beats(current: _Analysed, following: _Analysed, crossfade_samples: in
     incoming = steady_beats(following.mono(0, min(following.length, listen)), rate)
     if incoming is None:
         return
-    shift = beat_shift(outgoing, tail / rate, incoming, fade / rate)
+    shift = beat_shift(outgoing, incoming, tail_seconds=tail / rate, fade=fade / rate)
     if shift is None:
         return
     skip = int(round(shift * rate))
@@ -354,6 +361,7 @@ def _placed(
 def plan_mix(
     tracks: Sequence[MixTrack],
     options: MixOptions,
+    *,
     on_error: Callable[[AudioError], None] | None = None,
     progress: Callable[[MixEntry], None] | None = None,
 ) -> MixResult:
@@ -377,14 +385,6 @@ def side_paths(path: str) -> tuple[str, str]:
     return base + ".cue", base + ".txt"
 
 
-def _temporary(path: str) -> str:
-    folder, name = os.path.split(os.path.abspath(path))
-    handle, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
-    os.close(handle)
-    make_public(tmp)  # mkstemp makes it private; a mix is not
-    return tmp
-
-
 def _write_text(path: str, text: str) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
@@ -402,7 +402,9 @@ def _render(
     rate = options.sample_rate
     result = MixResult()
     limiter = AudioFilter(
-        "alimiter", f"limit={10.0 ** (options.ceiling_dbtp / 20.0):.6f}:level=0:latency=1", rate
+        "alimiter",
+        f"limit={10.0 ** (options.ceiling_dbtp / 20.0):.6f}:level=0:latency=1",
+        sample_rate=rate,
     )
 
     def emit(block: np.ndarray) -> None:
@@ -419,7 +421,8 @@ def _render(
             for a in range(0, fade_out, BLOCK):
                 b = min(a + BLOCK, fade_out)
                 assert following is not None
-                emit(crossfade(track.read(base + a, base + b), following.read(a, b), fade_out, a))
+                outgoing, incoming = track.read(base + a, base + b), following.read(a, b)
+                emit(crossfade(outgoing, incoming, n=fade_out, start=a))
             track.drop()
     for out in limiter.finish():
         encoder.write(out)
@@ -429,6 +432,7 @@ def _render(
 def render_mix(
     tracks: Sequence[MixTrack],
     path: str,
+    *,
     options: MixOptions,
     on_error: Callable[[AudioError], None] | None = None,
     progress: Callable[[MixEntry], None] | None = None,
@@ -462,30 +466,26 @@ def render_mix(
     """
     ext = output_format(path)
     cue_path, text_path = side_paths(path)
-    temps = [_temporary(p) for p in (path, cue_path, text_path)]
-    encoder = None
-    try:
-        with deferred_sigint() as check:
-            encoder = Encoder(temps[0], ext, options.sample_rate, options.kbps)
+    with deferred_sigint() as check, contextlib.ExitStack() as stack:
+        # entered last first, so that the mix is renamed into place first (the stack unwinds)
+        text_temp, cue_temp, mix_temp = (
+            stack.enter_context(replaced_atomically(p, suffix=".part"))
+            for p in (text_path, cue_path, path)
+        )
+        encoder = Encoder(mix_temp, ext, sample_rate=options.sample_rate, kbps=options.kbps)
+        try:
             result = _render(tracks, encoder, options, on_error, progress, check)
             chapters = [
                 Chapter(e.start, nxt.start if nxt else result.duration, e.track.label)
                 for e, nxt in zip(result.entries, [*result.entries[1:], None], strict=True)
             ]
             encoder.close(chapters)
-            encoder = None
-            listed = [e.tracklist_entry() for e in result.entries]
-            _write_text(temps[1], cue_sheet(listed, path))
-            _write_text(temps[2], text_tracklist(listed))
-            check()
-            for temp, final in zip(temps, (path, cue_path, text_path), strict=True):
-                os.replace(temp, final)
-        result.paths = [path, cue_path, text_path]
-        return result
-    except BaseException:
-        if encoder is not None:
+        except BaseException:
             encoder.abort()
-        for temp in temps:
-            if os.path.exists(temp):
-                os.unlink(temp)
-        raise
+            raise
+        listed = [e.tracklist_entry() for e in result.entries]
+        _write_text(cue_temp, cue_sheet(listed, path))
+        _write_text(text_temp, text_tracklist(listed))
+        check()
+    result.paths = [path, cue_path, text_path]
+    return result

@@ -29,7 +29,7 @@ SEEK_MARGIN = 1.0
 
 
 def stereo_blocks(
-    path: PathLike, sample_rate: int, offset: float = 0.0, duration: float | None = None
+    path: PathLike, sample_rate: int, *, offset: float = 0.0, duration: float | None = None
 ) -> Iterator[np.ndarray]:
     """Yield ``(2, n)`` float32 blocks of ``path`` at ``sample_rate``, from ``offset`` seconds.
 

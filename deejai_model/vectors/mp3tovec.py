@@ -30,7 +30,7 @@ Building blocks for a growing library: :func:`slice_counts` (``k`` and ``TF`` wi
     k_a = ca.k + idf_counts(A, B)          # old slices also see the new tracks
     k_b = cb.k + idf_counts(B, A)
     vectors = tfidf_from_counts(A + B, np.concatenate([k_a, k_b]),
-                                np.concatenate([ca.tf, cb.tf]), len(A) + len(B))
+                                tf=np.concatenate([ca.tf, cb.tf]), n_tracks=len(A) + len(B))
 
 This module needs numpy only.
 """
@@ -241,6 +241,7 @@ def slice_counts(
 def idf_counts(
     slices_per_track: Sequence[np.ndarray],
     other_slices_per_track: Sequence[np.ndarray],
+    *,
     epsilon: float = DEFAULT_EPSILON,
     block: int = DEFAULT_BLOCK,
 ) -> np.ndarray:
@@ -286,6 +287,7 @@ def idf_counts(
 def tfidf_from_counts(
     slices_per_track: Sequence[np.ndarray],
     k: np.ndarray,
+    *,
     tf: np.ndarray,
     n_tracks: int,
 ) -> np.ndarray:
@@ -357,7 +359,7 @@ def tfidf_vectors(
     multiply-adds (see ``benchmarks/tfidf_scaling.py``).
     """
     counts = slice_counts(slices_per_track, epsilon=epsilon, block=block)
-    return tfidf_from_counts(slices_per_track, counts.k, counts.tf, counts.n_tracks)
+    return tfidf_from_counts(slices_per_track, counts.k, tf=counts.tf, n_tracks=counts.n_tracks)
 
 
 def mean_vectors(slices_per_track: Sequence[np.ndarray]) -> np.ndarray:

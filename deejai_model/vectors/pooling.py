@@ -248,7 +248,7 @@ class Pooler:
         reference = None
         if self.kind == "tfidf":
             counts = mp3tovec.slice_counts(bags, epsilon=self.epsilon, block=block)
-            raw = mp3tovec.tfidf_from_counts(bags, counts.k, counts.tf, n_tracks)
+            raw = mp3tovec.tfidf_from_counts(bags, counts.k, tf=counts.tf, n_tracks=n_tracks)
             reference = bags
         else:
             raw = _PER_TRACK[self.kind](bags)
@@ -377,7 +377,7 @@ class FittedPooler:
             tf = mp3tovec.slice_counts(bags, epsilon=epsilon).tf
             k = mp3tovec.idf_counts(bags, self.reference or [], epsilon=epsilon)
             n = max(self.n_tracks, 1)
-            raw = mp3tovec.tfidf_from_counts(bags, np.clip(k, 1, n), tf, n)
+            raw = mp3tovec.tfidf_from_counts(bags, np.clip(k, 1, n), tf=tf, n_tracks=n)
         else:
             raw = _PER_TRACK[kind](bags)
         has_slices = np.array([len(b) > 0 for b in bags], dtype=bool)

@@ -116,7 +116,7 @@ class LibraryDj:
             lookback=lookback,
             noise=noise,
             ahead=ahead,
-            epsilon=plugin.settings.epsilon,
+            near_duplicate=plugin.settings.epsilon,
             score_transform=self.index.score_transform(),
         )
         self.lock = threading.RLock()
