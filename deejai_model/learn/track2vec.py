@@ -12,8 +12,7 @@ defaults (:class:`Track2VecParams`).  A trained model is saved as *data*:
 
 gensim's own ``save`` pickles, so it is never used.  Words are stable track keys
 (:func:`deejai_model.learn.sentences.track_key`: ``"mbid:<id>"`` or ``"at:<artist>\\t<title>"``),
-not
-library ids, so a model survives re-imports and can be shared between libraries.
+not library ids, so a model survives re-imports and can be shared between libraries.
 """
 
 from __future__ import annotations

@@ -2,11 +2,9 @@
 
 Shared by the browser player (``beet deejai serve``) and the MPD radio (``beet deejai radio``).
 It holds no audio and no library: only track ids, and it picks with the playlist functions of
-:mod:`deejai_model.lists.playlists` (:func:`~deejai_model.lists.playlists.continue_playlist` for
-each next
-pick, :func:`~deejai_model.lists.playlists.journey` for a journey,
-:func:`~deejai_model.lists.playlists.similar`
-for the neighbours a "less like this" keeps out).
+:mod:`deejai_model.lists.playlists` (:func:`~.playlists.continue_playlist` for each next pick,
+:func:`~.playlists.journey` for a journey, :func:`~.playlists.similar` for the neighbours a
+"less like this" keeps out).
 
 Steering, on top of "keep on" (``lookback``) and "drunk" (``noise``):
 

@@ -8,9 +8,8 @@ generalised eigenproblem.
 
 Measured as a lever in ``benchmarks/quality.py`` (pooling names
 ``trackda-mean`` / ``trackda-meanstd``); see docs/benchmarks.md.
-:class:`deejai_model.vectors.pooling.Pooler` applies it (``adapt=True``, the default) to libraries
-of
-:data:`deejai_model.vectors.pooling.MIN_TRACKS_TO_ADAPT` tracks or more.
+:class:`~deejai_model.vectors.pooling.Pooler` applies it (``adapt=True``, the default) to
+libraries of :data:`~deejai_model.vectors.pooling.MIN_TRACKS_TO_ADAPT` tracks or more.
 """
 
 from __future__ import annotations
