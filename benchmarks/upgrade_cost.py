@@ -62,7 +62,9 @@ def measure(n: int, repeat: int) -> tuple[float, float, float]:
     fallback = median_ms(lambda: upgrade.choose_model(store, settings, NEW), repeat)
     for start in range(0, n, 5000):
         store.put(NEW, rows[start : start + 5000])
-    upgrade.retire_earlier(store, settings, NEW, folder, logging.getLogger("bench"))
+    upgrade.retire_earlier(
+        store, settings=settings, current_id=NEW, index_dir=folder, log=logging.getLogger("bench")
+    )
     assert not upgrade.choose_model(store, settings, NEW).earlier
     current = median_ms(lambda: upgrade.choose_model(store, settings, NEW), repeat)
     floor = median_ms(lambda: store.fingerprint(NEW), repeat)

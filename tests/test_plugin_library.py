@@ -39,7 +39,10 @@ def _index(env):
 
     plugin = _plugin()
     return load_index(
-        plugin.store(env.lib), plugin.model().model_id, plugin.settings, plugin.index_dir(env.lib)
+        plugin.store(env.lib),
+        plugin.model().model_id,
+        settings=plugin.settings,
+        directory=plugin.index_dir(env.lib),
     )
 
 
@@ -48,7 +51,7 @@ def _titles(out: str) -> list[str]:
 
 
 def test_import_embeds_every_item_with_the_shipped_model(deejai_library):
-    from deejai_model.ears.bundle import default_bundle_path
+    from deejai_model.ears.shipped import default_bundle_path
 
     manifest = (default_bundle_path() / "manifest.json").read_text()
     with deejai_library.lib.transaction() as tx:
@@ -197,7 +200,6 @@ def test_an_outside_copy_of_a_library_file_gets_that_items_vector(
 ):
     import dataclasses
 
-    from beetsplug.deejai.commands import Actions
     from beetsplug.deejai.config import Settings
 
     # adapted (a projection learned from these 12 items), centred, then pooled
@@ -209,14 +211,14 @@ def test_an_outside_copy_of_a_library_file_gets_that_items_vector(
     try:
         outside = tmp_path / "copy.flac"
         shutil.copy(next(p for p in deejai_music if p.name == "chord-3.flac"), outside)
-        actions = Actions(_plugin(), deejai_library.lib)
-        index = actions.index()
+        session = _plugin().session(deejai_library.lib)
+        index = session.index()
         # the shipped default is pooled per network: one fitted block each
         assert index.pooler.pooler.parts == (200, 200, 512)
         assert len(index.pooler.parts) == 3
         assert all(b.projection is not None for b in index.pooler.parts)
         assert index.pooler.pooler.kind == pooling
-        seed = actions.seed(str(outside))
+        seed = session.seed(str(outside))
         (item,) = deejai_library.lib.items("title:chord-3")
         assert seed.item is None and seed.key < 0
         np.testing.assert_allclose(seed.vector, index.vectors_by_id()[item.id], atol=1e-4)

@@ -87,7 +87,7 @@ def test_removing_an_item_deletes_its_rows_and_the_index_follows(env):
     ids = _add(env, store, MODEL, 8, rng)
     settings = _settings(env)
     directory = str(env.temp_path)
-    index = load_index(store, MODEL, settings, directory)
+    index = load_index(store, MODEL, settings=settings, directory=directory)
     assert list(index.ids) == sorted(ids)
 
     victim = env.lib.get_item(ids[3])
@@ -98,7 +98,7 @@ def test_removing_an_item_deletes_its_rows_and_the_index_follows(env):
             tx.query("SELECT COUNT(*) FROM deejai_vectors WHERE item_id = ?", (ids[3],))[0][0] == 0
         )
 
-    index = load_index(store, MODEL, settings, directory)
+    index = load_index(store, MODEL, settings=settings, directory=directory)
     assert ids[3] not in set(index.ids.tolist()) and len(index) == 7
     found, _ = index.search().nearest(index.vectors_by_id()[ids[0]], 8)
     assert ids[3] not in set(found.tolist())
@@ -109,12 +109,15 @@ def test_items_removed_behind_the_plugins_back_make_the_index_stale(env):
     store = VectorStore(env.lib)
     ids = _add(env, store, MODEL, 6, rng)
     settings = _settings(env)
-    load_index(store, MODEL, settings, str(env.temp_path))
+    load_index(store, MODEL, settings=settings, directory=str(env.temp_path))
     with env.lib.transaction() as tx:  # as if the plugin had been disabled during `beet rm`
         tx.mutate("DELETE FROM items WHERE id = ?", (ids[0],))
-    assert load_index(store, MODEL, settings, str(env.temp_path), rebuild=False) is None
+    assert (
+        load_index(store, MODEL, settings=settings, directory=str(env.temp_path), rebuild=False)
+        is None
+    )
     assert store.prune_orphans() == 1
-    assert len(load_index(store, MODEL, settings, str(env.temp_path))) == 5
+    assert len(load_index(store, MODEL, settings=settings, directory=str(env.temp_path))) == 5
 
 
 def test_moving_an_item_updates_the_stored_path_but_keeps_the_index(env, tmp_path):
@@ -127,7 +130,7 @@ def test_moving_an_item_updates_the_stored_path_but_keeps_the_index(env, tmp_pat
     slices = rng.normal(size=(2, DIM)).astype(np.float32)
     store.put(MODEL, [SliceRow(item.id, item.path, 1.0, 5.0, slices, np.zeros(2), False)])
     settings = _settings(env)
-    load_index(store, MODEL, settings, str(env.temp_path))
+    load_index(store, MODEL, settings=settings, directory=str(env.temp_path))
     generation = store.generation(MODEL)
 
     item.move()  # into the library directory: sends item_moved, then database_change
@@ -135,7 +138,10 @@ def test_moving_an_item_updates_the_stored_path_but_keeps_the_index(env, tmp_pat
         (stored,) = tx.query("SELECT path FROM deejai_vectors WHERE item_id = ?", (item.id,))
     assert bytes(stored[0]) == item.path and item.path != os.fsencode(src)
     assert store.generation(MODEL) == generation
-    assert load_index(store, MODEL, settings, str(env.temp_path), rebuild=False) is not None
+    assert (
+        load_index(store, MODEL, settings=settings, directory=str(env.temp_path), rebuild=False)
+        is not None
+    )
 
 
 def test_index_is_reused_when_current_and_rebuilt_when_settings_or_files_change(env):
@@ -144,24 +150,24 @@ def test_index_is_reused_when_current_and_rebuilt_when_settings_or_files_change(
     _add(env, store, MODEL, 10, rng)
     directory = str(env.temp_path)
     settings = _settings(env)
-    built = build_index(store, MODEL, settings, directory)
+    built = build_index(store, MODEL, settings=settings, directory=directory)
     paths = IndexPaths(directory, MODEL, env.lib.path)
     stamp = os.stat(paths.meta).st_mtime_ns
-    again = load_index(store, MODEL, settings, directory)
+    again = load_index(store, MODEL, settings=settings, directory=directory)
     assert os.stat(paths.meta).st_mtime_ns == stamp
     np.testing.assert_array_equal(again.vectors, built.vectors)
     assert not [f for f in os.listdir(directory) if f.startswith(".deejai-")]  # no temp left
 
     centred = _settings(env, normalize="none")
-    assert load_index(store, MODEL, centred, directory, rebuild=False) is None
-    plain = load_index(store, MODEL, centred, directory)
+    assert load_index(store, MODEL, settings=centred, directory=directory, rebuild=False) is None
+    plain = load_index(store, MODEL, settings=centred, directory=directory)
     assert not np.allclose(plain.vectors, built.vectors)  # the mean is no longer subtracted
     assert np.allclose(np.linalg.norm(plain.vectors, axis=1), 1.0, atol=1e-5)
 
     with open(paths.ids, "r+b") as f:  # a damaged file is noticed
         f.truncate(10)
-    assert load_index(store, MODEL, centred, directory, rebuild=False) is None
-    assert len(load_index(store, MODEL, centred, directory)) == 10
+    assert load_index(store, MODEL, settings=centred, directory=directory, rebuild=False) is None
+    assert len(load_index(store, MODEL, settings=centred, directory=directory)) == 10
 
 
 def test_centring_subtracts_the_library_mean(env):
@@ -170,7 +176,7 @@ def test_centring_subtracts_the_library_mean(env):
     offset = 5.0 * np.ones(DIM)  # every track shares a big common component
     ids = _add(env, store, MODEL, 12, rng, centers=rng.normal(size=(3, DIM)) + offset)
     settings = _settings(env, normalize="center")
-    index = build_index(store, MODEL, settings, str(env.temp_path))
+    index = build_index(store, MODEL, settings=settings, directory=str(env.temp_path))
     slices = store.slices(MODEL)
     expected, mean = pooled([slices[i] for i in ids], kind="meanstd")
     np.testing.assert_allclose(index.pooler.mean, mean, rtol=1e-5)
@@ -186,13 +192,13 @@ def test_tfidf_pooling_matches_the_library_and_follows_changes(env):
     store = plugin.store(env.lib)
     ids = _add(env, store, MODEL, 6, rng, n_slices=4)
     settings = _settings(env, pooling="tfidf", epsilon=0.05, normalize="none")
-    index = load_index(store, MODEL, settings, str(env.temp_path))
+    index = load_index(store, MODEL, settings=settings, directory=str(env.temp_path))
     slices = store.slices(MODEL)
     expected, _ = pooled([slices[i] for i in ids], kind="tfidf", center=False, epsilon=0.05)
     np.testing.assert_allclose(np.asarray(index.vectors), expected, atol=1e-5)
 
     env.lib.get_item(ids[0]).remove()
-    index = load_index(store, MODEL, settings, str(env.temp_path))
+    index = load_index(store, MODEL, settings=settings, directory=str(env.temp_path))
     slices = store.slices(MODEL)
     expected, _ = pooled([slices[i] for i in ids[1:]], kind="tfidf", center=False, epsilon=0.05)
     np.testing.assert_allclose(np.asarray(index.vectors), expected, atol=1e-5)
@@ -246,7 +252,10 @@ def test_hubness_radii_are_stored_with_the_index(env):
     store = VectorStore(env.lib)
     _add(env, store, MODEL, 20, rng)
     index = build_index(
-        store, MODEL, _settings(env, hubness="csls", hubness_k=4), str(env.temp_path)
+        store,
+        MODEL,
+        settings=_settings(env, hubness="csls", hubness_k=4),
+        directory=str(env.temp_path),
     )
     assert read_meta(index.paths)["has_radii"]
     np.testing.assert_allclose(index.radii, hubness_radii(np.asarray(index.vectors), 4), atol=1e-5)
@@ -269,7 +278,7 @@ def test_index_metadata_names_model_and_fingerprint(env):
     rng = np.random.default_rng(10)
     store = VectorStore(env.lib)
     ids = _add(env, store, MODEL, 4, rng)
-    index = build_index(store, MODEL, _settings(env), str(env.temp_path))
+    index = build_index(store, MODEL, settings=_settings(env), directory=str(env.temp_path))
     meta = json.loads(open(index.paths.meta, encoding="utf-8").read())
     assert meta["model_id"] == MODEL and meta["n"] == len(ids)
     assert meta["fingerprint"] == store.fingerprint(MODEL)
@@ -283,8 +292,8 @@ def test_libraries_above_exact_below_are_searched_with_annoy(env):
     store = VectorStore(env.lib)
     _add(env, store, MODEL, 60, rng)
     directory = str(env.temp_path)
-    small = load_index(store, MODEL, _settings(env, exact_below=100), directory)
-    large = load_index(store, MODEL, _settings(env, exact_below=10), directory)
+    small = load_index(store, MODEL, settings=_settings(env, exact_below=100), directory=directory)
+    large = load_index(store, MODEL, settings=_settings(env, exact_below=10), directory=directory)
     assert isinstance(small.search(), BruteForceSearch)
     assert isinstance(large.search(), AnnoySearch)
     assert large.search().search_k == 10000
@@ -351,15 +360,18 @@ def test_adaptation_projects_slices_with_what_the_library_learned(env, monkeypat
     store = VectorStore(env.lib)
     ids = _add(env, store, MODEL, 12, rng, n_slices=4)
     settings = _settings(env, adapt=True, adapt_dims=8, normalize="center")
-    small = build_index(store, MODEL, settings, str(env.temp_path))
+    small = build_index(store, MODEL, settings=settings, directory=str(env.temp_path))
     assert small.pooler.projection is None, "12 items are too few to learn from"
 
     configured = Settings.pooler
     monkeypatch.setattr(
         Settings, "pooler", lambda s: dataclasses.replace(configured(s), adapt_min_tracks=10)
     )
-    assert load_index(store, MODEL, settings, str(env.temp_path), rebuild=False) is None
-    built = build_index(store, MODEL, settings, str(env.temp_path))
+    assert (
+        load_index(store, MODEL, settings=settings, directory=str(env.temp_path), rebuild=False)
+        is None
+    )
+    built = build_index(store, MODEL, settings=settings, directory=str(env.temp_path))
     slices = store.slices(MODEL)
     bags = [slices[i] for i in ids]
     projection = fit_track_projection(bags, dims=8)
@@ -369,9 +381,13 @@ def test_adaptation_projects_slices_with_what_the_library_learned(env, monkeypat
     # any track's slices (an outside file's) go through the same projection, mean and scaling
     np.testing.assert_allclose(built.track_vector(bags[0]), expected[0], atol=1e-4)
 
-    reloaded = load_index(store, MODEL, settings, str(env.temp_path), rebuild=False)
+    reloaded = load_index(
+        store, MODEL, settings=settings, directory=str(env.temp_path), rebuild=False
+    )
     assert reloaded is not None and reloaded.pooler.projection is not None
-    off = load_index(store, MODEL, _settings(env, adapt=False), str(env.temp_path))
+    off = load_index(
+        store, MODEL, settings=_settings(env, adapt=False), directory=str(env.temp_path)
+    )
     assert off.pooler.projection is None and off.dim == 2 * DIM  # meanstd of the raw slices
 
 
@@ -382,9 +398,11 @@ def test_fitted_pooler_round_trips_through_the_index_files(env):
     store = VectorStore(env.lib)
     ids = _add(env, store, MODEL, 9, rng, n_slices=4)
     settings = _settings(env, pooling="tfidf", epsilon=0.05, normalize="center")
-    built = build_index(store, MODEL, settings, str(env.temp_path))
+    built = build_index(store, MODEL, settings=settings, directory=str(env.temp_path))
     fitted = built.pooler  # as fitted, before any file is read back
-    loaded = load_index(store, MODEL, settings, str(env.temp_path), rebuild=False)
+    loaded = load_index(
+        store, MODEL, settings=settings, directory=str(env.temp_path), rebuild=False
+    )
     assert loaded is not None and loaded._pooler is None
     assert isinstance(loaded.pooler, FittedPooler) and loaded.pooler.pooler == settings.pooler()
     np.testing.assert_array_equal(loaded.pooler.mean, fitted.mean)
@@ -396,7 +414,10 @@ def test_fitted_pooler_round_trips_through_the_index_files(env):
         )
     with open(loaded.paths.pooler, "r+b") as f:  # a damaged pooler file makes the index stale
         f.truncate(20)
-    assert load_index(store, MODEL, settings, str(env.temp_path), rebuild=False) is None
+    assert (
+        load_index(store, MODEL, settings=settings, directory=str(env.temp_path), rebuild=False)
+        is None
+    )
 
 
 def test_building_the_index_never_writes_to_the_database(env):
@@ -406,7 +427,9 @@ def test_building_the_index_never_writes_to_the_database(env):
     connection = env.lib._connection()
     for pooling in ("meanstd", "mean", "tfidf"):
         before = connection.total_changes
-        index = build_index(store, MODEL, _settings(env, pooling=pooling), str(env.temp_path))
+        index = build_index(
+            store, MODEL, settings=_settings(env, pooling=pooling), directory=str(env.temp_path)
+        )
         assert len(index) == 8 and connection.total_changes == before, pooling
 
 
@@ -449,7 +472,7 @@ def test_a_large_library_learns_from_a_sample_and_pools_in_chunks(env, monkeypat
 
     monkeypatch.setattr(VectorStore, "slices", counting)
     settings = _settings(env, adapt=True, adapt_dims=4, normalize="center")
-    built = build_index(store, MODEL, settings, str(env.temp_path))
+    built = build_index(store, MODEL, settings=settings, directory=str(env.temp_path))
     assert max(reads) <= 10 and sum(reads) == 10 + 23  # the sample, then every item in chunks
     assert built.pooler.projection is not None and built.pooler.n_tracks == 10
     slices = real_slices(store, MODEL)

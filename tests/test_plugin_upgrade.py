@@ -5,7 +5,7 @@ fallback; no index mixes model ids.
 
 "Earlier default" is the shipped musicnn_mtt bundle; the "new default" is a copy of it with
 another manifest version (so another model id), made the default by patching
-``deejai_model.ears.bundle.default_bundle_path`` and ``upgrade.EARLIER_DEFAULTS``: in-process with
+``deejai_model.ears.shipped.default_bundle_path`` and ``upgrade.EARLIER_DEFAULTS``: in-process with
 monkeypatch, in a real ``beet`` process through its prelude.
 """
 
@@ -42,7 +42,7 @@ def _name(model_id: str) -> str:
 @pytest.fixture(scope="module")
 def bundles(tmp_path_factory) -> tuple[Path, Path]:
     """``(earlier default, new default)``: the shipped bundle and a copy with version 9.9.9."""
-    from deejai_model.ears.bundle import default_bundle_path
+    from deejai_model.ears.shipped import default_bundle_path
 
     shipped = default_bundle_path()
     new = tmp_path_factory.mktemp("bundles") / "musicnn_mtt_next"
@@ -85,11 +85,11 @@ def _library_with_earlier_vectors(env, music, earlier: Path) -> list[Item]:
 
 def _make_default(monkeypatch, bundles) -> tuple[str, str]:
     """Make the copy the shipped default and the shipped bundle the earlier one: ids (old, new)."""
-    import deejai_model.ears.bundle
+    import deejai_model.ears.shipped
     from beetsplug.deejai import upgrade
 
     earlier, new = bundles
-    monkeypatch.setattr(deejai_model.ears.bundle, "default_bundle_path", lambda: new)
+    monkeypatch.setattr(deejai_model.ears.shipped, "default_bundle_path", lambda: new)
     monkeypatch.setattr(upgrade, "EARLIER_DEFAULTS", (_model_id(earlier),))
     return _model_id(earlier), _model_id(new)
 
@@ -221,8 +221,8 @@ def test_beet_says_it_once_and_stops_after_embed(env, music, bundles):
     _library_with_earlier_vectors(env, music, bundles[0])
     env.write_config()
     prelude = (
-        "import pathlib, deejai_model.ears.bundle as bundle\n"
-        f"bundle.default_bundle_path = lambda: pathlib.Path({str(bundles[1])!r})\n"
+        "import pathlib, deejai_model.ears.shipped as shipped\n"
+        f"shipped.default_bundle_path = lambda: pathlib.Path({str(bundles[1])!r})\n"
         "import beetsplug.deejai.upgrade as upgrade\n"
         f"upgrade.EARLIER_DEFAULTS = ({_model_id(bundles[0])!r},)\n"
     )
@@ -247,7 +247,7 @@ def test_the_web_dj_and_mix_excerpts_use_the_earlier_default(env, music, bundles
 
     _library_with_earlier_vectors(env, music, bundles[0])
     old, _ = _make_default(monkeypatch, bundles)
-    dj = LibraryDj(_plugin(), env.lib, ahead=2)
+    dj = LibraryDj(_plugin().session(env.lib), ahead=2)
     assert dj.index.model_id == old and len(dj.index) == 4
     assert set(dj.beginnings()) == {item.id for item in env.lib.items()}
 

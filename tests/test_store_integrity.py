@@ -80,10 +80,10 @@ def test_two_libraries_in_one_folder_keep_their_own_index(env):
             item.add(lib)
             rows.append(_row(item, rng))
         store.put(MODEL, rows)
-        built = load_index(store, MODEL, settings, str(folder))
+        built = load_index(store, MODEL, settings=settings, directory=str(folder))
         indexes[name] = (lib, store, built.vectors.copy())
     for lib, store, vectors in indexes.values():
-        again = load_index(store, MODEL, settings, str(folder), rebuild=False)
+        again = load_index(store, MODEL, settings=settings, directory=str(folder), rebuild=False)
         assert again is not None  # each library's index is still current
         np.testing.assert_array_equal(again.vectors, vectors)
         lib._close()
@@ -97,7 +97,7 @@ def test_a_reused_item_id_does_not_inherit_the_removed_tracks_vectors(env):
     items = [env.add_item(path=f"/music/{i}.flac") for i in range(4)]
     store.put(MODEL, [_row(item, rng) for item in items])
     settings = Settings.from_view(env.config["deejai"])
-    assert len(load_index(store, MODEL, settings, str(env.temp_path))) == 4
+    assert len(load_index(store, MODEL, settings=settings, directory=str(env.temp_path))) == 4
     # removed while the plugin was not loaded (no item_removed), then another track is added:
     # SQLite hands the new item the highest id again
     gone = items[-1]
@@ -109,7 +109,7 @@ def test_a_reused_item_id_does_not_inherit_the_removed_tracks_vectors(env):
     assert gone.id not in store.slices(MODEL)
     assert gone.id not in store.embedded_state(MODEL)
     assert store.fingerprint(MODEL)["count"] == 3
-    index = load_index(store, MODEL, settings, str(env.temp_path))
+    index = load_index(store, MODEL, settings=settings, directory=str(env.temp_path))
     assert len(index) == 3 and gone.id not in set(index.ids.tolist())
     # the row is a stray with the old file's mtime and size: `embed` will not adopt it
     assert store.strays(MODEL, [newcomer.id]) == {newcomer.id: (100.0, 1234)}

@@ -26,7 +26,7 @@ def dj(deejai_library):
     """A fresh session on the module's library (the session is the only state that changes)."""
     from beetsplug.deejai.web.backend import LibraryDj
 
-    return LibraryDj(_plugin(), deejai_library.lib, ahead=4)
+    return LibraryDj(_plugin().session(deejai_library.lib), ahead=4)
 
 
 @pytest.fixture

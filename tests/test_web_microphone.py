@@ -33,7 +33,7 @@ def test_a_take_matches_the_track_that_starts_like_it_not_the_one_that_sounds_li
     _track(music / "b.flac", noise_bursts(7.0, SR, seed=2), chord(17.0, SR), "noise-first")
     env.import_music(music)
     (plugin,) = [p for p in plugins.find_plugins() if p.name == "deejai"]
-    dj = LibraryDj(plugin, env.lib, ahead=1)
+    dj = LibraryDj(plugin.session(env.lib), ahead=1)
     by_title = {item.title: item.id for item in env.lib.items()}
     # over the whole track, "noise-first" is the more chord-like of the two
     whole = dj.index.vectors_by_id()

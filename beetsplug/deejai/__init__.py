@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from beets.library import Item, Library
 
     from .importer import ModelHandle
+    from .session import LibrarySession
     from .store import VectorStore
 
 
@@ -77,6 +78,19 @@ class DeejaiPlugin(BeetsPlugin):
             return beets_config.config_dir()
         return os.path.dirname(os.path.abspath(path))
 
+    def session(self, lib: Library) -> LibrarySession:
+        """A :class:`~.session.LibrarySession` on ``lib``: what every front end uses."""
+        from .session import LibrarySession
+
+        return LibrarySession(
+            lib,
+            settings=self.settings,
+            model=self.model(),
+            open_store=lambda: self.store(lib),
+            index_dir=self.index_dir(lib),
+            log=self._log,
+        )
+
     # -- events ------------------------------------------------------------------------------
     def item_removed(self, item: Item) -> None:
         """Delete the item's vector rows (this also makes the index stale)."""
@@ -126,7 +140,13 @@ class DeejaiPlugin(BeetsPlugin):
             return
         try:
             model = self.model()
-            summary = embed_items(items, self.store(session.lib), model, self.settings, self._log)
+            summary = embed_items(
+                items,
+                self.store(session.lib),
+                model=model,
+                settings=self.settings,
+                log=self._log,
+            )
         except Exception as error:  # no model, no TensorFlow...: tell once, keep importing
             self._model_failed = True
             self._log.error("cannot embed on import ({}); import goes on", error)
@@ -139,7 +159,7 @@ class DeejaiPlugin(BeetsPlugin):
     def commands(self):
         from .commands import make_command
 
-        return [make_command(self)]
+        return [make_command(self.session)]
 
 
 __all__ = ["DeejaiPlugin"]

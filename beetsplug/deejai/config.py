@@ -37,6 +37,7 @@ DEFAULTS: dict[str, object] = {
     "model": "",  # bundle directory or shipped bundle name; empty = the shipped default
     "pooling": "meanstd",  # slice vectors -> track vector: "meanstd" | "mean" | "tfidf"
     "epsilon": 0.001,  # TF-IDF: two slices are "the same word" below this cosine distance
+    "near_duplicate": 0.001,  # lists: a track this close (cosine distance) to one in it is skipped
     "auto": True,  # embed items as they are imported
     "max_slices": 8,  # slices per track, spread over it (0: every slice, as upstream)
     "workers": 2,  # decoding threads
@@ -72,16 +73,116 @@ HUBNESS = ("csls", "none")
 
 
 @dataclass(frozen=True)
+class TrainSettings:
+    """``deejai.train`` (:data:`TRAIN_DEFAULTS`), validated.
+
+    ``albums`` is True, False or None (``auto``); ``word2vec_epochs`` None means ``auto``;
+    ``output`` is an absolute path or ``""``.
+    """
+
+    playlists: tuple[str, ...]
+    history: tuple[str, ...]
+    million_playlists: str
+    albums: bool | None
+    min_playlists: int
+    output: str
+    dim: int
+    window: int
+    min_count: int
+    word2vec_epochs: int | None
+    sample: float
+    epochs: int
+
+    @classmethod
+    def from_view(cls, view: confuse.ConfigView) -> TrainSettings:
+        """Read and validate the ``deejai.train`` view (raises :class:`confuse.ConfigError`)."""
+        albums = view["albums"].get()
+        if albums not in (True, False, "auto", None):
+            raise confuse.ConfigValueError(
+                f"deejai.train.albums must be yes, no or auto, not {albums!r}"
+            )
+        epochs = view["word2vec_epochs"].get()
+        if epochs in ("auto", None):
+            epochs = None
+        elif isinstance(epochs, bool) or not str(epochs).isdigit():
+            raise confuse.ConfigValueError(
+                f"deejai.train.word2vec_epochs must be a number or auto, not {epochs!r}"
+            )
+        return cls(
+            playlists=_path_list(view["playlists"]),
+            history=_path_list(view["history"]),
+            million_playlists=view["million_playlists"].get(str) or "",
+            albums=albums if isinstance(albums, bool) else None,
+            min_playlists=view["min_playlists"].get(int),
+            output=_filename(view["output"]),
+            dim=view["dim"].get(int),
+            window=view["window"].get(int),
+            min_count=view["min_count"].get(int),
+            word2vec_epochs=None if epochs is None else int(epochs),
+            sample=float(view["sample"].as_number()),
+            epochs=view["epochs"].get(int),
+        )
+
+
+@dataclass(frozen=True)
+class MixSettings:
+    """``deejai.mix``, validated: the sound of ``beet deejai mix`` (docs/plugin.md, "mix").
+
+    Attributes
+    ----------
+    crossfade : float
+        Seconds of each equal-power crossfade (>= 0).
+    loudness : float
+        LUFS each track is brought to.
+    ceiling : float
+        dBTP: the highest true peak.
+    bitrate : int
+        kb/s of a lossy output (0: the format's default).
+    sample_rate : int
+        Hz of the mix.
+    beat_align : bool
+        Line up beats at the joins.
+    """
+
+    crossfade: float
+    loudness: float
+    ceiling: float
+    bitrate: int
+    sample_rate: int
+    beat_align: bool
+
+    @classmethod
+    def from_view(cls, view: confuse.ConfigView) -> MixSettings:
+        """Read and validate the ``deejai.mix`` view (raises :class:`confuse.ConfigError`)."""
+        crossfade = float(view["crossfade"].as_number())
+        if crossfade < 0:
+            raise confuse.ConfigValueError("deejai.mix.crossfade must be >= 0")
+        sample_rate = view["sample_rate"].get(int)
+        if sample_rate <= 0:
+            raise confuse.ConfigValueError("deejai.mix.sample_rate must be > 0")
+        return cls(
+            crossfade=crossfade,
+            loudness=float(view["loudness"].as_number()),
+            ceiling=float(view["ceiling"].as_number()),
+            bitrate=max(0, view["bitrate"].get(int)),
+            sample_rate=sample_rate,
+            beat_align=view["beat_align"].get(bool),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
-    """The plugin's configuration, validated.
+    """The plugin's configuration, validated: every ``deejai:`` key is read here, once.
 
     Attributes mirror :data:`DEFAULTS`; ``model`` is an absolute path (a shipped bundle's name
-    is resolved to its directory) or ``""``.
+    is resolved to its directory) or ``""``, and so is ``track2vec``; ``train`` and ``mix`` are
+    the nested sections.
     """
 
     model: str
     pooling: str
     epsilon: float
+    near_duplicate: float
     auto: bool
     max_slices: int
     workers: int
@@ -97,6 +198,9 @@ class Settings:
     playlist_dir: str
     relative_to: str
     commit_every: int
+    track2vec: str
+    train: TrainSettings
+    mix: MixSettings
 
     @classmethod
     def from_view(cls, view: confuse.ConfigView) -> Settings:
@@ -109,10 +213,15 @@ class Settings:
         """
         model = view["model"].get(str) or ""
         if model:
-            model = shipped_bundle_dir(model) or os.path.abspath(os.path.expanduser(model))
+            model = shipped_bundle_dir(model) or view["model"].as_filename()
         epsilon = float(view["epsilon"].as_number())
         if not 0.0 < epsilon < 2.0:
             raise confuse.ConfigValueError(f"deejai.epsilon must be in (0, 2), got {epsilon}")
+        near_duplicate = float(view["near_duplicate"].as_number())
+        if not 0.0 <= near_duplicate < 2.0:
+            raise confuse.ConfigValueError(
+                f"deejai.near_duplicate must be in [0, 2), got {near_duplicate}"
+            )
         max_slices = view["max_slices"].get(int)
         if max_slices < 0:
             raise confuse.ConfigValueError("deejai.max_slices must be >= 0")
@@ -120,6 +229,7 @@ class Settings:
             model=model,
             pooling=view["pooling"].as_choice(POOLINGS),
             epsilon=epsilon,
+            near_duplicate=near_duplicate,
             auto=view["auto"].get(bool),
             max_slices=max_slices,
             workers=max(1, view["workers"].get(int)),
@@ -135,6 +245,9 @@ class Settings:
             commit_every=max(1, view["commit_every"].get(int)),
             adapt=view["adapt"].get(bool),
             adapt_dims=max(1, view["adapt_dims"].get(int)),
+            track2vec=_filename(view["track2vec"]),
+            train=TrainSettings.from_view(view["train"]),
+            mix=MixSettings.from_view(view["mix"]),
         )
 
     def pooler(self) -> Pooler:
@@ -169,6 +282,20 @@ def shipped_bundle_dir(name: str) -> str | None:
 
     found = bundle_by_name(name)
     return os.fspath(found) if found is not None else None
+
+
+def _filename(view: confuse.ConfigView) -> str:
+    """A path setting read as beets reads paths (:meth:`confuse.ConfigView.as_filename`: ``~``
+    expanded, a relative path taken from the config file's folder); ``""`` when empty."""
+    return view.as_filename() if view.get() else ""
+
+
+def _path_list(view: confuse.ConfigView) -> tuple[str, ...]:
+    """A setting that is one path or a list of them (empty: ``()``)."""
+    value = view.get()
+    if not value:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
 
 
 def _playlist_dir(view: confuse.ConfigView) -> str:

@@ -1,46 +1,69 @@
 """``--creativity`` of similar / journey / playlist: the index's audio vectors beside the
-Track2Vec vectors that ``beet deejai train`` saved (see :mod:`deejai_model.lists.creativity`)."""
+Track2Vec vectors that ``beet deejai train`` saved (see :mod:`deejai_model.lists.creativity`),
+and the stable key each library item has in Track2Vec."""
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
 from beets.ui import UserError
 
+if TYPE_CHECKING:
+    from beets.library import Item, Library
 
-def blended_space(actions, index, creativity: float, outside: dict):
+    from .index import TrackIndex
+
+
+def item_key(item: Item) -> str:
+    """The stable Track2Vec key of a library item (MBID, else artist + title, else path)."""
+    from deejai_model.learn.sentences import track_key
+
+    return track_key(item.mb_trackid or None, item.artist or item.albumartist, item.title) or (
+        "path:" + os.path.abspath(os.fsdecode(item.path))
+    )
+
+
+def blended_space(
+    index: TrackIndex, creativity: float, outside: dict, *, lib: Library, track2vec_base: str, log
+):
     """``(search, vectors_by_id, score_transform)`` ranking by the creativity blend.
 
     Parameters
     ----------
-    actions : beetsplug.deejai.commands.Actions
     index : TrackIndex
-        The audio index of the configured model.
+        The audio index of the query's model.
     creativity : float
         In [0, 1].
     outside : dict
-        ``{negative key: vector}`` of seeds that are files outside the library (audio only).
+        ``{negative key: (dim,) vector}`` of seeds that are files outside the library (audio
+        only).
+    lib : Library
+        The library (each item's Track2Vec key).
+    track2vec_base : str
+        Where ``beet deejai train`` saved Track2Vec (base path, no extension).
+    log : logger
+        For one debug line.
     """
     from deejai_model.learn.track2vec import Track2Vec, Track2VecError
     from deejai_model.lists.creativity import JointSpace
 
-    from .train import item_key, track2vec_base
-
     if not 0.0 <= creativity <= 1.0:
         raise UserError(f"deejai: --creativity must be between 0 and 1, not {creativity}")
-    base = track2vec_base(actions.plugin, actions.lib)
     try:
-        t2v = Track2Vec.load(base)
+        t2v = Track2Vec.load(track2vec_base)
     except Track2VecError as error:
         raise UserError(
             f"deejai: --creativity needs Track2Vec: {error} (run `beet deejai train`)"
         ) from error
     audio = index.vectors_by_id(outside)
-    keys = {item.id: item_key(item) for item in actions.lib.items()}
+    keys = {item.id: item_key(item) for item in lib.items()}
     t2v_by_id = {}
     for item_id in audio:
         vector = t2v.vector(keys.get(item_id, ""))
         if vector is not None:
             t2v_by_id[item_id] = vector
-    actions.log.debug(
+    log.debug(
         "creativity {}: {} of {} items have Track2Vec vectors",
         creativity,
         len(t2v_by_id),

@@ -1,11 +1,14 @@
-"""Embedding library items: the model handle, the resumable batch loop, progress on stderr.
+"""Embedding library items: the model handle, the resumable batch loop, progress on stderr,
+and a trained head's rows derived from stored base slices.
 
 TensorFlow (through ``deejai_model.ears.bundle``/``embed``) is imported only when something is
-actually embedded: :class:`ModelHandle` reads the model id from the bundle's manifest.
+actually embedded: :class:`ModelHandle` reads the model id and the manifest from the bundle's
+``manifest.json``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -13,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from deejai_model.ears.manifest import Manifest, read_manifest
 from deejai_model.ears.shipped import manifest_model_id
 
 from .store import SliceRow, VectorStore, file_mtime, file_size
@@ -41,13 +45,14 @@ class ModelHandle:
         self.settings = settings
         self._path: str | None = settings.model or None
         self._model_id: str | None = None
+        self._manifest: Manifest | None = None
         self._embedder = None
 
     @property
     def path(self) -> str:
         """The bundle directory."""
         if self._path is None:
-            from deejai_model.ears.bundle import default_bundle_path
+            from deejai_model.ears.shipped import default_bundle_path
 
             self._path = os.fspath(default_bundle_path())
         return self._path
@@ -62,6 +67,37 @@ class ModelHandle:
                 # not a plain manifest: let the library say what it is (or why it is not one)
                 self._model_id = self.bundle().model_id
         return self._model_id
+
+    @property
+    def manifest(self) -> Manifest:
+        """The bundle's validated :class:`~deejai_model.ears.manifest.Manifest` (JSON only).
+
+        Raises
+        ------
+        BundleError
+            When the folder holds no valid manifest.
+        """
+        if self._manifest is None:
+            self._manifest = read_manifest(self.path)
+        return self._manifest
+
+    def base(self) -> ModelHandle:
+        """The handle of the model whose slice vectors this one reads: a trained head's base
+        bundle (:func:`deejai_model.ears.head_bundle.resolve_base`), else this handle itself.
+
+        Raises
+        ------
+        BundleError
+            When the manifest is invalid or the head's base bundle is not found.
+        """
+        if self.manifest.architecture != "head":
+            return self
+        from pathlib import Path
+
+        from deejai_model.ears.head_bundle import resolve_base
+
+        base_path = resolve_base(self.manifest, Path(self.path))
+        return ModelHandle(dataclasses.replace(self.settings, model=os.fspath(base_path)))
 
     def bundle(self):
         """The loaded :class:`deejai_model.ears.bundle.Bundle`."""
@@ -184,7 +220,7 @@ def vector_states(
 
 
 def plan_embedding(
-    items: Sequence[Item], store: VectorStore, model_id: str, force: bool = False
+    items: Sequence[Item], store: VectorStore, model_id: str, *, force: bool = False
 ) -> tuple[dict[str, tuple[Item, float]], int, list[Item]]:
     """What an embedding run would do, without writing anything.
 
@@ -221,6 +257,7 @@ def plan_embedding(
 def embed_items(
     items: Sequence[Item],
     store: VectorStore,
+    *,
     model: ModelHandle,
     settings: Settings,
     log,
@@ -249,7 +286,7 @@ def embed_items(
 
     summary = Summary()
     model_id = model.model_id
-    todo, summary.skipped, adoptable = plan_embedding(items, store, model_id, force)
+    todo, summary.skipped, adoptable = plan_embedding(items, store, model_id, force=force)
     for item in adoptable:  # rows made from another path with this file's mtime and size
         store.adopt(item.id, model_id, item.path)
     if not todo:
@@ -292,3 +329,36 @@ def embed_items(
         if meter is not None:
             meter.close()
     return summary
+
+
+def apply_head(
+    store: VectorStore, head, base_id: str, *, item_ids: Sequence[int] | None = None
+) -> int:
+    """Store a trained head's rows for items that have ``base_id`` slices, computed from those
+    slices (no decoding); items whose head row is current (same file mtime) are left alone.
+
+    Parameters
+    ----------
+    head : deejai_model.ears.bundle.Bundle
+        The loaded head bundle (its ``apply`` maps ``(n_slices, base_dim)`` base slices to
+        ``(n_slices, dim)`` head slices).
+    base_id : str
+        The base model's id.
+    item_ids : sequence of int, optional
+        Only these items (default: every item with base slices).
+
+    Returns
+    -------
+    int
+        Items written.
+    """
+    current = store.embedded_state(head.model_id, item_ids)
+    todo = [r for r in store.rows(base_id, item_ids) if current.get(r.item_id) != r.mtime]
+    done = 0
+    for start in range(0, len(todo), 256):
+        batch = [
+            dataclasses.replace(row, slices=head.apply(row.slices))
+            for row in todo[start : start + 256]
+        ]
+        done += store.put(head.model_id, batch)
+    return done

@@ -40,14 +40,13 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from deejai_model.files import make_public
+from deejai_model.files import replaced_atomically
 
 from .search import AnnoySearch, VectorsById, auto_search_k
 
@@ -125,19 +124,11 @@ def _stat(path: str) -> list[int] | None:
 
 
 def _atomic_write(path: str, write: Callable[[str], None]) -> list[int]:
-    """Write ``path`` through ``write(tmp_path)`` then :func:`os.replace`; returns its stat."""
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".deejai-", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
+    """Write ``path`` whole through ``write(tmp_path)`` (:func:`replaced_atomically`); returns
+    its ``[size, mtime_ns]``."""
+    with replaced_atomically(path) as tmp:
         write(tmp)
-        make_public(tmp)  # mkstemp makes files private; these are like the db
-        stat = _stat(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    stat = _stat(path)
     assert stat is not None
     return stat
 
@@ -176,7 +167,7 @@ class TrackIndex:
         The JSON metadata.
     """
 
-    def __init__(self, paths: IndexPaths, meta: dict, exact_below: int, search_k: int = -1):
+    def __init__(self, paths: IndexPaths, meta: dict, *, exact_below: int, search_k: int = -1):
         self.paths = paths
         self.meta = meta
         self.model_id: str = meta["model_id"]
@@ -262,7 +253,7 @@ POOL_CHUNK = 5000
 
 
 def track_vectors(
-    store: VectorStore, model_id: str, settings: Settings, log=None
+    store: VectorStore, model_id: str, *, settings: Settings, log=None
 ) -> tuple[np.ndarray, np.ndarray, FittedPooler]:
     """Fit the configured pooler on the library's slices: ``(ids (n,), vectors (n, dim), fitted)``.
 
@@ -308,27 +299,23 @@ def model_parts(model_id: str, settings: Settings) -> tuple[int, ...]:
     BundleError
         When the model's own manifest is invalid.
     """
-    from deejai_model.ears.bundle import Manifest
-    from deejai_model.ears.shipped import manifest_model_id
+    from deejai_model.ears.manifest import read_manifest
+    from deejai_model.ears.shipped import bundle_by_id, manifest_model_id
 
-    from .upgrade import shipped_bundle
-
-    for path in (settings.model, shipped_bundle(model_id)):
+    for path in (settings.model, bundle_by_id(model_id)):
         if not path:
             continue
         try:
             if manifest_model_id(path) != model_id:
                 continue
-            with open(os.path.join(path, "manifest.json"), encoding="utf-8") as f:
-                text = f.read()
         except (OSError, ValueError, KeyError, TypeError):
             continue  # not this model's bundle
         # this model's manifest: an invalid one is an error (one block would pool it wrongly)
-        return Manifest.from_json(text).parts
+        return read_manifest(path).parts
     return ()
 
 
-def csls_radii(vectors: np.ndarray, k: int, annoy_index=None, block: int = 2048) -> np.ndarray:
+def csls_radii(vectors: np.ndarray, k: int, *, annoy_index=None, block: int = 2048) -> np.ndarray:
     """Mean cosine similarity of each unit row to its ``k`` nearest other rows: ``(n,)``.
 
     Exact by blocked matrix products, or through ``annoy_index`` (rows = Annoy items) if given.
@@ -350,7 +337,7 @@ def csls_radii(vectors: np.ndarray, k: int, annoy_index=None, block: int = 2048)
 
 
 def build_index(
-    store: VectorStore, model_id: str, settings: Settings, directory: str, log=None
+    store: VectorStore, model_id: str, *, settings: Settings, directory: str, log=None
 ) -> TrackIndex:
     """Pool and index every embedded item of ``model_id``; write the files atomically.
 
@@ -365,7 +352,7 @@ def build_index(
 
     started = time.perf_counter()
     fingerprint = store.fingerprint(model_id)
-    ids, vectors, fitted = track_vectors(store, model_id, settings, log)
+    ids, vectors, fitted = track_vectors(store, model_id, settings=settings, log=log)
     n = len(ids)
     dim = int(vectors.shape[1]) if n else 0
     paths = IndexPaths(directory, model_id, store.lib.path)
@@ -382,7 +369,8 @@ def build_index(
     stats = {"ann": _atomic_write(paths.ann, write_ann)}
     radii = None
     if settings.hubness == "csls":
-        radii = csls_radii(vectors, settings.hubness_k, annoy if n > settings.exact_below else None)
+        annoy_index = annoy if n > settings.exact_below else None
+        radii = csls_radii(vectors, settings.hubness_k, annoy_index=annoy_index)
     annoy.unload()
     stats["ids"] = _save_npy(paths.ids, ids)
     stats["vectors"] = _save_npy(paths.vectors, vectors)
@@ -410,7 +398,7 @@ def build_index(
     _atomic_write(paths.meta, write_meta)
     if log is not None:
         log.debug("index of {} items built in {:.2f} s", n, meta["built_seconds"])
-    return TrackIndex(paths, meta, settings.exact_below, settings.search_k)
+    return TrackIndex(paths, meta, exact_below=settings.exact_below, search_k=settings.search_k)
 
 
 def read_meta(paths: IndexPaths) -> dict | None:
@@ -423,7 +411,7 @@ def read_meta(paths: IndexPaths) -> dict | None:
 
 
 def stale_reason(
-    meta: dict | None, paths: IndexPaths, fingerprint: dict, settings: Settings
+    meta: dict | None, paths: IndexPaths, *, fingerprint: dict, settings: Settings
 ) -> str | None:
     """Why the index on disk cannot be used (None: it is current)."""
     if meta is None:
@@ -443,6 +431,7 @@ def stale_reason(
 def load_index(
     store: VectorStore,
     model_id: str,
+    *,
     settings: Settings,
     directory: str,
     log=None,
@@ -462,12 +451,12 @@ def load_index(
     meta = read_meta(paths)
     if fingerprint is None:
         fingerprint = store.fingerprint(model_id)
-    reason = stale_reason(meta, paths, fingerprint, settings)
+    reason = stale_reason(meta, paths, fingerprint=fingerprint, settings=settings)
     if reason is None:
         assert meta is not None
-        return TrackIndex(paths, meta, settings.exact_below, settings.search_k)
+        return TrackIndex(paths, meta, exact_below=settings.exact_below, search_k=settings.search_k)
     if not rebuild:
         return None
     if log is not None:
         log.info("rebuilding the index ({})", reason)
-    return build_index(store, model_id, settings, directory, log)
+    return build_index(store, model_id, settings=settings, directory=directory, log=log)

@@ -19,15 +19,16 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from beets import ui
+from beets import ui, util
 from beets.ui import UserError
 
 if TYPE_CHECKING:
     from beets.library import Item
 
+    from deejai_model.ears.manifest import Manifest
     from deejai_model.mix import MixOptions, MixTrack
 
-    from .commands import Actions
+    from .session import LibrarySession
 
 USAGE = (
     "%prog [options] SEED...  -o MIX.mp3\n\n"
@@ -38,8 +39,9 @@ USAGE = (
 )
 
 
-def _parser(n_default_help: str) -> optparse.OptionParser:
-    parser = optparse.OptionParser(prog="beet deejai mix", usage=USAGE)
+def parser() -> optparse.OptionParser:
+    """Options of ``beet deejai mix``."""
+    parser = ui.CommonOptionsParser(prog="beet deejai mix", usage=USAGE)
     parser.add_option("-o", "--output", help="the mix file to write (its extension: the format)")
     parser.add_option("--tracks", metavar="FILE", help="more seeds: a text file or M3U, one a line")
     parser.add_option(
@@ -48,7 +50,13 @@ def _parser(n_default_help: str) -> optparse.OptionParser:
     parser.add_option("--journey", action="store_true", help="mix a journey from A to B")
     parser.add_option("--via", action="append", default=[], help="a journey waypoint (repeatable)")
     parser.add_option("--playlist", action="store_true", help="mix a playlist continued from SEEDs")
-    parser.add_option("-n", "--count", dest="n", type="int", help=n_default_help)
+    parser.add_option(
+        "-n",
+        "--count",
+        dest="n",
+        type="int",
+        help="journey: tracks per leg [8]; playlist: tracks added [20]",
+    )
     parser.add_option(
         "--excerpt",
         type="float",
@@ -81,7 +89,7 @@ def read_track_file(path: str) -> list[str]:
     except OSError as error:
         raise UserError(f"deejai mix: cannot read {path}: {error.strerror}") from error
     text = raw.decode("utf-8-sig", errors="surrogateescape")
-    folder = os.path.dirname(os.path.abspath(path))
+    folder = os.path.dirname(os.fsdecode(util.normpath(path)))
     seeds = []
     for line in text.splitlines():
         line = line.strip()
@@ -92,22 +100,22 @@ def read_track_file(path: str) -> list[str]:
     return seeds
 
 
-def mix_options(actions: Actions, opts) -> MixOptions:
+def mix_options(session: LibrarySession, opts: optparse.Values) -> MixOptions:
     """The sound settings: config ``deejai.mix``, overridden by the command line."""
     from deejai_model.mix import MixOptions
 
-    view = actions.plugin.config["mix"]
-    crossfade = view["crossfade"].as_number() if opts.crossfade is None else opts.crossfade
+    config = session.settings.mix
+    crossfade = config.crossfade if opts.crossfade is None else opts.crossfade
     if crossfade < 0:
         raise UserError("deejai mix: --crossfade must be >= 0")
-    loudness = view["loudness"].as_number() if opts.loudness is None else opts.loudness
+    loudness = config.loudness if opts.loudness is None else opts.loudness
     return MixOptions(
-        sample_rate=int(view["sample_rate"].get(int)),
+        sample_rate=config.sample_rate,
         target_lufs=float(loudness),
-        ceiling_dbtp=float(view["ceiling"].as_number()),
+        ceiling_dbtp=config.ceiling,
         crossfade=float(crossfade),
-        kbps=int(view["bitrate"].get(int)) or None,
-        beat_align=bool(view["beat_align"].get(bool) if opts.beat_align is None else True),
+        kbps=config.bitrate or None,
+        beat_align=config.beat_align if opts.beat_align is None else True,
     )
 
 
@@ -130,10 +138,12 @@ def _file_track(path: str) -> MixTrack:
     except (FileTypeError, UnreadableFileError, OSError):
         pass  # not a tagged audio file: the render says what is wrong with it
     title = title or os.path.splitext(os.path.basename(path))[0]
-    return MixTrack(os.path.abspath(path), artist, title)
+    return MixTrack(os.fsdecode(util.normpath(path)), artist, title)
 
 
-def chosen_tracks(actions: Actions, opts, words: list[str]) -> tuple[list[MixTrack], list]:
+def chosen_tracks(
+    session: LibrarySession, opts: optparse.Values, words: list[str]
+) -> tuple[list[MixTrack], list]:
     """The tracks to mix, in order, and their library items (None for outside files)."""
     seeds_text: list[str] = list(words)
     if opts.tracks:
@@ -141,24 +151,24 @@ def chosen_tracks(actions: Actions, opts, words: list[str]) -> tuple[list[MixTra
     if opts.journey:
         if len(seeds_text) != 2:
             raise UserError("deejai mix --journey: two seeds are needed: A B")
-        seeds = [actions.seed(seeds_text[0]), *(actions.seed(v) for v in opts.via)]
-        seeds.append(actions.seed(seeds_text[1]))
-        keys = actions.journey_ids(seeds, 8 if opts.n is None else opts.n)
+        seeds = [session.seed(seeds_text[0]), *(session.seed(v) for v in opts.via)]
+        seeds.append(session.seed(seeds_text[1]))
+        keys = session.journey_ids(seeds, 8 if opts.n is None else opts.n)
     elif opts.playlist:
         if not seeds_text:
             raise UserError("deejai mix --playlist: at least one seed is needed")
-        seeds = [actions.seed(w) for w in seeds_text]
+        seeds = [session.seed(w) for w in seeds_text]
         keys = [s.key for s in seeds]
-        keys += actions.playlist_ids(seeds, 20 if opts.n is None else opts.n)
+        keys += session.playlist_ids(seeds, 20 if opts.n is None else opts.n)
     elif opts.between:
         if len(seeds_text) < 2:
             raise UserError("deejai mix --between: two seeds or more are needed")
-        seeds = [actions.seed(w) for w in seeds_text]
-        keys = actions.journey_ids(seeds, opts.between)
+        seeds = [session.seed(w) for w in seeds_text]
+        keys = session.journey_ids(seeds, opts.between)
     else:
         if not seeds_text:
             raise UserError("deejai mix: the tracks to mix are needed (SEED... or --tracks FILE)")
-        found = [actions.lookup(w) for w in seeds_text]
+        found = [session.lookup(w) for w in seeds_text]
         return (
             [_file_track(f) if isinstance(f, str) else _item_track(f) for f in found],
             [None if isinstance(f, str) else f for f in found],
@@ -170,42 +180,43 @@ def chosen_tracks(actions: Actions, opts, words: list[str]) -> tuple[list[MixTra
             tracks.append(_file_track(outside[key]))
             items.append(None)
         else:
-            item = actions.lib.get_item(int(key))
+            item = session.lib.get_item(int(key))
             tracks.append(_item_track(item))
             items.append(item)
     return tracks, items
 
 
-def _slice_seconds(bundle_path: str) -> float:
-    """Seconds one slice of the bundle spans (from its manifest; nothing heavy is loaded)."""
-    import json
+def _query_manifest(session: LibrarySession) -> Manifest:
+    """The manifest of the index's model (an earlier default's, maybe), or the configured
+    model's when that earlier bundle no longer ships (JSON only: nothing heavy is loaded)."""
+    from deejai_model.ears.manifest import read_manifest
 
-    from deejai_model.ears.frontend import FrontEnd
+    from .upgrade import shipped_bundle
 
-    with open(os.path.join(bundle_path, "manifest.json"), encoding="utf-8") as handle:
-        manifest = json.load(handle)
-    return FrontEnd.from_manifest(manifest["frontend"]).slice_seconds
+    model = session.model
+    model_id = session.query_model_id()
+    path = shipped_bundle(model_id) if model_id != model.model_id else None
+    return read_manifest(path) if path else model.manifest
 
 
-def with_excerpts(actions: Actions, tracks: list[MixTrack], items: list, length: float) -> list:
+def with_excerpts(
+    session: LibrarySession, tracks: list[MixTrack], items: list, *, length: float
+) -> list:
     """``tracks`` cut to ``length`` seconds each, where they sound most like their neighbours."""
     import dataclasses
 
     from deejai_model.ears.audio import probe_duration
+    from deejai_model.ears.frontend import FrontEnd
     from deejai_model.errors import AudioError
     from deejai_model.mix.excerpt import SliceTimes, excerpt_offsets
 
     if length <= 0:
         raise UserError("deejai mix: --excerpt must be > 0 seconds")
-    from .upgrade import shipped_bundle
-
-    model = actions.plugin.model()
-    model_id = actions.query_model_id()  # the index's model (an earlier default's, maybe)
-    # whose manifest gives the slice length: the current bundle's if an earlier one is gone
-    bundle_path = model.path if model_id == model.model_id else shipped_bundle(model_id)
+    model_id = session.query_model_id()  # the index's model (an earlier default's, maybe)
+    slice_seconds = FrontEnd.from_manifest(_query_manifest(session).frontend).slice_seconds
     ids = [item.id for item in items if item is not None]
-    stored = actions.store.slice_times(model_id, ids) if ids else {}
-    index = actions.index() if stored else None
+    stored = session.store.slice_times(model_id, ids) if ids else {}
+    index = session.index() if stored else None
     times: list[SliceTimes | None] = []
     durations: list[float] = []
     for track, item in zip(tracks, items, strict=True):
@@ -220,15 +231,20 @@ def with_excerpts(actions: Actions, tracks: list[MixTrack], items: list, length:
         starts, slices, duration = row
         times.append(SliceTimes(starts, index.pooler.project(slices), float(duration)))
         durations.append(float(duration))
-    offsets = excerpt_offsets(times, length, _slice_seconds(bundle_path or model.path), durations)
+    offsets = excerpt_offsets(
+        times,
+        length=length,
+        slice_seconds=slice_seconds,
+        durations=durations,
+    )
     return [
         dataclasses.replace(t, offset=offset, duration=length)
         for t, offset in zip(tracks, offsets, strict=True)
     ]
 
 
-def mix_command(actions: Actions, args: list[str]) -> None:
-    """Run ``beet deejai mix ARGS``."""
+def run(session: LibrarySession, opts: optparse.Values, words: list[str]) -> None:
+    """``beet deejai mix``: mix the chosen tracks into ``-o`` (or print them: ``--dry-run``)."""
     from deejai_model.mix import plan_mix, render_mix
     from deejai_model.mix.encode import output_format
     from deejai_model.mix.render import MixError, side_paths
@@ -236,25 +252,23 @@ def mix_command(actions: Actions, args: list[str]) -> None:
 
     from .importer import Progress
 
-    parser = _parser("journey: tracks per leg [8]; playlist: tracks added [20]")
-    opts, words = parser.parse_args(args)
     if not opts.dry_run:
         if not opts.output:
             raise UserError("deejai mix: -o MIX.mp3 is needed (or --dry-run)")
-        opts.output = os.path.abspath(os.path.expanduser(opts.output))
+        opts.output = os.fsdecode(util.normpath(opts.output))
         try:
             output_format(opts.output)
         except ValueError as error:
             raise UserError(f"deejai mix: {error}") from error
         if not os.path.isdir(os.path.dirname(opts.output)):
             raise UserError(f"deejai mix: no such folder: {os.path.dirname(opts.output)}")
-    options = mix_options(actions, opts)
-    tracks, items = chosen_tracks(actions, opts, words)
+    options = mix_options(session, opts)
+    tracks, items = chosen_tracks(session, opts, words)
     if opts.excerpt is not None:
-        tracks = with_excerpts(actions, tracks, items, opts.excerpt)
+        tracks = with_excerpts(session, tracks, items, length=opts.excerpt)
 
     meter = Progress(len(tracks))
-    log = actions.log
+    log = session.log
 
     def failed(error) -> None:
         log.warning("mix: leaving out {}", error)  # the logger says "deejai: "
@@ -266,9 +280,11 @@ def mix_command(actions: Actions, args: list[str]) -> None:
     on_error = None if opts.strict else failed
     try:
         if opts.dry_run:
-            result = plan_mix(tracks, options, on_error, placed)
+            result = plan_mix(tracks, options, on_error=on_error, progress=placed)
         else:
-            result = render_mix(tracks, opts.output, options, on_error, placed)
+            result = render_mix(
+                tracks, opts.output, options=options, on_error=on_error, progress=placed
+            )
     except MixError as error:
         raise UserError(f"deejai mix: {error}") from error
     except KeyboardInterrupt:

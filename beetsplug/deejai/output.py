@@ -10,14 +10,13 @@ from __future__ import annotations
 import functools
 import os
 import shlex
-import tempfile
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from beets import config as beets_config
 from beets import plugins, ui, util
 
-from deejai_model.files import display_name, make_public
+from deejai_model.files import display_name, replaced_atomically
 
 if TYPE_CHECKING:
     from beets.library import Item
@@ -143,20 +142,12 @@ def write_m3u(items: Sequence[Item], path: bytes | str, relative_to: str) -> byt
     folder = os.path.dirname(path)
     os.makedirs(util.syspath(folder), exist_ok=True)
     data = m3u_bytes(items, path, relative_to)
-    fd, tmp = tempfile.mkstemp(prefix=b".deejai-", suffix=b".m3u", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        make_public(tmp)  # mkstemp makes it private; a playlist is not
-        os.replace(util.syspath(tmp), util.syspath(path))
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with replaced_atomically(path, suffix=b".m3u") as tmp, open(tmp, "wb") as f:
+        f.write(data)
     return path
 
 
-def play(items: Sequence[Item], log, args: str | None = None, yes: bool = False) -> None:
+def play(items: Sequence[Item], log, *, args: str | None = None, yes: bool = False) -> None:
     """Send ``items`` to the player as ``beet play QUERY`` would send them, in this order.
 
     Everything comes from the ``play`` plugin (beets' ``beetsplug/play.py``, used whether or

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from beets import config
+from beets import config, ui
 from beets.ui import UserError
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from deejai_model.lists.dj import DjSession
 
-    from . import DeejaiPlugin
+    from .session import LibrarySession
 
 #: Waits between reconnection attempts (seconds); the last one repeats.
 RECONNECT_WAITS = (0.5, 1.0, 2.0, 5.0, 10.0)
@@ -51,7 +51,7 @@ def mpd_settings() -> dict:
         "host": host,
         "port": view["port"].get(int),
         "password": view["password"].as_str(),
-        "music_directory": os.path.abspath(view["music_directory"].as_filename()),
+        "music_directory": view["music_directory"].as_filename(),
     }
 
 
@@ -104,7 +104,7 @@ class Radio:
         Picks the tracks; learns what played and what was skipped.
     paths : LibraryPaths
         Item <-> MPD file.
-    settings : dict
+    mpd_settings : dict
         :func:`mpd_settings`.
     ahead : int
         Tracks to keep queued after the one playing.
@@ -118,7 +118,8 @@ class Radio:
         self,
         session: DjSession,
         paths: LibraryPaths,
-        settings: dict,
+        *,
+        mpd_settings: dict,
         ahead: int,
         log,
         seed: int | None = None,
@@ -128,7 +129,7 @@ class Radio:
         self.mpd = mpd
         self.session = session
         self.paths = paths
-        self.settings = settings
+        self.settings = mpd_settings
         self.ahead = ahead
         self.log = log
         self.seed = seed
@@ -252,7 +253,7 @@ class Radio:
 
 def parser() -> optparse.OptionParser:
     """Options of ``beet deejai radio``."""
-    p = optparse.OptionParser(prog="beet deejai radio", usage="%prog [options] [SEED QUERY]")
+    p = ui.CommonOptionsParser(prog="beet deejai radio", usage="%prog [options] [SEED QUERY]")
     p.add_option("--ahead", type="int", default=2, help="tracks to keep queued [%default]")
     p.add_option("--lookback", type="int", default=3, help='"keep on" [%default]')
     p.add_option("--noise", type="float", default=0.0, help='"drunk" [%default]')
@@ -263,42 +264,28 @@ def parser() -> optparse.OptionParser:
     return p
 
 
-def radio(plugin: DeejaiPlugin, lib: Library, args: list[str]) -> None:
-    """Parse ``args`` and run the radio until Ctrl-C."""
-    from deejai_model.lists.dj import DjSession
-
-    from .commands import Actions
-
-    opts, query = parser().parse_args(args)
+def run(session: LibrarySession, opts: optparse.Values, query: list[str]) -> None:
+    """``beet deejai radio``: run the radio until Ctrl-C."""
     if opts.ahead < 1 or opts.lookback < 0 or opts.noise < 0 or opts.poll <= 0:
         raise UserError("deejai radio: --ahead >= 1, --lookback >= 0, --noise >= 0, --poll > 0")
     config["mpd"].set({k: v for k in ("host", "port", "password") if (v := getattr(opts, k))})
     settings = mpd_settings()
-    actions = Actions(plugin, lib)
-    index = actions.index()
+    index = session.index()
     seed = None
     if query:
         vectors = index.vectors_by_id()
-        matches = [item for item in lib.items(query) if item.id in vectors]
+        matches = [item for item in session.lib.items(query) if item.id in vectors]
         if not matches:
             raise UserError(f"deejai radio: no embedded item matches {' '.join(query)!r}")
         seed = matches[0].id
-    paths = LibraryPaths(lib, settings["music_directory"], index.ids)
+    paths = LibraryPaths(session.lib, settings["music_directory"], index.ids)
     if not paths.relative:
         raise UserError(
             f"deejai radio: no embedded item is under MPD's music directory "
             f"{settings['music_directory']} (set mpd.music_directory)"
         )
-    session = DjSession(
-        index.search(),
-        index.vectors_by_id(),
-        lookback=opts.lookback,
-        noise=opts.noise,
-        ahead=opts.ahead,
-        near_duplicate=plugin.settings.epsilon,
-        score_transform=index.score_transform(),
-    )
-    station = Radio(session, paths, settings, opts.ahead, plugin._log, seed)
+    dj = session.dj_session(lookback=opts.lookback, noise=opts.noise, ahead=opts.ahead)
+    station = Radio(dj, paths, mpd_settings=settings, ahead=opts.ahead, log=session.log, seed=seed)
     try:
         station.connect()
     except (station.mpd.ConnectionError, OSError) as error:

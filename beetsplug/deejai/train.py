@@ -28,30 +28,14 @@ import time
 from typing import TYPE_CHECKING
 
 from beets import config as beets_config
-from beets import ui
+from beets import ui, util
 from beets.ui import UserError
 
+from .creativity import item_key
+
 if TYPE_CHECKING:
-    from beets.library import Item, Library
-
-    from .store import VectorStore
-
-
-def track2vec_base(plugin, lib: Library) -> str:
-    """Where Track2Vec is saved and read: ``deejai.track2vec``, or beside the library."""
-    configured = plugin.config["track2vec"].get(str)
-    if configured:
-        return os.path.abspath(os.path.expanduser(configured))
-    return os.path.join(plugin.index_dir(lib), "deejai.track2vec")
-
-
-def item_key(item: Item) -> str:
-    """The stable Track2Vec key of a library item (MBID, else artist + title, else path)."""
-    from deejai_model.learn.sentences import track_key
-
-    return track_key(item.mb_trackid or None, item.artist or item.albumartist, item.title) or (
-        "path:" + os.path.abspath(os.fsdecode(item.path))
-    )
+    from .config import TrainSettings
+    from .session import LibrarySession
 
 
 def catalogue_of(items) -> object:
@@ -69,13 +53,6 @@ def catalogue_of(items) -> object:
         )
         for item in items
     )
-
-
-def _config_list(view) -> list[str]:
-    value = view.get()
-    if not value:
-        return []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
 def _default_playlist_dirs() -> list[str]:
@@ -96,8 +73,9 @@ def _default_playlist_dirs() -> list[str]:
     return found
 
 
-def _parser() -> optparse.OptionParser:
-    parser = optparse.OptionParser(
+def parser() -> optparse.OptionParser:
+    """Options of ``beet deejai train``."""
+    parser = ui.CommonOptionsParser(
         prog="beet deejai train",
         usage="%prog [--playlists PATH...] [--history FILE...] [--albums|--no-albums] "
         "[--million-playlists DIR] [--epochs N] [--head|--speccy] [-O DIR]",
@@ -137,32 +115,27 @@ def _parser() -> optparse.OptionParser:
     return parser
 
 
-def run_train(actions, args: list[str]) -> None:
-    """The ``train`` action (``actions``: :class:`beetsplug.deejai.commands.Actions`)."""
+def run(session: LibrarySession, opts: optparse.Values, rest: list[str]) -> None:
+    """``beet deejai train``: Track2Vec and the ears that hear it (see the module's steps)."""
     from deejai_model.learn.head import HeadParams, save_head_bundle
     from deejai_model.learn.train import fit, gather_sentences
 
-    opts, rest = _parser().parse_args(args)
     if rest:
         raise UserError(f"deejai train: unexpected argument(s): {' '.join(rest)}")
-    plugin, lib, log = actions.plugin, actions.lib, actions.log
-    conf = plugin.config["train"]
-    store = actions.store
+    lib, log, store = session.lib, session.log, session.store
+    conf = session.settings.train
     items = list(lib.items())
     if not items:
         raise UserError("deejai train: the library is empty")
 
     # 1. sentences -----------------------------------------------------------------------
-    albums = opts.albums
-    if albums is None and conf["albums"].get() in (True, False):
-        albums = conf["albums"].get()
     found = gather_sentences(
         catalogue_of(items),
-        opts.playlists or _config_list(conf["playlists"]) or _default_playlist_dirs(),
-        opts.history or _config_list(conf["history"]),
-        opts.million or conf["million_playlists"].get(str) or None,
-        albums,
-        conf["min_playlists"].get(int),
+        playlists=opts.playlists or list(conf.playlists) or _default_playlist_dirs(),
+        histories=opts.history or list(conf.history),
+        million_playlists=opts.million or conf.million_playlists or None,
+        albums=conf.albums if opts.albums is None else opts.albums,
+        min_playlists=conf.min_playlists,
         warn=lambda line: log.warning("{}", line),
     )
     _say(f"deejai: {found.line()}")
@@ -173,11 +146,11 @@ def run_train(actions, args: list[str]) -> None:
         )
 
     if opts.kind == "speccy":
-        _train_speccy(actions, opts, found, items)
+        _train_speccy(session, opts, found, items)
         return
 
     # 2. base slices ---------------------------------------------------------------------
-    base_handle = _base_handle(plugin)
+    base_handle = session.model.base()
     base_id = base_handle.model_id
     have = set(store.item_ids(base_id))
     missing = [item for item in items if item.id not in have]
@@ -185,15 +158,22 @@ def run_train(actions, args: list[str]) -> None:
         from .importer import embed_items
 
         _say(f"deejai: embedding {len(missing)} items with the base model {base_id} first")
-        summary = embed_items(missing, store, base_handle, base_handle.settings, log, progress=True)
+        summary = embed_items(
+            missing,
+            store,
+            model=base_handle,
+            settings=base_handle.settings,
+            log=log,
+            progress=True,
+        )
         _say(summary.line())
         if summary.interrupted:
             raise UserError("deejai train: interrupted while embedding; run it again to resume")
 
     # 3. Track2Vec and the head ------------------------------------------------------------
     t2v_params = _track2vec_params(conf)
-    output = _output(opts, plugin, lib, "deejai-ears")
-    head_params = HeadParams(epochs=opts.epochs or conf["epochs"].get(int))
+    output = _output(session, opts, "deejai-ears")
+    head_params = HeadParams(epochs=opts.epochs or conf.epochs)
     _say(f"deejai: training Track2Vec, then the head (at most {head_params.epochs} epochs)")
 
     def progress(epoch: int, logs: dict) -> None:
@@ -206,10 +186,10 @@ def run_train(actions, args: list[str]) -> None:
     try:
         t2v, model, head_report, train_ids = fit(
             found.keys,
-            store.slices(base_id),
-            {item.id: item_key(item) for item in items},
-            t2v_params,
-            head_params,
+            slices_by_id=store.slices(base_id),
+            key_by_id={item.id: item_key(item) for item in items},
+            t2v_params=t2v_params,
+            head_params=head_params,
             checkpoint_dir=output + ".checkpoints",
             progress=progress,
         )
@@ -221,7 +201,7 @@ def run_train(actions, args: list[str]) -> None:
     except ValueError as error:
         raise UserError(f"deejai train: {error}") from error
     _say("")
-    t2v_base = track2vec_base(plugin, lib)
+    t2v_base = session.track2vec_base
     t2v.save(t2v_base)
     _say(f"deejai: Track2Vec of {len(t2v)} tracks: {t2v_base}.npz")
     _say(f"deejai: head trained on {len(train_ids)} items: {head_report.line()}")
@@ -244,6 +224,8 @@ def run_train(actions, args: list[str]) -> None:
     )
     from deejai_model.ears.bundle import load_bundle
 
+    from .importer import apply_head
+
     head = load_bundle(output)
     done = apply_head(store, head, base_id)
     ui.print_(
@@ -254,37 +236,36 @@ def run_train(actions, args: list[str]) -> None:
     )
 
 
-def _track2vec_params(conf):
+def _track2vec_params(conf: TrainSettings):
     from deejai_model.learn.track2vec import Track2VecParams
 
-    epochs = conf["word2vec_epochs"].get()
     return Track2VecParams(
-        dim=conf["dim"].get(int),
-        window=conf["window"].get(int),
-        min_count=conf["min_count"].get(int),
-        epochs=None if epochs in ("auto", None) else int(epochs),
-        sample=float(conf["sample"].as_number()),
+        dim=conf.dim,
+        window=conf.window,
+        min_count=conf.min_count,
+        epochs=conf.word2vec_epochs,
+        sample=conf.sample,
     )
 
 
-def _output(opts, plugin, lib, default: str) -> str:
-    output = opts.output or plugin.config["train"]["output"].get(str)
-    output = output or os.path.join(plugin.index_dir(lib), default)
-    return os.path.abspath(os.path.expanduser(output))
+def _output(session: LibrarySession, opts: optparse.Values, default: str) -> str:
+    """The bundle folder: ``-O``, else ``train.output``, else ``default`` beside the library."""
+    if opts.output:
+        return os.fsdecode(util.normpath(opts.output))
+    return session.settings.train.output or os.path.join(session.index_dir, default)
 
 
-def _train_speccy(actions, opts, found, items) -> None:
+def _train_speccy(session: LibrarySession, opts: optparse.Values, found, items) -> None:
     """``train --speccy``: decode the items in Track2Vec's vocabulary, train Speccy."""
     from deejai_model.errors import BundleError
     from deejai_model.learn.head import HeadParams
     from deejai_model.learn.train import fit_speccy
     from deejai_model.learn.train_speccy import save_speccy_bundle
 
-    plugin, lib, log = actions.plugin, actions.lib, actions.log
-    conf = plugin.config["train"]
-    output = _output(opts, plugin, lib, "deejai-speccy")
+    log, conf = session.log, session.settings.train
+    output = _output(session, opts, "deejai-speccy")
     params = HeadParams(
-        epochs=opts.epochs or conf["epochs"].get(int),
+        epochs=opts.epochs or conf.epochs,
         learning_rate=1e-4,
         batch_size=32,
         patience=5,
@@ -293,10 +274,10 @@ def _train_speccy(actions, opts, found, items) -> None:
     try:
         t2v, model, report, ids = fit_speccy(
             found.keys,
-            {item.id: os.fsdecode(item.path) for item in items},
-            {item.id: item_key(item) for item in items},
-            _track2vec_params(conf),
-            params,
+            path_by_id={item.id: os.fsdecode(item.path) for item in items},
+            key_by_id={item.id: item_key(item) for item in items},
+            t2v_params=_track2vec_params(conf),
+            params=params,
             weights=opts.speccy_weights,
             checkpoint_dir=output + ".checkpoints",
             progress=lambda e, logs: _say(
@@ -313,10 +294,12 @@ def _train_speccy(actions, opts, found, items) -> None:
     except (ValueError, BundleError) as error:  # data; --speccy-weights
         raise UserError(f"deejai train: {error}") from error
     _say("")
-    t2v_base = track2vec_base(plugin, lib)
-    t2v.save(t2v_base)
+    t2v.save(session.track2vec_base)
     save_speccy_bundle(
-        model, output, time.strftime("%Y%m%d%H%M%S", time.gmtime()), {"report": vars(report)}
+        model,
+        output,
+        version=time.strftime("%Y%m%d%H%M%S", time.gmtime()),
+        extra={"report": vars(report)},
     )
     ui.print_(
         f"deejai: trained Speccy on {len(ids)} items in {output} ({report.line()}). Use it "
@@ -331,68 +314,3 @@ def _say(text: str, transient: bool = False) -> None:
     elif text:
         stream.write(("\r" if stream.isatty() else "") + text + "\n")
     stream.flush()
-
-
-def _base_handle(plugin):
-    """A model handle of the base model: the configured one, or the base of a configured head."""
-    import json
-
-    from .importer import ModelHandle
-
-    handle = plugin.model()
-    try:
-        with open(os.path.join(handle.path, "manifest.json"), encoding="utf-8") as f:
-            manifest = json.load(f)
-    except (OSError, ValueError) as error:
-        raise UserError(f"deejai: cannot read the model {handle.path}: {error}") from error
-    if manifest.get("architecture") != "head":
-        return handle
-    from pathlib import Path
-
-    from deejai_model.ears.bundle import Manifest
-    from deejai_model.learn.head import resolve_base
-
-    base_path = resolve_base(Manifest.from_dict(manifest), Path(handle.path))
-    return ModelHandle(dataclasses.replace(plugin.settings, model=os.fspath(base_path)))
-
-
-def apply_head(store: VectorStore, head, base_id: str, item_ids=None) -> int:
-    """Store ``head``'s rows for items that have ``base_id`` slices, computed from those slices
-    (no decoding); items whose head row is current (same file mtime) are left alone.
-
-    Returns
-    -------
-    int
-        Items written.
-    """
-    current = store.embedded_state(head.model_id, item_ids)
-    todo = [r for r in store.rows(base_id, item_ids) if current.get(r.item_id) != r.mtime]
-    done = 0
-    for start in range(0, len(todo), 256):
-        batch = [
-            dataclasses.replace(row, slices=head.apply(row.slices))
-            for row in todo[start : start + 256]
-        ]
-        done += store.put(head.model_id, batch)
-    return done
-
-
-def apply_stored(actions, items, force: bool = False) -> int:
-    """Before ``beet deejai embed`` with a trained head configured: give ``items`` the head's
-    vectors from their stored base slices, so only items without base slices are decoded
-    (not with ``--force``, which decodes everything again).
-
-    Returns the number of items written (0 when the configured model is not a head).
-    """
-    handle = actions.plugin.model()
-    if force or not items:  # --force: decode everything again
-        return 0
-    base = _base_handle(actions.plugin)
-    if base is handle:
-        return 0
-    store = actions.store
-    head = handle.bundle()
-    done = apply_head(store, head, base.model_id, [item.id for item in items])
-    if done:
-        actions.log.info("{} items got {} vectors from stored slices", done, handle.model_id)
-    return done

@@ -167,7 +167,7 @@ def earlier_items(store: VectorStore, settings: Settings, current_id: str) -> se
 
 
 def retire_earlier(
-    store: VectorStore, settings: Settings, current_id: str, index_dir: str, log
+    store: VectorStore, *, settings: Settings, current_id: str, index_dir: str, log
 ) -> int:
     """Delete earlier defaults' rows that queries will no longer use; returns how many.
 

@@ -25,7 +25,6 @@ Errors are JSON ``{"error": "..."}`` with status 400, 404, 405, 413 or 500, neve
 from __future__ import annotations
 
 import ipaddress
-import mimetypes
 import os
 from typing import TYPE_CHECKING
 
@@ -75,12 +74,3 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def audio_type(path: str) -> str:
-    """The content type to send an audio file with."""
-    extra = {".flac": "audio/flac", ".opus": "audio/ogg", ".m4a": "audio/mp4", ".ogg": "audio/ogg"}
-    for ext, kind in extra.items():
-        if path.lower().endswith(ext):
-            return kind
-    return mimetypes.guess_type(path)[0] or "application/octet-stream"

@@ -19,9 +19,9 @@ from beets.ui import UserError
 
 if TYPE_CHECKING:
     import numpy as np
-    from beets.library import Item, Library
+    from beets.library import Item
 
-    from .. import DeejaiPlugin
+    from ..session import LibrarySession
 
 #: Extensions an upload may have (what PyAV decodes and browsers record).
 AUDIO_EXTENSIONS = frozenset(
@@ -87,38 +87,18 @@ class LibraryDj:
 
     Parameters
     ----------
-    plugin : DeejaiPlugin
-        The plugin (settings, model, store, index folder).
-    lib : Library
-        The library.
+    library : LibrarySession
+        The library session (items, the index, the model for uploads).
     lookback, noise, ahead : see :class:`deejai_model.lists.dj.DjSession`
     """
 
     def __init__(
-        self,
-        plugin: DeejaiPlugin,
-        lib: Library,
-        lookback: int = 3,
-        noise: float = 0.0,
-        ahead: int = 5,
+        self, library: LibrarySession, *, lookback: int = 3, noise: float = 0.0, ahead: int = 5
     ):
-        from deejai_model.lists.dj import DjSession
-
-        from ..commands import Actions
-
-        self.plugin = plugin
-        self.lib = lib
-        self.actions = Actions(plugin, lib)
-        self.index = self.actions.index()  # fails early (UserError) when nothing is embedded
-        self.session = DjSession(
-            self.index.search(),
-            self.index.vectors_by_id(),
-            lookback=lookback,
-            noise=noise,
-            ahead=ahead,
-            near_duplicate=plugin.settings.epsilon,
-            score_transform=self.index.score_transform(),
-        )
+        self.library = library
+        self.lib = library.lib
+        self.index = library.index()  # fails early (UserError) when nothing is embedded
+        self.session = library.dj_session(lookback=lookback, noise=noise, ahead=ahead)
         self.lock = threading.RLock()
         self.matches: list[dict] = []
         self._beginnings: dict[int, np.ndarray] | None = None
@@ -271,7 +251,7 @@ class LibraryDj:
             with open(path, "wb") as f:
                 f.write(data)
             try:
-                return self.actions.query_model().embedder().embed_path(path).vectors
+                return self.library.embed_outside(path)
             except UserError as error:  # the index's model (an earlier default) is not installed
                 raise RequestError(str(error)) from None
             except AudioError as error:
@@ -297,7 +277,7 @@ class LibraryDj:
         """``{item_id: (1, dim)}`` mean vector of each indexed track's beginning (projected like
         the index), read once: ``(n, dim)`` floats in all."""
         if self._beginnings is None:
-            stored = self.actions.store.beginnings(self.index.model_id)
+            stored = self.library.store.beginnings(self.index.model_id)
             self._beginnings = {
                 item_id: self.index.pooler.project(slices).mean(axis=0, keepdims=True)
                 for item_id, slices in stored.items()
@@ -317,9 +297,9 @@ class LibraryDj:
         return self._locked(lambda: self.session.start([found[0][0]]))
 
 
-def open_dj(plugin: DeejaiPlugin, lib: Library, **controls) -> LibraryDj:
+def open_dj(library: LibrarySession, *, lookback: int, noise: float, ahead: int) -> LibraryDj:
     """A :class:`LibraryDj`, or a :class:`beets.ui.UserError` saying why not."""
     try:
-        return LibraryDj(plugin, lib, **controls)
+        return LibraryDj(library, lookback=lookback, noise=noise, ahead=ahead)
     except ValueError as error:
         raise UserError(f"deejai serve: {error}") from None

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import mimetypes
 from typing import TYPE_CHECKING
 
 from beets.logging import getLogger
 
-from . import audio_type
 from .backend import RequestError
 
 if TYPE_CHECKING:
@@ -15,6 +15,15 @@ if TYPE_CHECKING:
     from .backend import LibraryDj
 
 log = getLogger("beets.deejai")
+
+
+def audio_type(path: str) -> str:
+    """The content type to send an audio file with."""
+    extra = {".flac": "audio/flac", ".opus": "audio/ogg", ".m4a": "audio/mp4", ".ogg": "audio/ogg"}
+    for ext, kind in extra.items():
+        if path.lower().endswith(ext):
+            return kind
+    return mimetypes.guess_type(path)[0] or "application/octet-stream"
 
 
 def _body() -> dict:

@@ -11,9 +11,7 @@ from beets.ui import UserError
 from . import DEFAULT_MAX_UPLOAD, create_app, is_loopback
 
 if TYPE_CHECKING:
-    from beets.library import Library
-
-    from .. import DeejaiPlugin
+    from ..session import LibrarySession
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
@@ -21,7 +19,7 @@ DEFAULT_PORT = 8050
 
 def parser() -> optparse.OptionParser:
     """Options of ``beet deejai serve``."""
-    p = optparse.OptionParser(prog="beet deejai serve", usage="%prog [options]")
+    p = ui.CommonOptionsParser(prog="beet deejai serve", usage="%prog [options]")
     p.add_option(
         "--host",
         default=DEFAULT_HOST,
@@ -40,21 +38,20 @@ def parser() -> optparse.OptionParser:
     return p
 
 
-def serve(plugin: DeejaiPlugin, lib: Library, args: list[str]) -> None:
-    """Parse ``args``, open the DJ on the library, and serve until Ctrl-C."""
+def run(session: LibrarySession, opts: optparse.Values, rest: list[str]) -> None:
+    """``beet deejai serve``: open the DJ on the library and serve until Ctrl-C."""
     from .backend import open_dj
 
-    opts, rest = parser().parse_args(args)
     if rest:
         raise UserError(f"deejai serve: unexpected arguments: {' '.join(rest)}")
     if not 0 < opts.port < 65536:
         raise UserError(f"deejai serve: bad port {opts.port}")
     if opts.max_upload <= 0:
         raise UserError("deejai serve: --max-upload must be > 0")
-    dj = open_dj(plugin, lib, lookback=opts.lookback, noise=opts.noise, ahead=opts.ahead)
+    dj = open_dj(session, lookback=opts.lookback, noise=opts.noise, ahead=opts.ahead)
     app = create_app(dj, int(opts.max_upload * 2**20))
     if not is_loopback(opts.host):
-        plugin._log.warning(
+        session.log.warning(
             "listening on {}: anyone who can reach this address can play your library and "
             "upload files (there is no login)",
             opts.host,

@@ -1,0 +1,450 @@
+"""One library session: what every front end asks of the library.
+
+The command line (``commands.py``), the web DJ (``web/``), the radio (``radio.py``), the mix
+(``mix.py``) and ``train`` all go through a :class:`LibrarySession`, along the pipeline:
+
+seeds (queries or files) -> items -> vectors (the store, the model) -> the index -> lists.
+
+It chooses the query's model once (:mod:`.upgrade`), loads (or rebuilds) its index once, and is
+the one place that embeds a file outside the library.  It prints nothing: front ends do the
+output.  Nothing here imports TensorFlow unless a file outside the library is embedded (or
+``embed`` runs).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from beets import util
+from beets.ui import UserError
+
+from .importer import CURRENT, MISSING, STALE
+
+if TYPE_CHECKING:
+    import numpy as np
+    from beets.library import Item, Library
+
+    from deejai_model.lists.dj import DjSession
+    from deejai_model.lists.playlists import Neighbour
+
+    from .config import Settings
+    from .importer import ModelHandle, Summary
+    from .index import TrackIndex
+    from .store import VectorStore
+    from .upgrade import QueryModel
+
+__all__ = ["CURRENT", "MISSING", "STALE", "LibrarySession", "Seed"]
+
+
+@dataclass
+class Seed:
+    """A starting point: a library item, or a file outside the library.
+
+    Attributes
+    ----------
+    key : int
+        The item id, or a negative number for an outside file.
+    vector : np.ndarray
+        ``(dim,)`` unit vector, made like the index's.
+    item : Item or None
+        The library item (None for an outside file).
+    label : str
+        How to name it in messages.
+    """
+
+    key: int
+    vector: np.ndarray
+    item: Item | None
+    label: str
+
+
+class LibrarySession:
+    """A beets library as the plugin's front ends use it (one per command or server).
+
+    Parameters
+    ----------
+    lib : Library
+        The beets library.
+    settings : Settings
+        The validated ``deejai:`` configuration.
+    model : ModelHandle
+        The configured model (cheap until something is embedded).
+    open_store : callable
+        ``open_store() -> VectorStore``; called on first use (it may create the tables).
+    index_dir : str
+        Folder of the index files (beside the library database).
+    log : logger
+        beets' logger of the plugin.
+    """
+
+    def __init__(
+        self,
+        lib: Library,
+        *,
+        settings: Settings,
+        model: ModelHandle,
+        open_store: Callable[[], VectorStore],
+        index_dir: str,
+        log,
+    ):
+        self.lib = lib
+        self.settings = settings
+        self.model = model
+        self.index_dir = index_dir
+        self.log = log
+        self._open_store = open_store
+        self._store: VectorStore | None = None
+        self._index: TrackIndex | None = None
+        self._query: QueryModel | None = None
+        self._outside = 0
+        self._outside_items: dict[int, Item] = {}  # by (negative) seed key
+
+    # -- vectors ---------------------------------------------------------------------------
+    @property
+    def store(self) -> VectorStore:
+        """The library's vector tables."""
+        if self._store is None:
+            self._store = self._open_store()
+        return self._store
+
+    @property
+    def track2vec_base(self) -> str:
+        """Where Track2Vec is saved and read: ``deejai.track2vec``, or beside the library."""
+        return self.settings.track2vec or os.path.join(self.index_dir, "deejai.track2vec")
+
+    def embed(
+        self, items: Sequence[Item], *, force: bool = False, progress: bool = False
+    ) -> Summary:
+        """``beet deejai embed``: give ``items`` vectors of the configured model.
+
+        Drops rows of items no longer in the library, derives a trained head's rows from stored
+        base slices where it can (not with ``force``), then embeds the rest.  A completed run
+        is followed by :meth:`retire_earlier`.  ``KeyboardInterrupt`` propagates; the summary
+        says when the embedding loop itself was cut short.
+        """
+        from .importer import embed_items
+
+        pruned = self.store.prune_orphans()
+        if pruned:
+            self.log.info("dropped {} rows of items no longer in the library", pruned)
+        self._apply_stored(items, force=force)
+        return embed_items(
+            items,
+            self.store,
+            model=self.model,
+            settings=self.settings,
+            log=self.log,
+            force=force,
+            progress=progress,
+        )
+
+    def retire_earlier(self) -> int:
+        """Delete an earlier default's rows that queries no longer use
+        (:func:`.upgrade.retire_earlier`); returns how many."""
+        from .upgrade import retire_earlier
+
+        return retire_earlier(
+            self.store,
+            settings=self.settings,
+            current_id=self.model.model_id,
+            index_dir=self.index_dir,
+            log=self.log,
+        )
+
+    def embedding_plan(
+        self, items: Sequence[Item], *, force: bool = False
+    ) -> tuple[list[Item], int]:
+        """What :meth:`embed` would embed, writing nothing (``embed --pretend``): the items it
+        would decode, and how many it would skip (reads the manifest only)."""
+        from .importer import plan_embedding
+
+        todo, skipped, _ = plan_embedding(items, self.store, self.model.model_id, force=force)
+        return [item for item, _ in todo.values()], skipped
+
+    def _apply_stored(self, items: Sequence[Item], *, force: bool) -> int:
+        """With a trained head configured: give ``items`` the head's rows from their stored base
+        slices, so only items without base slices are decoded (not with ``force``, which
+        decodes everything again).  Returns the items written."""
+        from .importer import apply_head
+
+        if force or not items:
+            return 0
+        base = self.model.base()
+        if base is self.model:
+            return 0
+        head = self.model.bundle()
+        done = apply_head(self.store, head, base.model_id, item_ids=[item.id for item in items])
+        if done:
+            self.log.info("{} items got {} vectors from stored slices", done, self.model.model_id)
+        return done
+
+    def vector_states(self, items: Sequence[Item]) -> list[tuple[str, bool]]:
+        """``(state, earlier)`` of each item's vectors of the configured model: ``state`` is
+        :data:`CURRENT`, :data:`STALE` or :data:`MISSING`; an item with vectors of an earlier
+        default only is :data:`STALE` with ``earlier`` True (:mod:`.upgrade`)."""
+        from .importer import vector_states
+        from .upgrade import earlier_items
+
+        model_id = self.model.model_id
+        earlier = earlier_items(self.store, self.settings, model_id)
+        out = []
+        for item, (state, _) in zip(items, vector_states(items, self.store, model_id), strict=True):
+            if state == MISSING and item.id in earlier:
+                out.append((STALE, True))
+            else:
+                out.append((state, False))
+        return out
+
+    # -- the index -------------------------------------------------------------------------
+    def query_model_id(self) -> str:
+        """The model whose vectors queries use: the configured one, or an earlier default that
+        covers more of the library (:mod:`.upgrade`; said in one log line)."""
+        if self._query is None:
+            from .upgrade import choose_model
+
+            self._query = choose_model(self.store, self.settings, self.model.model_id)
+            if self._query.earlier:
+                self.log.warning("{}", self._query.notice())
+        return self._query.model_id
+
+    def query_model(self) -> ModelHandle:
+        """The :class:`ModelHandle` of :meth:`query_model_id` (to embed outside files)."""
+        from .upgrade import model_handle
+
+        return model_handle(self.settings, self.model, self.query_model_id())
+
+    def index(self) -> TrackIndex:
+        """The current index (rebuilt first when the library's vectors changed).
+
+        Raises
+        ------
+        UserError
+            When no item has vectors of the query's model.
+        """
+        if self._index is None:
+            from .index import load_index
+
+            model_id = self.query_model_id()
+            assert self._query is not None
+            index = load_index(
+                self.store,
+                model_id,
+                settings=self.settings,
+                directory=self.index_dir,
+                log=self.log,
+                fingerprint=self._query.fingerprint,
+            )
+            if len(index) == 0:
+                raise UserError(
+                    f"deejai: no item has vectors of model {model_id} yet: "
+                    "run `beet deejai embed` first"
+                )
+            self._index = index
+        return self._index
+
+    def rebuild_index(self) -> TrackIndex:
+        """``beet deejai index``: build the query model's index now, stale or not."""
+        from .index import build_index
+
+        self._index = build_index(
+            self.store,
+            self.query_model_id(),
+            settings=self.settings,
+            directory=self.index_dir,
+            log=self.log,
+        )
+        return self._index
+
+    # -- seeds -----------------------------------------------------------------------------
+    def lookup(self, terms: str | list[str]) -> Item | str:
+        """The item a seed names, or the path of a file outside the library (nothing is
+        embedded: :meth:`seed` does that).
+
+        ``terms`` is one query, as ``beet ls`` gets its arguments: a list of terms, or one
+        string that is one term (one command-line argument; beets does not split either
+        again).  A lone term that names an existing file is that file.  A query that matches
+        several items uses the first (in the library's default order) and warns how many
+        matched.
+        """
+        from .output import item_line
+
+        terms = [terms] if isinstance(terms, str) else list(terms)
+        text = " ".join(terms)
+        if len(terms) == 1 and os.path.isfile(util.syspath(terms[0])):
+            from beets.dbcore.query import PathQuery
+
+            path = util.normpath(terms[0])
+            items = list(self.lib.items(PathQuery("path", path)))
+            if not items:
+                return os.fsdecode(path)
+        else:
+            items = list(self.lib.items(terms))
+        if not items:
+            raise UserError(f"deejai: no item matches {text!r}")
+        item = items[0]
+        if len(items) > 1:
+            self.log.warning(
+                "{} items match {!r}; using the first: {}", len(items), text, item_line(item)
+            )
+        return item
+
+    def seed(self, terms: str | list[str]) -> Seed:
+        """Resolve one seed (see :meth:`lookup`) to its vector; a file outside the library is
+        embedded on the fly and kept as an unstored item for the output."""
+        from deejai_model.errors import AudioError
+
+        from .output import item_line, outside_item
+
+        item = self.lookup(terms)
+        if isinstance(item, str):
+            index = self.index()
+            self.log.info("{} is not in the library; embedding it", item)
+            try:
+                vector = index.track_vector(self.embed_outside(item))
+            except AudioError as error:
+                raise UserError(f"deejai: cannot embed {error}") from error
+            self._outside += 1
+            seed = Seed(-self._outside, vector, None, item)
+            self._outside_items[seed.key] = outside_item(os.fsencode(item))
+            return seed
+        index = self.index()
+        vectors = index.vectors_by_id()
+        if item.id not in vectors:
+            raise UserError(
+                f"deejai: {item_line(item)} has no vectors of model {index.model_id}: "
+                "run `beet deejai embed`"
+            )
+        return Seed(item.id, vectors[item.id], item, item_line(item))
+
+    def embed_outside(self, path: str) -> np.ndarray:
+        """Raw slice vectors of a file that is not in the library, by the index's model (this
+        loads TensorFlow): ``(n_slices, model_dim)``; :meth:`TrackIndex.track_vector` pools
+        them exactly as the library's items were pooled.
+
+        Raises
+        ------
+        UserError
+            When the index's model (an earlier default) is no longer installed.
+        deejai_model.errors.AudioError
+            When the file cannot be decoded.
+        """
+        return self.query_model().embedder().embed_path(path).vectors
+
+    # -- lists -----------------------------------------------------------------------------
+    def space(self, creativity: float | None, seeds: dict[int, np.ndarray]):
+        """``(search, vectors_by_id, score_transform)`` of a query: the index's, or with a
+        ``creativity`` (``--creativity``) the blend with Track2Vec (:mod:`.creativity`).
+
+        ``seeds`` maps seed keys to vectors; the negative keys (files outside the library)
+        join the vectors."""
+        index = self.index()
+        outside = {key: vector for key, vector in seeds.items() if key < 0}
+        if creativity is None:
+            return index.search(), index.vectors_by_id(outside), index.score_transform()
+        from .creativity import blended_space
+
+        return blended_space(
+            index,
+            creativity,
+            outside,
+            lib=self.lib,
+            track2vec_base=self.track2vec_base,
+            log=self.log,
+        )
+
+    def similar(self, seed: Seed, n: int, *, creativity: float | None = None) -> list[Neighbour]:
+        """The ``n`` items nearest to ``seed`` (itself left out), closest first."""
+        from deejai_model.lists import playlists
+
+        search, vectors, transform = self.space(creativity, {seed.key: seed.vector})
+        return playlists.similar(
+            search, vectors[seed.key], n=n, exclude=[seed.key], score_transform=transform
+        )
+
+    def journey_ids(
+        self, seeds: list[Seed], n_per_leg: int, *, creativity: float | None = None
+    ) -> list[int]:
+        """Keys of a journey through ``seeds`` (waypoints) with ``n_per_leg`` tracks per leg."""
+        from deejai_model.lists import playlists
+
+        search, vectors, transform = self.space(creativity, {s.key: s.vector for s in seeds})
+        return list(
+            playlists.journey(
+                search,
+                vectors,
+                waypoints=[s.key for s in seeds],
+                n_per_leg=n_per_leg,
+                near_duplicate=self.settings.near_duplicate,
+                score_transform=transform,
+            )
+        )
+
+    def playlist_ids(
+        self,
+        seeds: list[Seed],
+        n: int,
+        *,
+        lookback: int = 3,
+        noise: float = 0.0,
+        rng_seed: int | None = None,
+        creativity: float | None = None,
+    ) -> list[int]:
+        """Keys of the ``n`` tracks that continue a playlist of ``seeds`` (seeds not included).
+
+        Raises
+        ------
+        UserError
+            When ``lookback`` or ``noise`` is negative.
+        """
+        import numpy as np
+
+        if lookback < 0 or noise < 0:
+            raise UserError(f"deejai: --lookback and --noise must be >= 0, not {lookback}, {noise}")
+
+        from deejai_model.lists import playlists
+
+        search, vectors, transform = self.space(creativity, {s.key: s.vector for s in seeds})
+        return list(
+            playlists.continue_playlist(
+                search,
+                vectors,
+                seeds=[s.key for s in seeds],
+                n=n,
+                lookback=lookback,
+                noise=noise,
+                rng=np.random.default_rng(rng_seed),
+                near_duplicate=self.settings.near_duplicate,
+                score_transform=transform,
+            )
+        )
+
+    def dj_session(self, *, lookback: int, noise: float, ahead: int) -> DjSession:
+        """A :class:`deejai_model.lists.dj.DjSession` over the index (the web DJ, the radio)."""
+        from deejai_model.lists.dj import DjSession
+
+        index = self.index()
+        return DjSession(
+            index.search(),
+            index.vectors_by_id(),
+            lookback=lookback,
+            noise=noise,
+            ahead=ahead,
+            near_duplicate=self.settings.near_duplicate,
+            score_transform=index.score_transform(),
+        )
+
+    def items_by_id(self, ids: Iterable[int]) -> list[Item]:
+        """Items for ``ids``, in order: library items, and the (unstored) items of seed files
+        from outside the library (negative ids); ids of neither are left out."""
+        out = []
+        for item_id in map(int, ids):
+            if item_id < 0:
+                item = self._outside_items.get(item_id)
+            else:
+                item = self.lib.get_item(item_id)
+            if item is not None:
+                out.append(item)
+        return out
