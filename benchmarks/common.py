@@ -1,7 +1,17 @@
-"""Shared pieces of the benchmarks: the labelled corpus, retrieval metrics, caching, measuring.
+"""Shared pieces of the benchmarks: where the corpus and the cache are, the labelled corpus,
+the shipped bundles by short name, slice vectors from the shipped Embedder, retrieval metrics,
+caching, measuring.
 
 Run the benchmarks from the repository root as modules (``python -m benchmarks.quality``),
 so that both ``benchmarks`` and ``deejai_model`` import without installing anything.
+
+Locations come from the environment, as the tests' (``tests/corpus.py``) do:
+
+``DEEJAI_CORPUS``
+    the corpus folder holding ``labels.tsv`` (default ``~/.cache/deejai-corpus``, where
+    ``../shared/corpus/fetch.sh`` builds it);
+``DEEJAI_BENCH_CACHE``
+    the folder of the benchmarks' caches (default ``~/.cache/deejai-bench``).
 """
 
 from __future__ import annotations
@@ -9,16 +19,37 @@ from __future__ import annotations
 import csv
 import os
 import resource
+import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-DEFAULT_LABELS = "/work/corpus/labels.tsv"
-DEFAULT_CACHE = "/work/cache"
+from deejai_model.ears.shipped import BUNDLES_DIR, DEFAULT_BUNDLE, manifest_model_id
+from deejai_model.files import replaced_atomically
+
+#: The corpus folder: ``$DEEJAI_CORPUS``, else where ``../shared/corpus/fetch.sh`` puts it.
+CORPUS_DIR = Path(os.environ.get("DEEJAI_CORPUS") or Path.home() / ".cache" / "deejai-corpus")
+#: The labels file of the corpus (``path<TAB>group<TAB>seconds``, header row).
+DEFAULT_LABELS = str(CORPUS_DIR / "labels.tsv")
+#: The benchmarks' caches (slice vectors, peers' analyses): ``$DEEJAI_BENCH_CACHE`` or default.
+DEFAULT_CACHE = os.environ.get("DEEJAI_BENCH_CACHE") or str(Path.home() / ".cache" / "deejai-bench")
+
+#: Short names of the shipped bundles (folders of ``deejai_model/ears/bundles``).
+MODELS = {
+    "default": DEFAULT_BUNDLE,
+    "mtt": "musicnn_mtt",
+    "msd": "musicnn_msd",
+    "light": "musicnn_fused_light",
+}
+
+
+def log(message: str) -> None:
+    """Progress on stderr (stdout is the Markdown report)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -41,7 +72,7 @@ class Track:
 
 
 def read_labels(path: str | os.PathLike = DEFAULT_LABELS, limit: int | None = None) -> list[Track]:
-    """Read a ``path<TAB>group<TAB>seconds`` file with a header line.
+    """Read a ``path<TAB>group<TAB>seconds`` file with a header line (default: the corpus').
 
     Parameters
     ----------
@@ -58,7 +89,10 @@ def read_labels(path: str | os.PathLike = DEFAULT_LABELS, limit: int | None = No
     """
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
-    tracks = [Track(r["path"], r["group"], float(r["seconds"])) for r in rows]
+    folder = Path(path).resolve().parent
+    tracks = [
+        Track(str(folder / r["path"]), r["group"], float(r["seconds"])) for r in rows
+    ]  # a relative path is relative to the labels file (an absolute one stays as it is)
     if limit is None or limit >= len(tracks):
         return tracks
     by_group: dict[str, list[Track]] = {}
@@ -71,6 +105,84 @@ def read_labels(path: str | os.PathLike = DEFAULT_LABELS, limit: int | None = No
             if queue and len(picked) < limit:
                 picked.append(queue.pop(0))
     return picked
+
+
+# --------------------------------------------------------------------------- slice vectors
+
+
+def bundle_dir(model: str) -> Path:
+    """Bundle folder of a short name (:data:`MODELS`: ``default``, ``mtt``, ...) or a path."""
+    return BUNDLES_DIR / MODELS[model] if model in MODELS else Path(model)
+
+
+def bundle_key(model: str) -> str:
+    """``<name>@<version>:<sha12>`` of a model, read from its manifest alone (no TensorFlow)."""
+    return manifest_model_id(bundle_dir(model))
+
+
+def slice_vectors(
+    tracks: Sequence[Track], model: str, k: int, cache_dir: str | os.PathLike, workers: int = 2
+) -> tuple[list[np.ndarray | None], list[np.ndarray | None], list[str]]:
+    """Per-slice vectors of every track as the plugin computes them, cached per (model, K).
+
+    Runs the shipped ``Embedder(load_bundle(...), max_slices=k, workers=workers).embed_paths``
+    on the tracks missing from ``<cache_dir>/ours_<model id>_K<k>.npz`` (saved every 40 tracks).
+
+    Returns
+    -------
+    (vectors, starts, failures)
+        ``vectors[i]``: ``(n_slices, dim)`` float32, or None when track ``i`` failed;
+        ``starts[i]``: ``(n_slices, 1)`` slice start times in seconds; failures as
+        ``"path: reason"`` lines.
+    """
+    name = f"ours_{bundle_key(model)}_K{k or 'all'}"
+    path = cache_file(cache_dir, name)
+    vectors: dict[str, np.ndarray | None] = {}
+    starts: dict[str, np.ndarray | None] = {}
+    errors: dict[str, str] = {}
+    if path.exists():
+        paths, arrays, meta = load_ragged(path)
+        vectors = dict(zip(paths, arrays, strict=True))
+        _, start_arrays, _ = load_ragged(cache_file(cache_dir, name + "_starts"))
+        starts = dict(zip(paths, start_arrays, strict=True))
+        errors = dict(zip(paths, [str(e) for e in meta["errors"]], strict=True))
+    todo = [t.path for t in tracks if t.path not in vectors]
+    if todo:
+        from deejai_model.ears.bundle import load_bundle
+        from deejai_model.ears.embed import Embedder
+
+        log(f"embedding {len(todo)} tracks with {model}, K={k or 'all'}")
+        embedder = Embedder(load_bundle(bundle_dir(model)), max_slices=k, workers=workers)
+        for done, (track_path, result) in enumerate(embedder.embed_paths(todo), 1):
+            if isinstance(result, Exception):
+                vectors[track_path], starts[track_path] = None, None
+                errors[track_path] = str(result)
+                log(f"failed: {result}")
+            else:
+                vectors[track_path] = result.vectors
+                starts[track_path] = result.starts.reshape(-1, 1)
+                errors[track_path] = ""
+            if done % 40 == 0 or done == len(todo):
+                keys = list(vectors)
+                save_ragged(
+                    path,
+                    keys,
+                    [vectors[p] for p in keys],
+                    errors=np.array([errors[p] for p in keys]),
+                )
+                save_ragged(
+                    cache_file(cache_dir, name + "_starts"), keys, [starts[p] for p in keys]
+                )
+                log(f"{model} K={k or 'all'}: {done}/{len(todo)}")
+    keys = list(vectors)
+    out_vectors = align(tracks, keys, [vectors[p] for p in keys])
+    out_starts = align(tracks, keys, [starts[p] for p in keys])
+    failed = [
+        f"{t.path}: {errors.get(t.path, 'missing')}"
+        for t, v in zip(tracks, out_vectors, strict=True)
+        if v is None
+    ]
+    return out_vectors, out_starts, failed
 
 
 # --------------------------------------------------------------------------- distances
@@ -209,16 +321,15 @@ def save_ragged(
     counts = [b.shape[0] for b in blocks]
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     data = np.concatenate(blocks).astype(np.float32) if blocks else np.zeros((0, dim), np.float32)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(
-        tmp,
-        data=data,
-        offsets=offsets,
-        paths=np.array([str(p) for p in paths]),
-        ok=np.array([a is not None for a in arrays]),
-        **{k: np.asarray(v) for k, v in meta.items()},
-    )
-    os.replace(tmp, path)
+    with replaced_atomically(str(path), suffix=".npz") as tmp:
+        np.savez(
+            tmp,
+            data=data,
+            offsets=offsets,
+            paths=np.array([str(p) for p in paths]),
+            ok=np.array([a is not None for a in arrays]),
+            **{k: np.asarray(v) for k, v in meta.items()},
+        )
 
 
 def load_ragged(path: Path) -> tuple[list[str], list[np.ndarray | None], dict[str, np.ndarray]]:
@@ -237,6 +348,57 @@ def align(
     """Reorder cached arrays to ``tracks`` (missing paths become None)."""
     by_path = dict(zip(paths, arrays, strict=True))
     return [by_path.get(t.path) for t in tracks]
+
+
+def cached_per_track(
+    tracks: Sequence[Track],
+    cache_dir: str,
+    name: str,
+    analyse: Callable[[str], np.ndarray],
+) -> tuple[list[np.ndarray | None], list[str]]:
+    """Run ``analyse`` on every track not yet in ``<cache>/<name>.npz``; return arrays, failures.
+
+    A failure is any exception, ``BaseException`` included (bliss's Rust panics), except
+    ``KeyboardInterrupt`` and ``SystemExit``. Failures are cached too, and retried on the
+    next run.
+    """
+    path = cache_file(cache_dir, name)
+    known: dict[str, np.ndarray | None] = {}
+    errors: dict[str, str] = {}
+    if path.exists():
+        paths, arrays, meta = load_ragged(path)
+        known = dict(zip(paths, arrays, strict=True))
+        errors = dict(
+            zip(paths, [str(e) for e in meta.get("errors", [""] * len(paths))], strict=True)
+        )
+    todo = [t for t in tracks if known.get(t.path) is None]
+    for number, track in enumerate(todo, 1):
+        try:
+            value = np.atleast_2d(np.asarray(analyse(track.path), dtype=np.float32))
+            known[track.path] = value
+            errors[track.path] = ""
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: B036 - pyo3 PanicException is a BaseException
+            known[track.path] = None
+            errors[track.path] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+            log(f"{name}: {track.path}: {errors[track.path]}")
+        if number % 20 == 0 or number == len(todo):
+            keys = list(known)
+            save_ragged(
+                path,
+                keys,
+                [known[k] for k in keys],
+                errors=np.array([errors.get(k, "") for k in keys]),
+            )
+            log(f"{name}: {number}/{len(todo)} analysed")
+    arrays = align(tracks, list(known), list(known.values()))
+    failed = [
+        f"{t.path}: {errors.get(t.path, 'missing')}"
+        for t, a in zip(tracks, arrays, strict=True)
+        if a is None
+    ]
+    return arrays, failed
 
 
 # --------------------------------------------------------------------------- measuring

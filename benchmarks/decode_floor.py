@@ -1,9 +1,9 @@
 """What decoding alone costs: whole-file decode vs K excerpts found by seeking.
 
-usage: python benchmarks/decode_floor.py [--labels /work/corpus/labels.tsv] [--limit N]
-                                         [--workers 1,2] [--repeat 1] [--rate 16000]
+usage: python -m benchmarks.decode_floor [--labels LABELS.tsv] [--limit N]
+                                      [--workers 1,2] [--repeat 1] [--rate 16000]
 
-Decodes the tracks listed in ``labels.tsv`` (``path<TAB>group<TAB>seconds``, header row; a
+Decodes the tracks listed in ``labels.tsv`` (default: the corpus of ``$DEEJAI_CORPUS``; a
 spread of ``--limit`` of them, every group represented) to mono float32 at ``--rate`` with
 :mod:`deejai_model.ears.audio`, either whole (:func:`decode`) or as K musicnn-sized excerpts
 (:func:`decode_excerpts` with :meth:`FrontEnd.excerpt_starts`), in 1 and 2 worker processes,
@@ -14,7 +14,6 @@ and prints a markdown table of wall seconds per track and per minute of audio (b
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 import time
@@ -23,21 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import DEFAULT_LABELS, read_labels  # noqa: E402
 from deejai_model.ears import audio  # noqa: E402
 from deejai_model.ears.frontend import FrontEnd  # noqa: E402
 from deejai_model.errors import AudioError  # noqa: E402
-
-
-def read_labels(path: Path, limit: int) -> list[str]:
-    """Return up to ``limit`` paths from a labels file, spread evenly over its rows."""
-    with open(path, newline="") as handle:
-        rows = [r for r in csv.reader(handle, delimiter="\t") if r and r[0] != "path"]
-    rows.sort(key=lambda r: (r[1] if len(r) > 1 else "", r[0]))
-    if limit and limit < len(rows):
-        step = len(rows) / limit
-        rows = [rows[int(i * step)] for i in range(limit)]
-    base = path.parent
-    return [str(Path(r[0]) if Path(r[0]).is_absolute() else base / r[0]) for r in rows]
 
 
 def plain_pyav(path: str, rate: int) -> None:
@@ -90,7 +78,7 @@ def run(paths: list[str], way: str, k: int, rate: int, workers: int) -> tuple[fl
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--labels", type=Path, default=Path("/work/corpus/labels.tsv"))
+    parser.add_argument("--labels", type=Path, default=Path(DEFAULT_LABELS))
     parser.add_argument("--limit", type=int, default=40, help="tracks (0: all)")
     parser.add_argument("--workers", default="1,2", help="comma-separated process counts")
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell; the best counts")
@@ -100,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     if not opts.labels.exists():
         print(f"{opts.labels}: no such labels file (build the corpus first)", file=sys.stderr)
         return 2
-    paths = read_labels(opts.labels, opts.limit)
+    paths = [t.path for t in read_labels(opts.labels, opts.limit or None)]
     workers = [int(w) for w in opts.workers.split(",")]
     ways = [
         ("plain PyAV, whole file (reference)", "plain", 0),

@@ -3,28 +3,27 @@
 The default bundle (``deejai_model/ears/bundles/musicnn_fused``) hears every slice with several
 networks side by side; the plugin pools each network's block on its own and joins them
 (``deejai_model.vectors.pooling.Pooler.parts``). This embeds the corpora with the shipped bundle
-itself
-(its LiteRT runtime, cached in ``--cache`` like :mod:`benchmarks.quality`'s slices), splits its
-slice vectors into the blocks, and evaluates every fusion of one or more blocks, each block
-adapted, pooled (mean+std), centred and scaled on its own (the plugin's pipeline), beside the
-previous default (musicnn MTT alone) and the peers:
+itself (its LiteRT runtime, cached in ``--cache`` like :mod:`benchmarks.quality`'s slices) and
+evaluates the plugin's shipped variant (:func:`benchmarks.variants.plugin_default`: the
+bundle's blocks pooled by the shipped pooler) beside every fusion of fewer of its blocks (each
+pooled the same way, as a bundle of those networks would be), the previous default (musicnn
+MTT alone) and the peers:
 
 - by corpus, dP@5 paired against the previous default with bootstrap intervals;
 - leave-one-game-out over all games: for each game, the fusion with the best P@5 on the other
   games, scored on that game;
 - P@5 per game.
 
-Usage, from the repository root::
+Usage, from the repository root (corpus and cache from the environment, see
+:mod:`benchmarks.common`)::
 
-    nice python -m benchmarks.default_quality \\
-        --labels /work/corpus/dev/labels.tsv,/work/corpus/val/labels.tsv --cache /work/cache
+    nice python -m benchmarks.default_quality --labels dev/labels.tsv,val/labels.tsv
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,56 +33,36 @@ import numpy as np
 if __package__ in (None, ""):  # run as a file (python benchmarks/x.py): import from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import DEFAULT_CACHE, markdown_table, read_labels  # noqa: E402
-from benchmarks.quality import (  # noqa: E402
-    LOGO_COLUMNS,
-    OursGrid,
-    corpus_rows,
+from benchmarks.common import (  # noqa: E402
+    DEFAULT_CACHE,
+    DEFAULT_LABELS,
+    bundle_dir,
     log,
-    logo,
-    paired_ci,
-    peer_result,
-    variant_name,
+    markdown_table,
+    read_labels,
 )
+from benchmarks.quality import peer_result  # noqa: E402
+from benchmarks.report import LOGO_COLUMNS, corpus_rows, logo, paired_ci  # noqa: E402
+from benchmarks.variants import OursGrid, plugin_default, variant_name  # noqa: E402
+from deejai_model.ears.manifest import read_manifest  # noqa: E402
 
-#: The plugin's pipeline after the slices: library adaptation + mean/std, centred, no CSLS.
-PIPELINE = ("trackda-meanstd", "centre", "none")
 PREVIOUS_DEFAULT = "mtt"
 """The default before issue 14 (musicnn MTT alone, same pipeline)."""
 
 
-def block_names(manifest: dict) -> list[str]:
+def block_names(manifest) -> list[str]:
     """Names of a fused bundle's blocks: ``fused.`` and their prefixes without the ``_``."""
-    return [
-        "fused." + part["prefix"].rstrip("_") for part in manifest["architecture_params"]["parts"]
-    ]
-
-
-class BlockGrid(OursGrid):
-    """:class:`OursGrid` whose models include the blocks of a fused bundle's slice vectors and
-    ``+``-joined fusions of any models (each pooled on its own, then joined)."""
-
-    def unit_vectors(self, model, k, how_pool, how_norm, slices=None):
-        if "+" in model and slices is None:
-            parts = [
-                super(BlockGrid, self).unit_vectors(m, k, how_pool, how_norm)
-                for m in model.split("+")
-            ]
-            return np.concatenate(parts, axis=1) / np.sqrt(len(parts))
-        return super().unit_vectors(model, k, how_pool, how_norm, slices)
-
-    def valid(self, model, k):
-        return np.logical_and.reduce([super(BlockGrid, self).valid(m, k) for m in model.split("+")])
+    return ["fused." + part["prefix"].rstrip("_") for part in manifest.architecture_params["parts"]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--labels", required=True, help="comma-separated labels.tsv files")
+    parser.add_argument("--labels", default=DEFAULT_LABELS, help="comma-separated labels.tsv files")
     parser.add_argument("--cache", default=DEFAULT_CACHE)
-    parser.add_argument("--k", type=int, default=8)
     parser.add_argument("--peers", default="bliss,musly")
     args = parser.parse_args(argv)
-    from deejai_model.ears.bundle import default_bundle_path
+    shipped = plugin_default()
+    model, k, pipeline = shipped[0], shipped[1], shipped[2:]
 
     tracks, corpora = [], []
     for labels_file in args.labels.split(","):
@@ -91,39 +70,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         tracks += more
         corpora += [Path(labels_file).resolve().parent.name] * len(more)
     groups = [t.group for t in tracks]
-    bundle = default_bundle_path()
-    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
-    dims = [part["dim"] for part in manifest["architecture_params"]["parts"]]
+    bundle = bundle_dir(model)
+    manifest = read_manifest(bundle)
+    dims = manifest.parts
     names = block_names(manifest)
 
-    grid = BlockGrid(tracks, args.cache, [PREVIOUS_DEFAULT, str(bundle)], [args.k])
-    whole = grid.slices[str(bundle), args.k]
+    grid = OursGrid(tracks, args.cache, [PREVIOUS_DEFAULT, model], [k])
+    whole = grid.slices[model, k]
     edges = np.cumsum([0, *dims])
     for name, lo, hi in zip(names, edges[:-1], edges[1:], strict=True):
-        grid.slices[name, args.k] = [None if s is None else s[:, lo:hi] for s in whole]
-        grid.starts[name, args.k] = grid.starts[str(bundle), args.k]
-        grid.failed[name, args.k] = grid.failed[str(bundle), args.k]
-    grid.models = []  # no implicit "fused" of everything: fusions are named
-
-    fusions = [
-        "+".join(c) for r in range(1, len(names) + 1) for c in itertools.combinations(names, r)
-    ]
-    for fusion in fusions:  # a fusion's failures are its blocks' (all the bundle's)
-        grid.failed[fusion, args.k] = grid.failed[str(bundle), args.k]
-    variants = [(PREVIOUS_DEFAULT, args.k, *PIPELINE)] + [(f, args.k, *PIPELINE) for f in fusions]
+        blocks = [None if s is None else s[:, lo:hi] for s in whole]
+        grid.add_model(name, k, blocks, grid.starts[model, k], grid.failed[model, k])
+    fusions = ["+".join(c) for r in range(1, len(names)) for c in itertools.combinations(names, r)]
+    variants = [(PREVIOUS_DEFAULT, k, *pipeline)] + [(f, k, *pipeline) for f in fusions]
+    variants.append(shipped)  # every block: what the plugin does with the bundle
     log(f"evaluating {len(variants)} variants")
     results = {v: grid.result(v) for v in variants}
     base = results[variants[0]]
     default = results[variants[-1]]  # every block: what the plugin does with the bundle
     base.name = f"previous default: {variant_name(variants[0])}"
-    default.name = f"**shipped default** ({manifest['name']}: {variants[-1][0]})"
+    default.name = f"**shipped default** ({manifest.name}: {'+'.join(names)})"
     for v in variants[1:-1]:
         results[v].name = variant_name(v)
     rows_results = [base, default] + [results[v] for v in variants[1:-1]]
     peers = [peer_result(p, tracks, args.cache) for p in args.peers.split(",") if p]
 
     out = [
-        f"{len(tracks)} tracks, {len(set(groups))} games ({args.labels}); K={args.k}; "
+        f"{len(tracks)} tracks, {len(set(groups))} games ({args.labels}); K={k}; "
         f"blocks of {bundle.name}: "
         + ", ".join(f"{n} ({d})" for n, d in zip(names, dims, strict=True)),
         "\n### By corpus, paired against the previous default\n",

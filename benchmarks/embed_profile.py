@@ -6,7 +6,7 @@ measured, not guessed. Prints a Markdown table.
 
 Usage, from the repository root::
 
-    nice python -m benchmarks.embed_profile --labels /work/corpus/val/labels.tsv --limit 26
+    nice python -m benchmarks.embed_profile --limit 26
 """
 
 from __future__ import annotations
@@ -21,15 +21,16 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import markdown_table, read_labels  # noqa: E402
-from benchmarks.quality import bundle_dir  # noqa: E402
+from benchmarks.common import DEFAULT_LABELS, bundle_dir, markdown_table, read_labels  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--labels", required=True)
+    parser.add_argument("--labels", default=DEFAULT_LABELS)
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--model", default="mtt")
+    parser.add_argument(
+        "--model", default="default", help="short name (benchmarks.common.MODELS) or path"
+    )
     parser.add_argument("--k", type=int, default=8)
     args = parser.parse_args(argv)
     from deejai_model.ears import audio

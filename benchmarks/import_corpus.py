@@ -5,7 +5,9 @@ import with the plugin's auto-embed, then asks `similar` for every labelled trac
 plugin's own command and prints P@1 / P@5 of same-game neighbours. Beside it, in the same run,
 the same import without the plugin (the floor: what beets itself costs).
 
-    python -m benchmarks.import_corpus [--labels ~/.cache/deejai-corpus/labels.tsv] [--limit N]
+    python -m benchmarks.import_corpus [--labels LABELS.tsv] [--limit N]
+
+(default labels: the corpus of ``$DEEJAI_CORPUS``, see :mod:`benchmarks.common`).
 """
 
 from __future__ import annotations
@@ -21,22 +23,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_LABELS = Path.home() / ".cache" / "deejai-corpus" / "labels.tsv"
+if __package__ in (None, ""):  # run as a file (python benchmarks/x.py): import from the repo root
+    sys.path.insert(0, str(ROOT))
 
-
-def read_labels(path: Path, limit: int | None) -> list[tuple[str, str]]:
-    """``(path, group)`` rows of ``labels.tsv``; with ``limit``, round-robin over groups."""
-    rows = [line.split("\t")[:2] for line in path.read_text().splitlines()[1:] if line.strip()]
-    if limit:
-        by_group: dict[str, list] = {}
-        for row in rows:
-            by_group.setdefault(row[1], []).append(row)
-        rows = []
-        while len(rows) < limit and any(by_group.values()):
-            for group in sorted(by_group):
-                if by_group[group] and len(rows) < limit:
-                    rows.append(by_group[group].pop(0))
-    return [(p, g) for p, g in rows]
+from benchmarks.common import DEFAULT_LABELS, read_labels  # noqa: E402
 
 
 def beet(home: Path, *args: str) -> tuple[float, str]:
@@ -69,12 +59,9 @@ def main() -> None:
     parser.add_argument("--labels", type=Path, default=DEFAULT_LABELS)
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
-    rows = read_labels(args.labels, args.limit)
-    seconds = sum(
-        float(line.split("\t")[2])
-        for line in args.labels.read_text().splitlines()[1:]
-        if line.split("\t")[0] in {p for p, _ in rows}
-    )
+    tracks = read_labels(args.labels, args.limit)
+    rows = [(t.path, t.group) for t in tracks]
+    seconds = sum(t.seconds for t in tracks)
     with tempfile.TemporaryDirectory(prefix="deejai-import-") as tmp:
         music = Path(tmp) / "music"
         for i, (path, group) in enumerate(rows):

@@ -1,6 +1,6 @@
 """Does beat alignment apply, and does it line the beats up? Measured on real joins.
 
-usage: python -m benchmarks.mix_beats [--labels /work/corpus/dev/labels.tsv,...] [--pairs 40]
+usage: python -m benchmarks.mix_beats [--labels LABELS.tsv,...] [--pairs 40]
                                       [--crossfade 6]
 
 Makes ``--pairs`` joins per corpus: consecutive tracks of one group (a set of one game) and
@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import markdown_table, read_labels  # noqa: E402
+from benchmarks.common import DEFAULT_LABELS, markdown_table, read_labels  # noqa: E402
 from deejai_model.errors import AudioError  # noqa: E402
 from deejai_model.mix.beats import (  # noqa: E402
     LISTEN_SECONDS,
@@ -71,9 +71,7 @@ def joins(labels: str, pairs: int) -> list[tuple[str, str, str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--labels", default="/work/corpus/dev/labels.tsv,/work/corpus/val/labels.tsv"
-    )
+    parser.add_argument("--labels", default=DEFAULT_LABELS, help="comma-separated labels.tsv files")
     parser.add_argument("--pairs", type=int, default=40)
     parser.add_argument("--crossfade", type=float, default=6.0)
     args = parser.parse_args()

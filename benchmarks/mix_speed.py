@@ -1,6 +1,6 @@
 """What rendering a mix costs, beside only decoding the same inputs.
 
-usage: python -m benchmarks.mix_speed [--labels /work/corpus/dev/labels.tsv] [--minutes 60]
+usage: python -m benchmarks.mix_speed [--labels LABELS.tsv] [--minutes 60]
                                       [--formats mp3,flac] [--crossfade 6] [--generated]
 
 Takes tracks from the labelled corpus (round robin over its groups, so every game is heard)
@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import loadavg, markdown_table, read_labels  # noqa: E402
+from benchmarks.common import DEFAULT_LABELS, loadavg, markdown_table, read_labels  # noqa: E402
 
 RATE = 44100
 
@@ -111,7 +111,7 @@ def measure(phase: str, inputs: list[str], out: str, crossfade: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--labels", default="/work/corpus/dev/labels.tsv")
+    parser.add_argument("--labels", default=DEFAULT_LABELS)
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--formats", default="mp3,flac")
     parser.add_argument("--crossfade", type=float, default=6.0)

@@ -11,7 +11,7 @@ drift hits both alike).
 
 Usage, from the repository root (needs TensorFlow for the full network's export)::
 
-    nice python -m benchmarks.network_speed --labels /work/corpus/val/labels.tsv --tracks 8
+    nice python -m benchmarks.network_speed --tracks 8
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,34 @@ import numpy as np
 if __package__ in (None, ""):  # run as a file (python benchmarks/x.py): import from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import markdown_table, read_labels  # noqa: E402
-from benchmarks.litert_int8 import cpu_ms_per_slice, mel_slices  # noqa: E402
-from benchmarks.quality import bundle_dir, log  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    DEFAULT_LABELS,
+    bundle_dir,
+    log,
+    markdown_table,
+    read_labels,
+)
+
+
+def mel_slices(paths: list[str], directory: Path, k: int = 8) -> np.ndarray:
+    """``(n, frames, bands)`` float32 network inputs of ``paths`` (K slices each), cut by the
+    shipped Embedder's own front end."""
+    from deejai_model.ears.bundle import load_bundle
+    from deejai_model.ears.embed import Embedder
+
+    embedder = Embedder(load_bundle(directory), max_slices=k, workers=1)
+    return np.concatenate([embedder.prepare(p).batch for p in paths]).astype(np.float32)
+
+
+def cpu_ms_per_slice(path: Path, slices: np.ndarray, threads: int, batch: int) -> float:
+    """CPU milliseconds per slice of LiteRtRunner over ``slices`` (after one warm-up call)."""
+    from deejai_model.ears.runtime import LiteRtRunner
+
+    runner = LiteRtRunner(path, batch_size=batch, threads=threads)
+    runner.run(slices[:batch])
+    start = time.process_time()
+    runner.run(slices)
+    return 1000.0 * (time.process_time() - start) / len(slices)
 
 
 def multiply_adds(model: Any) -> float:
@@ -52,13 +78,15 @@ def multiply_adds(model: Any) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--labels", required=True)
-    parser.add_argument("--models", default="mtt,msd,default", help="mtt, msd, default or a path")
+    parser.add_argument("--labels", default=DEFAULT_LABELS)
+    parser.add_argument(
+        "--models", default="mtt,msd,default", help="short names (benchmarks.common.MODELS), paths"
+    )
     parser.add_argument("--tracks", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
 
-    from deejai_model.ears.bundle import default_bundle_path, load_bundle
+    from deejai_model.ears.bundle import load_bundle
     from deejai_model.ears.runtime import LiteRtRunner, export_litert, pruned_network
 
     tracks = read_labels(args.labels)
@@ -67,9 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models.split(","):
-            directory = default_bundle_path() if model == "default" else bundle_dir(model)
+            directory = bundle_dir(model)
             bundle = load_bundle(directory, runtime="keras")
-            slices = mel_slices(paths, str(directory))
+            slices = mel_slices(paths, directory)
             full_path = Path(tmp) / f"{directory.name}_full.tflite"
             export_litert(bundle.model, bundle.manifest.output, full_path)
             networks = {

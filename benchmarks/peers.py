@@ -10,21 +10,20 @@ README does), Musly "timbre" analyses whole files and normalises distances by mu
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from benchmarks.common import (
     Track,
-    align,
     cache_file,
+    cached_per_track,
     cosine_distances,
     euclidean_distances,
-    load_ragged,
-    save_ragged,
+    log,
     zscore,
 )
+from deejai_model.files import replaced_atomically
 
 LOGMEL_RATE = 22050
 LOGMEL_FFT = 2048
@@ -181,58 +180,6 @@ def speccy_random_analyse(model, frontend, path: str, max_slices: int = 16) -> n
 # --------------------------------------------------------------------------- whole libraries
 
 
-def _cached_per_track(
-    tracks: Sequence[Track],
-    cache_dir: str,
-    name: str,
-    analyse: Callable[[str], np.ndarray],
-    log: Callable[[str], None],
-) -> tuple[list[np.ndarray | None], list[str]]:
-    """Run ``analyse`` on every track not yet in ``<cache>/<name>.npz``; return arrays, failures.
-
-    A failure is any exception, ``BaseException`` included (bliss's Rust panics), except
-    ``KeyboardInterrupt`` and ``SystemExit``. Failures are cached too, and retried on the
-    next run.
-    """
-    path = cache_file(cache_dir, name)
-    known: dict[str, np.ndarray | None] = {}
-    errors: dict[str, str] = {}
-    if path.exists():
-        paths, arrays, meta = load_ragged(path)
-        known = dict(zip(paths, arrays, strict=True))
-        errors = dict(
-            zip(paths, [str(e) for e in meta.get("errors", [""] * len(paths))], strict=True)
-        )
-    todo = [t for t in tracks if known.get(t.path) is None]
-    for number, track in enumerate(todo, 1):
-        try:
-            value = np.atleast_2d(np.asarray(analyse(track.path), dtype=np.float32))
-            known[track.path] = value
-            errors[track.path] = ""
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as exc:  # noqa: B036 - pyo3 PanicException is a BaseException
-            known[track.path] = None
-            errors[track.path] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-            log(f"{name}: {track.path}: {errors[track.path]}")
-        if number % 20 == 0 or number == len(todo):
-            keys = list(known)
-            save_ragged(
-                path,
-                keys,
-                [known[k] for k in keys],
-                errors=np.array([errors.get(k, "") for k in keys]),
-            )
-            log(f"{name}: {number}/{len(todo)} analysed")
-    arrays = align(tracks, list(known), list(known.values()))
-    failed = [
-        f"{t.path}: {errors.get(t.path, 'missing')}"
-        for t, a in zip(tracks, arrays, strict=True)
-        if a is None
-    ]
-    return arrays, failed
-
-
 def _stack(arrays: Sequence[np.ndarray | None], dim: int) -> tuple[np.ndarray, np.ndarray]:
     valid = np.array([a is not None for a in arrays])
     x = np.zeros((len(arrays), dim))
@@ -242,26 +189,22 @@ def _stack(arrays: Sequence[np.ndarray | None], dim: int) -> tuple[np.ndarray, n
     return x, valid
 
 
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def bliss_library(tracks: Sequence[Track], cache_dir: str, log=_log):
+def bliss_library(tracks: Sequence[Track], cache_dir: str):
     """bliss: (euclidean distance matrix, valid mask, failures)."""
-    arrays, failed = _cached_per_track(tracks, cache_dir, "bliss", bliss_analyse, log)
+    arrays, failed = cached_per_track(tracks, cache_dir, "bliss", bliss_analyse)
     x, valid = _stack(arrays, 23)
     return euclidean_distances(x), valid, failed
 
 
-def logmel_library(tracks: Sequence[Track], cache_dir: str, log=_log):
+def logmel_library(tracks: Sequence[Track], cache_dir: str):
     """Log-mel mean+std, z-scored over the library, cosine: (distances, valid, failures)."""
-    arrays, failed = _cached_per_track(tracks, cache_dir, "logmel96", logmel_analyse, log)
+    arrays, failed = cached_per_track(tracks, cache_dir, "logmel96", logmel_analyse)
     x, valid = _stack(arrays, 2 * LOGMEL_MELS)
     x[valid] = zscore(x[valid])
     return cosine_distances(x), valid, failed
 
 
-def speccy_random_library(tracks: Sequence[Track], cache_dir: str, max_slices: int = 16, log=_log):
+def speccy_random_library(tracks: Sequence[Track], cache_dir: str, max_slices: int = 16):
     """Random-weights Speccy, mean of slice vectors, centred, cosine.
 
     Returns (distances, valid, failures).
@@ -269,12 +212,11 @@ def speccy_random_library(tracks: Sequence[Track], cache_dir: str, max_slices: i
     model = speccy_random_model()
     frontend = speccy_frontend()
     name = f"speccy-random_K{max_slices or 'all'}"
-    arrays, failed = _cached_per_track(
+    arrays, failed = cached_per_track(
         tracks,
         cache_dir,
         name,
         lambda p: speccy_random_analyse(model, frontend, p, max_slices),
-        log,
     )
     dim = next(a.shape[1] for a in arrays if a is not None)
     x, valid = _stack(arrays, dim)
@@ -282,7 +224,7 @@ def speccy_random_library(tracks: Sequence[Track], cache_dir: str, max_slices: i
     return cosine_distances(x), valid, failed
 
 
-def musly_library(tracks: Sequence[Track], cache_dir: str, method: str = "timbre", log=_log):
+def musly_library(tracks: Sequence[Track], cache_dir: str, method: str = "timbre"):
     """Musly, whole files: (distance matrix, valid mask, failures), the matrix cached."""
     path = cache_file(cache_dir, f"musly-{method}_{len(tracks)}")
     keys = np.array([t.path for t in tracks])
@@ -306,11 +248,12 @@ def musly_library(tracks: Sequence[Track], cache_dir: str, method: str = "timbre
             log(f"musly: {number}/{len(tracks)} analysed")
     distances = musly_distances(jukebox, models)
     valid = np.array([m is not None for m in models])
-    np.savez(
-        path,
-        distances=distances,
-        valid=valid,
-        paths=keys,
-        failed=np.array(failed if failed else [], dtype=str),
-    )
+    with replaced_atomically(str(path), suffix=".npz") as tmp:
+        np.savez(
+            tmp,
+            distances=distances,
+            valid=valid,
+            paths=keys,
+            failed=np.array(failed if failed else [], dtype=str),
+        )
     return distances, valid, failed

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _manifest() -> dict:
-    from deejai_model.ears.bundle import default_bundle_path
+    from deejai_model.ears.shipped import default_bundle_path
 
     return json.loads((default_bundle_path() / "manifest.json").read_text(encoding="utf-8"))
 

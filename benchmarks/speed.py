@@ -2,8 +2,8 @@
 
 Systems: the decode floor (PyAV whole-file decode to 22.05 kHz mono; and ours' K-excerpt decode
 alone), bliss, Musly (timbre, whole files), ours (``Embedder`` end to end on the shipped
-bundle's default runtime, LiteRT, then the default mean+std pooling), ``ours-keras`` (the same on
-Keras/TensorFlow), ``ours@<bundle dir>`` (``ours`` on another bundle),
+bundle's default runtime, LiteRT, then the shipped pooler with its defaults), ``ours-keras``
+(the same on Keras/TensorFlow), ``ours@<bundle dir>`` (``ours`` on another bundle),
 and ``beet-embed`` / ``beet-embed@<bundle>`` (``beet deejai embed`` itself, in-process, on a fresh
 library of the same files imported in place without auto-embedding; afterwards the first and
 second ``beet deejai similar`` in fresh processes: the first query after an import builds the
@@ -14,7 +14,7 @@ the ``beet import``.
 
 Usage, from the repository root (on an idle machine: other load distorts every number)::
 
-    nice python -m benchmarks.speed --labels /work/corpus/labels.tsv [--limit 30] [--k 16,0]
+    nice python -m benchmarks.speed [--labels LABELS.tsv] [--limit 30] [--k 16,0]
 
 Each system runs in a fresh subprocess (``python -m benchmarks.speed --worker ...``), which
 reports wall time, CPU time (its own and that of reaped children, e.g. Musly's ffmpeg), and the
@@ -97,8 +97,9 @@ def _setup(system: str, k: int, paths: Sequence[str] = ()):
         return run
     if system == "excerpts":
         from deejai_model.ears import audio
-        from deejai_model.ears.bundle import Manifest, default_bundle_path
         from deejai_model.ears.frontend import FrontEnd
+        from deejai_model.ears.manifest import Manifest
+        from deejai_model.ears.shipped import default_bundle_path
 
         manifest_text = (default_bundle_path() / "manifest.json").read_text(encoding="utf-8")
         fe = FrontEnd.from_manifest(Manifest.from_json(manifest_text).frontend)
@@ -168,9 +169,10 @@ def _setup(system: str, k: int, paths: Sequence[str] = ()):
     if system in ("ours", "ours-keras") or system.startswith("ours@"):
         import numpy as np
 
-        from deejai_model.ears.bundle import default_bundle_path, load_bundle
+        from deejai_model.ears.bundle import load_bundle
         from deejai_model.ears.embed import Embedder
-        from deejai_model.vectors import mp3tovec
+        from deejai_model.ears.shipped import default_bundle_path
+        from deejai_model.vectors.pooling import Pooler
 
         runtime = "keras" if system == "ours-keras" else "auto"
         # ours@<bundle dir>: the same on another bundle (its default runtime)
@@ -189,7 +191,7 @@ def _setup(system: str, k: int, paths: Sequence[str] = ()):
                     failed += 1
                 else:
                     bags.append(result.vectors)
-            mp3tovec.meanstd_vectors(bags)
+            Pooler(parts=bundle.manifest.parts).fit_transform(bags)  # the plugin's default
             return failed
 
         return run
@@ -302,16 +304,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if r["system"].startswith("ours@"):
             return (
                 f"ours: Embedder K={r['k'] or 'all'} on {r['system'][len('ours@') :]}, "
-                "its default runtime, workers=2, + mean+std pooling"
+                "its default runtime, workers=2, + the shipped pooling"
             )
         return {
             "decode": "decode floor: PyAV whole file, 22.05 kHz mono",
             "excerpts": f"decode floor: ours' K={r['k'] or 'all'} excerpts (PyAV seek)",
             "bliss": "bliss-audio Song(path).analysis",
             "musly": "Musly timbre, whole file (+ style, similarity)",
-            "ours": f"ours: Embedder K={r['k'] or 'all'}, LiteRT, workers=2, + mean+std pooling",
+            "ours": f"ours: Embedder K={r['k'] or 'all'}, LiteRT, workers=2, + the shipped pooling",
             "ours-keras": f"ours: Embedder K={r['k'] or 'all'}, Keras/TensorFlow, workers=2, "
-            "+ mean+std pooling",
+            "+ the shipped pooling",
             "beet-embed": f"ours: `beet deejai embed` (max_slices {r['k'] or 'all'}), in-process",
         }[r["system"]]
 

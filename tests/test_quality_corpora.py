@@ -1,4 +1,5 @@
-"""benchmarks.quality's by-corpus verdict: ahead beyond the paired interval, behind nowhere."""
+"""The quality benchmark: its by-corpus verdict (ahead beyond the paired interval, behind
+nowhere), and its grid of variants, whose track vectors are the shipped pooler's."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.quality import Result, corpus_rows, wins_everywhere  # noqa: E402
+from benchmarks.report import corpus_rows, wins_everywhere  # noqa: E402
+from benchmarks.variants import Result  # noqa: E402
 
 CORPORA = ["dev"] * 60 + ["val"] * 60
 
@@ -43,7 +45,7 @@ def test_corpus_rows_report_each_corpus_then_all():
 
 
 def test_slice_matching_scores_best_matching_slices():
-    from benchmarks.quality import slice_match_similarity
+    from benchmarks.variants import slice_match_similarity
 
     rng = np.random.default_rng(0)
     pool = rng.normal(size=(6, 16))
@@ -57,7 +59,7 @@ def test_slice_matching_scores_best_matching_slices():
 
 
 def test_adaptation_settings_from_the_pooling_name():
-    from benchmarks.quality import adaptation_settings
+    from benchmarks.variants import adaptation_settings
     from deejai_model.vectors import adapt
 
     assert adaptation_settings("trackda") == (adapt.DEFAULT_DIMS, adapt.DEFAULT_SHRINK)
@@ -66,8 +68,8 @@ def test_adaptation_settings_from_the_pooling_name():
 
 def cached_grid(tmp_path, slices, starts, timbre_rows=None):
     """An OursGrid over synthetic tracks, read from a cache laid out as quality.py writes it."""
-    from benchmarks.common import Track, cache_file, save_ragged
-    from benchmarks.quality import OursGrid, bundle_key
+    from benchmarks.common import Track, bundle_key, cache_file, save_ragged
+    from benchmarks.variants import OursGrid
 
     tracks = [Track(f"/music/{i}.ogg", f"game{i % 3}", 60.0) for i in range(len(slices))]
     name = f"ours_{bundle_key('mtt')}_K8"
@@ -112,10 +114,10 @@ def test_grid_levers_half_slices_and_timbre_fusion(tmp_path):
     assert np.nanmean(alone.p1) == 1.0  # the timbre rows alone separate the games
 
 
-def test_fused_halves_each_model_on_its_own(tmp_path):
-    """every2- on 'fused': each model keeps every other slice, then the two are joined."""
-    from benchmarks.common import cache_file, save_ragged
-    from benchmarks.quality import OursGrid, bundle_key
+def test_joined_models_halve_each_model_on_its_own(tmp_path):
+    """every2- on ``mtt+msd``: each model keeps every other slice, then the two are joined."""
+    from benchmarks.common import bundle_key, cache_file, save_ragged
+    from benchmarks.variants import OursGrid
 
     rng = np.random.default_rng(5)
     slices = [rng.normal(size=(8, 24)).astype(np.float32) for _ in range(12)]
@@ -126,9 +128,78 @@ def test_fused_halves_each_model_on_its_own(tmp_path):
     paths = [t.path for t in grid.tracks]
     save_ragged(cache_file(tmp_path, name), paths, other, errors=np.array([""] * 12))
     save_ragged(cache_file(tmp_path, name + "_starts"), paths, starts)
-    grid = OursGrid(grid.tracks, str(tmp_path), ["mtt", "msd", "fused"], [8])
-    fused = grid.unit_vectors("fused", 8, "every2-mean", "centre")
+    grid = OursGrid(grid.tracks, str(tmp_path), ["mtt", "msd", "mtt+msd"], [8])
+    fused = grid.unit_vectors("mtt+msd", 8, "every2-mean", "centre")
     parts = [grid.unit_vectors(m, 8, "every2-mean", "centre") for m in ("mtt", "msd")]
     assert fused.shape == (12, 34)
     assert np.allclose(fused, np.concatenate(parts, axis=1) / np.sqrt(2))
-    assert not np.allclose(fused, grid.unit_vectors("fused", 8, "mean", "centre"))
+    assert not np.allclose(fused, grid.unit_vectors("mtt+msd", 8, "mean", "centre"))
+
+
+def test_grid_vectors_are_what_the_shipped_pooler_gives_every_track(tmp_path):
+    """The grid pools through the plugin's Pooler: a library track's vector is
+    ``FittedPooler.transform`` of its slices, for every pooling the plugin can ship."""
+    from benchmarks.variants import pooler
+    from deejai_model.vectors.pooling import Pooler
+
+    rng = np.random.default_rng(7)
+    slices = [rng.normal(size=(8, 24)).astype(np.float32) for _ in range(60)]  # >= 50: adapts
+    starts = [np.arange(8.0).reshape(-1, 1) for _ in range(60)]
+    grid = cached_grid(tmp_path, slices, starts)
+    shipped = {
+        ("trackda-meanstd", "centre"): Pooler(adapt_dims=16),
+        ("meanstd", "none"): Pooler(adapt=False, center=False),
+        ("trackda-mean", "centre"): Pooler(kind="mean", adapt_dims=16),
+        ("tfidf@0.05", "centre"): Pooler(kind="tfidf", adapt=False, epsilon=0.05),
+    }
+    for (how_pool, how_norm), want in shipped.items():
+        how_pool = how_pool.replace("trackda-", "trackda16s0.3-")
+        assert pooler(how_pool, how_norm) == want
+        fitted = want.fit(slices)
+        got = grid.unit_vectors("mtt", 8, how_pool, how_norm)
+        assert got.shape == (60, fitted.dim)
+        for i in (0, 31, 59):
+            assert np.allclose(got[i], fitted.transform(slices[i]), atol=1e-6), how_pool
+
+
+def test_joined_models_are_pooled_block_by_block_like_a_fused_bundle(tmp_path):
+    """``mtt+msd`` is a fused bundle's slice vectors to the grid: ``Pooler(parts=...)``."""
+    from benchmarks.common import bundle_key, cache_file, save_ragged
+    from benchmarks.variants import OursGrid
+    from deejai_model.vectors.pooling import Pooler
+
+    rng = np.random.default_rng(11)
+    first = [rng.normal(size=(6, 24)).astype(np.float32) for _ in range(12)]
+    second = [rng.normal(size=(6, 10)).astype(np.float32) for _ in range(12)]
+    starts = [np.arange(6.0).reshape(-1, 1) for _ in range(12)]
+    grid = cached_grid(tmp_path, first, starts)
+    paths = [t.path for t in grid.tracks]
+    name = f"ours_{bundle_key('msd')}_K8"
+    save_ragged(cache_file(tmp_path, name), paths, second, errors=np.array([""] * 12))
+    save_ragged(cache_file(tmp_path, name + "_starts"), paths, starts)
+    grid = OursGrid(grid.tracks, str(tmp_path), ["mtt+msd"], [8])
+    joined = [np.concatenate(pair, axis=1) for pair in zip(first, second, strict=True)]
+    _, want = Pooler(kind="mean", adapt=False, parts=(24, 10)).fit_transform(joined)
+    assert np.allclose(grid.unit_vectors("mtt+msd", 8, "mean", "centre"), want, atol=1e-6)
+
+
+def test_the_default_variant_is_the_plugins_configuration():
+    from beetsplug.deejai.config import DEFAULTS
+    from benchmarks.variants import plugin_default, pooler
+    from deejai_model.vectors.pooling import Pooler
+
+    model, k, how_pool, how_norm, how_hub = plugin_default()
+    assert (model, k, how_hub) == ("default", DEFAULTS["max_slices"], "none")
+    assert pooler(how_pool, how_norm) == Pooler(
+        kind=DEFAULTS["pooling"], adapt=DEFAULTS["adapt"], adapt_dims=DEFAULTS["adapt_dims"]
+    )
+
+
+def test_experiments_the_pooler_cannot_express_are_refused_by_it():
+    import pytest
+
+    from benchmarks.variants import pooler
+
+    for how_pool, how_norm in [("tags", "centre"), ("every2-mean", "centre"), ("mean", "whiten")]:
+        with pytest.raises(ValueError):
+            pooler(how_pool, how_norm)
