@@ -11,6 +11,7 @@ import os
 from typing import TYPE_CHECKING
 
 from beets import config as beets_config
+from beets import util
 from beets.plugins import BeetsPlugin
 
 from .config import DEFAULTS, Settings
@@ -45,7 +46,7 @@ class DeejaiPlugin(BeetsPlugin):
         self.register_listener("before_item_moved", self.before_file_change)
         for event in FILE_EVENTS:
             self.register_listener(event, self.file_changed)
-        if self.config["auto"].get(bool):
+        if self.settings.auto:
             self.import_stages = [self.imported]
 
     # -- shared state ------------------------------------------------------------------------
@@ -76,7 +77,7 @@ class DeejaiPlugin(BeetsPlugin):
         path = os.fsdecode(lib.path) if lib.path else ":memory:"
         if path == ":memory:":
             return beets_config.config_dir()
-        return os.path.dirname(os.path.abspath(path))
+        return os.path.dirname(os.fsdecode(util.normpath(path)))
 
     def session(self, lib: Library) -> LibrarySession:
         """A :class:`~.session.LibrarySession` on ``lib``: what every front end uses."""
@@ -121,7 +122,12 @@ class DeejaiPlugin(BeetsPlugin):
         if before is None:  # a copy or link leaves the source as it was
             before = file_mtime(source) if os.path.exists(source) else file_mtime(destination)
         self.store(lib).follow_file(
-            item.id, source, destination, before, file_mtime(destination), file_size(destination)
+            item.id,
+            source,
+            destination,
+            source_mtime=before,
+            mtime=file_mtime(destination),
+            size=file_size(destination),
         )
 
     # -- import ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from beets import util
 from beets.ui import UserError
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ def item_key(item: Item) -> str:
     from deejai_model.learn.sentences import track_key
 
     return track_key(item.mb_trackid or None, item.artist or item.albumartist, item.title) or (
-        "path:" + os.path.abspath(os.fsdecode(item.path))
+        "path:" + os.fsdecode(util.normpath(item.path))
     )
 
 

@@ -261,10 +261,6 @@ class VectorStore:
                 rows += tx.query(f"{sql} AND v.item_id IN ({marks})", (model_id, *chunk))
         return {int(r[0]): (float(r[1]), None if r[2] is None else int(r[2])) for r in rows}
 
-    def is_current(self, item_id: int, model_id: str, mtime: float) -> bool:
-        """True when the item has a row for ``model_id`` made from its file with this ``mtime``."""
-        return self.embedded_state(model_id, [item_id]).get(item_id) == float(mtime)
-
     def item_ids(self, model_id: str) -> list[int]:
         """Ids of library items with a row for ``model_id`` (of their file), ascending."""
         with self.lib.transaction() as tx:
@@ -414,6 +410,7 @@ class VectorStore:
         item_id: int,
         source: bytes,
         destination: bytes,
+        *,
         source_mtime: float,
         mtime: float,
         size: int | None,

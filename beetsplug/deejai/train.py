@@ -45,7 +45,7 @@ def catalogue_of(items) -> object:
     return Catalogue(
         CatalogueTrack(
             id=item.id,
-            path=os.path.abspath(os.fsdecode(item.path)),
+            path=os.fsdecode(util.normpath(item.path)),
             mbid=item.mb_trackid or None,
             artist=item.artist or item.albumartist or None,
             title=item.title or None,
