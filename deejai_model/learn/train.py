@@ -117,7 +117,7 @@ def fit(
     model, report = train_head(
         [slices_by_id[i] for i in ids],
         np.stack([t2v.vector(key_by_id[i]) for i in ids]),
-        head_params,
+        params=head_params,
         checkpoint_dir=checkpoint_dir,
         progress=progress,
     )
@@ -155,7 +155,7 @@ def fit_speccy(
     model, report = train_speccy(
         [mel[path_by_id[i]] for i in ids],
         np.stack([t2v.vector(key_by_id[i]) for i in ids]),
-        params,
+        params=params,
         weights=weights,
         checkpoint_dir=checkpoint_dir,
         progress=progress,
@@ -227,7 +227,8 @@ def embed_cached(paths: Sequence[str], bundle, *, cache: Path, max_slices: int =
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from deejai_model.ears.bundle import default_bundle_path, load_bundle
+    from deejai_model.ears.bundle import load_bundle
+    from deejai_model.ears.shipped import default_bundle_path
     from deejai_model.errors import BundleError
     from deejai_model.learn.head import HeadParams, save_head_bundle
     from deejai_model.learn.track2vec import Track2VecParams
@@ -296,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 warn=lambda line: print(f"deejai: {line}", file=sys.stderr),
             )
             t2v.save(output.with_name(output.name + ".track2vec"))
-            save_speccy_bundle(model, output, "1", {"report": vars(report)})
+            save_speccy_bundle(model, output, version="1", extra={"report": vars(report)})
             print(f"deejai: {report.line()}")
             print(f"deejai: wrote {output} (Speccy trained on {len(ids)} tracks)")
             return 0
