@@ -144,7 +144,7 @@ def test_more_like_this_steers_the_queue_towards_the_track(client):
 
 
 def test_the_store_gives_each_track_its_first_slices(dj):
-    store = dj.actions.store
+    store = dj.library.store
     model_id = dj.index.model_id
     heads = store.beginnings(model_id, seconds=4.0, at_most=2)
     slices = store.slices(model_id)

@@ -46,8 +46,7 @@ class DeejaiPlugin(BeetsPlugin):
         self.register_listener("before_item_moved", self.before_file_change)
         for event in FILE_EVENTS:
             self.register_listener(event, self.file_changed)
-        if self.settings.auto:
-            self.import_stages = [self.imported]
+        self.import_stages = [self.imported]  # it does nothing unless deejai.auto
 
     # -- shared state ------------------------------------------------------------------------
     @property
@@ -132,12 +131,13 @@ class DeejaiPlugin(BeetsPlugin):
 
     # -- import ------------------------------------------------------------------------------
     def imported(self, session, task) -> None:
-        """Import stage: embed the task's items (a bad file warns; the import goes on).
+        """Import stage (with ``deejai.auto``): embed the task's items (a bad file warns; the
+        import goes on).
 
         beets runs it before it copies, moves or retags the files; the rows follow those
         changes through beets' file events (:meth:`file_changed`, :meth:`after_write`).
         """
-        if self._model_failed:
+        if self._model_failed or not self.settings.auto:
             return
         from .importer import embed_items
 

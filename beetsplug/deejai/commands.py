@@ -90,6 +90,7 @@ def emit(
     session: LibrarySession,
     items: list[Item],
     opts: optparse.Values,
+    *,
     distances: Sequence[float] | None = None,
 ) -> None:
     """Print, write ``-o`` and/or play the result (the output options of a query action)."""
@@ -172,7 +173,7 @@ def run_similar(session: LibrarySession, opts: optparse.Values, query: list[str]
     found = session.similar(seed, opts.n, creativity=opts.creativity)
     items = session.items_by_id([n.id for n in found])
     by_id = {n.id: n.distance for n in found}
-    emit(session, items, opts, [by_id[item.id] for item in items])
+    emit(session, items, opts, distances=[by_id[item.id] for item in items])
 
 
 def journey_parser() -> optparse.OptionParser:
