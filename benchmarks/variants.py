@@ -480,8 +480,10 @@ class OursGrid:
             own, _, parts = self._joined(model, k)
             bags = empty_bags(own)
             fitted = pooler(how_pool.replace("slicemax", "mean"), "none", parts).fit(bags)
-            projected = [fitted.project(b) for b in bags]
-            return 1.0 - slice_match_similarity([unit_rows(b) for b in projected]), valid
+            projected = [fitted.project(b) for b in bags]  # raw slices when not adapted
+            if fitted.projection is None and not fitted.parts:
+                projected = [unit_rows(b) for b in projected]
+            return 1.0 - slice_match_similarity(projected), valid
         unit = self.unit_vectors(model, k, how_pool, how_norm)
         return reduce_hubs(unit, valid, how_hub), valid
 
