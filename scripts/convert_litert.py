@@ -32,8 +32,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deejai_model.ears.bundle import MANIFEST_FILE, file_sha256, load_bundle  # noqa: E402
+from deejai_model.ears.bundle import load_bundle  # noqa: E402
 from deejai_model.ears.frontend import FrontEnd  # noqa: E402
+from deejai_model.ears.manifest import MANIFEST_FILE, file_sha256  # noqa: E402
 from deejai_model.ears.runtime import (  # noqa: E402
     LITERT_KIND,
     LiteRtRunner,

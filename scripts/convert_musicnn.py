@@ -35,8 +35,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deejai_model.ears.bundle import load_bundle, save_bundle  # noqa: E402
+from deejai_model.ears.bundle import load_bundle  # noqa: E402
 from deejai_model.ears.networks import musicnn, vgg  # noqa: E402
+from deejai_model.ears.weights import save_bundle  # noqa: E402
 
 WHEEL = "musicnn==0.1.0"
 WHEEL_URL = "https://pypi.org/project/musicnn/0.1.0/"
@@ -162,7 +163,7 @@ def network_description(model_name: str, embedding: str) -> dict:
 
 
 def convert(
-    model_name: str, out_dir: Path, wheel_dir: Path | None, embedding: str | None = None
+    model_name: str, out_dir: Path, *, wheel_dir: Path | None, embedding: str | None = None
 ) -> None:
     base_name, dataset, labels_attr = MODELS[model_name]
     net = network_description(
@@ -254,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{', '.join(VGG_DIMS)} (default pool5)",
     )
     args = parser.parse_args(argv)
-    convert(args.model, args.out_dir, args.wheel_dir, args.embedding)
+    convert(args.model, args.out_dir, wheel_dir=args.wheel_dir, embedding=args.embedding)
 
 
 if __name__ == "__main__":

@@ -26,9 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deejai_model.ears.bundle import load_bundle, read_npz, save_bundle  # noqa: E402
+from deejai_model.ears.bundle import load_bundle  # noqa: E402
 from deejai_model.ears.networks.fused import build_fused  # noqa: E402
-from deejai_model.ears.networks.pruning import assign_weights  # noqa: E402
+from deejai_model.ears.weights import assign_weights, read_npz, save_bundle  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,13 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deejai_model.ears.bundle import (
-    Manifest,
-    default_bundle_path,
-    load_bundle,
-    save_bundle,
-    write_npz,
-)
+from deejai_model.ears.bundle import load_bundle
+from deejai_model.ears.manifest import Manifest
+from deejai_model.ears.shipped import default_bundle_path
+from deejai_model.ears.weights import save_bundle, write_npz
 from deejai_model.errors import BundleError
 
 BUNDLES = Path(__file__).resolve().parents[1] / "deejai_model" / "ears" / "bundles"
@@ -98,8 +95,9 @@ def test_import_is_cheap_and_loading_is_quiet():
         import sys
         import numpy as np
         import deejai_model.ears.bundle as b, deejai_model.ears.networks.musicnn
+        from deejai_model.ears.shipped import default_bundle_path
         assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules
-        bundle = b.load_bundle(b.default_bundle_path(), batch_size=1)
+        bundle = b.load_bundle(default_bundle_path(), batch_size=1)
         print(bundle.embed(np.zeros((1, 187, 96), np.float32)).shape, bundle.dim)
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "KERAS"))}
@@ -148,7 +146,7 @@ def test_shipped_bundle_embeds(shipped):
     # different audio, different vectors
     assert np.abs(out[0] - out[1]).max() > 1e-2
     # every call, padded or not, ran the one compiled function traced once
-    assert shipped._function("penultimate").experimental_get_tracing_count() == 1
+    assert shipped.runner._compiled().experimental_get_tracing_count() == 1
 
 
 def test_shipped_bundle_taggram(shipped):
@@ -231,7 +229,7 @@ def test_manifest_json_round_trip():
 
 
 def test_save_load_round_trip_gives_identical_outputs(tmp_path):
-    from deejai_model.ears.bundle import Bundle
+    from deejai_model.ears.loaded_bundle import Bundle
 
     model = tiny_model(seed=1)
     manifest = save_bundle(
@@ -246,7 +244,7 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path):
     assert loaded.manifest == manifest
 
     batch = slices(5, (24, 16), seed=2)
-    original = Bundle(tmp_path, manifest, model, batch_size=3)
+    original = Bundle(tmp_path, manifest, model=model, batch_size=3)
     for output in ("penultimate", "taggram"):
         expected = original.predict(batch, output=output)
         assert np.array_equal(loaded.predict(batch, output=output), expected)

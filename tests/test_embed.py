@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from audio_fixtures import chord, clicks, noise_bursts, write_audio
 
-from deejai_model.ears.bundle import default_bundle_path, load_bundle
+from deejai_model.ears.bundle import load_bundle
 from deejai_model.ears.embed import Embedder, TrackSlices
+from deejai_model.ears.shipped import default_bundle_path
 from deejai_model.errors import AudioError, SilentAudioError, UndecodableAudioError
 
 SR = 22050

@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 from audio_fixtures import chord, music, write_audio
 
-from deejai_model.ears.bundle import BundleError, Manifest, load_bundle, read_npz
+from deejai_model.ears.bundle import load_bundle
 from deejai_model.ears.embed import Embedder
+from deejai_model.ears.manifest import Manifest
+from deejai_model.ears.weights import read_npz
+from deejai_model.errors import BundleError
 
 BUNDLES = Path(__file__).resolve().parents[1] / "deejai_model" / "ears" / "bundles"
 SR = 22050
@@ -35,8 +38,9 @@ def _vectors(bundle, songs) -> np.ndarray:
 def test_fused_vectors_are_the_networks_side_by_side(songs):
     """MTT and MSD blocks equal those bundles' own vectors; the VGG block equals the VGG
     network built alone from the fused bundle's weights."""
-    from deejai_model.ears.networks.pruning import assign_weights, unprefixed
+    from deejai_model.ears.networks.pruning import unprefixed
     from deejai_model.ears.networks.vgg import build_vgg
+    from deejai_model.ears.weights import assign_weights
 
     fused = load_bundle(BUNDLES / "musicnn_fused")
     assert fused.runtime == "litert" and fused.dim == 912

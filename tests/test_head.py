@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from deejai_model.ears.bundle import load_bundle
+from deejai_model.ears.head_bundle import HeadBundle
 from deejai_model.errors import BundleError
-from deejai_model.learn.head import HeadBundle, HeadParams, save_head_bundle, train_head
+from deejai_model.learn.head import HeadParams, save_head_bundle, train_head
 
 BASE_DIM, T2V_DIM, GROUPS, PER_GROUP, SLICES = 200, 16, 4, 12, 6
 #: A 200-d base (musicnn MTT's penultimate), as the heads here are trained on.
@@ -40,7 +41,9 @@ def learnable(seed: int = 0):
 def trained(tmp_path_factory):
     slices, targets, _ = learnable()
     folder = tmp_path_factory.mktemp("ckpt")
-    model, report = train_head(slices, targets, HeadParams(epochs=30, patience=8), folder)
+    model, report = train_head(
+        slices, targets, params=HeadParams(epochs=30, patience=8), checkpoint_dir=folder
+    )
     return model, report, folder
 
 
@@ -57,10 +60,14 @@ def test_checkpoint_resumes_and_a_changed_run_starts_over(trained):
     assert state["epoch"] == report.epochs
     slices, targets, _ = learnable()
     # the same data: resumes where it stopped (early stopping already reached: no more epochs)
-    _, again = train_head(slices, targets, HeadParams(epochs=30, patience=8), folder)
+    _, again = train_head(
+        slices, targets, params=HeadParams(epochs=30, patience=8), checkpoint_dir=folder
+    )
     assert again.resumed_from == report.epochs and again.epochs == report.epochs
     # other settings: not resumed
-    _, fresh = train_head(slices, targets, HeadParams(epochs=2, patience=8), folder)
+    _, fresh = train_head(
+        slices, targets, params=HeadParams(epochs=2, patience=8), checkpoint_dir=folder
+    )
     assert fresh.resumed_from == 0 and fresh.epochs == 2
 
 
@@ -132,8 +139,8 @@ def test_the_same_seed_trains_the_same_head():
     same data give the same network, whatever ran before them in the process."""
     slices, targets, _ = learnable(seed=1)
     params = HeadParams(epochs=3, patience=3)
-    first, _ = train_head(slices, targets, params)
+    first, _ = train_head(slices, targets, params=params)
     np.random.default_rng().normal(size=10)  # other work between the runs
-    second, _ = train_head(slices, targets, params)
+    second, _ = train_head(slices, targets, params=params)
     for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)

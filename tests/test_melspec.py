@@ -62,8 +62,9 @@ def test_shipped_model_hears_the_same_through_either_front_end():
     """Vectors from the numpy mel equal those from librosa's within the runtime tolerance."""
     import librosa
 
-    from deejai_model.ears.bundle import default_bundle_path, load_bundle
+    from deejai_model.ears.bundle import load_bundle
     from deejai_model.ears.embed import Embedder
+    from deejai_model.ears.shipped import default_bundle_path
 
     bundle = load_bundle(default_bundle_path())
     fe = Embedder(bundle).frontend

@@ -22,12 +22,13 @@ BUNDLE = Path(__file__).resolve().parents[1] / "deejai_model" / "ears" / "bundle
 @pytest.fixture(scope="module")
 def features_model():
     """The shipped MTT weights in a network of any input length returning every feature."""
-    from deejai_model.ears.bundle import Manifest, _assign_weights
+    from deejai_model.ears.manifest import Manifest
     from deejai_model.ears.networks.musicnn import build_musicnn
+    from deejai_model.ears.weights import load_weights
 
     manifest = Manifest.from_json((BUNDLE / "manifest.json").read_text(encoding="utf-8"))
     model = build_musicnn(**dict(manifest.architecture_params, n_frames=None, output="features"))
-    _assign_weights(model, BUNDLE / manifest.weights["file"])
+    load_weights(model, BUNDLE / manifest.weights["file"])
     return model
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from audio_fixtures import music
 
-from deejai_model.ears.bundle import load_bundle, read_npz
+from deejai_model.ears.bundle import load_bundle
 from deejai_model.ears.frontend import FrontEnd
 from deejai_model.ears.networks.musicnn import build_musicnn
 from deejai_model.ears.networks.musicnn_prune import (
@@ -18,7 +18,7 @@ from deejai_model.ears.networks.musicnn_prune import (
     dead_filters,
     prune_musicnn,
 )
-from deejai_model.ears.networks.pruning import assign_weights
+from deejai_model.ears.weights import assign_weights, read_npz
 
 BUNDLES = Path(__file__).resolve().parents[1] / "deejai_model" / "ears" / "bundles"
 

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from audio_fixtures import chord, clicks, music, write_audio
 
-from deejai_model.ears.bundle import Manifest, default_bundle_path, file_sha256, load_bundle
+from deejai_model.ears.bundle import load_bundle
 from deejai_model.ears.embed import Embedder
+from deejai_model.ears.manifest import Manifest, file_sha256
+from deejai_model.ears.shipped import default_bundle_path
 from deejai_model.errors import BundleError
 
 BUNDLES = Path(__file__).resolve().parents[1] / "deejai_model" / "ears" / "bundles"
@@ -57,7 +59,8 @@ def test_litert_matches_keras_on_real_audio(name, songs):
 def test_embedding_a_file_never_imports_tensorflow_or_librosa(songs):
     code = f"""if True:
         import resource, sys
-        from deejai_model.ears.bundle import default_bundle_path, load_bundle
+        from deejai_model.ears.bundle import load_bundle
+        from deejai_model.ears.shipped import default_bundle_path
         from deejai_model.ears.embed import Embedder
         bundle = load_bundle(default_bundle_path())
         track = Embedder(bundle, max_slices=4).embed_path({os.fspath(songs[0])!r})
@@ -154,7 +157,7 @@ def test_runtime_manifest_validation(change, message):
 def test_saving_new_weights_drops_the_stale_litert_entry(tmp_path):
     from test_bundle import tiny_manifest, tiny_model
 
-    from deejai_model.ears.bundle import save_bundle
+    from deejai_model.ears.weights import save_bundle
 
     stale = dict(kind="litert", file="model.tflite", sha256="1" * 64, weights_sha256="2" * 64)
     written = save_bundle(tiny_model(seed=5), tiny_manifest(runtime=stale), tmp_path / "t")

@@ -22,11 +22,15 @@ def test_speccy_trains_resumes_and_saves_a_bundle(tmp_path):
     kinds = rng.normal(size=(2, 100))
     targets = np.stack([kinds[0], kinds[0], kinds[1], kinds[1]]) + 0.1 * rng.normal(size=(4, 100))
     params = HeadParams(epochs=2, patience=5, batch_size=4, learning_rate=1e-4, validation=0.25)
-    model, report = train_speccy(list(mel.values()), targets, params, checkpoint_dir=tmp_path / "c")
+    model, report = train_speccy(
+        list(mel.values()), targets, params=params, checkpoint_dir=tmp_path / "c"
+    )
     assert report.epochs == 2 and report.val_tracks == 1 and -1 <= report.val_cosine <= 1
-    _, again = train_speccy(list(mel.values()), targets, params, checkpoint_dir=tmp_path / "c")
+    _, again = train_speccy(
+        list(mel.values()), targets, params=params, checkpoint_dir=tmp_path / "c"
+    )
     assert again.resumed_from == 2  # the checkpoint: nothing left to do
-    save_speccy_bundle(model, tmp_path / "speccy", "1", {"report": "test"})
+    save_speccy_bundle(model, tmp_path / "speccy", version="1", extra={"report": "test"})
     bundle = load_bundle(tmp_path / "speccy")
     assert bundle.manifest.architecture == "speccy" and bundle.dim == 100
     first = mel[paths[0]]
@@ -34,4 +38,4 @@ def test_speccy_trains_resumes_and_saves_a_bundle(tmp_path):
         bundle.embed(first), np.asarray(model(first, training=False)), rtol=1e-4, atol=1e-4
     )
     with pytest.raises(ValueError, match="Speccy outputs 100 dimensions"):
-        train_speccy(list(mel.values()), targets[:, :16], params)
+        train_speccy(list(mel.values()), targets[:, :16], params=params)

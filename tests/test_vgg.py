@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deejai_model.ears.bundle import load_bundle, save_bundle
+from deejai_model.ears.bundle import load_bundle
+from deejai_model.ears.weights import save_bundle
 
 pytestmark = pytest.mark.slow
 

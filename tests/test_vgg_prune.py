@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from audio_fixtures import music
 
-from deejai_model.ears.bundle import load_bundle, read_npz
+from deejai_model.ears.bundle import load_bundle
 from deejai_model.ears.frontend import FrontEnd
-from deejai_model.ears.networks.pruning import assign_weights, unprefixed
+from deejai_model.ears.networks.pruning import unprefixed
 from deejai_model.ears.networks.vgg import build_vgg
 from deejai_model.ears.networks.vgg_prune import border_map, dead_filters, prune_vgg
+from deejai_model.ears.weights import assign_weights, read_npz
 
 FUSED = Path(__file__).resolve().parents[1] / "deejai_model" / "ears" / "bundles" / "musicnn_fused"
 
@@ -78,7 +79,9 @@ def test_border_map_is_the_convolution_of_constant_channels():
     conv.build(image.shape)
     conv.kernel.assign(kernel)
     want = np.asarray(conv(image))[0]
-    np.testing.assert_allclose(border_map(kernel, constants, 7, 5), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        border_map(kernel, constants, height=7, width=5), want, rtol=1e-5, atol=1e-5
+    )
 
 
 def test_the_shipped_fused_runtime_holds_the_pruned_vgg():

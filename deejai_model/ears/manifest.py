@@ -311,7 +311,8 @@ def read_manifest(bundle_dir: str | os.PathLike, *, require_sha256: bool = True)
     Raises
     ------
     BundleError
-        When the folder holds no manifest, or one that is not valid.
+        When the folder holds no manifest, or one that is not valid (the message starts with
+        the manifest's path).
     """
     path = Path(bundle_dir) / MANIFEST_FILE
     try:
@@ -320,4 +321,7 @@ def read_manifest(bundle_dir: str | os.PathLike, *, require_sha256: bool = True)
         raise BundleError(f"{bundle_dir}: no {MANIFEST_FILE} (not a bundle)") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise BundleError(f"{path}: cannot read the manifest: {exc}") from exc
-    return Manifest.from_json(text, require_sha256=require_sha256)
+    try:
+        return Manifest.from_json(text, require_sha256=require_sha256)
+    except BundleError as exc:
+        raise BundleError(f"{path}: {exc}") from exc

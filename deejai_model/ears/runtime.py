@@ -10,21 +10,25 @@ several seconds; musicnn's interpreter, arena included, adds ~0.1 GiB.
 The flatbuffer is data: operators from LiteRT's fixed built-in set, and the weights as
 constant tensors. Nothing executable is read from disk.
 
-Keras and TensorFlow stay what builds, converts and trains networks (:func:`export_litert`).
+Keras and TensorFlow stay what builds, converts and trains networks (:func:`export_litert`,
+:mod:`.keras_runner`).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from deejai_model.ears.manifest import Manifest, file_sha256
+from deejai_model.ears.quiet import filtered_stderr
+from deejai_model.ears.weights import read_npz
 from deejai_model.errors import BundleError
+from deejai_model.files import replaced_atomically
 
 # What LiteRT's C++ side prints once per process when it sets up its CPU delegate.
 _LITERT_NOISE = re.compile(r"^INFO: Created TensorFlow Lite XNNPACK delegate")
@@ -39,7 +43,8 @@ __all__ = [
 ]
 
 #: What :func:`deejai_model.ears.bundle.load_bundle` accepts as ``runtime``: ``"auto"`` runs
-#: LiteRT when the bundle ships a LiteRT model and ``ai_edge_litert`` is installed, else Keras.
+#: LiteRT when the bundle ships a LiteRT model and ``ai_edge_litert`` is installed, else Keras;
+#: the others name a runner of :data:`deejai_model.ears.bundle.RUNNERS`.
 RUNTIMES = ("auto", "keras", "litert")
 #: The manifest's ``runtime.kind`` of a LiteRT flatbuffer.
 LITERT_KIND = "litert"
@@ -79,6 +84,11 @@ class LiteRtRunner:
         If the file cannot be read as a LiteRT model of that form.
     """
 
+    #: The registry key (:data:`deejai_model.ears.bundle.RUNNERS`).
+    name = LITERT_KIND
+    #: Slices per call when the caller names no batch size.
+    default_batch_size = LITERT_BATCH_SIZE
+
     def __init__(
         self,
         path: str | os.PathLike,
@@ -86,8 +96,6 @@ class LiteRtRunner:
         threads: int | None = None,
     ):
         from ai_edge_litert.interpreter import Interpreter
-
-        from deejai_model.ears.bundle import filtered_stderr
 
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, not {batch_size}")
@@ -116,6 +124,54 @@ class LiteRtRunner:
         self.input_shape: tuple[int, ...] = tuple(int(d) for d in inputs[0]["shape"][1:])
         self.width = int(outputs[0]["shape"][-1])
         self._lock = threading.Lock()  # an interpreter runs one call at a time
+
+    @classmethod
+    def load(
+        cls,
+        path: Path,
+        manifest: Manifest,
+        *,
+        batch_size: int,
+        device: str | None = None,
+        threads: int | None = None,
+    ) -> LiteRtRunner:
+        """Check a bundle's LiteRT model against its manifest and load it.
+
+        ``device`` is TensorFlow's and ignored here (LiteRT runs on the CPU).
+
+        Raises
+        ------
+        BundleError
+            When the bundle has no LiteRT model, LiteRT is not installed, or the model is
+            missing, not the manifest's (SHA-256), converted from other weights, or not
+            ``dim`` wide.
+        """
+        runtime = manifest.runtime
+        if runtime is None:
+            raise BundleError(f"{path}: the bundle has no LiteRT model (manifest runtime)")
+        if not litert_available():
+            raise BundleError(f"{path}: LiteRT is not installed (pip install ai-edge-litert)")
+        model_path = path / runtime["file"]
+        if not model_path.is_file():
+            raise BundleError(f"{path}: LiteRT model {runtime['file']} is missing")
+        digest = file_sha256(model_path)
+        if digest != runtime["sha256"]:
+            raise BundleError(
+                f"{model_path}: sha256 {digest} does not match the manifest's "
+                f"{runtime['sha256']} (corrupt or replaced model)"
+            )
+        if runtime["weights_sha256"] != manifest.weights["sha256"]:
+            raise BundleError(
+                f"{model_path}: converted from other weights than {manifest.weights['file']} "
+                f"(convert again with scripts/convert_litert.py)"
+            )
+        runner = cls(model_path, batch_size=batch_size, threads=threads)
+        if runner.width != manifest.dim:
+            raise BundleError(
+                f"{model_path}: output has {runner.width} values, the manifest's dim is "
+                f"{manifest.dim}"
+            )
+        return runner
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Run the network on ``(n, *input_shape)`` slices; returns ``(n, width)`` float32."""
@@ -156,11 +212,8 @@ def export_litert(
     outputs = model.output
     single = outputs[output] if isinstance(outputs, dict) else outputs
     network = keras.Model(model.inputs, single, name=f"{model.name}_{output}")
-    path = Path(path)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        staged = Path(tmp) / path.name
-        network.export(os.fspath(staged), format="litert", verbose=False, **converter_settings)
-        os.replace(staged, path)
+    with replaced_atomically(os.fspath(path), suffix=".tflite") as staged:
+        network.export(staged, format="litert", verbose=False, **converter_settings)
 
 
 def pruned_network(bundle: Any) -> Any:
@@ -173,14 +226,13 @@ def pruned_network(bundle: Any) -> Any:
 
     Parameters
     ----------
-    bundle : deejai_model.ears.bundle.Bundle
+    bundle : deejai_model.ears.loaded_bundle.Bundle
         A loaded bundle (any runtime).
 
     Returns
     -------
     keras.Model
     """
-    from deejai_model.ears.bundle import read_npz
     from deejai_model.ears.networks.fused import PRUNERS, build_fused, prune
 
     manifest = bundle.manifest

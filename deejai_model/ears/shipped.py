@@ -50,3 +50,8 @@ def bundle_by_id(model_id: str) -> Path | None:
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return None
+
+
+def default_bundle_path() -> Path:
+    """The bundle that ships as the default ears (``musicnn_fused``: MTT, MSD and VGG)."""
+    return BUNDLES_DIR / DEFAULT_BUNDLE

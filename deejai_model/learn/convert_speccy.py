@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from deejai_model.ears.bundle import file_sha256, save_bundle
+from deejai_model.ears.manifest import file_sha256
 from deejai_model.ears.networks.speccy import WEIGHTED_LAYERS, build_speccy, speccy_manifest
+from deejai_model.ears.weights import save_bundle
 from deejai_model.errors import BundleError
 
 __all__ = ["convert_speccy", "load_keras2_weights"]
@@ -159,7 +160,7 @@ def convert_speccy(
     """
     model = build_speccy()
     load_keras2_weights(model, h5_path)
-    manifest = speccy_manifest(name, version, license, source)
+    manifest = speccy_manifest(name, version, license=license, source=source)
     provenance = (
         "# Provenance\n\n"
         f"Converted from the Keras-2 HDF5 file `{Path(h5_path).name}` "

@@ -5,10 +5,10 @@ cosine loss (:func:`train_head`), on tracks split into training and held-out val
 with early stopping and a checkpoint after every epoch (an interrupted run resumes from it).
 The result is a normal bundle (:func:`save_head_bundle`): ``architecture: "head"`` and a
 ``base`` entry naming the base bundle's model id and path.
-:func:`deejai_model.ears.bundle.load_bundle`
-returns a :class:`HeadBundle` for it, which embeds audio as ``head(base(slices))`` and applies
-the head alone to stored base slice vectors (:meth:`HeadBundle.apply`), so a library embedded
-with the base model switches without decoding anything again.
+:func:`deejai_model.ears.bundle.load_bundle` returns a
+:class:`deejai_model.ears.head_bundle.HeadBundle` for it, which embeds audio as
+``head(base(slices))`` and applies the head alone to stored base slice vectors, so a library
+embedded with the base model switches without decoding anything again.
 
 Reported as Deej-A.I. did: the mean validation cosine of the model beside that of the best
 constant vector (upstream: 0.70 against 0.52).
@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,162 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from deejai_model.ears.bundle import Bundle, Manifest, save_bundle
-from deejai_model.files import make_public
+from deejai_model.ears.keras_runner import import_tensorflow
+from deejai_model.ears.loaded_bundle import Bundle
+from deejai_model.ears.manifest import Manifest
+from deejai_model.ears.weights import read_npz, save_bundle, write_npz
+from deejai_model.files import replaced_atomically
 
 ARCHITECTURE = "head"
-
-
-class HeadNetwork:
-    """The head's inference in numpy, from its weights (no TensorFlow, whatever runs the base).
-
-    Standardise with the stored mean and variance, Dense + ReLU, Dense (Dropout is training
-    only): the same arithmetic as :func:`deejai_model.ears.networks.head.build_head` at inference.
-
-    Parameters
-    ----------
-    arrays : mapping of str to np.ndarray
-        The bundle's weights by Keras variable path (``head_norm/moving_mean`` (input_dim,),
-        ``head_norm/moving_variance`` (input_dim,), ``head_hidden/kernel`` (input_dim,
-        hidden), ``head_hidden/bias`` (hidden,), ``head_out/kernel`` (hidden, dim),
-        ``head_out/bias`` (dim,)).
-    """
-
-    def __init__(self, arrays: dict[str, np.ndarray]):
-        from deejai_model.ears.networks.head import NORM_EPSILON
-
-        try:
-            mean = arrays["head_norm/moving_mean"]
-            variance = arrays["head_norm/moving_variance"]
-            self.hidden_kernel = arrays["head_hidden/kernel"].astype(np.float32)
-            self.hidden_bias = arrays["head_hidden/bias"].astype(np.float32)
-            self.out_kernel = arrays["head_out/kernel"].astype(np.float32)
-            self.out_bias = arrays["head_out/bias"].astype(np.float32)
-        except KeyError as exc:
-            raise ValueError(f"head weights lack {exc.args[0]}") from None
-        self.mean = mean.astype(np.float32)
-        self.scale = (1.0 / np.sqrt(variance.astype(np.float64) + NORM_EPSILON)).astype(np.float32)
-        n_in, hidden = self.hidden_kernel.shape
-        if self.mean.shape != (n_in,) or self.scale.shape != (n_in,):
-            raise ValueError(f"head_norm has {self.mean.shape}, the hidden kernel {n_in} inputs")
-        if self.out_kernel.shape[0] != hidden or self.hidden_bias.shape != (hidden,):
-            raise ValueError(f"head layers do not fit: hidden {hidden}, {self.out_kernel.shape}")
-        if self.out_bias.shape != self.out_kernel.shape[1:]:
-            raise ValueError(f"head_out/bias {self.out_bias.shape} does not fit the kernel")
-
-    @property
-    def input_dim(self) -> int:
-        """Width of the base slice vectors it takes."""
-        return int(self.hidden_kernel.shape[0])
-
-    @property
-    def dim(self) -> int:
-        """Width of the vectors it returns."""
-        return int(self.out_kernel.shape[1])
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        """Head vectors, shape (n, dim) float32, of base slice vectors ``x`` (n, input_dim)."""
-        hidden = ((x - self.mean) * self.scale) @ self.hidden_kernel + self.hidden_bias
-        np.maximum(hidden, 0.0, out=hidden)
-        return (hidden @ self.out_kernel + self.out_bias).astype(np.float32, copy=False)
-
-
-class _HeadRunner:
-    """What :meth:`Bundle.predict` runs for a head bundle's output: head(base(slices))."""
-
-    def __init__(self, network: HeadNetwork, base: Bundle):
-        self.network = network
-        self.base = base
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return self.base.input_shape
-
-    def run(self, batch: np.ndarray) -> np.ndarray:
-        return self.network(self.base.embed(batch))
-
-
-class HeadBundle(Bundle):
-    """A head bundle, loaded with its base bundle (use
-    :func:`deejai_model.ears.bundle.load_bundle`).
-
-    :meth:`embed` takes the base model's input (front-end slices) and returns head vectors;
-    :meth:`apply` takes base slice vectors.  Vectors record the head's own :attr:`model_id`.
-    The head runs in numpy (:class:`HeadNetwork`), so a base on LiteRT never loads TensorFlow;
-    :attr:`model` still builds the Keras head for whoever asks for it.
-    """
-
-    def __init__(self, path: Path, manifest: Manifest, network: HeadNetwork, base: Bundle, **kw):
-        super().__init__(path, manifest, runner=_HeadRunner(network, base), **kw)
-        self.network = network
-        self.base = base
-
-    @property
-    def runtime(self) -> str:
-        """What runs the base model (the head itself is numpy)."""
-        return self.base.runtime
-
-    @property
-    def vector_shape(self) -> tuple[int, ...]:
-        """One base slice vector (what :meth:`apply` takes)."""
-        return (self.network.input_dim,)
-
-    def apply(self, base_vectors: np.ndarray) -> np.ndarray:
-        """Head vectors of base slice vectors.
-
-        Parameters
-        ----------
-        base_vectors : np.ndarray, shape (n, base_dim)
-
-        Returns
-        -------
-        np.ndarray, shape (n, dim), float32
-        """
-        x = np.asarray(base_vectors, dtype=np.float32)
-        if x.ndim != 2 or x.shape[1:] != self.vector_shape:
-            raise ValueError(f"base vectors must be (n, {self.vector_shape[0]}), not {x.shape}")
-        if len(x) == 0:
-            return np.zeros((0, self.dim), np.float32)
-        return np.concatenate(
-            [self.network(x[start : start + 4096]) for start in range(0, len(x), 4096)]
-        )
-
-    def embed(self, batch: np.ndarray) -> np.ndarray:
-        """Head vectors of front-end slices: ``head(base(batch))``, shape (n, dim)."""
-        return self.apply(self.base.embed(batch))
-
-
-def resolve_base(manifest: Manifest, head_path: Path) -> Path:
-    """The base bundle directory of a head manifest: its ``base.path`` (relative to the head),
-    else the shipped bundle (the default first) whose model id matches.
-
-    Raises
-    ------
-    BundleError
-        No base bundle with the recorded model id is found.
-    """
-    from deejai_model.ears.bundle import BundleError
-    from deejai_model.ears.shipped import BUNDLES_DIR, bundle_by_id, manifest_model_id
-
-    base = manifest.base or {}
-    want = base.get("model_id")
-    looked = []
-    if base.get("path"):
-        candidate = (head_path / base["path"]).resolve()
-        looked.append(str(candidate))
-        try:
-            if manifest_model_id(candidate) == want:
-                return candidate
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-    shipped = bundle_by_id(want) if isinstance(want, str) else None
-    if shipped is not None:
-        return shipped
-    looked.append(str(BUNDLES_DIR))
-    raise BundleError(f"{head_path}: base model {want} not found (looked in {', '.join(looked)})")
-
-
-# --------------------------------------------------------------------------- training
 
 
 @dataclass(frozen=True)
@@ -267,24 +118,16 @@ def _set_weights(model: Any, arrays: dict[str, np.ndarray]) -> None:
 
 def _save_checkpoint(folder: Path, name: str, model: Any, state: dict) -> None:
     """``<name>.npz`` (weights by variable path) then ``<name>.json`` (state), each atomically."""
-    from deejai_model.ears.bundle import write_npz
-
-    for suffix, write in (
-        (".npz", lambda p: write_npz(_weights(model), p)),
-        (".json", lambda p: Path(p).write_text(json.dumps(state), encoding="utf-8")),
-    ):
-        fd, tmp = tempfile.mkstemp(prefix=".deejai-", suffix=suffix, dir=folder)
-        os.close(fd)
-        write(tmp)
-        make_public(tmp)
-        os.replace(tmp, folder / (name + suffix))
+    with replaced_atomically(os.fspath(folder / (name + ".npz")), suffix=".npz") as tmp:
+        write_npz(_weights(model), tmp)
+    with replaced_atomically(os.fspath(folder / (name + ".json")), suffix=".json") as tmp:
+        Path(tmp).write_text(json.dumps(state), encoding="utf-8")
 
 
 def _load_checkpoint(folder: Path, name: str) -> tuple[dict[str, np.ndarray], dict] | None:
     try:
         state = json.loads((folder / (name + ".json")).read_text(encoding="utf-8"))
-        with np.load(folder / (name + ".npz"), allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+        arrays = read_npz(folder / (name + ".npz"))
     except (OSError, ValueError):
         return None
     return arrays, state
@@ -302,6 +145,7 @@ def data_fingerprint(slices: Sequence[np.ndarray], targets: np.ndarray, params: 
 def train_head(
     slices: Sequence[np.ndarray],
     targets: np.ndarray,
+    *,
     params: HeadParams | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     progress: Callable[[int, dict], None] | None = None,
@@ -331,16 +175,17 @@ def train_head(
     ValueError
         Fewer than two tracks.
     """
-    from deejai_model.ears.bundle import _import_tf
     from deejai_model.ears.networks.head import build_head
 
     params = params or HeadParams()
-    _import_tf()
+    import_tensorflow()
     import keras
 
     width = int(np.shape(slices[0])[1]) if len(slices) else 0
     keras.utils.set_random_seed(params.seed)  # before the weights are drawn: same seed, same head
-    model = build_head(width, int(np.shape(targets)[1]), params.hidden, params.dropout)
+    model = build_head(
+        width, int(np.shape(targets)[1]), hidden=params.hidden, dropout=params.dropout
+    )
 
     def standardise(x_train: np.ndarray) -> None:
         norm = model.get_layer("head_norm")
@@ -348,7 +193,13 @@ def train_head(
         norm.moving_variance.assign(x_train.var(axis=0))
 
     report = fit_to_track2vec(
-        model, slices, targets, params, checkpoint_dir, progress, prepare=standardise
+        model,
+        slices,
+        targets,
+        params=params,
+        checkpoint_dir=checkpoint_dir,
+        progress=progress,
+        prepare=standardise,
     )
     return model, report
 
@@ -357,6 +208,7 @@ def fit_to_track2vec(
     model: Any,
     inputs: Sequence[np.ndarray],
     targets: np.ndarray,
+    *,
     params: HeadParams,
     checkpoint_dir: str | os.PathLike | None = None,
     progress: Callable[[int, dict], None] | None = None,
@@ -475,22 +327,14 @@ def fit_to_track2vec(
     )
 
 
-def write_bundle_dir(model: Any, manifest: dict, directory: Path, provenance: str) -> Manifest:
-    """:func:`deejai_model.ears.bundle.save_bundle` into a temporary sibling folder, then renamed
-    into place (an existing bundle there is replaced whole, never left half-written)."""
-    import shutil
-
+def write_bundle_dir(model: Any, manifest: dict, directory: Path, *, provenance: str) -> Manifest:
+    """:func:`deejai_model.ears.weights.save_bundle` into a temporary sibling folder, then
+    renamed into place (an existing bundle there is replaced whole, never left half-written)."""
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".deejai-", dir=directory.parent))
-    try:
+    with replaced_atomically(os.fspath(directory), directory=True) as tmp:
         written = save_bundle(model, manifest, tmp, provenance=provenance)
-        make_public(tmp, directory=True)  # mkdtemp makes it private; a bundle is not
         if directory.exists():
             shutil.rmtree(directory)
-        os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return written
 
 
@@ -498,6 +342,7 @@ def save_head_bundle(
     model: Any,
     base: Bundle,
     directory: str | os.PathLike,
+    *,
     name: str = "deejai-head",
     version: str = "1",
     source: str = "trained by deejai from the user's playlists",
@@ -540,5 +385,5 @@ def save_head_bundle(
         "base": {"model_id": base.model_id, "path": base_ref},
     }
     provenance = "# Trained head\n\n```json\n" + json.dumps(extra or {}, indent=2) + "\n```\n"
-    written = write_bundle_dir(model, manifest, directory, provenance)
+    written = write_bundle_dir(model, manifest, directory, provenance=provenance)
     return written

@@ -47,11 +47,12 @@ def speccy_slices(
 def initial_speccy(weights: str | os.PathLike | None) -> Any:
     """A Speccy network: random, or with the weights of a Speccy bundle directory or of the
     original Keras-2 ``speccy_model`` file."""
-    from deejai_model.ears.bundle import _import_tf, load_bundle
+    from deejai_model.ears.bundle import load_bundle
+    from deejai_model.ears.keras_runner import import_tensorflow
     from deejai_model.ears.networks.speccy import build_speccy
     from deejai_model.learn.convert_speccy import load_keras2_weights
 
-    _import_tf()
+    import_tensorflow()
     if weights is None:
         return build_speccy()
     if Path(weights).is_dir():
@@ -69,6 +70,7 @@ def initial_speccy(weights: str | os.PathLike | None) -> Any:
 def train_speccy(
     mel_slices: Sequence[np.ndarray],
     targets: np.ndarray,
+    *,
     params: HeadParams | None = None,
     weights: str | os.PathLike | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
@@ -100,12 +102,19 @@ def train_speccy(
     params = params or HeadParams(learning_rate=1e-4, batch_size=32, patience=5)
     keras.utils.set_random_seed(params.seed)  # before a random Speccy's weights are drawn
     model = initial_speccy(weights)
-    report = fit_to_track2vec(model, mel_slices, targets, params, checkpoint_dir, progress)
+    report = fit_to_track2vec(
+        model,
+        mel_slices,
+        targets,
+        params=params,
+        checkpoint_dir=checkpoint_dir,
+        progress=progress,
+    )
     return model, report
 
 
 def save_speccy_bundle(
-    model: Any, directory: str | os.PathLike, version: str, extra: dict | None = None
+    model: Any, directory: str | os.PathLike, *, version: str, extra: dict | None = None
 ) -> Any:
     """Write a trained Speccy as a bundle (written beside, then renamed into place)."""
     import json
@@ -120,4 +129,4 @@ def save_speccy_bundle(
         source="Speccy trained by deejai from the user's playlists",
     )
     text = "# Trained Speccy\n\n```json\n" + json.dumps(extra or {}, indent=2) + "\n```\n"
-    return write_bundle_dir(model, manifest, Path(directory).resolve(), text)
+    return write_bundle_dir(model, manifest, Path(directory).resolve(), provenance=text)

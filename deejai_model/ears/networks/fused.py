@@ -14,9 +14,10 @@ parts' cosines, which is how the fusion was measured (docs/benchmarks.md, issue 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy only in annotations: the manifest checks parts without importing it
+    import numpy as np
 
 #: Part architectures and their builders (module, function).
 PART_BUILDERS = {

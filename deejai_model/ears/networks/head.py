@@ -17,7 +17,7 @@ from typing import Any
 NORM_EPSILON = 1e-6
 
 
-def build_head(input_dim: int, dim: int = 100, hidden: int = 256, dropout: float = 0.3) -> Any:
+def build_head(input_dim: int, dim: int = 100, *, hidden: int = 256, dropout: float = 0.3) -> Any:
     """Build the head network.
 
     Parameters

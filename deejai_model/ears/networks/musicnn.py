@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from deejai_model.ears.networks.layers import BN_EPSILON
+
 #: TF1 checkpoint variable scope -> Keras layer name in :func:`build_musicnn`.
 CHECKPOINT_NAMES: dict[str, str] = {
     "batch_normalization": "input_bn",
@@ -55,12 +57,9 @@ OUTPUTS = ("penultimate", "taggram", "both", "features")
 #: Keys of the dict that ``output="features"`` returns.
 FEATURES = ("penultimate", "taggram", "max_pool", "mean_pool", "pool_bn")
 
-#: Batch-norm epsilon of TF1's ``tf.layers.batch_normalization`` (Keras' default too), which
-#: musicnn's and its VGG's checkpoints were trained with.
-BN_EPSILON = 1e-3
-
 
 def build_musicnn(
+    *,
     num_filt_midend: int = 64,
     num_units_backend: int = 200,
     num_classes: int = 50,
@@ -169,7 +168,7 @@ def build_musicnn(
             name=prefix + f"midend_conv{i}",
         )(x)
         if border:
-            from deejai_model.ears.networks.pruning import add_constant_layer
+            from deejai_model.ears.networks.layers import add_constant_layer
 
             shape = (n_frames, num_filt_midend)
             x = add_constant_layer()(shape, name=prefix + "midend_border1")(x)

@@ -36,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from deejai_model.ears.networks.pruning import assign_weights, bn_scale_shift, unprefixed
+from deejai_model.ears.networks.pruning import bn_scale_shift, unprefixed
+from deejai_model.ears.weights import assign_weights
 
 #: The front-end convolutions (Keras layer names of :func:`build_musicnn`) whose dead filters
 #: are removed, each followed by the batch norm of the same prefix.

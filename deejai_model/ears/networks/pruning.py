@@ -1,8 +1,7 @@
 """What pruning a network's dead filters needs whatever the network (musicnn, VGG).
 
-Batch-norm arithmetic on stored weights, assigning derived weights to a rebuilt network, and
-the two constant layers a pruned network uses: one adding a fixed tensor (what left-out constant
-channels contribute), one putting constant channels back between live ones. See
+Batch-norm arithmetic on stored weights and assigning derived weights to a rebuilt network
+(the constant layers the rebuilt network uses are in :mod:`.layers`, beside the builders). See
 :mod:`deejai_model.ears.networks.musicnn_prune` and :mod:`deejai_model.ears.networks.vgg_prune`.
 """
 
@@ -13,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from deejai_model.ears.networks.musicnn import BN_EPSILON
+from deejai_model.ears.networks.layers import BN_EPSILON
 
 
 def bn_scale_shift(weights: Mapping[str, np.ndarray], name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -24,79 +23,6 @@ def bn_scale_shift(weights: Mapping[str, np.ndarray], name: str) -> tuple[np.nda
     )
     scale = gamma / np.sqrt(var + BN_EPSILON)
     return scale, beta - scale * mean
-
-
-def add_constant_layer() -> type:
-    """The Keras layer class that adds a fixed tensor (its ``value`` weight) to its input.
-
-    Built on first use so that importing this module does not import Keras.
-    """
-    import keras
-
-    class AddConstant(keras.layers.Layer):
-        """``x + value`` with ``value`` of shape ``shape`` (broadcast over the batch)."""
-
-        def __init__(self, shape: Any, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.value_shape = tuple(int(s) for s in shape)
-
-        def build(self, input_shape: Any) -> None:
-            self.value = self.add_weight(
-                shape=self.value_shape, initializer="zeros", trainable=False, name="value"
-            )
-
-        def call(self, x: Any) -> Any:
-            return x + self.value
-
-        def get_config(self) -> dict[str, Any]:
-            return {**super().get_config(), "shape": self.value_shape}
-
-    return AddConstant
-
-
-def restore_channels_layer() -> type:
-    """The Keras layer class that puts constant channels back between live ones.
-
-    Built on first use so that importing this module does not import Keras.
-    """
-    import keras
-    from keras import ops
-
-    class RestoreChannels(keras.layers.Layer):
-        """``(..., n_live)`` -> ``(..., n_live + n_dead)`` in the original channel order.
-
-        Parameters
-        ----------
-        dead : sequence of int
-            Positions (in the full channel order) of the constant channels.
-        n_channels : int
-            Channels of the full tensor.
-        """
-
-        def __init__(self, dead: Any, n_channels: int, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.dead = [int(i) for i in dead]
-            self.n_channels = int(n_channels)
-            live = [i for i in range(self.n_channels) if i not in set(self.dead)]
-            # the live channels first, then the constants: where each original channel now is
-            where = np.empty(self.n_channels, np.int32)
-            where[live] = np.arange(len(live))
-            where[self.dead] = len(live) + np.arange(len(self.dead))
-            self.order = where.tolist()
-
-        def build(self, input_shape: Any) -> None:
-            self.constant = self.add_weight(
-                shape=(len(self.dead),), initializer="zeros", trainable=False, name="constant"
-            )
-
-        def call(self, x: Any) -> Any:
-            constants = ops.zeros_like(x[..., :1]) + self.constant  # (b, t, n_dead)
-            return ops.take(ops.concatenate([x, constants], axis=-1), self.order, axis=-1)
-
-        def get_config(self) -> dict[str, Any]:
-            return {**super().get_config(), "dead": self.dead, "n_channels": self.n_channels}
-
-    return RestoreChannels
 
 
 def assign_weights(model: Any, values: Mapping[str, np.ndarray]) -> Any:

@@ -54,7 +54,7 @@ WEIGHTED_LAYERS = (
 """Layers holding weights, in network order, named as in the Keras-2 file."""
 
 
-def speccy_manifest(name: str, version: str, license: str, source: str) -> dict[str, Any]:
+def speccy_manifest(name: str, version: str, *, license: str, source: str) -> dict[str, Any]:
     """The manifest of a Speccy bundle (``deejai_model.ears.bundle``'s format 1; the weights' sha256
     is added when the bundle is saved)."""
     return {

@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from deejai_model.ears.networks.musicnn import BN_EPSILON
+from deejai_model.ears.networks.layers import BN_EPSILON
 
 #: The blocks' max pooling: (pool size, strides), each as (time, frequency).
 POOLS: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = (
@@ -62,6 +62,7 @@ OUTPUTS = (*EMBEDDINGS, "taggram", "all")
 
 
 def build_vgg(
+    *,
     num_filters: int = 128,
     num_classes: int = 50,
     n_mels: int = 96,
@@ -130,7 +131,7 @@ def build_vgg(
             name=prefix + f"block{i}_conv",
         )(x)
         if border:  # what the left-out constant channels add (vgg_prune.border_map)
-            from deejai_model.ears.networks.pruning import add_constant_layer
+            from deejai_model.ears.networks.layers import add_constant_layer
 
             shape = (height, width, filters)
             x = add_constant_layer()(shape, name=prefix + f"block{i}_border")(x)
@@ -139,7 +140,7 @@ def build_vgg(
         x = layers.MaxPooling2D(size, strides, padding="valid", name=prefix + f"pool{i}")(x)
         out = x
         if gone and i >= len(POOLS) - 1:  # pool4 and pool5 are outputs: constants back in
-            from deejai_model.ears.networks.pruning import restore_channels_layer
+            from deejai_model.ears.networks.layers import restore_channels_layer
 
             restore = restore_channels_layer()
             out = restore(gone, num_filters, name=prefix + f"block{i}_restore")(x)

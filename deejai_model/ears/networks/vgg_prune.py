@@ -44,7 +44,7 @@ def _constants(weights: Mapping[str, np.ndarray], i: int, idx: np.ndarray) -> np
     return scale[idx] * np.maximum(bias, 0.0) + shift[idx]
 
 
-def border_map(kernel: np.ndarray, constants: np.ndarray, height: int, width: int) -> np.ndarray:
+def border_map(kernel: np.ndarray, constants: np.ndarray, *, height: int, width: int) -> np.ndarray:
     """What constant input channels add to a 3 x 3 ``same`` convolution, position by position.
 
     Parameters
@@ -89,7 +89,10 @@ def pruned_weights(
         live = np.setdiff1d(np.arange(kernel.shape[-1]), dead[i])
         if previous_dead.size:
             out[f"block{i}_border/value"] = border_map(
-                kernel[:, :, previous_dead][..., live], previous_constants, height, width
+                kernel[:, :, previous_dead][..., live],
+                previous_constants,
+                height=height,
+                width=width,
             )
         out[f"block{i}_conv/kernel"] = kernel[:, :, previous_live][..., live]
         out[f"block{i}_conv/bias"] = out[f"block{i}_conv/bias"][live]
@@ -125,8 +128,9 @@ def prune_vgg(
         Same inputs and outputs as the full network, the same values within float32
         summation order.
     """
-    from deejai_model.ears.networks.pruning import assign_weights, unprefixed
+    from deejai_model.ears.networks.pruning import unprefixed
     from deejai_model.ears.networks.vgg import build_vgg
+    from deejai_model.ears.weights import assign_weights
 
     own = unprefixed(weights, prefix)
     n_frames = architecture_params.get("n_frames", 187)

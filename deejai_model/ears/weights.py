@@ -1,0 +1,187 @@
+"""A bundle's weights as plain data: ``weights.npz`` read, written and assigned by name.
+
+``weights.npz`` holds one array per Keras variable, keyed by the variable's path (such as
+``midend_conv1/kernel``), read with ``allow_pickle=False`` and written byte-for-byte
+reproducibly, so the same weights always hash the same (the model id, :mod:`.manifest`).
+:func:`save_bundle` writes a network and its manifest as a bundle directory.
+
+Keras is never imported here: the functions that take a model only use its variables.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deejai_model.ears.manifest import FORMAT, MANIFEST_FILE, Manifest, file_sha256
+from deejai_model.errors import BundleError
+
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+class WeightsMismatch(ValueError):
+    """The weights do not fit the network: a variable without a value, a value without a
+    variable, or a value of the wrong shape."""
+
+
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file, by name (never unpickling anything)."""
+    with np.load(path, allow_pickle=False) as npz:
+        return {key: npz[key] for key in npz.files}
+
+
+def write_npz(arrays: Mapping[str, np.ndarray], path: str | os.PathLike) -> None:
+    """Write arrays to an uncompressed ``.npz`` byte-for-byte reproducibly.
+
+    ``np.savez`` stamps the current time into the zip, so the same weights would hash
+    differently on every run; here every member has a fixed timestamp and keys are sorted.
+    """
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for key in sorted(arrays):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asarray(arrays[key], order="C"), allow_pickle=False)
+            info = zipfile.ZipInfo(key + ".npy", date_time=_ZIP_EPOCH)
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buf.getvalue())
+
+
+def variables_by_path(model: Any) -> dict[str, Any]:
+    """A Keras model's variables by path (``layer_name/variable_name``).
+
+    Raises
+    ------
+    BundleError
+        When two variables share a path (layers left to Keras' automatic names).
+    """
+    variables: dict[str, Any] = {}
+    for var in model.weights:
+        if var.path in variables:
+            raise BundleError(
+                f"the network has two variables named {var.path!r}: name its layers explicitly"
+            )
+        variables[var.path] = var
+    return variables
+
+
+def _few(names: Any, n: int = 5) -> str:
+    names = sorted(names)
+    return ", ".join(names[:n]) + (f" (+{len(names) - n} more)" if len(names) > n else "")
+
+
+def assign_weights(model: Any, values: Mapping[str, Any], *, exact: bool = False) -> Any:
+    """Assign ``values`` (arrays by variable path) to every variable of ``model``.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The network; each variable takes the value of its path, cast to its dtype.
+    values : mapping of str to array-like
+        A dict, or an open ``np.load`` file (each array read when assigned).
+    exact : bool
+        Refuse values that no variable takes too (a bundle's weights must fit exactly).
+
+    Returns
+    -------
+    keras.Model
+        ``model``.
+
+    Raises
+    ------
+    WeightsMismatch
+        When a variable has no value, a value has the wrong shape, or (``exact``) a value has
+        no variable.
+    """
+    variables = variables_by_path(model)
+    keys = set(values)
+    missing = set(variables) - keys
+    extra = keys - set(variables) if exact else set()
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {_few(missing)}")
+        if extra:
+            parts.append(f"unexpected {_few(extra)}")
+        raise WeightsMismatch("weights do not fit the network: " + "; ".join(parts))
+    for path, var in variables.items():
+        value = np.asarray(values[path])
+        if tuple(value.shape) != tuple(var.shape):
+            raise WeightsMismatch(
+                f"{path} has shape {value.shape}, the network wants {tuple(var.shape)}"
+            )
+        var.assign(value.astype(var.dtype, copy=False))
+    return model
+
+
+def load_weights(model: Any, weights_path: str | os.PathLike) -> None:
+    """Assign a bundle's ``weights.npz`` to its network, every variable exactly once.
+
+    Raises
+    ------
+    BundleError
+        When the file cannot be read (or holds pickled objects) or does not fit the network.
+    """
+    try:
+        with np.load(weights_path, allow_pickle=False) as npz:
+            assign_weights(model, npz, exact=True)
+    except WeightsMismatch as exc:
+        raise BundleError(f"{weights_path}: {exc}") from exc
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise BundleError(f"{weights_path}: cannot read weights: {exc}") from exc
+
+
+def save_bundle(
+    model: Any,
+    manifest: Manifest | Mapping[str, Any],
+    directory: str | os.PathLike,
+    *,
+    license_text: str | None = None,
+    provenance: str | None = None,
+) -> Manifest:
+    """Write a model's weights and manifest as a bundle directory.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The network, built by the manifest's architecture with its ``architecture_params``;
+        every variable is saved under its path.
+    manifest : Manifest or mapping
+        The manifest; ``weights.sha256`` is filled in (any given value is replaced) and
+        ``weights.file`` defaults to ``weights.npz``.
+    directory : str or os.PathLike
+        Created if needed; files already there with the same names are overwritten.
+    license_text, provenance : str or None
+        Written to ``LICENSE`` and ``PROVENANCE.md`` when given.
+
+    Returns
+    -------
+    Manifest
+        The manifest as written.
+    """
+    data = manifest.to_dict() if isinstance(manifest, Manifest) else dict(manifest)
+    data.setdefault("format", FORMAT)
+    data.pop("runtime", None)  # a converted model of other weights: convert again
+    weights = dict(data.get("weights") or {})
+    weights.setdefault("file", "weights.npz")
+    weights.pop("sha256", None)
+    data["weights"] = weights
+    Manifest.from_dict(data, require_sha256=False)  # validate before writing anything
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = {p: np.asarray(v.numpy()) for p, v in variables_by_path(model).items()}
+    weights_path = directory / weights["file"]
+    write_npz(arrays, weights_path)
+    weights["sha256"] = file_sha256(weights_path)
+    final = Manifest.from_dict(data)
+    (directory / MANIFEST_FILE).write_text(final.to_json(), encoding="utf-8")
+    if license_text is not None:
+        (directory / "LICENSE").write_text(license_text, encoding="utf-8")
+    if provenance is not None:
+        (directory / "PROVENANCE.md").write_text(provenance, encoding="utf-8")
+    return final
