@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import os
 import resource
+import subprocess
 import sys
 import threading
 import time
@@ -163,16 +164,8 @@ def slice_vectors(
                 starts[track_path] = result.starts.reshape(-1, 1)
                 errors[track_path] = ""
             if done % 40 == 0 or done == len(todo):
-                keys = list(vectors)
-                save_ragged(
-                    path,
-                    keys,
-                    [vectors[p] for p in keys],
-                    errors=np.array([errors[p] for p in keys]),
-                )
-                save_ragged(
-                    cache_file(cache_dir, name + "_starts"), keys, [starts[p] for p in keys]
-                )
+                save_known(path, vectors, errors)
+                save_known(cache_file(cache_dir, name + "_starts"), starts)
                 log(f"{model} K={k or 'all'}: {done}/{len(todo)}")
     keys = list(vectors)
     out_vectors = align(tracks, keys, [vectors[p] for p in keys])
@@ -332,6 +325,16 @@ def save_ragged(
         )
 
 
+def save_known(
+    path: Path, known: dict[str, np.ndarray | None], errors: dict[str, str] | None = None
+) -> None:
+    """:func:`save_ragged` of a ``{track path: array or None}`` cache, with each path's error
+    line (``""``: none) when ``errors`` is given."""
+    keys = list(known)
+    meta = {} if errors is None else {"errors": np.array([errors.get(k, "") for k in keys])}
+    save_ragged(path, keys, [known[k] for k in keys], **meta)
+
+
 def load_ragged(path: Path) -> tuple[list[str], list[np.ndarray | None], dict[str, np.ndarray]]:
     """Inverse of :func:`save_ragged`: (paths, arrays or None, other arrays)."""
     with np.load(path, allow_pickle=False) as z:
@@ -384,13 +387,7 @@ def cached_per_track(
             errors[track.path] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
             log(f"{name}: {track.path}: {errors[track.path]}")
         if number % 20 == 0 or number == len(todo):
-            keys = list(known)
-            save_ragged(
-                path,
-                keys,
-                [known[k] for k in keys],
-                errors=np.array([errors.get(k, "") for k in keys]),
-            )
+            save_known(path, known, errors)
             log(f"{name}: {number}/{len(todo)} analysed")
     arrays = align(tracks, list(known), list(known.values()))
     failed = [
@@ -402,6 +399,33 @@ def cached_per_track(
 
 
 # --------------------------------------------------------------------------- measuring
+
+#: The repository root (``beet`` subprocesses load the plugin from this checkout).
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def beet(home: str | os.PathLike, *args: str) -> tuple[float, str]:
+    """Run ``beet ARGS`` in a fresh process on the library configured in ``home``
+    (``BEETSDIR``), the plugin from this checkout.
+
+    Returns
+    -------
+    (wall seconds, stdout)
+
+    Raises
+    ------
+    RuntimeError
+        When the command fails (its stderr's end in the message).
+    """
+    env = dict(os.environ, BEETSDIR=str(home), PYTHONPATH=str(ROOT))
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "beets", *args], env=env, capture_output=True, text=True
+    )
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"beet {' '.join(args)} failed: {done.stderr[-2000:]}")
+    return wall, done.stdout
 
 
 def cpu_seconds() -> float:

@@ -42,7 +42,13 @@ from benchmarks.common import (  # noqa: E402
     read_labels,
 )
 from benchmarks.quality import peer_result  # noqa: E402
-from benchmarks.report import LOGO_COLUMNS, corpus_rows, logo, paired_ci  # noqa: E402
+from benchmarks.report import (  # noqa: E402
+    LOGO_COLUMNS,
+    corpus_rows,
+    games_helped,
+    logo,
+    paired_ci,
+)
 from benchmarks.variants import OursGrid, plugin_default, variant_name  # noqa: E402
 from deejai_model.ears.manifest import read_manifest  # noqa: E402
 
@@ -122,12 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for r in [base, default, *peers]
     ]
     out.append(markdown_table(["system"] + games, per_game))
-    helped = sum(
-        np.nanmean(default.p5[labels == g]) > np.nanmean(base.p5[labels == g]) for g in games
-    )
-    hurt = sum(
-        np.nanmean(default.p5[labels == g]) < np.nanmean(base.p5[labels == g]) for g in games
-    )
+    helped, hurt = games_helped(default, base, groups)
     out.append(
         f"\n- The shipped default against the previous one: {helped} games helped, {hurt} hurt, "
         f"of {len(games)}."

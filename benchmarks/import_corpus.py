@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,20 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):  # run as a file (python benchmarks/x.py): import from the repo root
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import DEFAULT_LABELS, read_labels  # noqa: E402
-
-
-def beet(home: Path, *args: str) -> tuple[float, str]:
-    """Run ``beet ARGS`` with ``home/config.yaml``; return (wall seconds, stdout)."""
-    env = dict(os.environ, BEETSDIR=str(home))
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "beets", *args], env=env, capture_output=True, text=True
-    )
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"beet {' '.join(args)} failed: {done.stderr[-2000:]}")
-    return wall, done.stdout
+from benchmarks.common import DEFAULT_LABELS, beet, read_labels  # noqa: E402
 
 
 def make_library(home: Path, plugin: bool) -> None:

@@ -22,15 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.common import beet
 
 
 def _manifest() -> dict:
@@ -81,17 +79,10 @@ def build_library(folder: Path, n: int, seed: int = 0) -> None:
 
 def timed(folder: Path, args: list[str], repeat: int) -> tuple[float, int]:
     """Best wall time (s) of ``beet ARGS`` over ``repeat`` runs, and its output line count."""
-    env = dict(os.environ, BEETSDIR=str(folder), PYTHONPATH=str(ROOT))
     best, lines = float("inf"), 0
     for _ in range(repeat):
-        started = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-m", "beets", *args], env=env, capture_output=True, text=True
-        )
-        elapsed = time.perf_counter() - started
-        if done.returncode != 0:
-            raise RuntimeError(f"beet {' '.join(args)} failed: {done.stderr}")
-        best, lines = min(best, elapsed), len(done.stdout.splitlines())
+        elapsed, stdout = beet(folder, *args)
+        best, lines = min(best, elapsed), len(stdout.splitlines())
     return best, lines
 
 

@@ -97,9 +97,18 @@ LEVER_COLUMNS = [
 """Header of :func:`lever_rows`' rows."""
 
 
+def games_helped(result: Result, base: Result, groups: Sequence[str]) -> tuple[int, int]:
+    """``(helped, hurt)``: games whose mean P@5 ``result`` raises / lowers against ``base``."""
+    labels = np.asarray(groups)
+    gains = [
+        np.nanmean(result.p5[labels == g]) - np.nanmean(base.p5[labels == g])
+        for g in sorted(set(groups))
+    ]
+    return sum(g > 0 for g in gains), sum(g < 0 for g in gains)
+
+
 def lever_rows(results: dict[tuple, Result], base: tuple, groups: Sequence[str]) -> list:
     """One lever changed at a time from ``base``: gains in P@1 / P@5 and games helped."""
-    labels = np.asarray(groups)
     names = sorted(set(groups))
     ref = results[base]
     rows = []
@@ -112,12 +121,7 @@ def lever_rows(results: dict[tuple, Result], base: tuple, groups: Sequence[str])
             r = results[variant]
             d1 = np.nanmean(r.p1) - np.nanmean(ref.p1)
             d5 = np.nanmean(r.p5) - np.nanmean(ref.p5)
-            helped = sum(
-                np.nanmean(r.p5[labels == g]) > np.nanmean(ref.p5[labels == g]) for g in names
-            )
-            hurt = sum(
-                np.nanmean(r.p5[labels == g]) < np.nanmean(ref.p5[labels == g]) for g in names
-            )
+            helped, hurt = games_helped(r, ref, groups)
             rows.append(
                 [
                     axes[axis],

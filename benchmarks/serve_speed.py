@@ -24,7 +24,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchmarks.query_speed import ROOT, build_library, timed
+from benchmarks.common import ROOT
+from benchmarks.query_speed import build_library, timed
 
 
 def _free_port() -> int:

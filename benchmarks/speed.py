@@ -40,6 +40,7 @@ from benchmarks.common import (  # noqa: E402
     DEFAULT_LABELS,
     Stopwatch,
     TreeMemorySampler,
+    beet,
     loadavg,
     markdown_table,
     max_rss_bytes,
@@ -64,20 +65,8 @@ def _beet_library(paths: list[str], k: int, model: str = "") -> Path:
         + "import:\n  copy: no\n  write: no\n  autotag: no\n  quiet: yes\n  singletons: yes\n",
         encoding="utf-8",
     )
-    _beet(home, "import", str(music))
+    beet(home, "import", str(music))
     return home
-
-
-def _beet(home: Path, *args: str) -> float:
-    """Run ``beet ARGS`` in a fresh process on the library at ``home``; returns wall seconds."""
-    env = dict(os.environ, BEETSDIR=str(home))
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "beets", *args], env=env, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"beet {' '.join(args)} failed: {done.stderr[-2000:]}")
-    return time.perf_counter() - start
 
 
 def _setup(system: str, k: int, paths: Sequence[str] = ()):
@@ -97,6 +86,7 @@ def _setup(system: str, k: int, paths: Sequence[str] = ()):
         return run
     if system == "excerpts":
         from deejai_model.ears import audio
+        from deejai_model.ears.excerpts import excerpt_starts
         from deejai_model.ears.frontend import FrontEnd
         from deejai_model.ears.manifest import Manifest
         from deejai_model.ears.shipped import default_bundle_path
@@ -108,8 +98,8 @@ def _setup(system: str, k: int, paths: Sequence[str] = ()):
             failed = 0
             for p in paths:
                 try:
-                    starts = fe.excerpt_starts(audio.probe_duration(p), k)
-                    audio.decode_excerpts(p, fe.sample_rate, starts, fe.slice_seconds)
+                    starts = excerpt_starts(fe, audio.probe_duration(p), k)
+                    audio.decode_excerpts(p, fe.sample_rate, starts=starts, length=fe.slice_seconds)
                 except Exception:  # noqa: BLE001 - counted
                     failed += 1
             return failed
@@ -159,9 +149,9 @@ def _setup(system: str, k: int, paths: Sequence[str] = ()):
 
         def after() -> dict:
             return {
-                "first_query": _beet(home, "deejai", "similar", "id:1", "-n", "5"),
-                "second_query": _beet(home, "deejai", "similar", "id:2", "-n", "5"),
-                "ls_query": _beet(home, "ls", "id:1"),
+                "first_query": beet(home, "deejai", "similar", "id:1", "-n", "5")[0],
+                "second_query": beet(home, "deejai", "similar", "id:2", "-n", "5")[0],
+                "ls_query": beet(home, "ls", "id:1")[0],
             }
 
         run.after = after
