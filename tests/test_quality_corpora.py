@@ -203,3 +203,36 @@ def test_experiments_the_pooler_cannot_express_are_refused_by_it():
     for how_pool, how_norm in [("tags", "centre"), ("every2-mean", "centre"), ("mean", "whiten")]:
         with pytest.raises(ValueError):
             pooler(how_pool, how_norm)
+
+
+def test_quality_report_on_two_corpora_of_real_audio(tmp_path, capsys):
+    """benchmarks.quality end to end with the shipped Embedder on generated music: joined
+    models, every other slice, and each variant's network work beside the by-corpus table."""
+    from audio_fixtures import music, write_audio
+
+    from benchmarks import quality
+
+    sr = 22050
+    labels = []
+    for corpus in ("dev", "val"):
+        folder = tmp_path / corpus
+        folder.mkdir()
+        rows = ["path\tgroup\tseconds"]
+        for i, (group, seed) in enumerate([("x", 1), ("x", 2), ("y", 3), ("y", 4)]):
+            signal = music(16.0, sr, bpm=90 if group == "x" else 150, seed=seed)
+            path = write_audio(folder / f"{corpus}{i}.wav", signal, sr)
+            rows.append(f"{path.name}\t{corpus}-{group}\t16.0")  # relative to labels.tsv
+        (folder / "labels.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        labels.append(str(folder / "labels.tsv"))
+
+    quality.main(
+        ["--labels", ",".join(labels), "--systems", "ours", "--cache", str(tmp_path / "cache")]
+        + ["--models", "mtt,mtt+msd", "--k", "4", "--pools", "meanstd,every2-meanstd"]
+        + ["--norms", "centre", "--hubs", "none"]
+    )
+    report = capsys.readouterr().out
+    assert "| 8 | 0 |" in report  # 8 queries, none failed
+    assert "## By corpus" in report and "network work" in report
+    assert "mtt+msd K4 every2-meanstd centre none" in report
+    for work in ("0.50x", "0.25x", "1.00x"):  # networks x slices heard / 8
+        assert work in report
