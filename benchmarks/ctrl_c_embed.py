@@ -145,13 +145,13 @@ def decode_trials(n: int, spread: float, rng: random.Random) -> list[tuple[str, 
     with tempfile.TemporaryDirectory(prefix="ctrlc-decode-") as tmp:
         path = str(write_audio(Path(tmp) / "long.wav", music(240.0, 44100), 44100))
         starts = [float(s) for s in range(0, 230, 5)]
-        audio.decode_excerpts(path, 16000, starts, 3.0)  # warm: imports, page cache
+        audio.decode_excerpts(path, 16000, starts=starts, length=3.0)  # warm: imports, page cache
         for _ in range(n):
             timer = threading.Timer(rng.uniform(0.0, spread), signal.raise_signal, [signal.SIGINT])
             timer.start()
             try:
                 for _ in range(10):
-                    audio.decode_excerpts(path, 16000, starts, 3.0)
+                    audio.decode_excerpts(path, 16000, starts=starts, length=3.0)
                 timer.join()
                 outcomes["lost"] += 1
             except KeyboardInterrupt as interrupt:

@@ -6,7 +6,7 @@ usage: python -m benchmarks.decode_floor [--labels LABELS.tsv] [--limit N]
 Decodes the tracks listed in ``labels.tsv`` (default: the corpus of ``$DEEJAI_CORPUS``; a
 spread of ``--limit`` of them, every group represented) to mono float32 at ``--rate`` with
 :mod:`deejai_model.ears.audio`, either whole (:func:`decode`) or as K musicnn-sized excerpts
-(:func:`decode_excerpts` with :meth:`FrontEnd.excerpt_starts`), in 1 and 2 worker processes,
+(:func:`decode_excerpts` with :func:`excerpt_starts`), in 1 and 2 worker processes,
 and prints a markdown table of wall seconds per track and per minute of audio (best of
 ``--repeat`` runs). Run it with ``nice``: it keeps every core it is given busy.
 """
@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import DEFAULT_LABELS, read_labels  # noqa: E402
 from deejai_model.ears import audio  # noqa: E402
-from deejai_model.ears.frontend import FrontEnd  # noqa: E402
+from deejai_model.ears.excerpts import excerpt_starts  # noqa: E402
+from deejai_model.ears.frontend import MUSICNN  # noqa: E402
 from deejai_model.errors import AudioError  # noqa: E402
 
 
@@ -55,9 +56,9 @@ def job(args: tuple[str, str, int, int]) -> tuple[float, str | None]:
         elif way == "plain":
             plain_pyav(path, rate)
         else:
-            fe = FrontEnd.musicnn()
-            starts = fe.excerpt_starts(duration, k)
-            audio.decode_excerpts(path, rate, starts, fe.slice_seconds)
+            fe = MUSICNN
+            starts = excerpt_starts(fe, duration, k)
+            audio.decode_excerpts(path, rate, starts=starts, length=fe.slice_seconds)
         return duration, None
     except AudioError as exc:
         return 0.0, str(exc)
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if opts.no_reference:
         ways = ways[1:]
-    fe = FrontEnd.musicnn()
+    fe = MUSICNN
     print(
         f"{len(paths)} tracks from {opts.labels}, decode to {opts.rate} Hz mono float32, "
         f"excerpts of {fe.slice_seconds:.3f} s, {os.cpu_count()} CPUs, best of {opts.repeat}"

@@ -33,9 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--k", type=int, default=8)
     args = parser.parse_args(argv)
-    from deejai_model.ears import audio
+    from deejai_model.ears.audio import AudioFile
     from deejai_model.ears.bundle import load_bundle
     from deejai_model.ears.embed import Embedder
+    from deejai_model.ears.excerpts import heard_excerpts, plan_excerpts
 
     tracks = read_labels(args.labels, args.limit)
     bundle = load_bundle(bundle_dir(args.model))
@@ -46,10 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     slices = 0
     for track in tracks:
         t0 = time.process_time()
-        duration = audio.probe_duration(track.path)
-        starts, excerpts, duration = embedder._listen(track.path, duration)
+        with AudioFile(track.path) as source:
+            starts, excerpts, duration = plan_excerpts(
+                source, fe, duration=source.duration(), max_slices=args.k
+            )
         t1 = time.process_time()
-        keep, _ = fe.heard_excerpts(excerpts)
+        keep, _ = heard_excerpts(fe, excerpts)
         batch, _ = fe.batch_from_excerpts([excerpts[i] for i in keep], duration=duration)
         t2 = time.process_time()
         bundle.embed(batch)

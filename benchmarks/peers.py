@@ -155,9 +155,9 @@ def speccy_random_model(seed: int = 0):
 
 def speccy_frontend():
     """The Speccy front end (22.05 kHz, 96 mels, 216-frame slices of 5.0 s)."""
-    from deejai_model.ears.frontend import FrontEnd
+    from deejai_model.ears.frontend import SPECCY
 
-    return FrontEnd.speccy()
+    return SPECCY
 
 
 def speccy_random_analyse(model, frontend, path: str, max_slices: int = 16) -> np.ndarray:
@@ -167,12 +167,15 @@ def speccy_random_analyse(model, frontend, path: str, max_slices: int = 16) -> n
     the whole decoded file), as our Embedder does.
     """
     from deejai_model.ears.audio import decode, decode_excerpts, probe_duration
+    from deejai_model.ears.excerpts import excerpt_starts
 
     if max_slices == 0:
         batch, _ = frontend.slices(decode(path, frontend.sample_rate))
     else:
-        starts = frontend.excerpt_starts(probe_duration(path), max_slices)
-        pieces = decode_excerpts(path, frontend.sample_rate, starts, frontend.slice_seconds)
+        starts = excerpt_starts(frontend, probe_duration(path), max_slices)
+        pieces = decode_excerpts(
+            path, frontend.sample_rate, starts=starts, length=frontend.slice_seconds
+        )
         batch, _ = frontend.batch_from_excerpts(pieces)
     return np.asarray(model.predict(batch, verbose=0, batch_size=32), dtype=np.float32)
 

@@ -36,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from deejai_model.ears.bundle import load_bundle  # noqa: E402
+from deejai_model.ears.frontend import MUSICNN  # noqa: E402
 from deejai_model.ears.networks import musicnn, vgg  # noqa: E402
 from deejai_model.ears.weights import save_bundle  # noqa: E402
 
@@ -58,14 +59,7 @@ ARCH_PARAMS = {
 }
 VGG_PARAMS = {"num_filters": 128, "num_classes": 50, "n_mels": 96, "n_frames": 187, "output": "all"}
 VGG_DIMS = {"pool5": 256, "pool5_maxmean": 256, "pool4_maxmean": 256, "pool45": 512}
-FRONTEND = {
-    "kind": "musicnn",
-    "sample_rate": 16000,
-    "n_fft": 512,
-    "hop_length": 256,
-    "n_mels": 96,
-    "slice_frames": 187,
-}
+FRONTEND = MUSICNN.to_manifest()
 
 
 def obtain_wheel(wheel_dir: Path | None, tmp: Path) -> tuple[Path, Path | None]:

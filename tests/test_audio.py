@@ -66,10 +66,11 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 def test_duration_and_full_decode(made, fmt: str, channels: int, rate: int) -> None:
     path = made(fmt, channels, rate)
     assert audio.probe_duration(path) == pytest.approx(SECONDS, abs=0.05)
-    full = audio.decode(path, 16000)
+    stats = audio.DecodeStats()
+    full = audio.decode(path, 16000, stats=stats)
     assert full.dtype == np.float32 and full.ndim == 1
     assert full.size / 16000 == pytest.approx(SECONDS, abs=0.06)
-    assert audio.last_stats.corrupt_packets == 0
+    assert stats.corrupt_packets == 0
 
 
 @pytest.mark.parametrize("channels,rate", LAYOUTS)
@@ -97,7 +98,7 @@ def test_excerpts_agree_with_full_decode(made, fmt: str, channels: int, rate: in
     full = audio.decode(path, sr)
     # in any order, one at the very start, one running 1.5 s past the end
     starts = [4.2, 0.0, 0.37, 7.05, SECONDS - 1.5]
-    excerpts = audio.decode_excerpts(path, sr, starts, length)
+    excerpts = audio.decode_excerpts(path, sr, starts=starts, length=length)
     assert len(excerpts) == len(starts)
     for start, ex in zip(starts, excerpts, strict=True):
         assert ex.shape == (n,) and ex.dtype == np.float32
@@ -133,7 +134,7 @@ def test_decode_with_offset_matches_full_decode(made, fmt: str) -> None:
 @pytest.mark.parametrize("fmt", ["wav", "mp3", "ogg"])
 def test_excerpt_past_the_end_is_zeros(made, fmt: str) -> None:
     path = made(fmt, 2, 44100)
-    inside, beyond = audio.decode_excerpts(path, 16000, [2.0, SECONDS + 30.0], 1.0)
+    inside, beyond = audio.decode_excerpts(path, 16000, starts=[2.0, SECONDS + 30.0], length=1.0)
     assert inside.size == beyond.size == 16000
     assert np.max(np.abs(inside)) > 0.05 and not np.any(beyond)
 
@@ -158,7 +159,9 @@ def test_vorbis_frames_with_late_timestamps(tmp_path: Path) -> None:
     assert len(late) > 20  # the file does exercise the case
     full = audio.decode(path, 16000)
     starts = sorted({round(t - 0.25, 3) for t in late if 0.5 < t < 17.0})[::4]
-    for start, ex in zip(starts, audio.decode_excerpts(path, 16000, starts, 1.0), strict=True):
+    for start, ex in zip(
+        starts, audio.decode_excerpts(path, 16000, starts=starts, length=1.0), strict=True
+    ):
         a = int(round(start * 16000))
         assert np.max(np.abs(ex - full[a : a + ex.size])) < 1e-4, start
 
@@ -167,7 +170,7 @@ def test_excerpts_at_other_rates(made) -> None:
     path = made("ogg", 2, 44100)
     for sr in (22050, 44100, 8000):
         full = audio.decode(path, sr)
-        (ex,) = audio.decode_excerpts(path, sr, [5.0], 2.0)
+        (ex,) = audio.decode_excerpts(path, sr, starts=[5.0], length=2.0)
         a = int(round(5.0 * sr))
         assert ex.size == 2 * sr
         np.testing.assert_allclose(ex, full[a : a + ex.size], atol=1e-4)
@@ -187,7 +190,7 @@ def test_text_file_named_mp3(tmp_path: Path) -> None:
     for call in (
         lambda: audio.decode(path, 16000),
         lambda: audio.probe_duration(path),
-        lambda: audio.decode_excerpts(path, 16000, [0.0], 1.0),
+        lambda: audio.decode_excerpts(path, 16000, starts=[0.0], length=1.0),
     ):
         with pytest.raises(UndecodableAudioError) as info:
             call()
@@ -224,7 +227,7 @@ def test_empty_wav(tmp_path: Path) -> None:
         audio.decode(path, 16000)
     _assert_one_line(info.value, path)
     with pytest.raises(EmptyAudioError):
-        audio.decode_excerpts(path, 16000, [0.0], 3.0)
+        audio.decode_excerpts(path, 16000, starts=[0.0], length=3.0)
 
 
 def test_silent_and_nearly_silent(tmp_path: Path) -> None:
@@ -233,7 +236,7 @@ def test_silent_and_nearly_silent(tmp_path: Path) -> None:
         audio.decode(silent, 16000)
     _assert_one_line(info.value, silent)
     with pytest.raises(SilentAudioError):
-        audio.decode_excerpts(silent, 16000, [0.0, 1.0], 0.5)
+        audio.decode_excerpts(silent, 16000, starts=[0.0, 1.0], length=0.5)
     quiet = write_audio(tmp_path / "quiet.wav", tone(2.0, 44100, amp=1e-3), 44100)
     assert audio.decode(quiet, 16000).size == 32000  # quiet is not silent
 
@@ -251,12 +254,13 @@ def test_corrupt_packet_is_skipped(made, tmp_path: Path) -> None:
         with av.open(str(bad)) as container:
             for _ in container.decode(audio=0):
                 pass
-    got = audio.decode(bad, 16000)
-    assert audio.last_stats.corrupt_packets >= 1
+    stats = audio.DecodeStats()
+    got = audio.decode(bad, 16000, stats=stats)
+    assert stats.corrupt_packets >= 1 and stats.messages
     assert got.size / 16000 == pytest.approx(SECONDS, abs=0.1)
     full = audio.decode(good, 16000)
     assert _corr(full[:48000], got[:48000]) > 0.999  # before the damage all is well
-    ex = audio.decode_excerpts(bad, 16000, [3.5, 9.0], 2.0)
+    ex = audio.decode_excerpts(bad, 16000, starts=[3.5, 9.0], length=2.0)
     assert _corr(ex[1], full[9 * 16000 : 11 * 16000]) > 0.99
 
 
@@ -265,10 +269,10 @@ def test_bad_arguments(made) -> None:
     with pytest.raises(ValueError):
         audio.decode(path, 0)
     with pytest.raises(ValueError):
-        audio.decode_excerpts(path, 16000, [-1.0], 1.0)
+        audio.decode_excerpts(path, 16000, starts=[-1.0], length=1.0)
     with pytest.raises(ValueError):
-        audio.decode_excerpts(path, 16000, [0.0], 0.0)
-    assert audio.decode_excerpts(path, 16000, [], 1.0) == []
+        audio.decode_excerpts(path, 16000, starts=[0.0], length=0.0)
+    assert audio.decode_excerpts(path, 16000, starts=[], length=1.0) == []
 
 
 # -- a long track ---------------------------------------------------------------------
@@ -284,15 +288,16 @@ def ten_minutes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndar
 
 @pytest.mark.slow
 def test_ten_minute_track_by_excerpts(ten_minutes) -> None:
-    from deejai_model.ears.frontend import FrontEnd
+    from deejai_model.ears.excerpts import excerpt_starts
+    from deejai_model.ears.frontend import MUSICNN
 
     path, signal = ten_minutes
     duration = audio.probe_duration(path)
     assert duration == pytest.approx(600.0, abs=0.05)
-    fe = FrontEnd.musicnn()
-    starts = fe.excerpt_starts(duration, 16)
+    fe = MUSICNN
+    starts = excerpt_starts(fe, duration, 16)
     t0 = time.perf_counter()
-    excerpts = audio.decode_excerpts(path, fe.sample_rate, starts, fe.slice_seconds)
+    excerpts = audio.decode_excerpts(path, fe.sample_rate, starts=starts, length=fe.slice_seconds)
     elapsed = time.perf_counter() - t0
     assert elapsed < 5.0  # ~0.1 s here; a generous bound for a loaded 2-core machine
     assert len(excerpts) == 16
@@ -324,11 +329,14 @@ def test_corpus_files(name: str, corrupt: bool) -> None:
     path = Path(CORPUS or "") / "music" / name
     if not path.exists():
         pytest.skip(f"{path} not in the corpus")
-    full = audio.decode(path, 16000)
-    assert (audio.last_stats.corrupt_packets >= 1) == corrupt
+    stats = audio.DecodeStats()
+    full = audio.decode(path, 16000, stats=stats)
+    assert (stats.corrupt_packets >= 1) == corrupt
     assert full.size / 16000 == pytest.approx(audio.probe_duration(path), abs=0.5)
     starts = [0.5, 10.0, 15.344, 30.4, 45.0]
-    for start, ex in zip(starts, audio.decode_excerpts(path, 16000, starts, 3.0), strict=True):
+    for start, ex in zip(
+        starts, audio.decode_excerpts(path, 16000, starts=starts, length=3.0), strict=True
+    ):
         a = int(start * 16000)
         assert np.max(np.abs(ex - full[a : a + ex.size])) < 1e-3, start
 
@@ -348,15 +356,18 @@ def _corpus_spread(n: int) -> list[Path]:
 @pytest.mark.skipif(not CORPUS, reason="no dev corpus (see tests/corpus.py)")
 def test_corpus_excerpts_equal_full_decode() -> None:
     """On real files (every group), 8 planned excerpts equal the same spans of a full decode."""
-    from deejai_model.ears.frontend import FrontEnd
+    from deejai_model.ears.excerpts import excerpt_starts
+    from deejai_model.ears.frontend import MUSICNN
 
-    fe = FrontEnd.musicnn()
+    fe = MUSICNN
     for path in _corpus_spread(12):
         full = audio.decode(path, fe.sample_rate)
         duration = audio.probe_duration(path)
         assert full.size / fe.sample_rate == pytest.approx(duration, abs=0.5), path
-        starts = fe.excerpt_starts(duration, 8)
-        excerpts = audio.decode_excerpts(path, fe.sample_rate, starts, fe.slice_seconds)
+        starts = excerpt_starts(fe, duration, 8)
+        excerpts = audio.decode_excerpts(
+            path, fe.sample_rate, starts=starts, length=fe.slice_seconds
+        )
         for start, ex in zip(starts, excerpts, strict=True):
             a = int(round(start * fe.sample_rate))
             ref = full[a : a + ex.size]
@@ -382,7 +393,7 @@ def test_latin1_tags_and_a_non_utf8_file_name_decode(tmp_path: Path) -> None:
         assert audio.probe_duration(name) == pytest.approx(8.0, abs=0.05)
         full = audio.decode(name, 16000)
         assert full.size == pytest.approx(8 * 16000, abs=2)
-        excerpts = audio.decode_excerpts(name, 16000, [1.0, 5.0], 2.0)
+        excerpts = audio.decode_excerpts(name, 16000, starts=[1.0, 5.0], length=2.0)
         assert np.allclose(excerpts[1], full[80000:112000], atol=1e-4)
     # an error about such a file is one printable line that names it
     os.truncate(raw_name, 100)
@@ -396,7 +407,7 @@ def test_latin1_tags_and_a_non_utf8_file_name_decode(tmp_path: Path) -> None:
 def test_unpadded_excerpts_show_where_the_audio_ends(made) -> None:
     path = made("flac", 2, 44100)
     inside, edge, beyond = audio.decode_excerpts(
-        path, 16000, [2.0, SECONDS - 0.5, SECONDS + 30.0], 1.0, pad=False
+        path, 16000, starts=[2.0, SECONDS - 0.5, SECONDS + 30.0], length=1.0, pad=False
     )
     assert inside.size == 16000 and beyond.size == 0
     assert edge.size == pytest.approx(8000, abs=2)

@@ -29,14 +29,15 @@ def _precision(groups: list[str], neighbours: list[list[int]], k: int) -> float:
 def _logmel_baseline(paths: list[str]) -> list[list[int]]:
     """Neighbours by z-scored mean+std of log-mel bands over the same planned excerpts."""
     from deejai_model.ears import audio
-    from deejai_model.ears.frontend import FrontEnd
+    from deejai_model.ears.excerpts import excerpt_starts
+    from deejai_model.ears.frontend import MUSICNN
 
-    fe = FrontEnd.musicnn()
+    fe = MUSICNN
     features = []
     for path in paths:
-        starts = fe.excerpt_starts(audio.probe_duration(path), 8)
+        starts = excerpt_starts(fe, audio.probe_duration(path), 8)
         batch, _ = fe.batch_from_excerpts(
-            audio.decode_excerpts(path, fe.sample_rate, starts, fe.slice_seconds)
+            audio.decode_excerpts(path, fe.sample_rate, starts=starts, length=fe.slice_seconds)
         )
         frames = batch.reshape(-1, batch.shape[-1])
         features.append(np.concatenate([frames.mean(axis=0), frames.std(axis=0)]))

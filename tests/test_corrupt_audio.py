@@ -32,7 +32,7 @@ def fixture_garbled_flac(tmp_path: Path) -> Path:
 
 def test_excerpts_of_garbled_audio_raise_undecodable_naming_the_file(garbled_flac):
     with pytest.raises(UndecodableAudioError) as raised:
-        decode_excerpts(garbled_flac, 16000, [3.0], 3.0)
+        decode_excerpts(garbled_flac, 16000, starts=[3.0], length=3.0)
     assert str(raised.value).startswith(f"{garbled_flac}: ")
     assert "not permitted" not in str(raised.value)
 

@@ -1,4 +1,4 @@
-"""deejai_model.ears.frontend: slice geometry, excerpt planning and the model-ready arrays."""
+"""deejai_model.ears.frontend: slice geometry and the model-ready arrays."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from audio_fixtures import chord, music, noise_bursts, tone, write_audio
 
-from deejai_model.ears import audio
-from deejai_model.ears.frontend import EDGE_FRACTION, FrontEnd
+from deejai_model.ears import audio, frontend
+from deejai_model.ears.excerpts import excerpt_starts
+from deejai_model.ears.frontend import FrontEnd
 
-MUSICNN = {
+MUSICNN_SPEC = {
     "kind": "musicnn",
     "sample_rate": 16000,
     "n_fft": 512,
@@ -19,7 +20,7 @@ MUSICNN = {
     "n_mels": 96,
     "slice_frames": 187,
 }
-SPECCY = {
+SPECCY_SPEC = {
     "kind": "speccy",
     "sample_rate": 22050,
     "n_fft": 2048,
@@ -27,7 +28,7 @@ SPECCY = {
     "n_mels": 96,
     "slice_frames": 216,
 }
-BOTH = [MUSICNN, SPECCY]
+BOTH = [MUSICNN_SPEC, SPECCY_SPEC]
 
 
 def _mel(y: np.ndarray, d: dict) -> np.ndarray:
@@ -48,74 +49,32 @@ def _mel(y: np.ndarray, d: dict) -> np.ndarray:
 
 
 def test_from_manifest() -> None:
-    fe = FrontEnd.from_manifest({**MUSICNN, "extra": "ignored"})
-    assert fe == FrontEnd.musicnn()
-    assert FrontEnd.from_manifest(SPECCY) == FrontEnd.speccy()
+    fe = FrontEnd.from_manifest({**MUSICNN_SPEC, "extra": "ignored"})
+    assert fe == frontend.MUSICNN and fe.to_manifest() == MUSICNN_SPEC
+    assert FrontEnd.from_manifest(SPECCY_SPEC) == frontend.SPECCY
     assert fe.slice_samples == 187 * 256
     assert fe.slice_seconds == pytest.approx(2.992)
-    assert FrontEnd.speccy().slice_seconds == pytest.approx(216 * 512 / 22050)
-    assert FrontEnd.speccy().slice_samples == 110592
+    assert frontend.SPECCY.slice_seconds == pytest.approx(216 * 512 / 22050)
+    assert frontend.SPECCY.slice_samples == 110592
     with pytest.raises(ValueError, match="slice_frames"):
-        FrontEnd.from_manifest({k: v for k, v in MUSICNN.items() if k != "slice_frames"})
+        FrontEnd.from_manifest({k: v for k, v in MUSICNN_SPEC.items() if k != "slice_frames"})
     with pytest.raises(ValueError, match="kind"):
-        FrontEnd.from_manifest({**MUSICNN, "kind": "vggish"})
+        FrontEnd.from_manifest({**MUSICNN_SPEC, "kind": "vggish"})
     with pytest.raises(ValueError):
-        FrontEnd.from_manifest({**MUSICNN, "hop_length": 0})
-
-
-# -- excerpt planning -----------------------------------------------------------------
-
-
-@pytest.mark.parametrize("d", BOTH, ids=lambda d: d["kind"])
-@pytest.mark.parametrize("duration", [3.5, 9.0, 16.0, 31.0, 61.7, 240.0, 3600.0])
-@pytest.mark.parametrize("max_slices", [1, 4, 8, 16, 64])
-def test_excerpt_starts_properties(d: dict, duration: float, max_slices: int) -> None:
-    fe = FrontEnd.from_manifest(d)
-    span = fe.slice_seconds
-    starts = fe.excerpt_starts(duration, max_slices)
-    fit = int(duration // span)
-    assert starts.ndim == 1 and starts.size == max(1, min(max_slices, fit))
-    assert np.all(starts >= 0.0)
-    if fit >= 1:
-        assert np.all(starts + span <= duration + 1e-9)  # every excerpt is whole
-    gaps = np.diff(starts)
-    assert np.all(gaps >= span - 1e-9)  # non-overlapping, increasing
-    if gaps.size > 1:
-        assert np.ptp(gaps) < 1e-6  # evenly spread
-    k = starts.size
-    if k > 1 and (1 - 2 * EDGE_FRACTION) * duration >= k * span:
-        # intro and outro skipped when there is room
-        assert starts[0] >= EDGE_FRACTION * duration - 1e-9
-        assert starts[-1] + span <= (1 - EDGE_FRACTION) * duration + 1e-9
-    if k > 1:
-        # spread over the track: the excerpts cover its middle, not only its beginning
-        assert starts[0] < 0.3 * duration and starts[-1] + span > 0.7 * duration
-
-
-@pytest.mark.parametrize("d", BOTH, ids=lambda d: d["kind"])
-def test_excerpt_starts_every_slice_and_short_tracks(d: dict) -> None:
-    fe = FrontEnd.from_manifest(d)
-    span = fe.slice_seconds
-    every = fe.excerpt_starts(10.5 * span, 0)
-    np.testing.assert_allclose(every, np.arange(10) * span)
-    np.testing.assert_array_equal(fe.excerpt_starts(0.4 * span, 8), [0.0])
-    np.testing.assert_array_equal(fe.excerpt_starts(0.4 * span, 0), [0.0])
-    np.testing.assert_array_equal(fe.excerpt_starts(0.0, 8), [0.0])
-    with pytest.raises(ValueError):
-        fe.excerpt_starts(100.0, -1)
+        FrontEnd.from_manifest({**MUSICNN_SPEC, "hop_length": 0})
 
 
 # -- slices -----------------------------------------------------------------------------
 
 
 def test_musicnn_slices_match_librosa() -> None:
-    fe = FrontEnd.from_manifest(MUSICNN)
+    fe = FrontEnd.from_manifest(MUSICNN_SPEC)
     y = music(10.0, 16000, seed=3)
     batch, padded = fe.slices(y)
     frames = 1 + y.size // 256
     assert batch.shape == (frames // 187, 187, 96) and batch.dtype == np.float32
     assert not padded
-    ref = np.log10(10000 * _mel(y, MUSICNN).T + 1)
+    ref = np.log10(10000 * _mel(y, MUSICNN_SPEC).T + 1)
     for i in range(batch.shape[0]):
         np.testing.assert_allclose(batch[i], ref[i * 187 : (i + 1) * 187], rtol=1e-5, atol=1e-5)
     assert batch.min() >= 0.0
@@ -124,13 +83,13 @@ def test_musicnn_slices_match_librosa() -> None:
 def test_speccy_slices_match_upstream_recipe() -> None:
     import librosa
 
-    fe = FrontEnd.from_manifest(SPECCY)
+    fe = FrontEnd.from_manifest(SPECCY_SPEC)
     y = music(23.0, 22050, seed=4) + noise_bursts(23.0, 22050, amp=0.05)
     batch, padded = fe.slices(y)
     frames = 1 + y.size // 512
     assert batch.shape == (frames // 216, 96, 216, 1) and batch.dtype == np.float32
     assert not padded
-    mel = _mel(y, SPECCY)
+    mel = _mel(y, SPECCY_SPEC)
     for i in range(batch.shape[0]):
         s = librosa.power_to_db(mel[:, i * 216 : (i + 1) * 216], ref=np.max, top_db=80)
         s = (s - s.min()) / (s.max() - s.min())
@@ -139,7 +98,7 @@ def test_speccy_slices_match_upstream_recipe() -> None:
 
 
 def test_speccy_row_zero_is_the_lowest_band() -> None:
-    fe = FrontEnd.from_manifest(SPECCY)
+    fe = FrontEnd.from_manifest(SPECCY_SPEC)
     low, _ = fe.slices(tone(6.0, 22050, freq=110.0))
     high, _ = fe.slices(tone(6.0, 22050, freq=8000.0))
     band = np.arange(96)
@@ -151,7 +110,7 @@ def test_speccy_row_zero_is_the_lowest_band() -> None:
 
 
 def test_speccy_constant_slice_is_zero() -> None:
-    fe = FrontEnd.from_manifest(SPECCY)
+    fe = FrontEnd.from_manifest(SPECCY_SPEC)
     batch, padded = fe.slices(np.zeros(fe.slice_samples * 2, np.float32))
     assert batch.shape[0] == 2 and not padded
     assert not np.any(batch)
@@ -176,9 +135,9 @@ def test_one_second_mp3_end_to_end(tmp_path: Path, d: dict) -> None:
     assert duration == pytest.approx(1.0, abs=0.05)
     batch, padded = fe.slices(audio.decode(path, fe.sample_rate))
     assert padded and batch.shape[0] == 1
-    starts = fe.excerpt_starts(duration, 8)
+    starts = excerpt_starts(fe, duration, 8)
     np.testing.assert_array_equal(starts, [0.0])
-    excerpts = audio.decode_excerpts(path, fe.sample_rate, starts, fe.slice_seconds)
+    excerpts = audio.decode_excerpts(path, fe.sample_rate, starts=starts, length=fe.slice_seconds)
     assert excerpts[0].size == fe.slice_samples
     from_excerpts, padded = fe.batch_from_excerpts(excerpts, duration=duration)
     assert padded
@@ -193,7 +152,7 @@ def test_one_second_mp3_end_to_end(tmp_path: Path, d: dict) -> None:
 def test_batch_from_excerpts_equals_slices(d: dict) -> None:
     fe = FrontEnd.from_manifest(d)
     y = music(40.0, fe.sample_rate, seed=5)
-    starts = fe.excerpt_starts(40.0, 6)
+    starts = excerpt_starts(fe, 40.0, 6)
     excerpts = [
         y[int(round(s * fe.sample_rate)) : int(round(s * fe.sample_rate)) + fe.slice_samples]
         for s in starts
@@ -215,7 +174,7 @@ def test_batch_from_excerpts_equals_slices(d: dict) -> None:
 
 def test_excerpts_of_unequal_length_make_one_batch() -> None:
     """Unpadded excerpts (as the embedder decodes them) may fall a few samples short."""
-    fe = FrontEnd.musicnn()
+    fe = frontend.MUSICNN
     rng = np.random.default_rng(5)
     full = (0.1 * rng.standard_normal(fe.slice_samples)).astype(np.float32)
     nearly = full[: fe.min_samples + 10]

@@ -116,7 +116,9 @@ def test_a_decode_stops_between_packets_never_inside_ffmpeg(long_wav, call):
                 if call == "decode":
                     audio.decode(path, 16000)
                 else:
-                    audio.decode_excerpts(path, 16000, [float(s) for s in range(0, 230, 5)], 3.0)
+                    audio.decode_excerpts(
+                        path, 16000, starts=[float(s) for s in range(0, 230, 5)], length=3.0
+                    )
     finally:
         timer.cancel()
     # raised by the check between packets (deejai_model/interrupt.py), not inside PyAV's calls

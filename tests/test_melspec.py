@@ -37,7 +37,7 @@ def test_melspectrogram_equals_librosa_on_music(sr, n_fft, hop, n_mels):
     expected = librosa.feature.melspectrogram(
         y=clips, sr=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels
     )
-    got = melspectrogram(clips, sr, n_fft, hop, n_mels)
+    got = melspectrogram(clips, sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels)
     assert got.shape == expected.shape and got.dtype == np.float32
     assert expected[:3].max() > 1.0  # real energy, not an empty comparison
     scale = expected.max(axis=(-2, -1), keepdims=True) + 1e-12
@@ -51,11 +51,9 @@ def test_melspectrogram_equals_librosa_on_music(sr, n_fft, hop, n_mels):
 
 def test_one_dimensional_signal():
     y = music(2.0, 16000, seed=5).astype(np.float32)
-    assert np.allclose(
-        melspectrogram(y, 16000, 512, 256, 96),
-        melspectrogram(y[None], 16000, 512, 256, 96)[0],
-    )
-    assert melspectrogram(y, 16000, 512, 256, 96).shape == (96, 1 + len(y) // 256)
+    mel = {"n_fft": 512, "hop_length": 256, "n_mels": 96}
+    assert np.allclose(melspectrogram(y, 16000, **mel), melspectrogram(y[None], 16000, **mel)[0])
+    assert melspectrogram(y, 16000, **mel).shape == (96, 1 + len(y) // 256)
 
 
 def test_shipped_model_hears_the_same_through_either_front_end():

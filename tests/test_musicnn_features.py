@@ -35,9 +35,9 @@ def features_model():
 @pytest.fixture(scope="module")
 def logmel_batch() -> np.ndarray:
     """Three 187-frame log-mel slices of generated music, as the plugin's front end cuts them."""
-    from deejai_model.ears.frontend import FrontEnd
+    from deejai_model.ears.frontend import MUSICNN
 
-    fe = FrontEnd.musicnn()
+    fe = MUSICNN
     audio = music(10.0, fe.sample_rate, seed=3).astype(np.float32)
     batch, _ = fe.slices(audio)
     return batch[:3]

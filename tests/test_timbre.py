@@ -7,7 +7,7 @@ import pytest
 from audio_fixtures import noise_bursts, tone
 
 from benchmarks import timbre
-from deejai_model.ears.frontend import FrontEnd
+from deejai_model.ears.frontend import MUSICNN
 
 RATE = 16000
 
@@ -24,7 +24,7 @@ def test_dct_matrix_is_scipys_orthonormal_dct():
 
 def log_mel_batch(signal: np.ndarray) -> np.ndarray:
     """The musicnn front end's (slices, 187, 96) log-mel batch: what the network sees."""
-    batch, _ = FrontEnd.musicnn().slices(signal.astype(np.float32))
+    batch, _ = MUSICNN.slices(signal.astype(np.float32))
     return batch
 
 

@@ -1,12 +1,15 @@
 """Decode audio files to mono float32 at a chosen sample rate, with PyAV.
 
-Two ways in:
+The ways in:
 
 - :func:`decode` reads a whole file (or one span of it) packet by packet;
 - :func:`decode_excerpts` reads K short excerpts by *seeking*, which costs a small fraction of a
-  whole-file decode on long tracks.
+  whole-file decode on long tracks;
+- :func:`probe_duration` reads the declared duration;
+- :class:`AudioFile` holds one file open for all three, so a caller that reads a file in
+  several rounds (:mod:`deejai_model.ears.excerpts`) opens it once.
 
-Both go through the same pipeline, so an excerpt equals the same span of a full decode (up to
+All go through the same pipeline, so an excerpt equals the same span of a full decode (up to
 the first few resampler taps, which are decoded as pre-roll and thrown away):
 
 1. demux and decode packet by packet; a packet that fails to decode is skipped and counted
@@ -66,10 +69,6 @@ class DecodeStats:
     messages: list[str] = field(default_factory=list)
 
 
-#: Statistics of the most recent call in this process (for logs and tests).
-last_stats = DecodeStats()
-
-
 def open_audio(path: PathLike) -> tuple[Any, Any]:
     """Open ``path`` and return ``(container, first audio stream)``; raise UndecodableAudioError."""
     import av
@@ -93,43 +92,6 @@ def open_audio(path: PathLike) -> tuple[Any, Any]:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return " ".join(text.split())
-
-
-@deferred_sigint()  # Ctrl-C is raised between packets, never inside FFmpeg
-def probe_duration(path: PathLike) -> float:
-    """Return the duration of the first audio stream of ``path``.
-
-    The container's or stream's declared duration is used when there is one; otherwise the
-    file is decoded (at its own rate) and its samples are counted.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Audio file.
-
-    Returns
-    -------
-    float
-        Duration in seconds (may be 0.0 for an empty file).
-
-    Raises
-    ------
-    UndecodableAudioError
-        The file cannot be opened or has no audio stream.
-    """
-    import av
-
-    container, stream = open_audio(path)
-    try:
-        if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
-            return float(stream.duration * stream.time_base)
-        if container.duration is not None and container.duration > 0:
-            return float(container.duration / av.time_base)
-        stats = DecodeStats()
-        total = sum(frame.samples for frame in decoded_frames(container, stream, stats))
-        return total / float(stream.codec_context.sample_rate)
-    finally:
-        container.close()
 
 
 def decoded_frames(container: Any, stream: Any, stats: DecodeStats) -> Iterator[Any]:
@@ -245,64 +207,6 @@ def _check_rate(sample_rate: int) -> int:
     if rate <= 0 or rate != sample_rate:
         raise ValueError(f"sample_rate must be a positive integer, not {sample_rate!r}")
     return rate
-
-
-@deferred_sigint()  # Ctrl-C is raised between packets, never inside FFmpeg
-def decode(
-    path: PathLike, sample_rate: int, offset: float = 0.0, duration: float | None = None
-) -> np.ndarray:
-    """Decode ``path`` to mono float32 at ``sample_rate``.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Any file FFmpeg can read (mp3, m4a/aac, flac, ogg vorbis/opus, wav...).
-    sample_rate : int
-        Output rate in Hz (e.g. 16000 or 22050).
-    offset : float, optional
-        Seconds from the start of the track where decoding begins (found by seeking).
-    duration : float, optional
-        Seconds to decode from ``offset``; ``None`` means up to the end. The result is shorter
-        when the file ends first (never padded).
-
-    Returns
-    -------
-    np.ndarray
-        1-D float32 samples, full scale 1.0.
-
-    Raises
-    ------
-    UndecodableAudioError
-        Not audio, no audio stream, unreadable header.
-    EmptyAudioError
-        Nothing decodes (0 samples).
-    SilentAudioError
-        The decoded peak is below ``SILENCE_PEAK``.
-    """
-    global last_stats
-    rate = _check_rate(sample_rate)
-    if offset < 0 or (duration is not None and duration < 0):
-        raise ValueError("offset and duration must be >= 0")
-    stats = DecodeStats()
-    container, stream = open_audio(path)
-    try:
-        if offset > 0:
-            length = None if duration is None else int(round(duration * rate))
-            origin = _origin(container, stream, stats)
-            try:
-                audio = _decode_span(container, stream, rate, offset, length, stats, origin)
-            except UndecodableAudioError as exc:
-                raise UndecodableAudioError(path, exc.reason) from None
-        else:
-            audio = _decode_whole(container, stream, rate, duration, stats)
-    finally:
-        container.close()
-        last_stats = stats
-    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-    if audio.size == 0 and offset > 0:
-        raise EmptyAudioError(path, f"no audio samples after {offset:g} s")
-    _check_audio(path, audio.size, peak)
-    return audio
 
 
 def _decode_whole(
@@ -477,13 +381,231 @@ def _anchor(anchors: list[int]) -> int:
     return min(agreed) if agreed else min(anchors)
 
 
-@deferred_sigint()  # Ctrl-C is raised between packets, never inside FFmpeg
+class AudioFile:
+    """One audio file held open: its duration, excerpts decoded by seeking, or the whole track.
+
+    Reading a file in several rounds through one of these opens it once and finds the
+    timestamp of its first sample once; every round gives what a fresh open would (a seek
+    flushes the decoder, and a whole-track decode starts from a fresh open).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any file FFmpeg can read (mp3, m4a/aac, flac, ogg vorbis/opus, wav...).
+    stats : DecodeStats, optional
+        Where the reads count the packets that failed to decode (a new one when omitted).
+
+    Raises
+    ------
+    UndecodableAudioError
+        Not audio, no audio stream, unreadable header.
+
+    Examples
+    --------
+    >>> with AudioFile("song.mp3") as song:  # doctest: +SKIP
+    ...     first, last = song.excerpts(16000, starts=[0.0, song.duration() - 3.0], length=3.0)
+    """
+
+    @deferred_sigint()  # Ctrl-C is raised between packets, never inside FFmpeg
+    def __init__(self, path: PathLike, stats: DecodeStats | None = None) -> None:
+        import av
+
+        self.path = path
+        self.stats = DecodeStats() if stats is None else stats
+        self._container, self._stream = open_audio(path)
+        self._read = False  # frames were decoded: a whole-track read must open it again
+        self._origin: float | None = None
+        stream, container = self._stream, self._container
+        self._declared: float | None = None
+        if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
+            self._declared = float(stream.duration * stream.time_base)
+        elif container.duration is not None and container.duration > 0:
+            self._declared = float(container.duration / av.time_base)
+        self._counted: float | None = None
+
+    def __enter__(self) -> AudioFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @deferred_sigint()
+    def close(self) -> None:
+        """Close the file (the object is unusable afterwards)."""
+        self._container.close()
+
+    def _fresh(self) -> None:
+        """Open the file again when frames were read, so reading starts at its beginning."""
+        if self._read:
+            self._container.close()
+            self._container, self._stream = open_audio(self.path)
+        self._read = True
+
+    @deferred_sigint()
+    def duration(self) -> float:
+        """The duration of the first audio stream, in seconds.
+
+        The stream's or container's declared duration when there is one; otherwise the file
+        is decoded (at its own rate) and its samples are counted, once.
+
+        Returns
+        -------
+        float
+            Seconds (0.0 for a file with no samples). A truncated file or an MP3 without a
+            length header can declare more than it holds.
+        """
+        if self._declared is not None:
+            return self._declared
+        if self._counted is None:
+            self._fresh()
+            frames = decoded_frames(self._container, self._stream, DecodeStats())
+            total = sum(frame.samples for frame in frames)
+            self._counted = total / float(self._stream.codec_context.sample_rate)
+        return self._counted
+
+    def _first_sample(self) -> float:
+        """Timestamp, in seconds, of the track's first sample (see :func:`_origin`), once."""
+        if self._origin is None:
+            self._fresh()
+            self._origin = _origin(self._container, self._stream, self.stats)
+        return self._origin
+
+    @deferred_sigint()
+    def decode(
+        self, sample_rate: int, *, offset: float = 0.0, duration: float | None = None
+    ) -> np.ndarray:
+        """Decode the track, or one span of it, to mono float32: see :func:`decode`."""
+        rate = _check_rate(sample_rate)
+        if offset < 0 or (duration is not None and duration < 0):
+            raise ValueError("offset and duration must be >= 0")
+        if offset > 0:
+            length = None if duration is None else int(round(duration * rate))
+            audio = self._span(rate, offset, length)
+        else:
+            self._fresh()
+            audio = _decode_whole(self._container, self._stream, rate, duration, self.stats)
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        if audio.size == 0 and offset > 0:
+            raise EmptyAudioError(self.path, f"no audio samples after {offset:g} s")
+        _check_audio(self.path, audio.size, peak)
+        return audio
+
+    @deferred_sigint()
+    def excerpts(
+        self,
+        sample_rate: int,
+        *,
+        starts: Sequence[float] | np.ndarray,
+        length: float,
+        pad: bool = True,
+    ) -> list[np.ndarray]:
+        """Decode excerpts by seeking, one per start: see :func:`decode_excerpts`."""
+        rate = _check_rate(sample_rate)
+        n = int(round(length * rate))
+        if n <= 0:
+            raise ValueError("length must be at least one sample")
+        out: list[np.ndarray] = []
+        for start in starts:
+            start = float(start)
+            if start < 0:
+                raise ValueError(f"excerpt start must be >= 0, not {start}")
+            audio = self._span(rate, start, n)
+            if pad and audio.size < n:
+                audio = np.concatenate([audio, np.zeros(n - audio.size, dtype=np.float32)])
+            out.append(audio)
+        if not out:
+            return out
+        peak = max((float(np.max(np.abs(a))) for a in out if a.size), default=0.0)
+        if peak == 0.0 and self.duration() <= 0.0:
+            raise EmptyAudioError(self.path, "no audio samples")
+        _check_audio(self.path, n, peak)
+        return out
+
+    def _span(self, rate: int, start: float, length: int | None) -> np.ndarray:
+        origin = self._first_sample()
+        try:
+            return _decode_span(
+                self._container, self._stream, rate, start, length, self.stats, origin
+            )
+        except UndecodableAudioError as exc:
+            raise UndecodableAudioError(self.path, exc.reason) from None
+
+
+def probe_duration(path: PathLike) -> float:
+    """Return the duration of the first audio stream of ``path``.
+
+    The container's or stream's declared duration is used when there is one; otherwise the
+    file is decoded (at its own rate) and its samples are counted.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Audio file.
+
+    Returns
+    -------
+    float
+        Duration in seconds (may be 0.0 for an empty file).
+
+    Raises
+    ------
+    UndecodableAudioError
+        The file cannot be opened or has no audio stream.
+    """
+    with AudioFile(path) as audio_file:
+        return audio_file.duration()
+
+
+def decode(
+    path: PathLike,
+    sample_rate: int,
+    *,
+    offset: float = 0.0,
+    duration: float | None = None,
+    stats: DecodeStats | None = None,
+) -> np.ndarray:
+    """Decode ``path`` to mono float32 at ``sample_rate``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any file FFmpeg can read (mp3, m4a/aac, flac, ogg vorbis/opus, wav...).
+    sample_rate : int
+        Output rate in Hz (e.g. 16000 or 22050).
+    offset : float, optional
+        Seconds from the start of the track where decoding begins (found by seeking).
+    duration : float, optional
+        Seconds to decode from ``offset``; ``None`` means up to the end. The result is shorter
+        when the file ends first (never padded).
+    stats : DecodeStats, optional
+        Filled with the packets that failed to decode and were skipped.
+
+    Returns
+    -------
+    np.ndarray
+        1-D float32 samples, full scale 1.0.
+
+    Raises
+    ------
+    UndecodableAudioError
+        Not audio, no audio stream, unreadable header.
+    EmptyAudioError
+        Nothing decodes (0 samples).
+    SilentAudioError
+        The decoded peak is below ``SILENCE_PEAK``.
+    """
+    with AudioFile(path, stats) as audio_file:
+        return audio_file.decode(sample_rate, offset=offset, duration=duration)
+
+
 def decode_excerpts(
     path: PathLike,
     sample_rate: int,
+    *,
     starts: Sequence[float] | np.ndarray,
     length: float,
     pad: bool = True,
+    stats: DecodeStats | None = None,
 ) -> list[np.ndarray]:
     """Decode excerpts of ``length`` seconds beginning at each of ``starts``, by seeking.
 
@@ -506,6 +628,8 @@ def decode_excerpts(
         comes back shorter (empty when it starts past the end), which tells where the audio
         really ends when the declared duration is wrong (truncated files, MP3s without a
         length header).
+    stats : DecodeStats, optional
+        Filled with the packets that failed to decode and were skipped.
 
     Returns
     -------
@@ -518,34 +642,5 @@ def decode_excerpts(
     UndecodableAudioError, EmptyAudioError, SilentAudioError
         As :func:`decode`; silence is judged over all the excerpts together.
     """
-    global last_stats
-    rate = _check_rate(sample_rate)
-    n = int(round(length * rate))
-    if n <= 0:
-        raise ValueError("length must be at least one sample")
-    stats = DecodeStats()
-    container, stream = open_audio(path)
-    out: list[np.ndarray] = []
-    try:
-        origin = _origin(container, stream, stats) if len(starts) else 0
-        for start in starts:
-            start = float(start)
-            if start < 0:
-                raise ValueError(f"excerpt start must be >= 0, not {start}")
-            try:
-                audio = _decode_span(container, stream, rate, start, n, stats, origin)
-            except UndecodableAudioError as exc:
-                raise UndecodableAudioError(path, exc.reason) from None
-            if pad and audio.size < n:
-                audio = np.concatenate([audio, np.zeros(n - audio.size, dtype=np.float32)])
-            out.append(audio)
-    finally:
-        container.close()
-        last_stats = stats
-    if not out:
-        return out
-    peak = max((float(np.max(np.abs(a))) for a in out if a.size), default=0.0)
-    if peak == 0.0 and probe_duration(path) <= 0.0:
-        raise EmptyAudioError(path, "no audio samples")
-    _check_audio(path, n, peak)
-    return out
+    with AudioFile(path, stats) as audio_file:
+        return audio_file.excerpts(sample_rate, starts=starts, length=length, pad=pad)

@@ -2,16 +2,12 @@
 
 The pipeline for one track is:
 
-1. probe its duration and plan ``K`` slice start times spread over it
-   (:meth:`deejai_model.ears.frontend.FrontEnd.excerpt_starts`);
-2. decode only those excerpts, by seeking (:func:`deejai_model.ears.audio.decode_excerpts`), or the
-whole
-   track when ``max_slices == 0`` (upstream Deej-A.I. behaviour: every slice);
-3. turn them into the model's input (:meth:`FrontEnd.batch_from_excerpts`, :meth:`FrontEnd.slices`);
-4. run the network on slices of several tracks at once
-(:meth:`deejai_model.ears.bundle.Bundle.embed`).
+1. decode the excerpts that hold music and turn them into the model's input
+   (:func:`deejai_model.ears.excerpts.listen`, the one excerpt planner, and
+   :class:`deejai_model.ears.frontend.FrontEnd`);
+2. run the network on slices of several tracks at once (``bundle.embed``).
 
-Steps 1-3 run in a thread pool (PyAV and the FFTs release the GIL), step 4 in the calling thread
+Step 1 runs in a thread pool (PyAV and the FFTs release the GIL), step 2 in the calling thread
 through one compiled TensorFlow function, so decoding of the next tracks overlaps inference.
 """
 
@@ -26,7 +22,9 @@ from itertools import islice
 
 import numpy as np
 
-from deejai_model.errors import AudioError, SilentAudioError, UndecodableAudioError
+from deejai_model.ears.excerpts import HeardSlices, listen
+from deejai_model.ears.frontend import FrontEnd
+from deejai_model.errors import AudioError, UndecodableAudioError
 from deejai_model.interrupt import deferred_sigint
 
 __all__ = ["TrackSlices", "Embedder", "DEFAULT_MAX_SLICES"]
@@ -63,17 +61,6 @@ class TrackSlices:
     model_id: str
 
 
-@dataclass
-class _Prepared:
-    """Model input of one track, before the network runs."""
-
-    path: str
-    batch: np.ndarray
-    starts: np.ndarray
-    duration: float
-    padded: bool
-
-
 class Embedder:
     """Turns audio files into :class:`TrackSlices` with one model bundle.
 
@@ -94,11 +81,10 @@ class Embedder:
         self,
         bundle,
         max_slices: int = DEFAULT_MAX_SLICES,
+        *,
         workers: int = 2,
         batch_size: int = 64,
     ):
-        from deejai_model.ears.frontend import FrontEnd
-
         if max_slices < 0:
             raise ValueError(f"max_slices must be >= 0, got {max_slices}")
         self.bundle = bundle
@@ -110,83 +96,17 @@ class Embedder:
         self.frontend = FrontEnd.from_manifest(frontend_spec)
 
     # -- one track, without the network ---------------------------------------------------
-    def prepare(self, path: str | os.PathLike) -> _Prepared:
-        """Decode the slices of one file and build the network's input.
+    def prepare(self, path: str | os.PathLike) -> HeardSlices:
+        """Decode the slices of one file that hold music and build the network's input.
 
         Raises
         ------
         deejai_model.errors.AudioError
             When the file cannot be decoded, is empty or silent.
         """
-        from deejai_model.ears import audio
+        return listen(path, self.frontend, max_slices=self.max_slices)
 
-        path = os.fspath(path)
-        fe = self.frontend
-        duration = audio.probe_duration(path)
-        if self.max_slices == 0:
-            samples = audio.decode(path, fe.sample_rate)
-            batch, padded = fe.slices(samples)
-            keep, fallback = fe.heard_slices(samples, len(batch))  # no silent slices
-            batch, padded = batch[keep], padded or fallback
-            starts = keep.astype(np.float32) * np.float32(fe.slice_seconds)
-        else:
-            starts, excerpts, duration = self._listen(path, duration)
-            keep, fallback = fe.heard_excerpts(excerpts)
-            starts = starts[keep]
-            batch, padded = fe.batch_from_excerpts([excerpts[i] for i in keep], duration=duration)
-            padded = padded or fallback
-        if len(batch) == 0:
-            raise UndecodableAudioError(path, "no slices could be cut from the audio")
-        return _Prepared(path, batch, starts[: len(batch)], float(duration), bool(padded))
-
-    def _listen(self, path: str, duration: float) -> tuple[np.ndarray, list[np.ndarray], float]:
-        """Plan excerpts over ``duration`` seconds and decode them, unpadded.
-
-        When the music ends well before the declared ``duration`` (a truncated file, an MP3
-        without a length header, a long silent outro), the excerpts are planned again over the
-        part that was heard, so the slices spread over the music.
-
-        Returns
-        -------
-        starts : np.ndarray, shape (k,), float32
-            Start times in seconds.
-        excerpts : list of np.ndarray
-            The decoded excerpts (shorter or empty past the end of the audio).
-        duration : float
-            The duration in seconds: the declared one, or where the audio was found to end.
-        """
-        from deejai_model.ears import audio
-
-        fe = self.frontend
-
-        def decode(over: float) -> tuple[np.ndarray, list[np.ndarray]]:
-            starts = np.asarray(fe.excerpt_starts(over, self.max_slices), dtype=np.float32)
-            return starts, audio.decode_excerpts(
-                path, fe.sample_rate, starts, fe.slice_seconds, pad=False
-            )
-
-        try:
-            starts, excerpts = decode(duration)
-        except SilentAudioError:  # silent, or every excerpt fell past a much earlier end
-            end = audio.decode(path, fe.sample_rate).size / fe.sample_rate  # raises if silent
-            if end >= duration - fe.slice_seconds:
-                raise
-            starts, excerpts = decode(end)
-            return starts, excerpts, end
-        heard = [
-            i for i, e in enumerate(excerpts) if e.size and np.max(np.abs(e)) >= audio.SILENCE_PEAK
-        ]
-        last = heard[-1]  # decode_excerpts raised SilentAudioError when none was heard
-        if last == len(excerpts) - 1:
-            return starts, excerpts, duration
-        # nothing heard after excerpt `last`: the music ends between it and the next one
-        end = float(starts[last]) + excerpts[last].size / fe.sample_rate
-        n = int(round(fe.slice_seconds * fe.sample_rate))
-        past_end = excerpts[last].size < n or excerpts[-1].size == 0
-        starts, excerpts = decode(end)
-        return starts, excerpts, end if past_end else duration
-
-    def _prepare_or_error(self, path: str | os.PathLike) -> _Prepared | AudioError:
+    def _prepare_or_error(self, path: str | os.PathLike) -> HeardSlices | AudioError:
         try:
             return self.prepare(path)
         except AudioError as error:
@@ -216,7 +136,7 @@ class Embedder:
         caller can store them as they come (and an interrupted run loses at most one batch).
         """
         paths = [os.fspath(p) for p in paths]
-        queue: list[_Prepared | AudioError] = []
+        queue: list[HeardSlices | AudioError] = []
         queued_slices = 0
         lookahead = 4 * self.workers  # bounded: a huge library must not sit decoded in memory
         with ThreadPoolExecutor(self.workers, thread_name_prefix="deejai-decode") as pool:
@@ -230,7 +150,7 @@ class Embedder:
                     for path in islice(remaining, 1):
                         futures.append(pool.submit(self._prepare_or_error, path))
                     queue.append(item)
-                    if isinstance(item, _Prepared):
+                    if isinstance(item, HeardSlices):
                         queued_slices += len(item.batch)
                     if queued_slices >= self.batch_size or queued_slices == 0:
                         yield from self._flush(queue)
@@ -242,10 +162,10 @@ class Embedder:
 
     # -- internals ---------------------------------------------------------------------------
     def _flush(
-        self, queue: list[_Prepared | AudioError]
+        self, queue: list[HeardSlices | AudioError]
     ) -> Iterator[tuple[str, TrackSlices | AudioError]]:
         """Run the network on the queued tracks and yield every queued entry in order."""
-        prepared = [item for item in queue if isinstance(item, _Prepared)]
+        prepared = [item for item in queue if isinstance(item, HeardSlices)]
         finished = iter([])
         if prepared:
             vectors = self._network(np.concatenate([p.batch for p in prepared]))
@@ -266,7 +186,7 @@ class Embedder:
         with deferred_sigint():
             return self.bundle.embed(batch)
 
-    def _finish(self, prepared: list[_Prepared], vectors: np.ndarray) -> list[TrackSlices]:
+    def _finish(self, prepared: list[HeardSlices], vectors: np.ndarray) -> list[TrackSlices]:
         out = []
         offset = 0
         for p in prepared:

@@ -1,41 +1,38 @@
-"""Mel front ends: which excerpts of a track to listen to, and the model-ready arrays.
+"""Mel front ends: from decoded audio to the model-ready arrays of one network.
 
-Two kinds, named by a bundle manifest's ``frontend`` dict:
+Two kinds, named by a bundle manifest's ``frontend`` dict; :data:`MUSICNN` and :data:`SPECCY`
+are the one definition of each (sample rate, FFT, hop, mel bands, slice frames):
 
 ``musicnn``
-    ``librosa.feature.melspectrogram(y, sr=16000, hop_length=256, n_fft=512, n_mels=96)``,
-    transposed to (frames, mels), then ``log10(10000 * x + 1)``; slices of 187 frames
-    (about 3 s); batch shape ``(n, 187, 96)``.
+    librosa's mel power spectrogram, transposed to (frames, mels), then ``log10(10000 * x +
+    1)``; batch shape ``(n, slice_frames, n_mels)``.
 ``speccy``
-    Deej-A.I.'s input: mel over the audio (n_fft 2048, hop 512, 96 mels, fmax sr/2, librosa
-    defaults otherwise), cut into non-overlapping 216-frame slices from frame 0 (the partial
-    last one dropped); each slice on its own goes through ``power_to_db(ref=max, top_db=80)``
-    and min-max scaling to [0, 1] (a constant slice gives 0). Batch shape ``(n, 96, 216, 1)``,
-    row 0 the lowest mel band.
+    Deej-A.I.'s input: mel over the audio (fmax sr/2, librosa defaults otherwise), cut into
+    non-overlapping slices from frame 0 (the partial last one dropped); each slice on its own
+    goes through ``power_to_db(ref=max, top_db=80)`` and min-max scaling to [0, 1] (a constant
+    slice gives 0). Batch shape ``(n, n_mels, slice_frames, 1)``, row 0 the lowest mel band.
 
 A slice spans ``slice_frames * hop_length`` samples (``slice_samples``): a clip of exactly that
 length gives ``slice_frames + 1`` centred frames, of which the first ``slice_frames`` are one
 slice. The mel spectrograms are librosa's, computed in numpy by :mod:`deejai_model.ears.melspec`
-(librosa itself is not imported).
+(librosa itself is not imported). Which excerpts of a track to listen to is
+:mod:`deejai_model.ears.excerpts`'s job.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 KINDS = ("musicnn", "speccy")
-#: Fraction of a track skipped at each end (intro, outro) when excerpts are spread over it.
-EDGE_FRACTION = 0.05
 _AMIN = 1e-10
 _TOP_DB = 80.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FrontEnd:
     """A mel front end and its slice geometry.
 
@@ -95,15 +92,10 @@ class FrontEnd:
             raise ValueError(f"front end lacks {', '.join(missing)}")
         return cls(**{name: d[name] for name in names})
 
-    @classmethod
-    def musicnn(cls) -> FrontEnd:
-        """The musicnn front end (16 kHz, n_fft 512, hop 256, 96 mels, 187 frames)."""
-        return cls("musicnn", 16000, 512, 256, 96, 187)
-
-    @classmethod
-    def speccy(cls) -> FrontEnd:
-        """Deej-A.I.'s Speccy front end (22.05 kHz, n_fft 2048, hop 512, 96 mels, 216 frames)."""
-        return cls("speccy", 22050, 2048, 512, 96, 216)
+    def to_manifest(self) -> dict[str, Any]:
+        """This front end as a bundle manifest's ``frontend`` dict (inverse of
+        :meth:`from_manifest`)."""
+        return asdict(self)
 
     @property
     def slice_samples(self) -> int:
@@ -120,40 +112,6 @@ class FrontEnd:
     def slice_seconds(self) -> float:
         """Seconds one slice spans (musicnn 2.992 s, speccy 5.0155 s)."""
         return self.slice_samples / self.sample_rate
-
-    def excerpt_starts(self, duration: float, max_slices: int) -> np.ndarray:
-        """Plan where to listen: start times of non-overlapping slices.
-
-        Parameters
-        ----------
-        duration : float
-            Track length in seconds.
-        max_slices : int
-            At most this many slices, spread evenly over the track, skipping the first and
-            last ``EDGE_FRACTION`` of it when they still fit; 0 means every non-overlapping
-            slice from 0 (Deej-A.I.'s behaviour).
-
-        Returns
-        -------
-        np.ndarray
-            float64 start times in seconds, increasing. A track shorter than one slice (or of
-            unknown length, ``duration <= 0``) gets one start at 0.
-        """
-        if max_slices < 0:
-            raise ValueError("max_slices must be >= 0")
-        span = self.slice_seconds
-        fit = int(math.floor(duration / span + 1e-9)) if duration > 0 else 0
-        if fit <= 1:
-            return np.zeros(1)
-        if max_slices == 0:
-            return np.arange(fit, dtype=np.float64) * span
-        k = min(max_slices, fit)
-        lo, hi = EDGE_FRACTION * duration, (1.0 - EDGE_FRACTION) * duration
-        if hi - lo < k * span:
-            lo, hi = 0.0, duration
-        step = (hi - lo) / k
-        starts = lo + (np.arange(k) + 0.5) * step - span / 2.0
-        return np.clip(starts, 0.0, max(0.0, duration - span))
 
     def slices(self, audio: np.ndarray) -> tuple[np.ndarray, bool]:
         """Turn decoded audio into a model-ready batch of non-overlapping slices.
@@ -211,54 +169,6 @@ class FrontEnd:
         mel = self._mel(stack)[:, :, : self.slice_frames]  # (k, n_mels, slice_frames)
         return self._finish(mel), padded
 
-    def heard_excerpts(self, excerpts: Sequence[np.ndarray]) -> tuple[np.ndarray, bool]:
-        """Which excerpts to listen to: silence and audio past the end are not music.
-
-        Parameters
-        ----------
-        excerpts : sequence of np.ndarray
-            1-D excerpts at ``sample_rate`` as decoded, *not* zero-padded (an excerpt that the
-            end of the file cuts short is shorter, one planned past the end is empty).
-
-        Returns
-        -------
-        keep : np.ndarray, int
-            Indices of the excerpts that fill a slice (at least :attr:`min_samples`) and are
-            not silent (peak at least ``deejai_model.ears.audio.SILENCE_PEAK``), increasing. When
-            none does, the one excerpt with the most audible samples (a short track).
-        padded : bool
-            True when that fallback was taken (its slice is zero-padded or mostly silence).
-        """
-        from deejai_model.ears.audio import SILENCE_PEAK
-
-        sizes = np.array([np.asarray(e).size for e in excerpts])
-        peaks = np.array(
-            [float(np.max(np.abs(e))) if np.asarray(e).size else 0.0 for e in excerpts]
-        )
-        keep = np.flatnonzero((sizes >= self.min_samples) & (peaks >= SILENCE_PEAK))
-        if keep.size:
-            return keep, False
-        return np.array([int(np.argmax(sizes * (peaks >= SILENCE_PEAK)))]), True
-
-    def heard_slices(self, audio: np.ndarray, n_slices: int) -> tuple[np.ndarray, bool]:
-        """Which of the first ``n_slices`` slices of a whole-track decode (as :meth:`slices`
-        cuts them) to listen to: the non-silent ones, increasing; when all are silent, the
-        loudest one, and ``True`` as the second value (the fallback was taken)."""
-        from deejai_model.ears.audio import SILENCE_PEAK
-
-        audio = np.asarray(audio).reshape(-1)
-        n = self.slice_samples
-        peaks = np.array(
-            [
-                float(np.max(np.abs(audio[i * n : (i + 1) * n]), initial=0.0))
-                for i in range(n_slices)
-            ]
-        )
-        keep = np.flatnonzero(peaks >= SILENCE_PEAK)
-        if keep.size:
-            return keep, False
-        return np.array([int(np.argmax(peaks))]), True
-
     # -- internals -------------------------------------------------------------------
 
     def _fit(self, audio: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -277,7 +187,9 @@ class FrontEnd:
         """
         from deejai_model.ears.melspec import melspectrogram
 
-        return melspectrogram(y, self.sample_rate, self.n_fft, self.hop_length, self.n_mels)
+        return melspectrogram(
+            y, self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length, n_mels=self.n_mels
+        )
 
     def _finish(self, mel: np.ndarray) -> np.ndarray:
         """Per-kind scaling of mel slices shaped (n, n_mels, slice_frames)."""
@@ -285,6 +197,18 @@ class FrontEnd:
             out = np.log10(10000.0 * mel.transpose(0, 2, 1) + 1.0)
             return np.ascontiguousarray(out, dtype=np.float32)
         return _speccy_scale(mel)[..., np.newaxis]
+
+
+#: musicnn's front end (and VGG's): 16 kHz, 512-point FFT, hop 256, 96 mel bands, slices of 187
+#: frames (2.992 s).
+MUSICNN = FrontEnd(
+    kind="musicnn", sample_rate=16000, n_fft=512, hop_length=256, n_mels=96, slice_frames=187
+)
+#: Deej-A.I.'s Speccy front end: 22.05 kHz, 2048-point FFT, hop 512, 96 mel bands, slices of
+#: 216 frames (5.0155 s).
+SPECCY = FrontEnd(
+    kind="speccy", sample_rate=22050, n_fft=2048, hop_length=512, n_mels=96, slice_frames=216
+)
 
 
 def _speccy_scale(mel: np.ndarray) -> np.ndarray:

@@ -61,7 +61,9 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
     return weights
 
 
-def melspectrogram(y: np.ndarray, sample_rate: int, n_fft: int, hop_length: int, n_mels: int):
+def melspectrogram(
+    y: np.ndarray, sample_rate: int, *, n_fft: int, hop_length: int, n_mels: int
+) -> np.ndarray:
     """Power mel spectrogram of mono audio, as ``librosa.feature.melspectrogram`` computes it.
 
     Parameters

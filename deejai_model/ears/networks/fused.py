@@ -1,7 +1,7 @@
 """Several networks hearing the same mel slices, their embeddings side by side.
 
 musicnn's MTT and MSD checkpoints, and the VGG models of the same wheel, share one front end
-(16 kHz, 512-point FFT, hop 256, 96 mel bands, 187-frame slices), so one decoded and
+(:data:`deejai_model.ears.frontend.MUSICNN`), so one decoded and
 mel-transformed slice feeds them all. This builds one Keras model whose output is the networks'
 embeddings concatenated, ``(batch, sum of their dims)``; each part keeps its own layer names
 under a prefix (``mtt_timbral_74_conv/kernel``...), so one ``weights.npz`` holds them all.

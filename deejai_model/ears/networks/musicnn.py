@@ -13,8 +13,8 @@ ever predicts. Every layer has a fixed name so that weights map by variable path
 variable scopes onto those names.
 
 Input: a batch of log-mel patches ``(batch, n_frames, n_mels)`` float32, computed as
-musicnn does: librosa mel power spectrogram at 16 kHz, ``n_fft=512``, ``hop_length=256``,
-96 mel bands, then ``log10(10000 * x + 1)``. 187 frames are 3 seconds.
+musicnn does, by the front end :data:`deejai_model.ears.frontend.MUSICNN` (187 frames of
+96 mel bands are 3 seconds).
 """
 
 from __future__ import annotations

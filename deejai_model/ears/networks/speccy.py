@@ -24,20 +24,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from deejai_model.ears.frontend import SPECCY
+
 INPUT_SHAPE = (96, 216, 1)
 """(mel bands, frames, channels) of one slice."""
 
 EMBEDDING_DIM = 100
 N_PARAMS = 42_587_213
 
-FRONTEND = {
-    "kind": "speccy",
-    "sample_rate": 22050,
-    "n_fft": 2048,
-    "hop_length": 512,
-    "n_mels": 96,
-    "slice_frames": 216,
-}
+FRONTEND = SPECCY.to_manifest()
 """The front end Speccy was trained with (see docs/deejai-upstream.md)."""
 
 WEIGHTED_LAYERS = (

@@ -27,9 +27,8 @@ Embedding outputs (all per slice, float32):
 ``taggram``
     sigmoid of the tag layer's logits, 50 values.
 
-Input: a batch of log-mel patches ``(batch, n_frames, n_mels)``, computed as for musicnn
-(:mod:`deejai_model.ears.networks.musicnn`): 16 kHz, ``n_fft=512``, ``hop_length=256``, 96 mel
-bands, ``log10(10000 * x + 1)``; 187 frames are 3 seconds.
+Input: a batch of log-mel patches ``(batch, n_frames, n_mels)``, computed as for musicnn by the
+front end :data:`deejai_model.ears.frontend.MUSICNN`; 187 frames are 3 seconds.
 """
 
 from __future__ import annotations
