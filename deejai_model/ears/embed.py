@@ -50,7 +50,7 @@ class TrackSlices:
     padded : bool
         True when the track was shorter than one slice and its only slice was zero-padded.
     model_id : str
-        :attr:`deejai_model.ears.bundle.Bundle.model_id` of the network that made the vectors.
+        :attr:`deejai_model.ears.loaded_bundle.Bundle.model_id` of the network that made the vectors.
     """
 
     path: str
@@ -66,7 +66,7 @@ class Embedder:
 
     Parameters
     ----------
-    bundle : deejai_model.ears.bundle.Bundle
+    bundle : deejai_model.ears.loaded_bundle.Bundle
         The loaded model (see :func:`deejai_model.ears.bundle.load_bundle`).
     max_slices : int
         Slices per track, spread evenly over it (``0``: every non-overlapping slice from the start,
@@ -91,9 +91,7 @@ class Embedder:
         self.max_slices = int(max_slices)
         self.workers = max(1, int(workers))
         self.batch_size = max(1, int(batch_size))
-        manifest = bundle.manifest
-        frontend_spec = manifest["frontend"] if isinstance(manifest, dict) else manifest.frontend
-        self.frontend = FrontEnd.from_manifest(frontend_spec)
+        self.frontend = FrontEnd.from_manifest(bundle.manifest.frontend)
 
     # -- one track, without the network ---------------------------------------------------
     def prepare(self, path: str | os.PathLike) -> HeardSlices:

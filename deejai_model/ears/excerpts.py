@@ -7,7 +7,8 @@ file. With ``max_slices > 0`` it
 2. decodes those excerpts by seeking, unpadded (:meth:`deejai_model.ears.audio.AudioFile.excerpts`);
 3. when the music ends well before the declared duration (a truncated file, an MP3 without a
    length header, a long silent outro), plans again over the part that was heard and decodes
-   the new excerpts from the same open file;
+   the new excerpts from the same open file (when no planned excerpt held any music, the
+   whole track is decoded first to find where it ends);
 4. keeps the excerpts that fill a slice and are not silent (:func:`heard_excerpts`) and makes
    them the front end's batch, one slice each.
 

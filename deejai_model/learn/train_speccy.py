@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -29,15 +28,13 @@ def speccy_slices(
 ) -> dict[str, np.ndarray]:
     """Speccy's model input ``(n, 96, 216, 1)`` for each file that decodes (others: one
     ``warn(line)`` each, left out)."""
-    from deejai_model.ears.embed import Embedder
-    from deejai_model.ears.networks.speccy import FRONTEND
+    from deejai_model.ears.excerpts import listen
+    from deejai_model.ears.frontend import SPECCY
 
-    # Embedder.prepare needs only the front end: no network is built here
-    preparer = Embedder(SimpleNamespace(manifest={"frontend": dict(FRONTEND)}), max_slices)
     out = {}
     for path in paths:
         try:
-            out[path] = preparer.prepare(path).batch
+            out[path] = listen(path, SPECCY, max_slices=max_slices).batch
         except AudioError as error:
             if warn is not None:
                 warn(f"cannot decode {error}")
