@@ -108,34 +108,49 @@ def opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def _truncated_mp3(folder: Path, keep: float) -> Path:
-    """A 40-s MP3 cut after ``keep`` of its bytes: its header still says 40 s."""
-    whole = write_audio(folder / "whole.mp3", chord(40.0, SR), SR)
-    path = folder / f"cut-{keep}.mp3"
-    path.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * keep)])
+def _truncated_mp3(folder: Path, name: str, keep: float) -> Path:
+    """A 40-s MP3 cut after ``keep`` of its bytes: its Xing header still says 40 s (as a
+    broken download does)."""
+    whole = write_audio(folder / f"whole-{name}", chord(40.0, SR), SR)
+    data = whole.read_bytes()
+    path = folder / name
+    path.write_bytes(data[: int(len(data) * keep)])
     return path
 
 
-def test_music_ending_early_is_planned_again_from_one_open(tmp_path: Path, opens) -> None:
-    path = _truncated_mp3(tmp_path, 0.25)
-    declared = audio.probe_duration(path)
-    real = audio.decode(path, MUSICNN.sample_rate).size / MUSICNN.sample_rate
-    assert declared == pytest.approx(40.0, abs=0.1) and real < 11.0
+def test_excerpts_past_the_real_end_are_not_listened_to(tmp_path: Path, opens) -> None:
+    fe = MUSICNN
+    span = fe.slice_seconds
+    path = _truncated_mp3(tmp_path, "truncated.mp3", 0.25)
+    real = audio.decode(path, fe.sample_rate).size / fe.sample_rate
+    assert audio.probe_duration(path) == pytest.approx(40.0, abs=0.1) and real < 11.0
     opens.clear()
-    heard = listen(path, MUSICNN, max_slices=8)
+    heard = listen(path, fe, max_slices=8)
     assert opens == [str(path)]  # both rounds of excerpts came from one open file
-    assert heard.duration == pytest.approx(real, abs=0.1) and not heard.padded
-    assert len(heard.starts) == len(heard.batch) == int(real // MUSICNN.slice_seconds)
-    assert np.all(heard.starts + MUSICNN.slice_seconds <= real + 0.05)
+    assert heard.duration == pytest.approx(real, abs=0.1)  # what was found, not the header
+    assert len(heard.starts) == len(heard.batch) == int(real // span) and not heard.padded
+    assert np.all(heard.starts + span <= real + 0.05)
+
+    # almost nothing left: every planned excerpt lies past the end; one padded slice remains
+    stub = _truncated_mp3(tmp_path, "stub.mp3", 0.03)
+    opens.clear()
+    heard = listen(stub, fe, max_slices=8)
+    assert len(heard.starts) == len(heard.batch) == 1 and heard.padded
+    assert heard.duration < span
+    assert len(opens) == 2  # the whole track is decoded from a fresh open to find its end
 
 
-def test_a_silent_outro_is_planned_again_from_one_open(tmp_path: Path, opens) -> None:
-    signal = np.concatenate([chord(12.0, SR), np.zeros(SR * 36, np.float32)])
+@pytest.mark.parametrize("max_slices", [8, 0])
+def test_a_long_silent_outro_is_not_listened_to(tmp_path: Path, opens, max_slices: int) -> None:
+    music_part = chord(12.0, SR)
+    signal = np.concatenate([music_part, np.zeros(SR * 36, np.float32)])
     path = write_audio(tmp_path / "outro.flac", signal, SR)
-    heard = listen(path, SPECCY, max_slices=8)
+    heard = listen(path, MUSICNN, max_slices=max_slices)
     assert opens == [str(path)]
     assert heard.duration == pytest.approx(48.0, abs=0.05)  # the file does hold 48 s
-    assert 1 <= len(heard.starts) and np.all(heard.starts < 12.0)
+    assert 3 <= len(heard.starts) < 12 and not heard.padded  # spread over the 12 s of music
+    assert np.all(heard.starts < 12.0)  # every slice holds some of the music
+    assert len(heard.batch) == len(heard.starts)
 
 
 def test_a_silent_file_is_one_error_naming_it(tmp_path: Path) -> None:
