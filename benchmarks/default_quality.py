@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.append(markdown_table(header, rows))
 
     logo_rows, chosen, p1, p5 = logo(results, groups)
-    votes = {variant_name(v): chosen.count(v) for v in set(chosen)}
+    votes = {variant_name(v): chosen.count(v) for v in dict.fromkeys(chosen)}
     out.append("\n### Leave-one-game-out over the fusions (and the previous default)\n")
     out.append(markdown_table(LOGO_COLUMNS, logo_rows))
     ranked = sorted(votes.items(), key=lambda item: -item[1])

@@ -162,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default = shipped if shipped in all_results else (models[0], *shipped[1:])
         default = default if default in all_results else variants[0]
         logo_rows, chosen, logo_p1, logo_p5 = logo(all_results, groups)
-        votes = {v: chosen.count(v) for v in set(chosen)}
+        votes = {v: chosen.count(v) for v in dict.fromkeys(chosen)}
         overall = max(
             all_results,
             key=lambda v: (np.nanmean(all_results[v].p5), np.nanmean(all_results[v].p1)),
