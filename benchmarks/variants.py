@@ -139,7 +139,9 @@ def empty_bags(slices: Bags) -> list[np.ndarray]:
     return [s if s is not None else np.zeros((0, dim), np.float32) for s in slices]
 
 
-def pooled_units(slices: Bags, how_pool: str, how_norm: str, parts: Sequence[int] = ()):
+def pooled_units(
+    slices: Bags, how_pool: str, how_norm: str, parts: Sequence[int] = ()
+) -> np.ndarray:
     """Unit track vectors ``(n_tracks, dim)`` float64 of a library, by the shipped pooler;
     zero rows for tracks without slices. Also takes the ``tfidf@p<q>`` experiment."""
     bags = empty_bags(slices)
