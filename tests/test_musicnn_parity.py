@@ -231,12 +231,19 @@ def _max_mean(pooled: np.ndarray) -> np.ndarray:
     return np.concatenate([pooled.max(axis=(1, 2)), pooled.mean(axis=(1, 2))], axis=1)
 
 
-@pytest.mark.parametrize("model", ["MTT_vgg", "MSD_vgg"])
-def test_vgg_port_matches_original(wheel_root: Path, tmp_path: Path, model: str):
-    """The converted VGG bundle (Keras and LiteRT) gives the wheel's own pool5/pool4/tags."""
-    from deejai_model.ears.bundle import load_bundle
+@pytest.fixture(scope="module", params=["MTT_vgg", "MSD_vgg"])
+def converted_vgg(
+    request: pytest.FixtureRequest, wheel_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, Path, np.ndarray, dict[str, np.ndarray]]:
+    """One VGG converted once by the scripts (Keras bundle, then LiteRT, which the script
+    checks within 1e-4), with a batch and the wheel's own outputs for it.
 
-    out = tmp_path / model
+    Returns
+    -------
+    (model, bundle directory, (5, 187, 96) batch, reference outputs by our output name)
+    """
+    model = request.param
+    out = tmp_path_factory.mktemp("vgg") / model
     _run_script("convert_musicnn.py", model, str(out), "--wheel-dir", str(wheel_root))
     _run_script("convert_litert.py", str(out))  # fails unless LiteRT is within 1e-4
 
@@ -245,6 +252,7 @@ def test_vgg_port_matches_original(wheel_root: Path, tmp_path: Path, model: str)
     pool5, ref_taggram, pool4 = reference_outputs(wheel_root, model, batch)
     assert pool5.shape == (5, 2, 1, 128) and pool4.shape == (5, 11, 6, 128)
     flat5 = pool5.reshape(5, -1)
+    assert float(np.abs(flat5).max()) > 0.1  # a real signal, not all zeros
     reference = {
         "pool5": flat5,
         "pool5_maxmean": _max_mean(pool5),
@@ -252,8 +260,14 @@ def test_vgg_port_matches_original(wheel_root: Path, tmp_path: Path, model: str)
         "pool45": np.concatenate([flat5, _max_mean(pool4)], axis=1),
         "taggram": ref_taggram,
     }
-    assert float(np.abs(flat5).max()) > 0.1  # a real signal, not all zeros
+    return model, out, batch, reference
 
+
+def test_vgg_port_matches_original(converted_vgg):
+    """The converted VGG bundle on Keras gives the wheel's own pool5/pool4/tags."""
+    from deejai_model.ears.bundle import load_bundle
+
+    model, out, batch, reference = converted_vgg
     keras_bundle = load_bundle(out, runtime="keras")
     assert keras_bundle.manifest.architecture == "vgg"
     assert keras_bundle.model_id.startswith(f"musicnn-vgg-{model[:3].lower()}-pool5@")
@@ -262,6 +276,12 @@ def test_vgg_port_matches_original(wheel_root: Path, tmp_path: Path, model: str)
         assert got.shape == want.shape, name
         assert float(np.abs(got - want).max()) < 1e-4, name
 
+
+def test_vgg_litert_matches_original(converted_vgg):
+    """The same bundle's LiteRT model (what runs by default) gives the wheel's pool5."""
+    from deejai_model.ears.bundle import load_bundle
+
+    _, out, batch, reference = converted_vgg
     lite = load_bundle(out)
     assert lite.runtime == "litert"
-    assert float(np.abs(lite.embed(batch) - flat5).max()) < 1e-4
+    assert float(np.abs(lite.embed(batch) - reference["pool5"]).max()) < 1e-4

@@ -265,4 +265,4 @@ def test_the_network_and_the_bundle_do_not_import_each_other() -> None:
         assert not {"deejai_model.ears.bundle", "deejai_model.learn.convert_speccy"} & imported(
             network
         )
-    assert "deejai_model.learn.convert_speccy" not in imported(root / "bundle.py")
+    assert "deejai_model.learn.convert_speccy" not in imported(root / "ears" / "bundle.py")

@@ -77,18 +77,3 @@ def test_vgg_bundle_loads_through_the_registry(model, tmp_path: Path):
     want = np.asarray(model(batch, training=False)["pool5_maxmean"])
     assert float(np.abs(vectors - want).max()) < 1e-5
     assert set(bundle.output_names) >= {"pool5", "pool45", "taggram"}
-
-
-def test_benchmark_cuts_every_output_from_pool45(model):
-    """benchmarks/vgg_outputs.py cuts each output from pool45 as the network computes it."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks.vgg_outputs import cut
-
-    batch = np.random.default_rng(2).random((4, 187, 96)).astype(np.float32) * 4.0
-    out = {name: np.asarray(value) for name, value in model(batch, training=False).items()}
-    for name in ("pool5", "pool5_maxmean", "pool4_maxmean", "pool45"):
-        assert float(np.abs(cut(out["pool45"], name) - out[name]).max()) < 1e-6, name
-    with pytest.raises(ValueError, match="no output"):
-        cut(out["pool45"], "taggram")

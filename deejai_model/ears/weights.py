@@ -69,6 +69,11 @@ def variables_by_path(model: Any) -> dict[str, Any]:
     return variables
 
 
+def weight_arrays(model: Any) -> dict[str, np.ndarray]:
+    """A Keras model's current weights as arrays by variable path (what ``weights.npz`` holds)."""
+    return {path: np.asarray(var.numpy()) for path, var in variables_by_path(model).items()}
+
+
 def _few(names: Any, n: int = 5) -> str:
     names = sorted(names)
     return ", ".join(names[:n]) + (f" (+{len(names) - n} more)" if len(names) > n else "")
@@ -174,7 +179,7 @@ def save_bundle(
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    arrays = {p: np.asarray(v.numpy()) for p, v in variables_by_path(model).items()}
+    arrays = weight_arrays(model)
     weights_path = directory / weights["file"]
     write_npz(arrays, weights_path)
     weights["sha256"] = file_sha256(weights_path)

@@ -30,7 +30,13 @@ import numpy as np
 from deejai_model.ears.keras_runner import import_tensorflow
 from deejai_model.ears.loaded_bundle import Bundle
 from deejai_model.ears.manifest import Manifest
-from deejai_model.ears.weights import read_npz, save_bundle, write_npz
+from deejai_model.ears.weights import (
+    assign_weights,
+    read_npz,
+    save_bundle,
+    weight_arrays,
+    write_npz,
+)
 from deejai_model.files import replaced_atomically
 
 ARCHITECTURE = "head"
@@ -107,19 +113,10 @@ def _stack(slices: Sequence[np.ndarray], targets: np.ndarray, rows: np.ndarray):
     return x, y.astype(np.float32)
 
 
-def _weights(model: Any) -> dict[str, np.ndarray]:
-    return {v.path: np.asarray(v.numpy()) for v in model.weights}
-
-
-def _set_weights(model: Any, arrays: dict[str, np.ndarray]) -> None:
-    for v in model.weights:
-        v.assign(arrays[v.path])
-
-
 def _save_checkpoint(folder: Path, name: str, model: Any, state: dict) -> None:
     """``<name>.npz`` (weights by variable path) then ``<name>.json`` (state), each atomically."""
     with replaced_atomically(os.fspath(folder / (name + ".npz")), suffix=".npz") as tmp:
-        write_npz(_weights(model), tmp)
+        write_npz(weight_arrays(model), tmp)
     with replaced_atomically(os.fspath(folder / (name + ".json")), suffix=".json") as tmp:
         Path(tmp).write_text(json.dumps(state), encoding="utf-8")
 
@@ -262,7 +259,7 @@ def fit_to_track2vec(
         last = _load_checkpoint(folder, "last")
         best = _load_checkpoint(folder, "best")
         if last and best and last[1].get("fingerprint") == fingerprint:
-            _set_weights(model, last[0])
+            assign_weights(model, last[0])
             start_epoch, waited = int(last[1]["epoch"]), int(last[1]["waited"])
             best_loss, best_weights = float(best[1]["val_loss"]), best[0]
 
@@ -280,7 +277,7 @@ def fit_to_track2vec(
             if logs["val_loss"] < self.best_loss - 1e-5:
                 self.best_loss, self.best_weights, self.waited = (
                     logs["val_loss"],
-                    _weights(model),
+                    weight_arrays(model),
                     0,
                 )
                 if folder is not None:
@@ -310,7 +307,7 @@ def fit_to_track2vec(
             callbacks=[checkpoints],
         )
     if checkpoints.best_weights is not None:
-        _set_weights(model, checkpoints.best_weights)
+        assign_weights(model, checkpoints.best_weights)
 
     predicted = []
     for start in range(0, len(x_val), 256):
