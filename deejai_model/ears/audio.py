@@ -89,6 +89,17 @@ def open_audio(path: PathLike) -> tuple[Any, Any]:
     return container, stream
 
 
+def _declared_duration(container: Any, stream: Any) -> float | None:
+    """Seconds the stream's (else the container's) header declares; None when neither does."""
+    import av
+
+    if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None and container.duration > 0:
+        return float(container.duration / av.time_base)
+    return None
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return " ".join(text.split())
@@ -408,20 +419,12 @@ class AudioFile:
 
     @deferred_sigint()  # Ctrl-C is raised between packets, never inside FFmpeg
     def __init__(self, path: PathLike, stats: DecodeStats | None = None) -> None:
-        import av
-
         self.path = path
         self.stats = DecodeStats() if stats is None else stats
         self._container, self._stream = open_audio(path)
         self._read = False  # frames were decoded: a whole-track read must open it again
         self._origin: float | None = None
-        stream, container = self._stream, self._container
-        self._declared: float | None = None
-        if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
-            self._declared = float(stream.duration * stream.time_base)
-        elif container.duration is not None and container.duration > 0:
-            self._declared = float(container.duration / av.time_base)
-        self._counted: float | None = None
+        self._duration = _declared_duration(self._container, self._stream)  # None: count
 
     def __enter__(self) -> AudioFile:
         return self
@@ -454,14 +457,12 @@ class AudioFile:
             Seconds (0.0 for a file with no samples). A truncated file or an MP3 without a
             length header can declare more than it holds.
         """
-        if self._declared is not None:
-            return self._declared
-        if self._counted is None:
+        if self._duration is None:
             self._fresh()
             frames = decoded_frames(self._container, self._stream, DecodeStats())
             total = sum(frame.samples for frame in frames)
-            self._counted = total / float(self._stream.codec_context.sample_rate)
-        return self._counted
+            self._duration = total / float(self._stream.codec_context.sample_rate)
+        return self._duration
 
     def _first_sample(self) -> float:
         """Timestamp, in seconds, of the track's first sample (see :func:`_origin`), once."""
