@@ -37,3 +37,24 @@ def test_a_negative_lookback_or_noise_is_a_clear_error(env, tmp_path, option):
     done = env.beet("deejai", "playlist", "title:chord-1", "-n", "1", *option)
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert "error: deejai: --lookback and --noise must be >= 0" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "action, option",
+    [("similar", "--creativity"), ("playlist", "--lookback"), ("mix", "--crossfade"),
+     ("radio", "--ahead"), ("serve", "--max-upload"), ("train", "--speccy"), ("ls", "--missing")],
+)  # fmt: skip
+def test_each_action_shows_its_own_options(env, action, option):
+    env.write_config()
+    done = env.beet("deejai", action, "--help", probe=True)
+    assert done.returncode == 0, done.stderr
+    assert f"beet deejai {action}" in done.stdout and option in done.stdout
+    assert done.stdout.splitlines()[-1] == "HEAVY="  # --help loads nothing heavy
+
+
+def test_a_bad_setting_is_one_configuration_error_line(env):
+    env.write_config(near_duplicate=-1)
+    done = env.beet("deejai", "ls")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "configuration error: deejai.near_duplicate must be in [0, 2)" in done.stderr
+    assert env.beet("ls").returncode == 0  # the plugin still loads for beets' own commands
