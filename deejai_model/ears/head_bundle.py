@@ -100,8 +100,29 @@ class HeadRunner:
         """One slice of the base model's input."""
         return self.base.input_shape
 
+    def apply(self, base_vectors: np.ndarray) -> np.ndarray:
+        """Head vectors of base slice vectors, 4096 rows at a time.
+
+        Parameters
+        ----------
+        base_vectors : np.ndarray, shape (n, input_dim)
+
+        Returns
+        -------
+        np.ndarray, shape (n, dim), float32
+        """
+        x = np.asarray(base_vectors, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != self.network.input_dim:
+            raise ValueError(f"base vectors must be (n, {self.network.input_dim}), not {x.shape}")
+        if len(x) == 0:
+            return np.zeros((0, self.network.dim), np.float32)
+        return np.concatenate(
+            [self.network(x[start : start + 4096]) for start in range(0, len(x), 4096)]
+        )
+
     def run(self, batch: np.ndarray) -> np.ndarray:
-        return self.network(self.base.embed(batch))
+        """Head vectors of front-end slices: ``head(base(batch))``, shape (n, dim) float32."""
+        return self.apply(self.base.embed(batch))
 
 
 class HeadBundle(Bundle):
@@ -154,7 +175,7 @@ class HeadBundle(Bundle):
         return (self.network.input_dim,)
 
     def apply(self, base_vectors: np.ndarray) -> np.ndarray:
-        """Head vectors of base slice vectors.
+        """Head vectors of base slice vectors (see :meth:`HeadRunner.apply`).
 
         Parameters
         ----------
@@ -164,18 +185,7 @@ class HeadBundle(Bundle):
         -------
         np.ndarray, shape (n, dim), float32
         """
-        x = np.asarray(base_vectors, dtype=np.float32)
-        if x.ndim != 2 or x.shape[1:] != self.vector_shape:
-            raise ValueError(f"base vectors must be (n, {self.vector_shape[0]}), not {x.shape}")
-        if len(x) == 0:
-            return np.zeros((0, self.dim), np.float32)
-        return np.concatenate(
-            [self.network(x[start : start + 4096]) for start in range(0, len(x), 4096)]
-        )
-
-    def embed(self, batch: np.ndarray) -> np.ndarray:
-        """Head vectors of front-end slices: ``head(base(batch))``, shape (n, dim)."""
-        return self.apply(self.base.embed(batch))
+        return self.runner.apply(base_vectors)
 
 
 def resolve_base(manifest: Manifest, head_path: Path) -> Path:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from deejai_model.ears.batching import fixed_batches
 from deejai_model.ears.manifest import MANIFEST_FILE, Manifest
 from deejai_model.ears.quiet import filtered_stderr
 from deejai_model.ears.weights import load_weights
@@ -259,14 +260,10 @@ class KerasRunner:
             ``(n, width)`` float32, row ``i`` for slice ``i``.
         """
         fn = self._compiled()
-        n, size = len(batch), self.batch_size
-        chunks = []
-        for start in range(0, n, size):
-            chunk = batch[start : start + size]
-            if len(chunk) < size:
-                pad = np.zeros((size - len(chunk), *self.input_shape), np.float32)
-                chunk = np.concatenate([chunk, pad])
-            chunks.append(fn(chunk).numpy()[: n - start])
+        n = len(batch)
+        chunks = [
+            fn(chunk).numpy()[: n - start] for start, chunk in fixed_batches(batch, self.batch_size)
+        ]
         if not chunks:
             return np.zeros((0, self.width), np.float32)
         return np.concatenate(chunks).astype(np.float32, copy=False)

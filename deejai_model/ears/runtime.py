@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from deejai_model.ears.batching import fixed_batches
 from deejai_model.ears.manifest import Manifest, file_sha256
 from deejai_model.ears.quiet import filtered_stderr
 from deejai_model.ears.weights import read_npz
@@ -179,11 +180,7 @@ class LiteRtRunner:
         n, size = len(batch), self.batch_size
         out = np.empty((n, self.width), np.float32)
         with self._lock:
-            for start in range(0, n, size):
-                chunk = batch[start : start + size]
-                if len(chunk) < size:
-                    pad = np.zeros((size - len(chunk), *self.input_shape), np.float32)
-                    chunk = np.concatenate([chunk, pad])
+            for start, chunk in fixed_batches(batch, size):
                 self._interpreter.set_tensor(self._input, chunk)
                 self._interpreter.invoke()
                 out[start : start + size] = self._interpreter.get_tensor(self._output)[: n - start]
