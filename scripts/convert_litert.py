@@ -41,6 +41,7 @@ from deejai_model.ears.runtime import (  # noqa: E402
     export_litert,
     pruned_network,
 )
+from deejai_model.files import replaced_atomically  # noqa: E402
 
 LITERT_FILE = "model.tflite"
 
@@ -66,9 +67,8 @@ def convert(directory: Path, tolerance: float, prune: bool = True) -> float:
     bundle = load_bundle(directory, runtime="keras")
     manifest = bundle.manifest
     target = directory / LITERT_FILE
-    staged = directory / (LITERT_FILE + ".new.tflite")
-    export_litert(pruned_network(bundle) if prune else bundle.model, manifest.output, staged)
-    try:
+    with replaced_atomically(os.fspath(target), suffix=".tflite") as staged:
+        export_litert(pruned_network(bundle) if prune else bundle.model, manifest.output, staged)
         frontend = FrontEnd.from_manifest(manifest.frontend)
         slices, _ = frontend.slices(test_signal(frontend.sample_rate))
         expected = bundle.embed(slices)
@@ -79,9 +79,6 @@ def convert(directory: Path, tolerance: float, prune: bool = True) -> float:
                 f"{directory}: LiteRT differs from Keras by {worst:.2e} > {tolerance:.0e}; "
                 "nothing written"
             )
-        os.replace(staged, target)
-    finally:
-        staged.unlink(missing_ok=True)
 
     data = manifest.to_dict()
     data["runtime"] = {
@@ -92,9 +89,8 @@ def convert(directory: Path, tolerance: float, prune: bool = True) -> float:
     }
     manifest_path = directory / MANIFEST_FILE
     text = type(manifest).from_dict(data).to_json()
-    tmp = manifest_path.with_suffix(".json.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, manifest_path)
+    with replaced_atomically(os.fspath(manifest_path), suffix=".json") as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
     loaded = load_bundle(directory, runtime="litert")  # loads and hashes as written
     print(
         f"wrote {target}: {loaded.model_id}, {len(slices)} slices, "

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import glob
-import hashlib
 import os
 import subprocess
 import sys
@@ -37,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from deejai_model.ears.bundle import load_bundle  # noqa: E402
 from deejai_model.ears.frontend import MUSICNN  # noqa: E402
+from deejai_model.ears.manifest import file_sha256  # noqa: E402
 from deejai_model.ears.networks import musicnn, vgg  # noqa: E402
 from deejai_model.ears.weights import save_bundle  # noqa: E402
 
@@ -114,10 +114,6 @@ def read_labels(root: Path, attribute: str) -> list[str]:
     raise SystemExit(f"configuration.py has no {attribute}")
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def network_description(model_name: str, embedding: str) -> dict:
     """How to build, name and describe the Keras port of one of the wheel's networks."""
     if model_name.endswith("_vgg"):
@@ -171,8 +167,8 @@ def convert(
         variables = read_checkpoint(checkpoint_dir)
         labels = read_labels(root, labels_attr)
         license_text = (root / "musicnn-0.1.0.dist-info" / "LICENSE.md").read_text()
-        data_sha = sha256(checkpoint_dir / ".data-00000-of-00001")
-        wheel_sha = sha256(wheel_file) if wheel_file else "(given unpacked; not recorded)"
+        data_sha = file_sha256(checkpoint_dir / ".data-00000-of-00001")
+        wheel_sha = file_sha256(wheel_file) if wheel_file else "(given unpacked; not recorded)"
 
     weights = net["module"].checkpoint_to_keras_weights(variables)
     used = {n for n in variables if n.rpartition("/")[0] in names}
