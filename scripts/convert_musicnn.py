@@ -5,7 +5,7 @@ The checkpoint is read with ``tf.compat.v1.train.NewCheckpointReader`` (its ``.m
 does not import on TF 2.16+); its variables are renamed to the Keras model of
 :func:`deejai_model.ears.networks.musicnn.build_musicnn` (``*_musicnn``) or
 :func:`deejai_model.ears.networks.vgg.build_vgg` (``*_vgg``) and saved with
-:func:`deejai_model.ears.bundle.save_bundle`, with musicnn's ISC licence and a provenance note.
+:func:`deejai_model.ears.weights.save_bundle`, with musicnn's ISC licence and a provenance note.
 
 Usage::
 

@@ -4,7 +4,7 @@
 Reads the part bundles (each a musicnn or VGG bundle with the same front end), builds
 :func:`deejai_model.ears.networks.fused.build_fused` with their weights under their prefixes, checks
 that its output equals the parts' own embeddings concatenated, and writes it with
-:func:`deejai_model.ears.bundle.save_bundle` (licence and provenance included). The shipped default
+:func:`deejai_model.ears.weights.save_bundle` (licence and provenance included). The shipped default
 was made with::
 
     python scripts/convert_musicnn.py MSD_vgg /tmp/msd_vgg_pool45 --embedding pool45

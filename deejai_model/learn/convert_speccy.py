@@ -150,7 +150,7 @@ def convert_speccy(
 
     Returns
     -------
-    deejai_model.ears.bundle.Manifest
+    deejai_model.ears.manifest.Manifest
         The manifest as written.
 
     Raises
