@@ -50,7 +50,8 @@ class TrackSlices:
     padded : bool
         True when the track was shorter than one slice and its only slice was zero-padded.
     model_id : str
-        :attr:`deejai_model.ears.loaded_bundle.Bundle.model_id` of the network that made the vectors.
+        :attr:`~deejai_model.ears.loaded_bundle.Bundle.model_id` of the network that made the
+        vectors.
     """
 
     path: str
