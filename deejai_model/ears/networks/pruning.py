@@ -1,14 +1,14 @@
 """What pruning a network's dead filters needs whatever the network (musicnn, VGG).
 
-Batch-norm arithmetic on stored weights and assigning derived weights to a rebuilt network
-(the constant layers the rebuilt network uses are in :mod:`.layers`, beside the builders). See
+Batch-norm arithmetic on stored weights and one part's weights of a fused bundle (derived
+weights are assigned with :func:`deejai_model.ears.weights.assign_weights`; the constant
+layers the rebuilt network uses are in :mod:`.layers`, beside the builders). See
 :mod:`deejai_model.ears.networks.musicnn_prune` and :mod:`deejai_model.ears.networks.vgg_prune`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
@@ -23,23 +23,6 @@ def bn_scale_shift(weights: Mapping[str, np.ndarray], name: str) -> tuple[np.nda
     )
     scale = gamma / np.sqrt(var + BN_EPSILON)
     return scale, beta - scale * mean
-
-
-def assign_weights(model: Any, values: Mapping[str, np.ndarray]) -> Any:
-    """Assign ``values`` (by variable path) to every variable of ``model``; returns ``model``.
-
-    Raises
-    ------
-    ValueError
-        When a variable has no value.
-    """
-    variables = {v.path: v for v in model.weights}
-    missing = set(variables) - set(values)
-    if missing:
-        raise ValueError(f"no weights for {sorted(missing)[:5]}")
-    for path, var in variables.items():
-        var.assign(values[path])
-    return model
 
 
 def unprefixed(weights: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
