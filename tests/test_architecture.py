@@ -103,11 +103,13 @@ def test_import_contracts_hold():
 
 
 def _modules(folder: Path) -> set[str]:
-    """Module files below ``folder`` as repo-relative paths (``__init__.py`` left out)."""
+    """Module files below ``folder`` as repo-relative paths (an ``__init__.py`` only when it
+    defines something: a package that merely names its modules is not a module of its own)."""
     return {
         p.relative_to(ROOT).as_posix()
         for p in folder.rglob("*.py")
-        if p.name != "__init__.py" and "__pycache__" not in p.parts
+        if "__pycache__" not in p.parts
+        and (p.name != "__init__.py" or re.search(r"^(def|class) ", p.read_text(), re.M))
     }
 
 
