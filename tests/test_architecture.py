@@ -4,12 +4,15 @@
   of the library imports only the stages below it (the plugin likewise).
 - No two modules import each other, directly or through others, lazy imports inside
   functions included (grimp's graph, the one import-linter reads).
+- Public functions with four or more parameters take all but the first three (at most) by
+  keyword, as librosa's do.
 - ``docs/architecture.md`` names every module of ``deejai_model`` and ``beetsplug/deejai``, and
   names none that is gone.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -119,3 +122,50 @@ def test_the_architecture_map_names_every_module_and_no_ghost():
     modules = _modules(ROOT / "deejai_model") | _modules(ROOT / "beetsplug" / "deejai")
     assert not modules - named, f"modules the map does not name: {sorted(modules - named)}"
     assert not named - modules, f"the map names modules that are gone: {sorted(named - modules)}"
+
+
+def _crowded_signatures(path: Path) -> list[str]:
+    """Public functions and methods of ``path`` with four or more parameters, more than three
+    of them positional (``self``/``cls`` not counted)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in tree.body:
+        members = [(node, "")]
+        if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            members = [(member, node.name + ".") for member in node.body]
+        for function, owner in members:
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if function.name.startswith("_") and function.name != "__init__":
+                continue
+            args = function.args
+            positional = [
+                a.arg for a in args.posonlyargs + args.args if a.arg not in ("self", "cls")
+            ]
+            if len(positional) + len(args.kwonlyargs) >= 4 and len(positional) > 3:
+                where = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path
+                found.append(f"{where}:{function.lineno} {owner}{function.name}")
+    return found
+
+
+def test_long_signatures_take_keywords():
+    """As librosa's do: past the first few, parameters are keyword-only."""
+    crowded = [
+        entry
+        for folder in (ROOT / "deejai_model", ROOT / "beetsplug" / "deejai")
+        for path in sorted(folder.rglob("*.py"))
+        for entry in _crowded_signatures(path)
+    ]
+    assert not crowded, "four or more positional parameters:\n" + "\n".join(crowded)
+
+
+def test_the_signature_check_sees_a_crowded_one(tmp_path):
+    module = tmp_path / "crowded.py"
+    module.write_text(
+        "def fine(a, b, c, *, d): ...\n"
+        "def crowded(a, b, c, d): ...\n"
+        "class Public:\n    def method(self, a, b, c, d=1): ...\n"
+        "class _Private:\n    def method(self, a, b, c, d=1): ...\n"
+    )
+    found = [entry.split(" ")[1] for entry in _crowded_signatures(module)]
+    assert found == ["crowded", "Public.method"]
