@@ -122,7 +122,7 @@ def bundle_key(model: str) -> str:
 
 
 def slice_vectors(
-    tracks: Sequence[Track], model: str, k: int, cache_dir: str | os.PathLike, workers: int = 2
+    tracks: Sequence[Track], model: str, *, k: int, cache_dir: str | os.PathLike, workers: int = 2
 ) -> tuple[list[np.ndarray | None], list[np.ndarray | None], list[str]]:
     """Per-slice vectors of every track as the plugin computes them, cached per (model, K).
 
@@ -214,6 +214,7 @@ def hits_at_k(
     distances: np.ndarray,
     groups: Sequence[str],
     k: int,
+    *,
     valid: np.ndarray | None = None,
     queries: np.ndarray | None = None,
 ) -> np.ndarray:
@@ -254,7 +255,7 @@ def hits_at_k(
 
 
 def bootstrap_ci(
-    values: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0
+    values: np.ndarray, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0
 ) -> tuple[float, float, float]:
     """Mean of per-query values with a percentile bootstrap interval (queries resampled).
 
@@ -356,6 +357,7 @@ def align(
 def cached_per_track(
     tracks: Sequence[Track],
     cache_dir: str,
+    *,
     name: str,
     analyse: Callable[[str], np.ndarray],
 ) -> tuple[list[np.ndarray | None], list[str]]:

@@ -83,7 +83,7 @@ def _rows(db: Path) -> tuple[int, int]:
     return len(rows), sum(1 for n, d, size in rows if n * d * 4 != size)
 
 
-def trial(beetsdir: Path, db: Path, delay: float, grace: float, items: int) -> dict:
+def trial(beetsdir: Path, db: Path, *, delay: float, grace: float, items: int) -> dict:
     """One interrupted run on a copy of the fresh library."""
     work = Path(tempfile.mkdtemp(prefix="ctrlc-", dir=beetsdir.parent))
     try:
@@ -182,7 +182,9 @@ def main(argv: list[str] | None = None) -> None:
         items = 4 * max(1, args.files // 4)
         results = []
         for i in range(args.trials):
-            r = trial(beetsdir, db, rng.uniform(0.0, args.spread), args.grace, items)
+            r = trial(
+                beetsdir, db, delay=rng.uniform(0.0, args.spread), grace=args.grace, items=items
+            )
             results.append(r)
             print(
                 f"{i + 1:3d} delay {r['delay']:5.2f}s rc {r['rc']} rows {r['rows']:2d} "

@@ -64,7 +64,7 @@ def job(args: tuple[str, str, int, int]) -> tuple[float, str | None]:
         return 0.0, str(exc)
 
 
-def run(paths: list[str], way: str, k: int, rate: int, workers: int) -> tuple[float, float, int]:
+def run(paths: list[str], way: str, *, k: int, rate: int, workers: int) -> tuple[float, float, int]:
     """Return (wall seconds, seconds of audio, errors) for one pass over ``paths``."""
     jobs = [(p, way, k, rate) for p in paths]
     t0 = time.perf_counter()
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         for w in workers:
             best = None
             for _ in range(max(1, opts.repeat)):
-                wall, seconds, errors = run(paths, way, k, opts.rate, w)
+                wall, seconds, errors = run(paths, way, k=k, rate=opts.rate, workers=w)
                 best = wall if best is None else min(best, wall)
             minutes = max(seconds / 60.0, 1e-9)
             cells.append(f"{best / len(paths):.3f} | {best / minutes:.4f}")

@@ -81,12 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     dims = manifest.parts
     names = block_names(manifest)
 
-    grid = OursGrid(tracks, args.cache, [PREVIOUS_DEFAULT, model], [k])
+    grid = OursGrid(tracks, args.cache, models=[PREVIOUS_DEFAULT, model], k_values=[k])
     whole = grid.slices[model, k]
     edges = np.cumsum([0, *dims])
     for name, lo, hi in zip(names, edges[:-1], edges[1:], strict=True):
         blocks = [None if s is None else s[:, lo:hi] for s in whole]
-        grid.add_model(name, k, blocks, grid.starts[model, k], grid.failed[model, k])
+        grid.add_model(
+            name, k, slices=blocks, starts=grid.starts[model, k], failed=grid.failed[model, k]
+        )
     fusions = ["+".join(c) for r in range(1, len(names)) for c in itertools.combinations(names, r)]
     variants = [(PREVIOUS_DEFAULT, k, *pipeline)] + [(f, k, *pipeline) for f in fusions]
     variants.append(shipped)  # every block: what the plugin does with the bundle
@@ -107,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         + ", ".join(f"{n} ({d})" for n, d in zip(names, dims, strict=True)),
         "\n### By corpus, paired against the previous default\n",
     ]
-    header, rows = corpus_rows(rows_results + peers, base, corpora)
+    header, rows = corpus_rows(rows_results + peers, base, corpora=corpora)
     out.append(markdown_table(header, rows))
 
     logo_rows, chosen, p1, p5 = logo(results, groups)

@@ -36,7 +36,7 @@ def synthetic(n: int, dim: int, seed: int = 0) -> np.ndarray:
     return out
 
 
-def run(n: int, dim: int, trees: int, queries: int, search_k: int) -> dict[str, float]:
+def run(n: int, *, dim: int, trees: int, queries: int, search_k: int) -> dict[str, float]:
     from annoy import AnnoyIndex
 
     vectors = synthetic(n, dim)
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in (int(s) for s in args.sizes.split(",") if s):
-        r = run(n, args.dim, args.trees, args.queries, args.search_k)
+        r = run(n, dim=args.dim, trees=args.trees, queries=args.queries, search_k=args.search_k)
         print(
             f"| {n} | {r['add_s']:.1f} | {r['build_s']:.1f} | {r['size_mb']:.0f} "
             f"| {r['load_ms']:.1f} | {r['annoy_ms']:.2f} | {r['exact_ms']:.1f} "

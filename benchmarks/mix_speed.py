@@ -63,7 +63,7 @@ def generated_inputs(folder: str, minutes: float) -> list[str]:
     return paths
 
 
-def run_phase(phase: str, inputs: list[str], out: str, crossfade: float) -> dict:
+def run_phase(phase: str, inputs: list[str], *, out: str, crossfade: float) -> dict:
     """In this process: do one phase and return its measurements."""
     import resource
     import time
@@ -94,7 +94,7 @@ def run_phase(phase: str, inputs: list[str], out: str, crossfade: float) -> dict
     }
 
 
-def measure(phase: str, inputs: list[str], out: str, crossfade: float) -> dict:
+def measure(phase: str, inputs: list[str], *, out: str, crossfade: float) -> dict:
     """Run one phase in a fresh Python process; its JSON result."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(inputs, handle)
@@ -123,7 +123,7 @@ def main() -> None:
     if args.phase:
         with open(args.inputs, encoding="utf-8") as handle:
             inputs = json.load(handle)
-        print(json.dumps(run_phase(args.phase, inputs, args.out, args.crossfade)))
+        print(json.dumps(run_phase(args.phase, inputs, out=args.out, crossfade=args.crossfade)))
         return
 
     with tempfile.TemporaryDirectory(prefix="mix-bench-") as work:
@@ -134,11 +134,13 @@ def main() -> None:
             inputs = pick_inputs(args.labels, args.minutes)
             source = f"{len(inputs)} tracks of {args.labels}"
         print(f"inputs: {source}; load {loadavg()}", file=sys.stderr)
-        runs = [("imports", measure("imports", inputs, "", args.crossfade))]
-        runs.append(("decode", measure("decode", inputs, "", args.crossfade)))
+        runs = [("imports", measure("imports", inputs, out="", crossfade=args.crossfade))]
+        runs.append(("decode", measure("decode", inputs, out="", crossfade=args.crossfade)))
         for ext in args.formats.split(","):
             out = os.path.join(work, f"mix.{ext}")
-            runs.append((f"render {ext}", measure("render", inputs, out, args.crossfade)))
+            runs.append(
+                (f"render {ext}", measure("render", inputs, out=out, crossfade=args.crossfade))
+            )
             size = os.path.getsize(out)
             runs[-1][1]["size"] = size
             os.unlink(out)

@@ -47,7 +47,7 @@ def mel_slices(paths: list[str], directory: Path, k: int = 8) -> np.ndarray:
     return np.concatenate([embedder.prepare(p).batch for p in paths]).astype(np.float32)
 
 
-def cpu_ms_per_slice(path: Path, slices: np.ndarray, threads: int, batch: int) -> float:
+def cpu_ms_per_slice(path: Path, slices: np.ndarray, *, threads: int, batch: int) -> float:
     """CPU milliseconds per slice of LiteRtRunner over ``slices`` (after one warm-up call)."""
     from deejai_model.ears.runtime import LiteRtRunner
 
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.repeats):
                 for name, (path, _) in networks.items():
                     costs[name].append(
-                        [cpu_ms_per_slice(path, slices, 1, batch) for batch in (1, 8)]
+                        [cpu_ms_per_slice(path, slices, threads=1, batch=batch) for batch in (1, 8)]
                     )
             full_macs = networks["every filter"][1]
             full_ms = min(c[0] for c in costs["every filter"])

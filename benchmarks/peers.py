@@ -160,7 +160,7 @@ def speccy_frontend():
     return SPECCY
 
 
-def speccy_random_analyse(model, frontend, path: str, max_slices: int = 16) -> np.ndarray:
+def speccy_random_analyse(model, frontend, path: str, *, max_slices: int = 16) -> np.ndarray:
     """Slice vectors (n_slices, 100) of one file under the random Speccy.
 
     ``max_slices`` excerpts are decoded at the front end's planned starts (0: every slice of
@@ -194,14 +194,14 @@ def _stack(arrays: Sequence[np.ndarray | None], dim: int) -> tuple[np.ndarray, n
 
 def bliss_library(tracks: Sequence[Track], cache_dir: str):
     """bliss: (euclidean distance matrix, valid mask, failures)."""
-    arrays, failed = cached_per_track(tracks, cache_dir, "bliss", bliss_analyse)
+    arrays, failed = cached_per_track(tracks, cache_dir, name="bliss", analyse=bliss_analyse)
     x, valid = _stack(arrays, 23)
     return euclidean_distances(x), valid, failed
 
 
 def logmel_library(tracks: Sequence[Track], cache_dir: str):
     """Log-mel mean+std, z-scored over the library, cosine: (distances, valid, failures)."""
-    arrays, failed = cached_per_track(tracks, cache_dir, "logmel96", logmel_analyse)
+    arrays, failed = cached_per_track(tracks, cache_dir, name="logmel96", analyse=logmel_analyse)
     x, valid = _stack(arrays, 2 * LOGMEL_MELS)
     x[valid] = zscore(x[valid])
     return cosine_distances(x), valid, failed
@@ -218,8 +218,8 @@ def speccy_random_library(tracks: Sequence[Track], cache_dir: str, max_slices: i
     arrays, failed = cached_per_track(
         tracks,
         cache_dir,
-        name,
-        lambda p: speccy_random_analyse(model, frontend, p, max_slices),
+        name=name,
+        analyse=lambda p: speccy_random_analyse(model, frontend, p, max_slices=max_slices),
     )
     dim = next(a.shape[1] for a in arrays if a is not None)
     x, valid = _stack(arrays, dim)

@@ -99,7 +99,7 @@ def peer_result(system: str, tracks: Sequence[Track], cache_dir: str) -> Result:
     label, library = PEERS[system]
     log(f"running {system}")
     distances, valid, failed = library(tracks, cache_dir)
-    return evaluate(label, distances, [t.group for t in tracks], valid, failed)
+    return evaluate(label, distances, [t.group for t in tracks], valid=valid, failed=failed)
 
 
 # --------------------------------------------------------------------------- main
@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "ours" in systems:
         models = args.models.split(",")
         k_values = [int(k) for k in args.k.split(",")]
-        grid = OursGrid(tracks, args.cache, models, k_values)
+        grid = OursGrid(tracks, args.cache, models=models, k_values=k_values)
         variants = [
             v
             for model in models
@@ -219,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "queries, bootstrap 95% interval.\n"
         )
         work = {variant_name(v): grid.network_work(v) for v in all_results if v[1]}
-        header, rows = corpus_rows(by_corpus, all_results[default], corpora, work)
+        header, rows = corpus_rows(by_corpus, all_results[default], corpora=corpora, work=work)
         out.append(markdown_table(header, rows))
         winners = [r.name for r in by_corpus[1:] if wins_everywhere(r, by_corpus[0], corpora)]
         out.append(

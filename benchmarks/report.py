@@ -140,6 +140,7 @@ def lever_rows(results: dict[tuple, Result], base: tuple, groups: Sequence[str])
 def corpus_rows(
     results: Sequence[Result],
     base: Result,
+    *,
     corpora: Sequence[str],
     work: dict[str, float] | None = None,
 ) -> tuple[list[str], list[list]]:

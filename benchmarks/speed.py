@@ -218,7 +218,7 @@ def worker(system: str, paths: list[str], k: int) -> dict:
 # --------------------------------------------------------------------------- parent side
 
 
-def run_worker(system: str, paths_file: str, k: int = 16, nice: int = 0) -> dict:
+def run_worker(system: str, paths_file: str, *, k: int = 16, nice: int = 0) -> dict:
     """Run one system in a fresh ``python -m benchmarks.speed --worker`` process."""
     command = [
         sys.executable,
@@ -280,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(
                     f"[{time.strftime('%H:%M:%S')}] {system} K={k} ...", file=sys.stderr, flush=True
                 )
-                runs.append(run_worker(system, paths_file, k, args.nice))
+                runs.append(run_worker(system, paths_file, k=k, nice=args.nice))
     finally:
         os.unlink(paths_file)
     load_after = loadavg()

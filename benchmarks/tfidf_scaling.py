@@ -18,7 +18,7 @@ import numpy as np
 from deejai_model.vectors.mp3tovec import DEFAULT_BLOCK, tfidf_vectors
 
 
-def synthetic_library(n_tracks: int, n_slices: int, dim: int, seed: int = 0) -> list[np.ndarray]:
+def synthetic_library(n_tracks: int, *, n_slices: int, dim: int, seed: int = 0) -> list[np.ndarray]:
     """Random slice vectors with planted near-duplicates (10% of slices)."""
     rng = np.random.default_rng(seed)
     motifs = rng.standard_normal((max(1, n_tracks // 20), dim)).astype(np.float32)
@@ -40,7 +40,7 @@ def main() -> None:
     print("| tracks | slices | dim | seconds | Mpairs/s | ms/track |")
     print("|---:|---:|---:|---:|---:|---:|")
     for n_tracks in args.tracks:
-        library = synthetic_library(n_tracks, args.slices, args.dim)
+        library = synthetic_library(n_tracks, n_slices=args.slices, dim=args.dim)
         start = time.perf_counter()
         vectors = tfidf_vectors(library, block=args.block)
         seconds = time.perf_counter() - start

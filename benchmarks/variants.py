@@ -140,7 +140,7 @@ def empty_bags(slices: Bags) -> list[np.ndarray]:
 
 
 def pooled_units(
-    slices: Bags, how_pool: str, how_norm: str, parts: Sequence[int] = ()
+    slices: Bags, how_pool: str, how_norm: str, *, parts: Sequence[int] = ()
 ) -> np.ndarray:
     """Unit track vectors ``(n_tracks, dim)`` float64 of a library, by the shipped pooler;
     zero rows for tracks without slices. Also takes the ``tfidf@p<q>`` experiment."""
@@ -257,7 +257,7 @@ def centred_units(x: np.ndarray, valid: np.ndarray, how_norm: str) -> np.ndarray
     return y
 
 
-def ours_tags(tracks: Sequence[Track], model: str, k: int, cache_dir: str) -> Bags | None:
+def ours_tags(tracks: Sequence[Track], model: str, *, k: int, cache_dir: str) -> Bags | None:
     """Per-slice tag probabilities (the bundle's ``taggram`` output), or None if it has none."""
     name = f"ours-tags_{bundle_key(model)}_K{k or 'all'}"
     path = cache_file(cache_dir, name)
@@ -297,7 +297,7 @@ def ours_timbre(tracks: Sequence[Track], k: int, cache_dir: str) -> Bags:
         mean, covariance = timbre.gaussian(embedder.prepare(path).batch)
         return np.concatenate([mean, covariance.reshape(-1)])
 
-    arrays, _ = cached_per_track(tracks, cache_dir, f"timbre-mel_K{k}", analyse)
+    arrays, _ = cached_per_track(tracks, cache_dir, name=f"timbre-mel_K{k}", analyse=analyse)
     return arrays
 
 
@@ -338,13 +338,18 @@ class Result:
 
 
 def evaluate(
-    name: str, distances: np.ndarray, groups: Sequence[str], valid: np.ndarray, failed: list[str]
+    name: str,
+    distances: np.ndarray,
+    groups: Sequence[str],
+    *,
+    valid: np.ndarray,
+    failed: list[str],
 ) -> Result:
     """P@1 and P@5 of every valid query, NaN for the others."""
     p1 = np.full(len(groups), np.nan)
     p5 = np.full(len(groups), np.nan)
-    p1[valid] = hits_at_k(distances, groups, 1, valid)
-    p5[valid] = hits_at_k(distances, groups, 5, valid)
+    p1[valid] = hits_at_k(distances, groups, 1, valid=valid)
+    p5[valid] = hits_at_k(distances, groups, 5, valid=valid)
     return Result(name, p1, p5, failed)
 
 
@@ -367,6 +372,7 @@ class OursGrid:
         self,
         tracks: Sequence[Track],
         cache_dir: str | os.PathLike,
+        *,
         models: Sequence[str],
         k_values: Sequence[int],
     ):
@@ -382,12 +388,14 @@ class OursGrid:
         for model in dict.fromkeys(m for joined in models for m in joined.split("+")):
             parts = read_manifest(bundle_dir(model)).parts
             for k in self.k_values:
-                self.add_model(model, k, *slice_vectors(self.tracks, model, k, cache_dir), parts)
+                slices, starts, failed = slice_vectors(self.tracks, model, k=k, cache_dir=cache_dir)
+                self.add_model(model, k, slices=slices, starts=starts, failed=failed, parts=parts)
 
     def add_model(
         self,
         model: str,
         k: int,
+        *,
         slices: Bags,
         starts: Bags,
         failed: list[str],
@@ -428,7 +436,7 @@ class OursGrid:
         )
 
     def unit_vectors(
-        self, model: str, k: int, how_pool: str, how_norm: str, slices: Bags | None = None
+        self, model: str, k: int, how_pool: str, *, how_norm: str, slices: Bags | None = None
     ) -> np.ndarray:
         """Unit track vectors ``(n_tracks, dim)`` float64 of a model under a pooling (shipped
         or experiment, see the module's docstring) and normalisation; ``slices`` replace the
@@ -439,7 +447,11 @@ class OursGrid:
         own, starts, parts = self._joined(model, k)
         if how_pool.startswith("every2-"):
             out = self.unit_vectors(
-                model, k, how_pool[len("every2-") :], how_norm, every_other(own, starts)
+                model,
+                k,
+                how_pool[len("every2-") :],
+                how_norm=how_norm,
+                slices=every_other(own, starts),
             )
         elif "+t" in how_pool:
             base_pool, fuse = how_pool.split("+t")
@@ -448,13 +460,14 @@ class OursGrid:
             stats = ours_timbre(self.tracks, k, self.cache_dir)
             out = np.concatenate(
                 [
-                    np.sqrt(1.0 - weight) * self.unit_vectors(model, k, base_pool, how_norm),
+                    np.sqrt(1.0 - weight)
+                    * self.unit_vectors(model, k, base_pool, how_norm=how_norm),
                     np.sqrt(weight) * timbre_units(stats, kind),
                 ],
                 axis=1,
             )
         elif how_pool == "tags":
-            tags = ours_tags(self.tracks, model, k, self.cache_dir)
+            tags = ours_tags(self.tracks, model, k=k, cache_dir=self.cache_dir)
             if tags is None:
                 raise ValueError(f"{model} has no tag layer")
             dim = next(t.shape[1] for t in tags if t is not None)
@@ -463,7 +476,7 @@ class OursGrid:
             )
             out = centred_units(means, self.valid(model, k), how_norm)
         else:
-            out = pooled_units(own if slices is None else slices, how_pool, how_norm, parts)
+            out = pooled_units(own if slices is None else slices, how_pool, how_norm, parts=parts)
         if slices is None:
             self._units[key] = out
         return out
@@ -486,7 +499,7 @@ class OursGrid:
             if fitted.projection is None and not fitted.parts:
                 projected = [unit_rows(b) for b in projected]
             return 1.0 - slice_match_similarity(projected), valid
-        unit = self.unit_vectors(model, k, how_pool, how_norm)
+        unit = self.unit_vectors(model, k, how_pool, how_norm=how_norm)
         return reduce_hubs(unit, valid, how_hub), valid
 
     def result(self, variant: tuple) -> Result:
@@ -494,7 +507,7 @@ class OursGrid:
         d, valid = self.distances(variant)
         model, k = variant[0], variant[1]
         failed = sorted({f for m in model.split("+") for f in self.failed[m, k]})
-        return evaluate(variant_name(variant), d, self.groups, valid, failed)
+        return evaluate(variant_name(variant), d, self.groups, valid=valid, failed=failed)
 
     def network_work(self, variant: tuple) -> float:
         """Network work per track relative to one network at 8 slices: networks (blocks) x
@@ -521,7 +534,7 @@ class OursGrid:
             if s is not None and len(s) >= 2:
                 s = s[np.argsort(st.reshape(-1), kind="stable")]
                 halves += [s[: len(s) // 2], s[len(s) // 2 :]]
-        unit = self.unit_vectors(model, k, how_pool, how_norm, halves)
+        unit = self.unit_vectors(model, k, how_pool, how_norm=how_norm, slices=halves)
         d = reduce_hubs(unit, np.ones(len(unit), bool), how_hub)
         np.fill_diagonal(d, np.inf)
         nearest = np.argmin(d, axis=1)

@@ -36,7 +36,7 @@ def test_wins_only_when_ahead_somewhere_and_behind_nowhere():
 
 def test_corpus_rows_report_each_corpus_then_all():
     base = result("base", 0.5, 0.3, seed=0)
-    header, rows = corpus_rows([base], base, CORPORA)
+    header, rows = corpus_rows([base], base, corpora=CORPORA)
     assert header[1:4] == ["dev P@1", "dev P@5", "dev dP@5 [95% CI]"]
     assert header[-3:] == ["all P@1", "all P@5", "all dP@5 [95% CI]"]
     assert rows[0][2] == f"{base.p5[:60].mean():.3f}"
@@ -83,7 +83,7 @@ def cached_grid(tmp_path, slices, starts, timbre_rows=None):
             [r[None] for r in timbre_rows],
             errors=np.array([""] * len(paths)),
         )
-    return OursGrid(tracks, str(tmp_path), ["mtt"], [8])
+    return OursGrid(tracks, str(tmp_path), models=["mtt"], k_values=[8])
 
 
 def test_grid_levers_half_slices_and_timbre_fusion(tmp_path):
@@ -101,13 +101,15 @@ def test_grid_levers_half_slices_and_timbre_fusion(tmp_path):
         for i in range(12)
     ]
     grid = cached_grid(tmp_path, slices, starts, timbre_rows)
-    full = grid.unit_vectors("mtt", 8, "mean", "centre")
-    halved = grid.unit_vectors("mtt", 8, "every2-mean", "centre")
+    full = grid.unit_vectors("mtt", 8, "mean", how_norm="centre")
+    halved = grid.unit_vectors("mtt", 8, "every2-mean", how_norm="centre")
     assert halved.shape == full.shape and not np.allclose(halved, full)
     # every other slice in time order: slices 7, 5, 3, 1 of each stored bag
-    expected = grid.unit_vectors("mtt", 8, "mean", "centre", [s[[7, 5, 3, 1]] for s in slices])
+    expected = grid.unit_vectors(
+        "mtt", 8, "mean", how_norm="centre", slices=[s[[7, 5, 3, 1]] for s in slices]
+    )
     assert np.allclose(halved, expected)
-    fused = grid.unit_vectors("mtt", 8, "mean+tdiag0.5", "centre")
+    fused = grid.unit_vectors("mtt", 8, "mean+tdiag0.5", how_norm="centre")
     assert fused.shape == (12, 24 + 2 * c)
     assert np.allclose(np.linalg.norm(fused, axis=1), 1.0)
     alone = grid.result(("mtt", 8, "mean+tdiag1.0", "centre", "none"))
@@ -128,12 +130,12 @@ def test_joined_models_halve_each_model_on_its_own(tmp_path):
     paths = [t.path for t in grid.tracks]
     save_ragged(cache_file(tmp_path, name), paths, other, errors=np.array([""] * 12))
     save_ragged(cache_file(tmp_path, name + "_starts"), paths, starts)
-    grid = OursGrid(grid.tracks, str(tmp_path), ["mtt", "msd", "mtt+msd"], [8])
-    fused = grid.unit_vectors("mtt+msd", 8, "every2-mean", "centre")
-    parts = [grid.unit_vectors(m, 8, "every2-mean", "centre") for m in ("mtt", "msd")]
+    grid = OursGrid(grid.tracks, str(tmp_path), models=["mtt", "msd", "mtt+msd"], k_values=[8])
+    fused = grid.unit_vectors("mtt+msd", 8, "every2-mean", how_norm="centre")
+    parts = [grid.unit_vectors(m, 8, "every2-mean", how_norm="centre") for m in ("mtt", "msd")]
     assert fused.shape == (12, 34)
     assert np.allclose(fused, np.concatenate(parts, axis=1) / np.sqrt(2))
-    assert not np.allclose(fused, grid.unit_vectors("mtt+msd", 8, "mean", "centre"))
+    assert not np.allclose(fused, grid.unit_vectors("mtt+msd", 8, "mean", how_norm="centre"))
 
 
 def test_grid_vectors_are_what_the_shipped_pooler_gives_every_track(tmp_path):
@@ -156,7 +158,7 @@ def test_grid_vectors_are_what_the_shipped_pooler_gives_every_track(tmp_path):
         how_pool = how_pool.replace("trackda-", "trackda16s0.3-")
         assert pooler(how_pool, how_norm) == want
         fitted = want.fit(slices)
-        got = grid.unit_vectors("mtt", 8, how_pool, how_norm)
+        got = grid.unit_vectors("mtt", 8, how_pool, how_norm=how_norm)
         assert got.shape == (60, fitted.dim)
         for i in (0, 31, 59):
             assert np.allclose(got[i], fitted.transform(slices[i]), atol=1e-6), how_pool
@@ -177,10 +179,10 @@ def test_joined_models_are_pooled_block_by_block_like_a_fused_bundle(tmp_path):
     name = f"ours_{bundle_key('msd')}_K8"
     save_ragged(cache_file(tmp_path, name), paths, second, errors=np.array([""] * 12))
     save_ragged(cache_file(tmp_path, name + "_starts"), paths, starts)
-    grid = OursGrid(grid.tracks, str(tmp_path), ["mtt+msd"], [8])
+    grid = OursGrid(grid.tracks, str(tmp_path), models=["mtt+msd"], k_values=[8])
     joined = [np.concatenate(pair, axis=1) for pair in zip(first, second, strict=True)]
     _, want = Pooler(kind="mean", adapt=False, parts=(24, 10)).fit_transform(joined)
-    assert np.allclose(grid.unit_vectors("mtt+msd", 8, "mean", "centre"), want, atol=1e-6)
+    assert np.allclose(grid.unit_vectors("mtt+msd", 8, "mean", how_norm="centre"), want, atol=1e-6)
 
 
 def test_the_default_variant_is_the_plugins_configuration():
