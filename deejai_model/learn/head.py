@@ -38,6 +38,7 @@ from deejai_model.ears.weights import (
     write_npz,
 )
 from deejai_model.files import replaced_atomically
+from deejai_model.vectors.norms import unit_rows
 
 ARCHITECTURE = "head"
 
@@ -93,11 +94,6 @@ class HeadReport:
             f"{self.constant_cosine:.3f}); {self.train_tracks} training / "
             f"{self.val_tracks} validation tracks, {self.epochs} epochs"
         )
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.where(n > 0, n, 1.0)
 
 
 def split_tracks(n: int, validation: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -238,7 +234,7 @@ def fit_to_track2vec(
 
     if len(inputs) < 2 or len(inputs) != len(targets):
         raise ValueError(f"need two tracks or more with targets, got {len(inputs)}")
-    targets = _unit(np.asarray(targets, dtype=np.float32))
+    targets = unit_rows(targets)
     train_rows, val_rows = split_tracks(len(inputs), params.validation, params.seed)
     x_train, y_train = _stack(inputs, targets, train_rows)
     x_val, y_val = _stack(inputs, targets, val_rows)
@@ -312,8 +308,8 @@ def fit_to_track2vec(
     predicted = []
     for start in range(0, len(x_val), 256):
         predicted.append(np.asarray(model(x_val[start : start + 256], training=False)))
-    predicted = _unit(np.concatenate(predicted))
-    constant = _unit(y_train.mean(axis=0))
+    predicted = unit_rows(np.concatenate(predicted))
+    constant = unit_rows(y_train.mean(axis=0, keepdims=True))[0]
     return HeadReport(
         val_cosine=float(np.mean(np.sum(predicted * y_val, axis=1))),
         constant_cosine=float(np.mean(y_val @ constant)),
