@@ -20,7 +20,6 @@ Prints a markdown table with each time's ratio to ``beet ls``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -31,10 +30,11 @@ import numpy as np
 from benchmarks.common import beet
 
 
-def _manifest() -> dict:
+def _manifest():
+    from deejai_model.ears.manifest import read_manifest
     from deejai_model.ears.shipped import default_bundle_path
 
-    return json.loads((default_bundle_path() / "manifest.json").read_text(encoding="utf-8"))
+    return read_manifest(default_bundle_path())
 
 
 def build_library(folder: Path, n: int, seed: int = 0) -> None:
@@ -45,8 +45,8 @@ def build_library(folder: Path, n: int, seed: int = 0) -> None:
     from beetsplug.deejai.store import SliceRow, VectorStore
 
     manifest = _manifest()
-    model_id = f"{manifest['name']}@{manifest['version']}:{manifest['weights']['sha256'][:12]}"
-    dim = int(manifest["dim"])
+    model_id = manifest.model_id
+    dim = manifest.dim
     rng = np.random.default_rng(seed)
     centers = rng.normal(size=(max(4, n // 50), dim)).astype(np.float32)
     config["create_backup_before_migrations"] = False

@@ -88,11 +88,10 @@ def _setup(system: str, k: int, paths: Sequence[str] = ()):
         from deejai_model.ears import audio
         from deejai_model.ears.excerpts import excerpt_starts
         from deejai_model.ears.frontend import FrontEnd
-        from deejai_model.ears.manifest import Manifest
+        from deejai_model.ears.manifest import read_manifest
         from deejai_model.ears.shipped import default_bundle_path
 
-        manifest_text = (default_bundle_path() / "manifest.json").read_text(encoding="utf-8")
-        fe = FrontEnd.from_manifest(Manifest.from_json(manifest_text).frontend)
+        fe = FrontEnd.from_manifest(read_manifest(default_bundle_path()).frontend)
 
         def run(paths: list[str]) -> int:
             failed = 0

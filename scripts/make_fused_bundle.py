@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
         license_text=(bundles[0].path / "LICENSE").read_text(encoding="utf-8"),
         provenance=provenance,
     )
-    print(f"wrote {args.out}: {args.name}@{args.version}:{written.weights['sha256'][:12]}")
+    print(f"wrote {args.out}: {written.model_id}")
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ class ModelHandle:
         return ModelHandle(dataclasses.replace(self.settings, model=os.fspath(base_path)))
 
     def bundle(self):
-        """The loaded :class:`deejai_model.ears.bundle.Bundle`."""
+        """The loaded :class:`deejai_model.ears.loaded_bundle.Bundle`."""
         return self.embedder().bundle if self._embedder is not None else self._load_bundle()
 
     def _load_bundle(self):
@@ -339,7 +339,7 @@ def apply_head(
 
     Parameters
     ----------
-    head : deejai_model.ears.bundle.Bundle
+    head : deejai_model.ears.loaded_bundle.Bundle
         The loaded head bundle (its ``apply`` maps ``(n_slices, base_dim)`` base slices to
         ``(n_slices, dim)`` head slices).
     base_id : str
