@@ -146,6 +146,28 @@ def test_import_goes_on_past_a_silent_file(env, small_music, tmp_path):
     assert len([r for r in records if "cannot embed" in r]) == 1
 
 
+#: Wrong ``deejai:`` values: one in the section every action reads, one in ``mix:``.
+BAD_SETTINGS = "  mix:\n    crossfade: -1\n"
+
+
+@pytest.mark.parametrize("auto", [False, True])
+def test_a_wrong_setting_never_stops_beet_import(env, tmp_path, auto):
+    """A real `beet import` process: with ``auto: no`` a wrong setting is not the import's
+    concern (silent, as when the stage did not run); with ``auto: yes`` it is one warning
+    line, and the import goes on."""
+    make_music(tmp_path / "music", per_kind=1, seconds=4.0, kinds=["chord"])
+    env.write_config(BAD_SETTINGS, auto=auto, max_slices=-1)
+    done = env.beet("import", "-A", "-q", str(tmp_path / "music"))
+    assert done.returncode == 0, done.stderr
+    assert [item.title for item in env.lib.items()] == ["chord-1"]
+    warnings = [line for line in done.stderr.splitlines() if "cannot embed on import" in line]
+    if auto:
+        assert len(warnings) == 1 and "deejai.max_slices must be >= 0" in warnings[0]
+        assert "import goes on" in warnings[0]
+    else:
+        assert warnings == []
+
+
 def _vector_rows(db) -> list[tuple[int, int, int]] | None:
     """``(n_slices, dim, blob bytes)`` of each stored row; None before the table exists."""
     with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:

@@ -62,11 +62,12 @@ class DeejaiPlugin(BeetsPlugin):
             self._store = VectorStore(lib)
         return self._store
 
-    def model(self) -> ModelHandle:
-        """The configured model bundle (TensorFlow is loaded only when it embeds)."""
+    def model(self, settings: Settings | None = None) -> ModelHandle:
+        """The configured model bundle (TensorFlow is loaded only when it embeds); ``settings``:
+        the :attr:`settings` already read (read afresh when not given)."""
         from .importer import ModelHandle
 
-        settings = self.settings
+        settings = self.settings if settings is None else settings
         if self._model is None or self._model.settings != settings:
             self._model = ModelHandle(settings)
         return self._model
@@ -82,10 +83,11 @@ class DeejaiPlugin(BeetsPlugin):
         """A :class:`~.session.LibrarySession` on ``lib``: what every front end uses."""
         from .session import LibrarySession
 
+        settings = self.settings
         return LibrarySession(
             lib,
-            settings=self.settings,
-            model=self.model(),
+            settings=settings,
+            model=self.model(settings),
             open_store=lambda: self.store(lib),
             index_dir=self.index_dir(lib),
             log=self._log,
@@ -135,27 +137,32 @@ class DeejaiPlugin(BeetsPlugin):
         import goes on).
 
         beets runs it before it copies, moves or retags the files; the rows follow those
-        changes through beets' file events (:meth:`file_changed`, :meth:`after_write`).
+        changes through beets' file events (:meth:`file_changed`, :meth:`after_write`).  The
+        settings are read inside the ``try``: a wrong ``deejai:`` value costs one warning (none
+        with ``auto: no``) and the import goes on.
         """
-        if self._model_failed or not self.settings.auto:
-            return
-        from .importer import embed_items
-
-        items = [item for item in task.imported_items() if item.id is not None]
-        if not items:
+        if self._model_failed:
             return
         try:
-            model = self.model()
+            settings = self.settings
+            if not settings.auto:
+                return
+            items = [item for item in task.imported_items() if item.id is not None]
+            if not items:
+                return
+            from .importer import embed_items
+
             summary = embed_items(
                 items,
                 self.store(session.lib),
-                model=model,
-                settings=self.settings,
+                model=self.model(settings),
+                settings=settings,
                 log=self._log,
             )
-        except Exception as error:  # no model, no TensorFlow...: tell once, keep importing
+        except Exception as error:  # bad settings, no model, no TensorFlow...: tell once
             self._model_failed = True
-            self._log.error("cannot embed on import ({}); import goes on", error)
+            if self.config["auto"].get():  # the raw value: ``auto: no`` stays silent
+                self._log.error("cannot embed on import ({}); import goes on", error)
             return
         self._log.debug("{}", summary.line())
         if summary.interrupted:  # Ctrl-C: what is done is stored; stop the import too
