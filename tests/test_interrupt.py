@@ -125,3 +125,39 @@ def test_a_decode_stops_between_packets_never_inside_ffmpeg(long_wav, call):
     innermost = traceback.extract_tb(caught.value.__traceback__)[-1]
     assert innermost.filename.endswith(os.path.join("deejai_model", "interrupt.py"))
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.parametrize("read", ["decode", "probe_duration"])
+def test_a_press_while_the_file_opens_leaves_no_file_open(tmp_path, monkeypatch, read):
+    """Ctrl-C during FFmpeg's open is raised once it returns, and the file it opened is closed."""
+    path = write_audio(tmp_path / "song.flac", music(4.0, 22050), 22050)
+    opened = []
+    real_open = audio.open_audio
+
+    class Watched:
+        """The opened container, with its close() counted."""
+
+        def __init__(self, container) -> None:
+            self._container = container
+            self.closed = False
+
+        def __getattr__(self, name: str):
+            return getattr(self._container, name)
+
+        def close(self) -> None:
+            self.closed = True
+            self._container.close()
+
+    def open_then_press(p):
+        container, stream = real_open(p)
+        opened.append(Watched(container))
+        _press()  # as if Ctrl-C came while FFmpeg read the header
+        return opened[-1], stream
+
+    monkeypatch.setattr(audio, "open_audio", open_then_press)
+    with pytest.raises(KeyboardInterrupt):
+        if read == "decode":
+            audio.decode(path, 16000)
+        else:
+            audio.probe_duration(path)
+    assert opened and all(container.closed for container in opened)

@@ -417,14 +417,21 @@ class AudioFile:
     ...     first, last = song.excerpts(16000, starts=[0.0, song.duration() - 3.0], length=3.0)
     """
 
-    @deferred_sigint()  # Ctrl-C is raised between packets, never inside FFmpeg
     def __init__(self, path: PathLike, stats: DecodeStats | None = None) -> None:
         self.path = path
         self.stats = DecodeStats() if stats is None else stats
-        self._container, self._stream = open_audio(path)
         self._read = False  # frames were decoded: a whole-track read must open it again
         self._origin: float | None = None
-        self._duration = _declared_duration(self._container, self._stream)  # None: count
+        container = None
+        try:
+            with deferred_sigint():  # Ctrl-C is raised after FFmpeg returns, never inside it
+                container, self._stream = open_audio(path)
+                self._duration = _declared_duration(container, self._stream)  # None: count
+        except BaseException:  # a press raised on leaving the scope: no open file is left
+            if container is not None:
+                container.close()
+            raise
+        self._container = container
 
     def __enter__(self) -> AudioFile:
         return self
