@@ -29,9 +29,8 @@ from deejai_model.ears.manifest import Manifest, file_sha256, read_manifest
 from deejai_model.ears.runtime import RUNTIMES, LiteRtRunner, litert_available
 from deejai_model.errors import BundleError
 
-#: The runners :func:`load_bundle` chooses from, by the name its ``runtime`` takes. Each has a
-#: ``load(path, manifest, *, batch_size, device, threads)`` class method, a ``name``, a
-#: ``default_batch_size``, an ``input_shape`` and ``run(batch) -> (n, dim)``.
+#: The runners :func:`load_bundle` chooses from, by the name its ``runtime`` takes; each is a
+#: :class:`~deejai_model.ears.loaded_bundle.Runner`.
 RUNNERS = {KerasRunner.name: KerasRunner, LiteRtRunner.name: LiteRtRunner}
 
 

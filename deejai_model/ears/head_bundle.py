@@ -169,11 +169,6 @@ class HeadBundle(Bundle):
         self.network = network
         self.base = base
 
-    @property
-    def vector_shape(self) -> tuple[int, ...]:
-        """One base slice vector (what :meth:`apply` takes)."""
-        return (self.network.input_dim,)
-
     def apply(self, base_vectors: np.ndarray) -> np.ndarray:
         """Head vectors of base slice vectors (see :meth:`HeadRunner.apply`).
 

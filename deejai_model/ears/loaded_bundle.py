@@ -25,12 +25,32 @@ from deejai_model.ears.manifest import Manifest
 
 
 class Runner(Protocol):
-    """What runs a network output on front-end slices (a value of ``RUNNERS``)."""
+    """What runs a network output on front-end slices: the values of ``RUNNERS``.
+
+    A :class:`Bundle` needs only ``name``, ``input_shape`` and ``run`` (a head bundle's
+    :class:`~deejai_model.ears.head_bundle.HeadRunner` has just those); ``load`` and
+    ``default_batch_size`` are how :func:`~deejai_model.ears.bundle.load_bundle` makes one.
+    """
 
     #: What :attr:`Bundle.runtime` reports: ``"keras"`` or ``"litert"``.
     name: str
+    #: Slices per call when the caller does not say.
+    default_batch_size: int
     #: One slice the runner takes (the batch axis left out).
     input_shape: tuple[int, ...]
+
+    @classmethod
+    def load(
+        cls,
+        path: Path,
+        manifest: Manifest,
+        *,
+        batch_size: int,
+        device: str | None = None,
+        threads: int | None = None,
+    ) -> Runner:
+        """The runner of the bundle in ``path`` (its files checked against ``manifest``)."""
+        ...
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """``(n, *input_shape)`` float32 slices -> ``(n, width)`` float32."""

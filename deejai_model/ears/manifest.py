@@ -41,7 +41,7 @@ class Manifest:
     Attributes
     ----------
     name, version : str
-        Identify the model; with the weights' hash they make :attr:`Bundle.model_id`.
+        Identify the model; with the weights' hash they make :attr:`model_id`.
     architecture : {"musicnn", "speccy", "head", "fused", "vgg"}
         Which builder in :mod:`deejai_model.ears.networks` makes the network.
     architecture_params : dict
