@@ -58,3 +58,15 @@ def test_a_bad_setting_is_one_configuration_error_line(env):
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert "configuration error: deejai.near_duplicate must be in [0, 2)" in done.stderr
     assert env.beet("ls").returncode == 0  # the plugin still loads for beets' own commands
+
+
+def test_a_mistake_in_mix_or_train_stops_only_that_action(env):
+    env.write_config("  mix:\n    crossfade: -1\n  train:\n    word2vec_epochs: lots\n")
+    assert env.beet("deejai", "ls").returncode == 0  # ls never reads mix: nor train:
+    mix = "configuration error: deejai.mix.crossfade must be >= 0"
+    train = "configuration error: deejai.train.word2vec_epochs must be a whole number or auto"
+    for action, line in ((["mix", "--dry-run", "title:x"], mix), (["train"], train)):
+        done = env.beet("deejai", *action)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        errors = [x for x in done.stderr.splitlines() if "error" in x]
+        assert len(errors) == 1 and errors[0].startswith(line), done.stderr

@@ -46,22 +46,37 @@ def test_the_near_duplicate_threshold_is_its_own_setting(env):
     configured(env, near_duplicate=0.001)
 
 
-def test_every_section_is_read_and_validated_once(env, tmp_path):
+def test_every_section_is_read_and_checked_once_when_first_needed(env, tmp_path):
     settings = configured(env, track2vec=str(tmp_path / "t2v"))
     assert settings.track2vec == str(tmp_path / "t2v")
     assert settings.mix.crossfade == 6.0 and settings.mix.bitrate == 0
     assert settings.train.albums is None and settings.train.word2vec_epochs is None
+    env.config["deejai"]["mix"].set({"crossfade": -1})
+    assert settings.mix.crossfade == 6.0  # read once: kept for the settings' lifetime
+    env.config["deejai"]["mix"].set({"crossfade": 6.0})
+
     env.config["deejai"]["train"].set({"albums": True, "word2vec_epochs": 30})
     assert configured(env).train.albums is True
     assert configured(env).train.word2vec_epochs == 30
-    env.config["deejai"]["train"].set({"albums": "sometimes"})
-    with pytest.raises(confuse.ConfigValueError, match="deejai.train.albums"):
-        configured(env)
-    env.config["deejai"]["train"].set({"albums": "auto"})
+    for epochs in (30.0, "30"):  # whole numbers, as int() took them before
+        env.config["deejai"]["train"].set({"word2vec_epochs": epochs})
+        assert configured(env).train.word2vec_epochs == 30
+    for epochs in ("lots", 30.5, -1, True):
+        env.config["deejai"]["train"].set({"word2vec_epochs": epochs})
+        with pytest.raises(confuse.ConfigValueError, match="deejai.train.word2vec_epochs"):
+            assert configured(env).train
+    env.config["deejai"]["train"].set({"word2vec_epochs": "auto"})
+    for albums, read in ((False, False), (True, True), ("sometimes", None), ("auto", None)):
+        env.config["deejai"]["train"].set({"albums": albums})
+        assert configured(env).train.albums is read  # anything but yes/no is auto, as before
+
     env.config["deejai"]["mix"].set({"crossfade": -1})
+    settings = configured(env)  # a mistake in mix: only what uses mix fails
+    assert settings.pooling == "meanstd" and settings.train.dim == 100
     with pytest.raises(confuse.ConfigValueError, match="deejai.mix.crossfade"):
-        configured(env)
+        assert settings.mix
     env.config["deejai"]["mix"].set({"crossfade": 6.0})
+    assert settings.mix.crossfade == 6.0
     configured(env, track2vec="")
 
 

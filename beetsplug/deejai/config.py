@@ -7,7 +7,8 @@ cheap because every ``beet`` command loads the plugin.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import confuse
@@ -76,8 +77,8 @@ HUBNESS = ("csls", "none")
 class TrainSettings:
     """``deejai.train`` (:data:`TRAIN_DEFAULTS`), validated.
 
-    ``albums`` is True, False or None (``auto``); ``word2vec_epochs`` None means ``auto``;
-    ``output`` is an absolute path or ``""``.
+    ``albums`` is True, False or None (``auto``: any value but yes or no); ``word2vec_epochs``
+    None means ``auto``; ``output`` is an absolute path or ``""``.
     """
 
     playlists: tuple[str, ...]
@@ -97,28 +98,28 @@ class TrainSettings:
     def from_view(cls, view: confuse.ConfigView) -> TrainSettings:
         """Read and validate the ``deejai.train`` view (raises :class:`confuse.ConfigError`)."""
         albums = view["albums"].get()
-        if albums not in (True, False, "auto", None):
-            raise confuse.ConfigValueError(
-                f"deejai.train.albums must be yes, no or auto, not {albums!r}"
-            )
+        albums = bool(albums) if albums in (True, False) else None  # anything else: auto
         epochs = view["word2vec_epochs"].get()
         if epochs in ("auto", None):
             epochs = None
-        elif isinstance(epochs, bool) or not str(epochs).isdigit():
-            raise confuse.ConfigValueError(
-                f"deejai.train.word2vec_epochs must be a number or auto, not {epochs!r}"
-            )
+        else:
+            epochs = _whole_number(epochs)
+            if epochs is None:
+                raise confuse.ConfigValueError(
+                    "deejai.train.word2vec_epochs must be a whole number or auto, not "
+                    f"{view['word2vec_epochs'].get()!r}"
+                )
         return cls(
             playlists=_path_list(view["playlists"]),
             history=_path_list(view["history"]),
             million_playlists=view["million_playlists"].get(str) or "",
-            albums=albums if isinstance(albums, bool) else None,
+            albums=albums,
             min_playlists=view["min_playlists"].get(int),
             output=_filename(view["output"]),
             dim=view["dim"].get(int),
             window=view["window"].get(int),
             min_count=view["min_count"].get(int),
-            word2vec_epochs=None if epochs is None else int(epochs),
+            word2vec_epochs=epochs,
             sample=float(view["sample"].as_number()),
             epochs=view["epochs"].get(int),
         )
@@ -175,8 +176,9 @@ class Settings:
     """The plugin's configuration, validated: every ``deejai:`` key is read here, once.
 
     Attributes mirror :data:`DEFAULTS`; ``model`` is an absolute path (a shipped bundle's name
-    is resolved to its directory) or ``""``, and so is ``track2vec``; ``train`` and ``mix`` are
-    the nested sections.
+    is resolved to its directory) or ``""``, and so is ``track2vec``.  The nested sections
+    :attr:`train` and :attr:`mix` are read and checked when first used (then kept): a mistake
+    in one stops only the action that uses it (``train``, ``mix``), not ``ls`` or ``embed``.
     """
 
     model: str
@@ -199,8 +201,9 @@ class Settings:
     relative_to: str
     commit_every: int
     track2vec: str
-    train: TrainSettings
-    mix: MixSettings
+    #: the ``deejai`` view, for the sections read on first use (not compared: two settings
+    #: are equal when their top-level values are)
+    _view: confuse.ConfigView = field(compare=False, repr=False)
 
     @classmethod
     def from_view(cls, view: confuse.ConfigView) -> Settings:
@@ -246,9 +249,19 @@ class Settings:
             adapt=view["adapt"].get(bool),
             adapt_dims=max(1, view["adapt_dims"].get(int)),
             track2vec=_filename(view["track2vec"]),
-            train=TrainSettings.from_view(view["train"]),
-            mix=MixSettings.from_view(view["mix"]),
+            _view=view,
         )
+
+    @cached_property
+    def train(self) -> TrainSettings:
+        """``deejai.train``, read and checked on first use (raises
+        :class:`confuse.ConfigError`)."""
+        return TrainSettings.from_view(self._view["train"])
+
+    @cached_property
+    def mix(self) -> MixSettings:
+        """``deejai.mix``, read and checked on first use (raises :class:`confuse.ConfigError`)."""
+        return MixSettings.from_view(self._view["mix"])
 
     def pooler(self) -> Pooler:
         """The :class:`deejai_model.vectors.pooling.Pooler` these settings configure (imports
@@ -282,6 +295,25 @@ def shipped_bundle_dir(name: str) -> str | None:
 
     found = bundle_by_name(name)
     return os.fspath(found) if found is not None else None
+
+
+def _whole_number(value: object) -> int | None:
+    """``value`` as an int >= 0 when it is a whole number (``30``, ``30.0``, ``"30"``), else
+    None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    else:
+        return None
+    return number if number >= 0 else None
 
 
 def _filename(view: confuse.ConfigView) -> str:
