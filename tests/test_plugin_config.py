@@ -85,3 +85,28 @@ def test_paths_in_the_config_are_read_as_beets_reads_paths(env):
     assert settings.model == os.path.join(os.path.expanduser("~"), "my-ears")
     assert configured(env, model="musicnn_fused_light").model.endswith("musicnn_fused_light")
     configured(env, model="")
+
+
+def test_a_relative_model_is_resolved_once_from_beets_configuration_directory(
+    env, tmp_path, monkeypatch
+):
+    from beetsplug.deejai.config import Settings
+
+    def model_in(text: str) -> str:
+        overlay = tmp_path / "elsewhere" / "overlay.yaml"  # as `beet -c FILE` reads it
+        overlay.parent.mkdir(exist_ok=True)
+        overlay.write_text(f"deejai:\n  model: {text}\n", encoding="utf-8")
+        env.config.set_file(str(overlay))
+        return Settings.from_view(env.config["deejai"]).model
+
+    config_dir = env.config.config_dir()  # $BEETSDIR
+    (tmp_path / "elsewhere" / "ears").mkdir(parents=True)  # beside the -c file: not meant
+    here = tmp_path / "here"
+    (here / "musicnn_fused_light").mkdir(parents=True)  # in the current folder: not meant
+    monkeypatch.chdir(here)
+    assert model_in("ears") == os.path.join(config_dir, "ears")
+    shipped = model_in("musicnn_fused_light")
+    assert shipped != str(here / "musicnn_fused_light")
+    assert os.path.isfile(os.path.join(shipped, "manifest.json"))  # the shipped bundle
+    os.mkdir(os.path.join(config_dir, "musicnn_fused_light"))  # a bundle of that name there
+    assert model_in("musicnn_fused_light") == os.path.join(config_dir, "musicnn_fused_light")

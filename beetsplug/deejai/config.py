@@ -214,9 +214,7 @@ class Settings:
         confuse.ConfigError
             When a value has the wrong type or is not one of the allowed choices.
         """
-        model = view["model"].get(str) or ""
-        if model:
-            model = shipped_bundle_dir(model) or view["model"].as_filename()
+        model = _model_dir(view["model"])
         epsilon = float(view["epsilon"].as_number())
         if not 0.0 < epsilon < 2.0:
             raise confuse.ConfigValueError(f"deejai.epsilon must be in (0, 2), got {epsilon}")
@@ -288,13 +286,25 @@ class Settings:
 
 def shipped_bundle_dir(name: str) -> str | None:
     """The directory of the bundle shipped with ``deejai_model`` under ``name`` (e.g.
-    ``musicnn_fused_light``), when ``name`` is a plain name and no such path exists here."""
-    if not name or os.sep in name or name.startswith(".") or os.path.exists(name):
+    ``musicnn_fused_light``) when ``name`` is a plain name (no folder) of a shipped bundle."""
+    if not name or os.sep in name or name.startswith("."):
         return None
     from deejai_model.ears.shipped import bundle_by_name  # cheap: JSON and paths only
 
     found = bundle_by_name(name)
     return os.fspath(found) if found is not None else None
+
+
+def _model_dir(view: confuse.ConfigView) -> str:
+    """``deejai.model`` resolved once, as beets resolves paths (:func:`_filename`): that path
+    when it exists, else the shipped bundle of that name, else the path (``""``: unset)."""
+    name = view.get(str) or ""
+    if not name:
+        return ""
+    resolved = view.as_filename()
+    if os.path.exists(resolved):
+        return resolved
+    return shipped_bundle_dir(name) or resolved
 
 
 def _whole_number(value: object) -> int | None:
@@ -317,8 +327,10 @@ def _whole_number(value: object) -> int | None:
 
 
 def _filename(view: confuse.ConfigView) -> str:
-    """A path setting read as beets reads paths (:meth:`confuse.ConfigView.as_filename`: ``~``
-    expanded, a relative path taken from the config file's folder); ``""`` when empty."""
+    """A path setting read as beets reads paths (:meth:`confuse.ConfigView.as_filename`): ``~``
+    expanded; a relative path from a configuration file (``config.yaml``, or ``-c FILE``: not
+    that file's folder) taken from beets' configuration directory (``$BEETSDIR``, else that of
+    ``beet config -p``), one set without a file from the current folder.  ``""`` when empty."""
     return view.as_filename() if view.get() else ""
 
 
