@@ -110,3 +110,25 @@ def test_a_relative_model_is_resolved_once_from_beets_configuration_directory(
     assert os.path.isfile(os.path.join(shipped, "manifest.json"))  # the shipped bundle
     os.mkdir(os.path.join(config_dir, "musicnn_fused_light"))  # a bundle of that name there
     assert model_in("musicnn_fused_light") == os.path.join(config_dir, "musicnn_fused_light")
+
+
+def test_the_train_sources_are_paths_read_as_beets_reads_paths(env, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(
+        "deejai:\n  train:\n"
+        "    playlists: [~/lists, mine.m3u]\n"
+        "    history: ~/listens.json\n"
+        "    million_playlists: ~/mpd\n",
+        encoding="utf-8",
+    )
+    env.config.set_file(str(overlay))
+    train = configured(env).train
+    config_dir = env.config.config_dir()
+    assert train.playlists == (str(home / "lists"), os.path.join(config_dir, "mine.m3u"))
+    assert train.history == (str(home / "listens.json"),)
+    assert train.million_playlists == str(home / "mpd")
+    env.config["deejai"]["train"].set({"playlists": [], "history": "", "million_playlists": ""})
+    train = configured(env).train
+    assert (train.playlists, train.history, train.million_playlists) == ((), (), "")

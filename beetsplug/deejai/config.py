@@ -78,7 +78,9 @@ class TrainSettings:
     """``deejai.train`` (:data:`TRAIN_DEFAULTS`), validated.
 
     ``albums`` is True, False or None (``auto``: any value but yes or no); ``word2vec_epochs``
-    None means ``auto``; ``output`` is an absolute path or ``""``.
+    None means ``auto``; the paths (``playlists``, ``history``, ``million_playlists``,
+    ``output``) are absolute (read as beets reads paths), ``million_playlists`` and ``output``
+    ``""`` when unset.
     """
 
     playlists: tuple[str, ...]
@@ -112,7 +114,7 @@ class TrainSettings:
         return cls(
             playlists=_path_list(view["playlists"]),
             history=_path_list(view["history"]),
-            million_playlists=view["million_playlists"].get(str) or "",
+            million_playlists=_filename(view["million_playlists"]),
             albums=albums,
             min_playlists=view["min_playlists"].get(int),
             output=_filename(view["output"]),
@@ -335,11 +337,14 @@ def _filename(view: confuse.ConfigView) -> str:
 
 
 def _path_list(view: confuse.ConfigView) -> tuple[str, ...]:
-    """A setting that is one path or a list of them (empty: ``()``)."""
+    """A setting that is one path or a list of them, each read as :func:`_filename` reads one
+    (empty: ``()``)."""
     value = view.get()
     if not value:
         return ()
-    return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+    if isinstance(value, str):
+        return (view.as_filename(),)
+    return tuple(element.as_filename() for element in view.sequence())
 
 
 def _playlist_dir(view: confuse.ConfigView) -> str:
