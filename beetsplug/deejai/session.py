@@ -121,9 +121,10 @@ class LibrarySession:
         """``beet deejai embed``: give ``items`` vectors of the configured model.
 
         Drops rows of items no longer in the library, derives a trained head's rows from stored
-        base slices where it can (not with ``force``), then embeds the rest.  A completed run
-        is followed by :meth:`retire_earlier`.  ``KeyboardInterrupt`` propagates; the summary
-        says when the embedding loop itself was cut short.
+        base slices where it can (not with ``force``), then embeds the rest.  It retires
+        nothing: after a completed run the caller calls :meth:`retire_earlier` (``beet deejai
+        embed`` does).  ``KeyboardInterrupt`` propagates; the summary says when the embedding
+        loop itself was cut short.
         """
         from .importer import embed_items
 
