@@ -12,6 +12,7 @@ monkeypatch, in a real ``beet`` process through its prelude.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import shutil
@@ -204,16 +205,31 @@ def test_a_file_outside_the_library_is_heard_by_the_earlier_default(
     assert len([line for line in logs if NOTICE in line]) == 1
 
 
-def test_an_earlier_default_that_no_longer_ships_cannot_hear_outside_files(env, bundles):
-    from beetsplug.deejai.upgrade import model_handle, shipped_bundle
+def test_an_earlier_default_that_no_longer_ships_cannot_hear_outside_files(
+    env, bundles, monkeypatch
+):
+    from beetsplug.deejai.upgrade import model_handle
+    from deejai_model.ears.shipped import bundle_by_id
 
     plugin = _plugin()
-    assert shipped_bundle(_model_id(bundles[0])) == str(bundles[0])
-    assert shipped_bundle(_model_id(bundles[1])) is None  # not under deejai_model/ears/bundles
+    assert bundle_by_id(_model_id(bundles[0])) == bundles[0]
+    assert bundle_by_id(_model_id(bundles[1])) is None  # not under deejai_model/ears/bundles
     current = plugin.model()
     assert model_handle(plugin.settings, current, current.model_id) is current
     with pytest.raises(UserError, match="no longer installed"):
         model_handle(plugin.settings, current, _model_id(bundles[1]))
+
+    from beetsplug.deejai.importer import ModelHandle
+    from deejai_model.ears.manifest import read_manifest
+
+    session = plugin.session(env.lib)  # the mix's excerpts read the query model's manifest
+    session.model = ModelHandle(dataclasses.replace(plugin.settings, model=str(bundles[1])))
+    monkeypatch.setattr(session, "query_model_id", lambda: _model_id(bundles[0]))
+    assert session.query_manifest() == read_manifest(bundles[0])  # a shipped earlier default
+    monkeypatch.setattr(session, "query_model_id", lambda: _model_id(bundles[1]))
+    assert session.query_manifest() == read_manifest(bundles[1])  # the configured model's
+    session.model = current
+    assert session.query_manifest() == current.manifest  # gone: the configured model's
 
 
 def test_beet_says_it_once_and_stops_after_embed(env, music, bundles):

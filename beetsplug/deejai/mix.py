@@ -25,7 +25,6 @@ from beets.ui import UserError
 if TYPE_CHECKING:
     from beets.library import Item
 
-    from deejai_model.ears.manifest import Manifest
     from deejai_model.mix import MixOptions, MixTrack
 
     from .session import LibrarySession
@@ -186,19 +185,6 @@ def chosen_tracks(
     return tracks, items
 
 
-def _query_manifest(session: LibrarySession) -> Manifest:
-    """The manifest of the index's model (an earlier default's, maybe), or the configured
-    model's when that earlier bundle no longer ships (JSON only: nothing heavy is loaded)."""
-    from deejai_model.ears.manifest import read_manifest
-
-    from .upgrade import shipped_bundle
-
-    model = session.model
-    model_id = session.query_model_id()
-    path = shipped_bundle(model_id) if model_id != model.model_id else None
-    return read_manifest(path) if path else model.manifest
-
-
 def with_excerpts(
     session: LibrarySession, tracks: list[MixTrack], items: list, *, length: float
 ) -> list:
@@ -213,7 +199,7 @@ def with_excerpts(
     if length <= 0:
         raise UserError("deejai mix: --excerpt must be > 0 seconds")
     model_id = session.query_model_id()  # the index's model (an earlier default's, maybe)
-    slice_seconds = FrontEnd.from_manifest(_query_manifest(session).frontend).slice_seconds
+    slice_seconds = FrontEnd.from_manifest(session.query_manifest().frontend).slice_seconds
     ids = [item.id for item in items if item is not None]
     stored = session.store.slice_times(model_id, ids) if ids else {}
     index = session.index() if stored else None

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import numpy as np
     from beets.library import Item, Library
 
+    from deejai_model.ears.manifest import Manifest
     from deejai_model.lists.dj import DjSession
     from deejai_model.lists.playlists import Neighbour
 
@@ -216,6 +217,16 @@ class LibrarySession:
         from .upgrade import model_handle
 
         return model_handle(self.settings, self.model, self.query_model_id())
+
+    def query_manifest(self) -> Manifest:
+        """The manifest of :meth:`query_model`'s bundle (an earlier default's, maybe), or the
+        configured model's when that earlier default no longer ships (JSON only: nothing
+        heavy is loaded)."""
+        try:
+            handle = self.query_model()
+        except UserError:  # an earlier default that is no longer installed
+            handle = self.model
+        return handle.manifest
 
     def index(self) -> TrackIndex:
         """The current index (rebuilt first when the library's vectors changed).

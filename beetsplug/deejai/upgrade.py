@@ -124,15 +124,6 @@ def choose_model(store: VectorStore, settings: Settings, current_id: str) -> Que
     return QueryModel(best_id, current_id, best, total)
 
 
-def shipped_bundle(model_id: str) -> str | None:
-    """The directory of the bundle shipped with ``deejai_model`` whose manifest makes
-    ``model_id``, or None (an earlier default whose files no longer ship)."""
-    from deejai_model.ears.shipped import bundle_by_id
-
-    found = bundle_by_id(model_id)
-    return os.fspath(found) if found is not None else None
-
-
 def model_handle(settings: Settings, current: ModelHandle, model_id: str) -> ModelHandle:
     """A handle on ``model_id``'s bundle, to embed a file outside the library as the index's
     items were embedded: ``current`` itself, or an earlier default's shipped bundle.
@@ -144,15 +135,17 @@ def model_handle(settings: Settings, current: ModelHandle, model_id: str) -> Mod
     """
     if model_id == current.model_id:
         return current
+    from deejai_model.ears.shipped import bundle_by_id
+
     from .importer import ModelHandle
 
-    path = shipped_bundle(model_id)
+    path = bundle_by_id(model_id)
     if path is None:
         raise UserError(
             f"deejai: a file outside the library cannot be compared with items embedded by "
             f"{model_id} (an earlier default that is no longer installed): run `beet deejai embed`"
         )
-    return ModelHandle(dataclasses.replace(settings, model=path))
+    return ModelHandle(dataclasses.replace(settings, model=os.fspath(path)))
 
 
 def earlier_items(store: VectorStore, settings: Settings, current_id: str) -> set[int]:
