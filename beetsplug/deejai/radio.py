@@ -129,7 +129,7 @@ class Radio:
         self.mpd = mpd
         self.session = session
         self.paths = paths
-        self.settings = mpd_settings
+        self.mpd_settings = mpd_settings
         self.ahead = ahead
         self.log = log
         self.seed = seed
@@ -142,14 +142,16 @@ class Radio:
         """Connect (and log in); raises OSError or mpd.ConnectionError when MPD is not there."""
         client = self.mpd.MPDClient()
         client.timeout = 10
-        client.connect(self.settings["host"], self.settings["port"])
-        if self.settings["password"]:
+        client.connect(self.mpd_settings["host"], self.mpd_settings["port"])
+        if self.mpd_settings["password"]:
             try:
-                client.password(self.settings["password"])
+                client.password(self.mpd_settings["password"])
             except self.mpd.CommandError as error:
                 raise UserError(f"deejai radio: MPD refused the password: {error}") from None
         self.client = client
-        self.log.info("connected to MPD at {}:{}", self.settings["host"], self.settings["port"])
+        self.log.info(
+            "connected to MPD at {}:{}", self.mpd_settings["host"], self.mpd_settings["port"]
+        )
 
     def close(self) -> None:
         if self.client is not None:

@@ -346,7 +346,7 @@ class LibrarySession:
         return self.query_model().embedder().embed_path(path).vectors
 
     # -- lists -----------------------------------------------------------------------------
-    def space(self, creativity: float | None, seeds: dict[int, np.ndarray]):
+    def _space(self, creativity: float | None, seeds: dict[int, np.ndarray]):
         """``(search, vectors_by_id, score_transform)`` of a query: the index's, or with a
         ``creativity`` (``--creativity``) the blend with Track2Vec (:mod:`.creativity`).
 
@@ -371,7 +371,7 @@ class LibrarySession:
         """The ``n`` items nearest to ``seed`` (itself left out), closest first."""
         from deejai_model.lists import playlists
 
-        search, vectors, transform = self.space(creativity, {seed.key: seed.vector})
+        search, vectors, transform = self._space(creativity, {seed.key: seed.vector})
         return playlists.similar(
             search, vectors[seed.key], n=n, exclude=[seed.key], score_transform=transform
         )
@@ -382,7 +382,7 @@ class LibrarySession:
         """Keys of a journey through ``seeds`` (waypoints) with ``n_per_leg`` tracks per leg."""
         from deejai_model.lists import playlists
 
-        search, vectors, transform = self.space(creativity, {s.key: s.vector for s in seeds})
+        search, vectors, transform = self._space(creativity, {s.key: s.vector for s in seeds})
         return list(
             playlists.journey(
                 search,
@@ -418,7 +418,7 @@ class LibrarySession:
 
         from deejai_model.lists import playlists
 
-        search, vectors, transform = self.space(creativity, {s.key: s.vector for s in seeds})
+        search, vectors, transform = self._space(creativity, {s.key: s.vector for s in seeds})
         return list(
             playlists.continue_playlist(
                 search,
