@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from deejai_model.ears.manifest import Manifest, read_manifest
-from deejai_model.ears.shipped import manifest_model_id
 
 from .store import SliceRow, VectorStore, file_mtime, file_size
 
@@ -44,7 +43,6 @@ class ModelHandle:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._path: str | None = settings.model or None
-        self._model_id: str | None = None
         self._manifest: Manifest | None = None
         self._embedder = None
 
@@ -59,14 +57,14 @@ class ModelHandle:
 
     @property
     def model_id(self) -> str:
-        """``"<name>@<version>:<sha256[:12]>"`` from the manifest, without loading weights."""
-        if self._model_id is None:
-            try:
-                self._model_id = manifest_model_id(self.path)
-            except (OSError, ValueError, KeyError, TypeError):
-                # not a plain manifest: let the library say what it is (or why it is not one)
-                self._model_id = self.bundle().model_id
-        return self._model_id
+        """``"<name>@<version>:<sha256[:12]>"`` from the manifest, without loading weights.
+
+        Raises
+        ------
+        BundleError
+            When the folder holds no valid manifest.
+        """
+        return self.manifest.model_id
 
     @property
     def manifest(self) -> Manifest:
@@ -120,11 +118,6 @@ class ModelHandle:
                 self._embedder = _EMBEDDERS[key]
                 return self._embedder
             bundle = self._load_bundle()
-            if self._model_id is not None and bundle.model_id != self._model_id:
-                raise RuntimeError(
-                    f"bundle {self.path} says model {bundle.model_id}, manifest {self._model_id}"
-                )
-            self._model_id = bundle.model_id
             self._embedder = Embedder(
                 bundle,
                 max_slices=self.settings.max_slices,

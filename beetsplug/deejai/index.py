@@ -292,26 +292,22 @@ def model_parts(model_id: str, settings: Settings) -> tuple[int, ...]:
 
     A fused bundle's (``deejai_model.ears.networks.fused``) parts' dims, found in the manifest of
     the configured bundle or of a shipped one with that model id; ``()`` (one block) for any
-    other model or one whose bundle is not found.
-
-    Raises
-    ------
-    BundleError
-        When the model's own manifest is invalid.
+    other model or one whose bundle is not found. (The configured bundle's manifest was
+    validated when its model id was read: an invalid one stops the command before this.)
     """
     from deejai_model.ears.manifest import read_manifest
-    from deejai_model.ears.shipped import bundle_by_id, manifest_model_id
+    from deejai_model.ears.shipped import bundle_by_id
+    from deejai_model.errors import BundleError
 
     for path in (settings.model, bundle_by_id(model_id)):
         if not path:
             continue
         try:
-            if manifest_model_id(path) != model_id:
-                continue
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # not this model's bundle
-        # this model's manifest: an invalid one is an error (one block would pool it wrongly)
-        return read_manifest(path).parts
+            manifest = read_manifest(path)
+        except BundleError:
+            continue  # not a bundle
+        if manifest.model_id == model_id:
+            return manifest.parts
     return ()
 
 

@@ -201,7 +201,7 @@ def resolve_base(manifest: Manifest, head_path: Path) -> Path:
         try:
             if manifest_model_id(candidate) == want:
                 return candidate
-        except (OSError, ValueError, KeyError, TypeError):
+        except BundleError:
             pass
     shipped = bundle_by_id(want) if isinstance(want, str) else None
     if shipped is not None:

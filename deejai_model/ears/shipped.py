@@ -6,11 +6,11 @@ it on every ``beet`` command.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from deejai_model.ears.manifest import MANIFEST_FILE, format_model_id
+from deejai_model.ears.manifest import MANIFEST_FILE, read_manifest
+from deejai_model.errors import BundleError
 
 #: The folder of the shipped bundles.
 BUNDLES_DIR = Path(__file__).resolve().parent / "bundles"
@@ -24,12 +24,10 @@ def manifest_model_id(bundle_path: str | os.PathLike) -> str:
 
     Raises
     ------
-    OSError, ValueError, KeyError, TypeError
-        When the directory holds no plain manifest.
+    BundleError
+        When the directory holds no valid manifest.
     """
-    with open(os.path.join(bundle_path, MANIFEST_FILE), encoding="utf-8") as f:
-        manifest = json.load(f)
-    return format_model_id(manifest["name"], manifest["version"], manifest["weights"]["sha256"])
+    return read_manifest(bundle_path).model_id
 
 
 def bundle_by_name(name: str) -> Path | None:
@@ -47,7 +45,7 @@ def bundle_by_id(model_id: str) -> Path | None:
         try:
             if manifest_model_id(folder) == model_id:
                 return folder
-        except (OSError, ValueError, KeyError, TypeError):
+        except BundleError:
             continue
     return None
 
