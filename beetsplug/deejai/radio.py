@@ -100,7 +100,7 @@ class Radio:
 
     Parameters
     ----------
-    session : DjSession
+    dj : DjSession
         Picks the tracks; learns what played and what was skipped.
     paths : LibraryPaths
         Item <-> MPD file.
@@ -116,7 +116,7 @@ class Radio:
 
     def __init__(
         self,
-        session: DjSession,
+        dj: DjSession,
         paths: LibraryPaths,
         *,
         mpd_settings: dict,
@@ -127,7 +127,7 @@ class Radio:
         import mpd
 
         self.mpd = mpd
-        self.session = session
+        self.dj = dj
         self.paths = paths
         self.mpd_settings = mpd_settings
         self.ahead = ahead
@@ -135,7 +135,7 @@ class Radio:
         self.seed = seed
         self.client = None
         self.playing: _Playing | None = None
-        session.never |= paths.outside  # MPD cannot play them
+        dj.never |= paths.outside  # MPD cannot play them
 
     # -- connection ------------------------------------------------------------------------
     def connect(self) -> None:
@@ -172,8 +172,8 @@ class Radio:
         position = int(status["song"]) if "song" in status else None
         now = queue[position] if position is not None and position < len(queue) else None
         self._note(now, status)
-        if now is None and self.session.current is None and self.seed is not None:
-            self.session.start([self.seed])
+        if now is None and self.dj.current is None and self.seed is not None:
+            self.dj.start([self.seed])
             added = self._append([self.seed])
             client.play(len(queue))
             self.seed = None
@@ -181,15 +181,15 @@ class Radio:
         if position is not None:
             after = queue[position + 1 :]
         else:  # stopped at the end of the queue (or MPD restarted with an empty one)
-            after = [] if self.session.current is not None else queue
+            after = [] if self.dj.current is not None else queue
         pending = [self.paths.item_id(song["file"]) for song in after]
         missing = self.ahead - len(after)
-        if missing <= 0 or self.session.current is None:
+        if missing <= 0 or self.dj.current is None:
             return []
         # nothing already in MPD's queue is queued again (a track MPD played or failed on
         # between two looks was never seen playing)
         queued = {self.paths.item_id(song["file"]) for song in queue} - {None}
-        picks = self.session.picks(
+        picks = self.dj.picks(
             missing, pending=[p for p in pending if p is not None], exclude=queued
         )
         added = self._append(picks)
@@ -204,8 +204,8 @@ class Radio:
         if before is not None and before.song_id != song_id and before.item_id is not None:
             if before.duration > 0 and before.elapsed < before.duration / 2:
                 self.log.info("skipped early: less like item {}", before.item_id)
-                self.session.record_played(before.item_id, skipped=True)
-                self.session.less_like(before.item_id)
+                self.dj.record_played(before.item_id, skipped=True)
+                self.dj.less_like(before.item_id)
         if now is None:
             self.playing = None
             return
@@ -214,7 +214,7 @@ class Radio:
         duration = float(status.get("duration", now.get("duration", now.get("time", 0.0))) or 0.0)
         if before is None or before.song_id != song_id:
             if item_id is not None:
-                self.session.record_played(item_id)
+                self.dj.record_played(item_id)
             self.playing = _Playing(song_id, item_id, elapsed, duration)
         else:
             before.elapsed = max(before.elapsed, elapsed)

@@ -98,7 +98,7 @@ class LibraryDj:
         self.library = library
         self.lib = library.lib
         self.index = library.index()  # fails early (UserError) when nothing is embedded
-        self.session = library.dj_session(lookback=lookback, noise=noise, ahead=ahead)
+        self.dj = library.dj_session(lookback=lookback, noise=noise, ahead=ahead)
         self.lock = threading.RLock()
         self.matches: list[dict] = []
         self._beginnings: dict[int, np.ndarray] | None = None
@@ -148,7 +148,7 @@ class LibraryDj:
         from beets.dbcore.query import InvalidQueryError, ParsingError
 
         words = refuse_paths(text)
-        vectors = self.session.vectors
+        vectors = self.dj.vectors
         out = []
         try:
             for item in self.lib.items(words):
@@ -173,7 +173,7 @@ class LibraryDj:
     def state(self) -> dict:
         """The session as the page shows it."""
         with self.lock:
-            s = self.session
+            s = self.dj
             current = s.current
             return {
                 "now": self.track(current) if current is not None else None,
@@ -196,7 +196,7 @@ class LibraryDj:
         """Start from the first item matching a query."""
         item_id = self.resolve(text)
         self.matches = []
-        return self._locked(lambda: self.session.start([item_id]))
+        return self._locked(lambda: self.dj.start([item_id]))
 
     def journey(self, ends: list[str], via: list[str], n_per_leg: int) -> dict:
         """Play a journey from A to B through waypoints (each a query)."""
@@ -207,11 +207,11 @@ class LibraryDj:
         ids = [self.resolve(ends[0]), *(self.resolve(v) for v in via if v.strip())]
         ids.append(self.resolve(ends[1]))
         self.matches = []
-        return self._locked(lambda: self.session.start_journey(ids, n_per_leg))
+        return self._locked(lambda: self.dj.start_journey(ids, n_per_leg))
 
     def advance(self, skipped: bool) -> dict:
         """The current track ended (or was skipped): move on."""
-        return self._locked(lambda: self.session.advance(skipped=skipped))
+        return self._locked(lambda: self.dj.advance(skipped=skipped))
 
     def controls(self, lookback: int | None, noise: float | None) -> dict:
         """Set "keep on" and "drunk"."""
@@ -219,7 +219,7 @@ class LibraryDj:
             raise RequestError("keep on must be between 0 and 50")
         if noise is not None and not 0.0 <= noise <= 5.0:
             raise RequestError("drunk must be between 0 and 5")
-        return self._locked(lambda: self.session.set_controls(lookback, noise))
+        return self._locked(lambda: self.dj.set_controls(lookback, noise))
 
     def feedback(self, item_id: int, verdict: str) -> dict:
         """ "more" or "less" like a track; "less" on the playing track also moves on."""
@@ -228,7 +228,7 @@ class LibraryDj:
         self.item(item_id)
 
         def change() -> None:
-            s = self.session
+            s = self.dj
             if verdict == "more":
                 s.more_like(item_id)
                 return
@@ -267,9 +267,9 @@ class LibraryDj:
         self.matches = []
 
         def change() -> None:
-            key = self.session.add_outside(vector)
-            self.session.start([key])
-            self.session.advance()  # the upload itself cannot be played: start with its pick
+            key = self.dj.add_outside(vector)
+            self.dj.start([key])
+            self.dj.advance()  # the upload itself cannot be played: start with its pick
 
         return self._locked(change)
 
@@ -281,7 +281,7 @@ class LibraryDj:
             self._beginnings = {
                 item_id: self.index.pooler.project(slices).mean(axis=0, keepdims=True)
                 for item_id, slices in stored.items()
-                if item_id in self.session.vectors
+                if item_id in self.dj.vectors
             }
         return self._beginnings
 
@@ -294,7 +294,7 @@ class LibraryDj:
         if not found:
             raise RequestError("no embedded item to match the microphone against", 404)
         self.matches = [{**self.track(i), "cosine": round(c, 4)} for i, c in found]
-        return self._locked(lambda: self.session.start([found[0][0]]))
+        return self._locked(lambda: self.dj.start([found[0][0]]))
 
 
 def open_dj(library: LibrarySession, *, lookback: int, noise: float, ahead: int) -> LibraryDj:
