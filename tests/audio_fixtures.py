@@ -215,3 +215,22 @@ def set_raw_vorbis_comments(path: str | os.PathLike, comments: Sequence[bytes]) 
         for page in new:
             page.serial = head[0].serial
         OggPage.replace(f, head, new)
+
+
+def refused_by_ffmpeg(path: str | os.PathLike) -> None:
+    """Make an Ogg Vorbis file (e.g. from :func:`write_audio`) one FFmpeg refuses to open
+    while libsndfile (libvorbis) still plays it.
+
+    One zero byte is appended to the Vorbis identification packet: FFmpeg's Ogg demuxer wants
+    that packet exactly 30 bytes long ("Invalid data found when processing input", as with the
+    real files written by libVorbis 1.3.1 that were met), libvorbis reads its fields and
+    ignores what follows.  The first page is rebuilt with mutagen's page code (CRC).
+    """
+    from mutagen.ogg import OggPage
+
+    with open(path, "r+b") as f:
+        first = OggPage(f)
+        (packet,) = OggPage.to_packets([first])
+        (page,) = OggPage.from_packets([packet + b"\x00"], first.sequence)
+        page.serial, page.position, page.first = first.serial, first.position, True
+        OggPage.replace(f, [first], [page])

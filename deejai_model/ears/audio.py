@@ -1,4 +1,5 @@
-"""Decode audio files to mono float32 at a chosen sample rate, with PyAV.
+"""Decode audio files to mono float32 at a chosen sample rate, with PyAV (libsndfile reads what
+FFmpeg refuses to open: :mod:`deejai_model.ears.sndfile`).
 
 The ways in:
 
@@ -70,7 +71,18 @@ class DecodeStats:
 
 
 def open_audio(path: PathLike) -> tuple[Any, Any]:
-    """Open ``path`` and return ``(container, first audio stream)``; raise UndecodableAudioError."""
+    """Open ``path`` and return ``(container, first audio stream)``.
+
+    A file FFmpeg refuses to open is decoded by libsndfile instead
+    (:func:`deejai_model.ears.sndfile.wav_bytes`) and the in-memory WAV is opened, so every
+    read of :mod:`deejai_model.ears.audio` (seeking included) works on it the same way.
+
+    Raises
+    ------
+    UndecodableAudioError
+        Neither decoder can read the file, it has no audio stream, or no sample rate; the
+        reason is plain words, without the path or FFmpeg's error number.
+    """
     import av
 
     try:
@@ -78,7 +90,31 @@ def open_audio(path: PathLike) -> tuple[Any, Any]:
         # Tags are never read here, so tags in a wrong encoding must not stop the decode.
         container = av.open(os.fsdecode(path), mode="r", metadata_errors="replace")
     except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
-        raise UndecodableAudioError(path, f"cannot open: {_one_line(exc)}") from exc
+        container = _open_with_libsndfile(path, exc)
+    return _audio_stream(path, container)
+
+
+def _open_with_libsndfile(path: PathLike, refused: BaseException) -> Any:
+    """The container of the in-memory WAV libsndfile makes of ``path`` (FFmpeg ``refused``)."""
+    import av
+
+    from deejai_model.ears.sndfile import SndfileRefused, wav_bytes
+
+    ffmpeg = _plain_reason(refused)
+    if isinstance(refused, FileNotFoundError | PermissionError | IsADirectoryError):
+        raise UndecodableAudioError(path, f"cannot open: {ffmpeg}") from None
+    try:
+        data = wav_bytes(path)
+    except SndfileRefused as exc:
+        reason = f"not a readable audio file (FFmpeg: {ffmpeg}; libsndfile: {exc})"
+        raise UndecodableAudioError(path, reason) from None
+    import io
+
+    return av.open(io.BytesIO(data), mode="r", format="wav")
+
+
+def _audio_stream(path: PathLike, container: Any) -> tuple[Any, Any]:
+    """``(container, its first audio stream)``; the container is closed when there is none."""
     if not container.streams.audio:
         container.close()
         raise UndecodableAudioError(path, "no audio stream")
@@ -87,6 +123,13 @@ def open_audio(path: PathLike) -> tuple[Any, Any]:
         container.close()
         raise UndecodableAudioError(path, "audio stream has no sample rate (corrupt header?)")
     return container, stream
+
+
+def _plain_reason(exc: BaseException) -> str:
+    """What went wrong, in lower-case words: FFmpeg's text without its error number and path."""
+    text = getattr(exc, "strerror", None) or _one_line(exc)
+    text = " ".join(str(text).split()).rstrip(".")
+    return text[:1].lower() + text[1:]
 
 
 def _declared_duration(container: Any, stream: Any) -> float | None:
