@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from audio_fixtures import write_audio
 from beets.library import Item
+from beets.ui import UserError
 from conftest import ROOT, SR, DeejaiEnv, make_music
 
 pytestmark = pytest.mark.slow
@@ -81,14 +82,20 @@ def test_embed_resumes_where_it_stopped(env, small_music):
     assert summary == "deejai: 0 embedded, 6 skipped, 0 failed"
 
 
-def test_a_bad_file_costs_one_log_line_and_the_others_embed(env, small_music, tmp_path):
+def test_a_bad_file_costs_one_log_line_and_the_others_embed(env, small_music, tmp_path, caplog):
     items = _add_files(env, small_music[:3])
     broken = tmp_path / "broken.flac"
     broken.write_bytes(b"fLaC" + os.urandom(3000))
     bad = Item(path=str(broken), title="broken", artist="nobody")
     bad.add(env.lib)
-    summary, logs = _embed(env)
-    assert summary == "deejai: 3 embedded, 0 skipped, 1 failed"
+    err = io.StringIO()
+    with (
+        contextlib.redirect_stderr(err),
+        pytest.raises(UserError, match="1 of the files tried could not be embedded"),
+    ):  # exit status 1, as beets' own commands when a file failed
+        env.run_command("deejai", "embed")
+    logs = [r.getMessage() for r in caplog.records if r.name.startswith("beets")]
+    assert "deejai: 3 embedded, 0 skipped, 1 failed" in err.getvalue().splitlines()
     about_bad = [line for line in logs if "broken.flac" in line]
     assert len(about_bad) == 1 and "\n" not in about_bad[0]
     assert set(_rows(env)) == {i.id for i in items}

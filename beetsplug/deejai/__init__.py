@@ -11,7 +11,7 @@ import os
 from typing import TYPE_CHECKING
 
 from beets import config as beets_config
-from beets import util
+from beets import ui, util
 from beets.plugins import BeetsPlugin
 
 from .config import DEFAULTS, Settings
@@ -20,7 +20,7 @@ from .store import file_mtime, file_size
 if TYPE_CHECKING:
     from beets.library import Item, Library
 
-    from .importer import ModelHandle
+    from .importer import ModelHandle, Summary
     from .session import LibrarySession
     from .store import VectorStore
 
@@ -47,6 +47,10 @@ class DeejaiPlugin(BeetsPlugin):
         for event in FILE_EVENTS:
             self.register_listener(event, self.file_changed)
         self.import_stages = [self.imported]  # it does nothing unless deejai.auto
+        #: the counts of the ``beet import`` under way (printed when it ends)
+        self._import_summary: Summary | None = None
+        self.register_listener("import_begin", self.import_begin)
+        self.register_listener("import", self.import_end)
 
     # -- shared state ------------------------------------------------------------------------
     @property
@@ -164,9 +168,34 @@ class DeejaiPlugin(BeetsPlugin):
             if self.config["auto"].get():  # the raw value: ``auto: no`` stays silent
                 self._log.error("cannot embed on import ({}); import goes on", error)
             return
-        self._log.debug("{}", summary.line())
+        self._report_task(task, summary)
         if summary.interrupted:  # Ctrl-C: what is done is stored; stop the import too
             raise KeyboardInterrupt
+
+    def import_begin(self, session) -> None:
+        """``import_begin``: start counting this import's embedding."""
+        from .importer import Summary
+
+        self._import_summary = Summary()
+
+    def _report_task(self, task, summary: Summary) -> None:
+        """One line per import task that embedded or failed something, printed as beets prints
+        its own import progress (visible without ``-v``: import stages log only warnings)."""
+        if self._import_summary is not None:
+            self._import_summary.add(summary)
+        if not (summary.embedded or summary.failed):
+            return
+        where = util.displayable_path(task.paths[0]) if task.paths else "?"
+        text = f"deejai: {where}: {summary.counts()}"
+        if self._import_summary is not None and self._import_summary is not summary:
+            text += f" ({self._import_summary.embedded} embedded so far)"
+        ui.print_(text)
+
+    def import_end(self, lib, paths) -> None:
+        """``import`` (``beet import`` is done): the whole import's embedding summary."""
+        summary, self._import_summary = self._import_summary, None
+        if summary is not None and (summary.embedded or summary.failed or summary.failed_before):
+            ui.print_(f"deejai: import: {summary.line().removeprefix('deejai: ')}")
 
     # -- commands ----------------------------------------------------------------------------
     def commands(self):

@@ -26,7 +26,7 @@ from beets import ui, util
 from beets.ui import Subcommand, UserError
 
 from . import mix, radio, train
-from .session import CURRENT, MISSING, STALE, LibrarySession
+from .session import CURRENT, FAILED, MISSING, STALE, LibrarySession
 from .web import serve
 
 if TYPE_CHECKING:
@@ -114,6 +114,12 @@ def embed_parser() -> optparse.OptionParser:
         "--force", action="store_true", help="embed again even items that have vectors"
     )
     parser.add_option(
+        "--retry-failed",
+        dest="retry_failed",
+        action="store_true",
+        help="try again the unchanged files that failed before (they are skipped otherwise)",
+    )
+    parser.add_option(
         "-p",
         "--pretend",
         action="store_true",
@@ -129,19 +135,32 @@ def run_embed(session: LibrarySession, opts: optparse.Values, query: list[str]) 
 
     items = list(session.lib.items(query))
     if opts.pretend:  # reads the manifest only
-        todo, skipped = session.embedding_plan(items, force=opts.force)
+        todo, skipped = session.embedding_plan(
+            items, force=opts.force, retry_failed=opts.retry_failed
+        )
         for item in todo:
             ui.print_(item_line(item, opts.format))
         print(f"deejai: would embed {len(todo)}, skip {skipped}", file=sys.stderr)
         return
     try:  # beets ends on a stray Ctrl-C silently with status 0: say it, exit non-zero
-        summary = session.embed(items, force=opts.force, progress=True)
+        summary = session.embed(
+            items, force=opts.force, retry_failed=opts.retry_failed, progress=True
+        )
     except KeyboardInterrupt:
-        raise UserError("deejai: interrupted; what was embedded is stored") from None
+        raise UserError(INTERRUPTED) from None
     print(summary.line(), file=sys.stderr)
     if summary.interrupted:
-        raise UserError("deejai: interrupted; what was embedded is stored")
+        raise UserError(INTERRUPTED)
     session.retire_earlier()
+    if summary.failed:  # as beets' own commands: an error line and exit status 1
+        raise UserError(
+            f"deejai: {summary.failed} of the files tried could not be embedded "
+            "(the reasons are above; `beet deejai ls` shows them)"
+        )
+
+
+#: What ``embed`` says on Ctrl-C (a forced run is resumed too: :meth:`VectorStore.redo`).
+INTERRUPTED = "deejai: interrupted; what was embedded is stored: run `beet deejai embed` to resume"
 
 
 # -- index -----------------------------------------------------------------------------------
@@ -243,21 +262,26 @@ def run_ls(session: LibrarySession, opts: optparse.Values, query: list[str]) -> 
 
     model_id = session.model.model_id
     items = list(session.lib.items(query))
-    counts = {CURRENT: 0, STALE: 0, MISSING: 0}
+    counts = {CURRENT: 0, STALE: 0, MISSING: 0, FAILED: 0}
     n_earlier = 0
-    for item, (state, earlier) in zip(items, session.vector_states(items), strict=True):
+    states = session.vector_states(items)
+    reasons = session.failure_reasons(items) if any(s == FAILED for s, _ in states) else {}
+    for item, (state, earlier) in zip(items, states, strict=True):
         counts[state] += 1
         n_earlier += earlier
         if opts.missing and state == CURRENT:
             continue
         item[VECTORS_FIELD] = state  # in memory only, for -f
         line = item_line(item, opts.format)
-        ui.print_(line if opts.format else f"{line}  [vectors: {state}]")
+        shown = f"{state}: {reasons.get(item.id, '?')}" if state == FAILED else state
+        ui.print_(line if opts.format else f"{line}  [vectors: {shown}]")
     text = f"deejai: {len(items)} items: {counts[CURRENT]} with vectors of {model_id}"
     if counts[STALE] - n_earlier:
         text += f", {counts[STALE] - n_earlier} with vectors of an older file"
     if n_earlier:
         text += f", {n_earlier} with vectors of an earlier default only (stale)"
+    if counts[FAILED]:
+        text += f", {counts[FAILED]} failed (`embed --retry-failed` tries again)"
     print(f"{text}, {counts[MISSING]} without", file=sys.stderr)
 
 

@@ -130,17 +130,40 @@ class ModelHandle:
 
 @dataclass
 class Summary:
-    """Counts of one embedding run."""
+    """Counts of one embedding run.
+
+    ``failed`` counts the files that failed in this run, ``failed_before`` the unchanged files
+    that were not tried again because they failed before (their reason is in the store).
+    """
 
     embedded: int = 0
     skipped: int = 0
     failed: int = 0
+    failed_before: int = 0
     interrupted: bool = False
     errors: list[str] = field(default_factory=list)
 
+    def add(self, other: Summary) -> None:
+        """Add the counts (and errors) of ``other`` to these (a whole import's summary)."""
+        self.embedded += other.embedded
+        self.skipped += other.skipped
+        self.failed += other.failed
+        self.failed_before += other.failed_before
+        self.interrupted = self.interrupted or other.interrupted
+        self.errors += other.errors
+
+    def counts(self) -> str:
+        """``"10 embedded, 2 skipped, 1 failed"``."""
+        return f"{self.embedded} embedded, {self.skipped} skipped, {self.failed} failed"
+
     def line(self) -> str:
         """One-line report, e.g. ``"deejai: 10 embedded, 2 skipped, 1 failed"``."""
-        text = f"deejai: {self.embedded} embedded, {self.skipped} skipped, {self.failed} failed"
+        text = f"deejai: {self.counts()}"
+        if self.failed_before:
+            text += (
+                f", {self.failed_before} failed before and unchanged "
+                "(`beet deejai embed --retry-failed` tries them again)"
+            )
         if self.interrupted:
             text += " (interrupted: run `beet deejai embed` again to resume)"
         return text
@@ -190,61 +213,95 @@ class Progress:
 
 #: An item's vectors for a model: made from the file as it is now, from an older file, none.
 CURRENT, STALE, MISSING = "yes", "stale", "no"
+#: No current vectors, and the file as it is now failed to embed (the reason is in the store).
+FAILED = "failed"
 
 
 def vector_states(
     items: Sequence[Item], store: VectorStore, model_id: str
 ) -> list[tuple[str, float]]:
-    """``(state, file mtime)`` of each item: :data:`CURRENT`, :data:`STALE` or :data:`MISSING`.
+    """``(state, file mtime)`` of each item: :data:`CURRENT`, :data:`STALE`, :data:`MISSING`
+    or :data:`FAILED`.
 
     An item's vectors are current when its row for ``model_id`` was made from a file with the
-    file's present mtime.
+    file's present mtime; an item without current vectors whose file, as it is now, failed to
+    embed is :data:`FAILED`.
     """
     few = [item.id for item in items] if len(items) <= 2000 else None  # an import task
     stored = store.embedded_state(model_id, few)
+    failures = store.failures(few)
     states = []
     for item in items:
         mtime = file_mtime(item.path)
-        if item.id not in stored:
-            states.append((MISSING, mtime))
+        if item.id in stored and stored[item.id] == mtime:
+            states.append((CURRENT, mtime))
+        elif item.id in failures and failures[item.id][0] == mtime:
+            states.append((FAILED, mtime))
         else:
-            states.append((CURRENT if stored[item.id] == mtime else STALE, mtime))
+            states.append((MISSING if item.id not in stored else STALE, mtime))
     return states
 
 
-def plan_embedding(
-    items: Sequence[Item], store: VectorStore, model_id: str, *, force: bool = False
-) -> tuple[dict[str, tuple[Item, float]], int, list[Item]]:
-    """What an embedding run would do, without writing anything.
+@dataclass
+class Plan:
+    """What an embedding run would do (:func:`plan_embedding`).
 
-    Returns
-    -------
+    Attributes
+    ----------
     todo : dict
         ``{path: (item, mtime)}`` to embed.
     skipped : int
-        Items not embedded: current vectors (unless ``force``), every item but the first on
-        one file (the file is embedded once), and the adoptable ones.
+        Items not embedded: current vectors (unless forced), every item but the first on one
+        file (the file is embedded once), and the adoptable ones.
     adoptable : list of Item
         Items whose row was made from another path, with this file's mtime and size: the same
         file moved behind the plugin's back; the row can follow it without decoding.
+    failed_before : int
+        Unchanged files that failed before and are not tried again (not counted in
+        ``skipped``).
     """
-    todo: dict[str, tuple[Item, float]] = {}
-    skipped = 0
+
+    todo: dict[str, tuple[Item, float]]
+    skipped: int = 0
+    adoptable: list[Item] = field(default_factory=list)
+    failed_before: int = 0
+
+
+def plan_embedding(
+    items: Sequence[Item],
+    store: VectorStore,
+    model_id: str,
+    *,
+    force: bool = False,
+    retry_failed: bool = False,
+) -> Plan:
+    """What an embedding run would do, without writing anything.
+
+    An item is embedded when it has no current vectors of ``model_id`` and its file, as it is
+    now, did not fail before (unless ``retry_failed``); with ``force`` every item is; an item
+    left over by an interrupted forced run (:meth:`VectorStore.redo`) is too.
+    """
+    plan = Plan(todo={})
+    todo = plan.todo
+    redo = store.redo(model_id) if not force else set()
     for item, (state, mtime) in zip(items, vector_states(items, store, model_id), strict=True):
         path = os.fsdecode(item.path)
-        if (state == CURRENT and not force) or path in todo:
-            skipped += 1
+        if path in todo:
+            plan.skipped += 1
+        elif state == FAILED and not (force or retry_failed):
+            plan.failed_before += 1
+        elif state == CURRENT and not force and item.id not in redo:
+            plan.skipped += 1
         else:
             todo[path] = (item, mtime)
-    adoptable: list[Item] = []
     if todo and not force:  # rows made from another path: the same file moved, or a reused id
         strays = store.strays(model_id, [item.id for item, _ in todo.values()])
         for path, (item, mtime) in list(todo.items()):
             if item.id in strays and strays[item.id] == (mtime, file_size(item.path)):
-                adoptable.append(item)
-                skipped += 1
+                plan.adoptable.append(item)
+                plan.skipped += 1
                 del todo[path]
-    return todo, skipped, adoptable
+    return plan
 
 
 def embed_items(
@@ -255,14 +312,18 @@ def embed_items(
     settings: Settings,
     log,
     force: bool = False,
+    retry_failed: bool = False,
     progress: bool = False,
 ) -> Summary:
     """Embed the items that need it and store whole rows, committing every few items.
 
     An item is skipped when it has a row for the configured model made from a file with the
-    same mtime (unless ``force``).  A file that cannot be decoded costs one warning line and
-    the run goes on.  Ctrl-C (``KeyboardInterrupt``) stops the run after committing what is
-    done; the summary says so.
+    same mtime (unless ``force``), or when its unchanged file failed before (unless
+    ``retry_failed`` or ``force``).  A file that cannot be decoded costs one warning line, its
+    failure is recorded (:meth:`VectorStore.record_failures`), and the run goes on.  Ctrl-C
+    (``KeyboardInterrupt``) stops the run after committing what is done; the summary says so.
+    A forced run first notes every item it will embed (:meth:`VectorStore.mark_redo`), so an
+    interrupted one is finished by the next plain run.
 
     Parameters
     ----------
@@ -279,46 +340,65 @@ def embed_items(
 
     summary = Summary()
     model_id = model.model_id
-    todo, summary.skipped, adoptable = plan_embedding(items, store, model_id, force=force)
-    for item in adoptable:  # rows made from another path with this file's mtime and size
+    plan = plan_embedding(items, store, model_id, force=force, retry_failed=retry_failed)
+    todo = plan.todo
+    summary.skipped, summary.failed_before = plan.skipped, plan.failed_before
+    for item in plan.adoptable:  # rows made from another path with this file's mtime and size
         store.adopt(item.id, model_id, item.path)
     if not todo:
         return summary
+    if force:
+        store.mark_redo(model_id, [item.id for item, _ in todo.values()])
 
     meter = None
     pending: list[SliceRow] = []
+    failures: list[tuple[int, bytes, float, str]] = []
+
+    def settle(path: str, result) -> None:
+        """The one place an item's result (its vectors, or why it has none) is handled."""
+        nonlocal pending
+        item, mtime = todo[path]
+        if isinstance(result, AudioError):
+            summary.failed += 1
+            summary.errors.append(str(result))
+            failures.append((item.id, item.path, mtime, result.reason))
+            log.warning("cannot embed {}", result)
+        else:
+            pending.append(
+                SliceRow(
+                    item_id=item.id,
+                    path=item.path,
+                    mtime=mtime,
+                    duration=result.duration,
+                    slices=result.vectors,
+                    starts=result.starts,
+                    padded=result.padded,
+                    size=file_size(item.path),
+                )
+            )
+        if len(pending) + len(failures) >= settings.commit_every:
+            commit()
+        if meter is not None:
+            meter.step()
+
+    def commit() -> None:
+        nonlocal pending, failures
+        if failures:
+            store.record_failures(failures)
+            failures = []
+        if pending:
+            summary.embedded += store.put(model_id, pending)
+            pending = []
+
     try:  # from the model's loading on: a Ctrl-C anywhere ends as "interrupted", never silently
         embedder = model.embedder()  # loads the network before the clock starts
         meter = Progress(len(todo)) if progress else None
         for path, result in embedder.embed_paths(list(todo)):
-            item, mtime = todo[path]
-            if isinstance(result, AudioError):
-                summary.failed += 1
-                summary.errors.append(str(result))
-                log.warning("cannot embed {}", result)
-            else:
-                pending.append(
-                    SliceRow(
-                        item_id=item.id,
-                        path=item.path,
-                        mtime=mtime,
-                        duration=result.duration,
-                        slices=result.vectors,
-                        starts=result.starts,
-                        padded=result.padded,
-                        size=file_size(item.path),
-                    )
-                )
-                if len(pending) >= settings.commit_every:
-                    summary.embedded += store.put(model_id, pending)
-                    pending = []
-            if meter is not None:
-                meter.step()
+            settle(path, result)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
-        if pending:
-            summary.embedded += store.put(model_id, pending)
+        commit()
         if meter is not None:
             meter.close()
     return summary

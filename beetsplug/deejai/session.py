@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from beets import util
 from beets.ui import UserError
 
-from .importer import CURRENT, MISSING, STALE
+from .importer import CURRENT, FAILED, MISSING, STALE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .store import VectorStore
     from .upgrade import QueryModel
 
-__all__ = ["CURRENT", "MISSING", "STALE", "LibrarySession", "Seed"]
+__all__ = ["CURRENT", "FAILED", "MISSING", "STALE", "LibrarySession", "Seed"]
 
 
 @dataclass
@@ -117,7 +117,12 @@ class LibrarySession:
         return self.settings.track2vec or os.path.join(self.index_dir, "deejai.track2vec")
 
     def embed(
-        self, items: Sequence[Item], *, force: bool = False, progress: bool = False
+        self,
+        items: Sequence[Item],
+        *,
+        force: bool = False,
+        retry_failed: bool = False,
+        progress: bool = False,
     ) -> Summary:
         """``beet deejai embed``: give ``items`` vectors of the configured model.
 
@@ -125,7 +130,8 @@ class LibrarySession:
         base slices where it can (not with ``force``), then embeds the rest.  It retires
         nothing: after a completed run the caller calls :meth:`retire_earlier` (``beet deejai
         embed`` does).  ``KeyboardInterrupt`` propagates; the summary says when the embedding
-        loop itself was cut short.
+        loop itself was cut short.  Unchanged files that failed before are tried again only
+        with ``retry_failed`` (or ``force``).
         """
         from .importer import embed_items
 
@@ -140,6 +146,7 @@ class LibrarySession:
             settings=self.settings,
             log=self.log,
             force=force,
+            retry_failed=retry_failed,
             progress=progress,
         )
 
@@ -157,14 +164,28 @@ class LibrarySession:
         )
 
     def embedding_plan(
-        self, items: Sequence[Item], *, force: bool = False
+        self, items: Sequence[Item], *, force: bool = False, retry_failed: bool = False
     ) -> tuple[list[Item], int]:
         """What :meth:`embed` would embed, writing nothing (``embed --pretend``): the items it
-        would decode, and how many it would skip (reads the manifest only)."""
+        would decode, and how many it would skip, failed files not tried again included (reads
+        the manifest only)."""
         from .importer import plan_embedding
 
-        todo, skipped, _ = plan_embedding(items, self.store, self.model.model_id, force=force)
-        return [item for item, _ in todo.values()], skipped
+        plan = plan_embedding(
+            items, self.store, self.model.model_id, force=force, retry_failed=retry_failed
+        )
+        return [item for item, _ in plan.todo.values()], plan.skipped + plan.failed_before
+
+    def failure_reasons(self, items: Sequence[Item]) -> dict[int, str]:
+        """``{item_id: reason}`` of the items whose file, as it is now, failed to embed."""
+        from .store import file_mtime
+
+        failures = self.store.failures([item.id for item in items])
+        return {
+            item.id: failures[item.id][1]
+            for item in items
+            if item.id in failures and failures[item.id][0] == file_mtime(item.path)
+        }
 
     def _apply_stored(self, items: Sequence[Item], *, force: bool) -> int:
         """With a trained head configured: give ``items`` the head's rows from their stored base
@@ -185,8 +206,9 @@ class LibrarySession:
 
     def vector_states(self, items: Sequence[Item]) -> list[tuple[str, bool]]:
         """``(state, earlier)`` of each item's vectors of the configured model: ``state`` is
-        :data:`CURRENT`, :data:`STALE` or :data:`MISSING`; an item with vectors of an earlier
-        default only is :data:`STALE` with ``earlier`` True (:mod:`.upgrade`)."""
+        :data:`CURRENT`, :data:`STALE`, :data:`MISSING` or :data:`FAILED` (the file failed to
+        embed: :meth:`failure_reasons`); an item with vectors of an earlier default only is
+        :data:`STALE` with ``earlier`` True (:mod:`.upgrade`)."""
         from .importer import vector_states
         from .upgrade import earlier_items
 
@@ -194,7 +216,7 @@ class LibrarySession:
         earlier = earlier_items(self.store, self.settings, model_id)
         out = []
         for item, (state, _) in zip(items, vector_states(items, self.store, model_id), strict=True):
-            if state == MISSING and item.id in earlier:
+            if state in (MISSING, FAILED) and item.id in earlier:
                 out.append((STALE, True))
             else:
                 out.append((state, False))
@@ -325,6 +347,12 @@ class LibrarySession:
         index = self.index()
         vectors = index.vectors_by_id()
         if item.id not in vectors:
+            failed = self.failure_reasons([item]).get(item.id)
+            if failed is not None:
+                raise UserError(
+                    f"deejai: {item_line(item)} has no vectors: its file could not be embedded "
+                    f"({failed}); `beet deejai embed --retry-failed` tries it again"
+                )
             raise UserError(
                 f"deejai: {item_line(item)} has no vectors of model {index.model_id}: "
                 "run `beet deejai embed`"

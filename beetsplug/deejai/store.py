@@ -28,6 +28,13 @@ NULL-able
 columns (``track_vector``, ``pooling``).
 ``deejai_generation``: a counter per model, bumped by every write or delete of that model's
 rows; with the row count it is the fingerprint an index is checked against.
+``deejai_failures``: one row per item whose file could not be embedded: its path (as beets
+stores it) and mtime then, and the reason.  ``embed`` skips an unchanged failed file (same
+path, same mtime) until asked to retry; a row is dropped when the item gets vectors or leaves
+the library.  Added later: created (empty) on first use by older databases.
+``deejai_redo``: items a ``embed --force`` run still has to embed again, per model; each row
+goes when the item's new row is stored (or its failure recorded), so a forced run that is
+interrupted is finished by the next plain ``embed``.
 """
 
 from __future__ import annotations
@@ -62,6 +69,17 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS deejai_generation (
     model_id TEXT PRIMARY KEY,
     generation INTEGER NOT NULL
+)""",
+    """CREATE TABLE IF NOT EXISTS deejai_failures (
+    item_id INTEGER PRIMARY KEY,
+    item_path BLOB NOT NULL,
+    mtime REAL NOT NULL,
+    reason TEXT NOT NULL
+)""",
+    """CREATE TABLE IF NOT EXISTS deejai_redo (
+    item_id INTEGER NOT NULL,
+    model_id TEXT NOT NULL,
+    PRIMARY KEY (item_id, model_id)
 )""",
 )
 #: Columns added after the first release: ``(name, SQL type)``; added to older tables.
@@ -353,6 +371,12 @@ class VectorStore:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
+            done = [(v[0],) for v in values]
+            tx.mutate_many("DELETE FROM deejai_failures WHERE item_id = ?", done)
+            tx.mutate_many(
+                "DELETE FROM deejai_redo WHERE item_id = ? AND model_id = ?",
+                [(v[0], model_id) for v in values],
+            )
             self._bump(tx, [model_id])
         return len(values)
 
@@ -371,6 +395,8 @@ class VectorStore:
                         chunk,
                     )
                 ]
+                tx.mutate(f"DELETE FROM deejai_failures WHERE item_id IN ({marks})", chunk)
+                tx.mutate(f"DELETE FROM deejai_redo WHERE item_id IN ({marks})", chunk)
                 if models:
                     tx.mutate(f"DELETE FROM deejai_vectors WHERE item_id IN ({marks})", chunk)
                     deleted += tx.query("SELECT changes()")[0][0]
@@ -394,16 +420,71 @@ class VectorStore:
         return deleted
 
     def prune_orphans(self) -> int:
-        """Delete rows whose item is no longer in the library; returns how many."""
+        """Delete rows (and failures) whose item is no longer in the library; returns how many
+        vector rows."""
         with self.lib.transaction() as tx:
             ids = [
                 int(r[0])
                 for r in tx.query(
-                    "SELECT DISTINCT item_id FROM deejai_vectors "
+                    "SELECT item_id FROM deejai_vectors "
+                    "WHERE item_id NOT IN (SELECT id FROM items) "
+                    "UNION SELECT item_id FROM deejai_failures "
                     "WHERE item_id NOT IN (SELECT id FROM items)"
                 )
             ]
         return self.delete_items(ids)
+
+    # -- failures and forced runs ------------------------------------------------------------
+    def record_failures(self, failures: Iterable[tuple[int, bytes, float, str]]) -> int:
+        """Remember files that could not be embedded: ``(item_id, path, mtime, reason)`` each
+        (``path`` as the item has it, ``mtime`` the file's when it was tried); clears their
+        forced re-embed (:meth:`mark_redo`) of every model.  Returns how many."""
+        values = [
+            (int(item_id), self._db_path(path), float(mtime), str(reason))
+            for item_id, path, mtime, reason in failures
+        ]
+        if not values:
+            return 0
+        with self.lib.transaction() as tx, _atomic(tx):
+            tx.mutate_many(
+                "INSERT OR REPLACE INTO deejai_failures (item_id, item_path, mtime, reason) "
+                "VALUES (?, ?, ?, ?)",
+                values,
+            )
+            tx.mutate_many("DELETE FROM deejai_redo WHERE item_id = ?", [(v[0],) for v in values])
+        return len(values)
+
+    def failures(self, item_ids: Sequence[int] | None = None) -> dict[int, tuple[float, str]]:
+        """``{item_id: (mtime, reason)}`` of recorded failures of the items' current paths
+        (default: every item)."""
+        sql = (
+            "SELECT f.item_id, f.mtime, f.reason FROM deejai_failures f "
+            "JOIN items i ON i.id = f.item_id AND i.path = f.item_path"
+        )
+        with self.lib.transaction() as tx:
+            if item_ids is None:
+                rows = list(tx.query(sql))
+            else:
+                rows = []
+                ids = [int(i) for i in item_ids]
+                for chunk, marks in _chunks(ids):
+                    rows += tx.query(f"{sql} WHERE f.item_id IN ({marks})", chunk)
+        return {int(r[0]): (float(r[1]), str(r[2])) for r in rows}
+
+    def mark_redo(self, model_id: str, item_ids: Iterable[int]) -> None:
+        """Note that these items must be embedded again with ``model_id`` (``embed --force``),
+        whatever their rows say, until their new row is stored."""
+        with self.lib.transaction() as tx, _atomic(tx):
+            tx.mutate_many(
+                "INSERT OR IGNORE INTO deejai_redo (item_id, model_id) VALUES (?, ?)",
+                [(int(i), model_id) for i in item_ids],
+            )
+
+    def redo(self, model_id: str) -> set[int]:
+        """Ids of the items a forced run of ``model_id`` has still to embed again."""
+        with self.lib.transaction() as tx:
+            rows = tx.query("SELECT item_id FROM deejai_redo WHERE model_id = ?", (model_id,))
+        return {int(r[0]) for r in rows}
 
     def follow_file(
         self,
