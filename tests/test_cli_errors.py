@@ -36,7 +36,8 @@ def test_a_negative_lookback_or_noise_is_a_clear_error(env, tmp_path, option):
     assert env.beet("deejai", "embed").returncode == 0
     done = env.beet("deejai", "playlist", "title:chord-1", "-n", "1", *option)
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
-    assert "error: deejai: --lookback and --noise must be >= 0" in done.stderr
+    flag, typed = option
+    assert f"error: deejai playlist: {flag} must be >= 0, not {typed}" in done.stderr
 
 
 @pytest.mark.parametrize(

@@ -94,14 +94,26 @@ def emit(
     distances: Sequence[float] | None = None,
 ) -> None:
     """Print, write ``-o`` and/or play the result (the output options of a query action)."""
+    from .checks import check_relative_to, prepare_output_file
     from .output import format_lines, play, resolve_output_path, write_m3u
 
+    action = getattr(opts, "action", "deejai")
+    playlist_path = relative_to = None
+    if opts.relative_to:
+        check_relative_to(action, opts.relative_to)
+    if opts.output:  # checked before anything is printed or written
+        settings = session.settings
+        relative_to = check_relative_to(action, opts.relative_to or settings.relative_to)
+        playlist_path = resolve_output_path(opts.output, settings.playlist_dir)
+        playlist_path = prepare_output_file(action, playlist_path, log=session.log)
     for line in format_lines(items, opts.format, distances):
         ui.print_(line)
-    if opts.output:
-        settings = session.settings
-        playlist_path = resolve_output_path(opts.output, settings.playlist_dir)
-        write_m3u(items, playlist_path, opts.relative_to or settings.relative_to)
+    if playlist_path is not None:
+        try:
+            write_m3u(items, playlist_path, relative_to)
+        except OSError as error:
+            shown = util.displayable_path(playlist_path)
+            raise UserError(f"deejai {action}: cannot write {shown}: {error.strerror}") from None
         session.log.info("wrote {} ({} items)", util.displayable_path(playlist_path), len(items))
     if opts.play:
         play(items, session.log, args=opts.play_args, yes=opts.yes)
@@ -361,6 +373,10 @@ def make_command(open_session: Callable[[Library], LibrarySession]) -> Subcomman
         action_opts, action_args = action.parser().parse_args(rest)
         from deejai_model.errors import BundleError
 
+        from .checks import check_option_values
+
+        check_option_values(name, action_opts)
+        action_opts.action = name  # for the messages of shared helpers (emit)
         try:
             action.run(open_session(lib), action_opts, action_args)
         except BundleError as error:  # deejai.model names no usable bundle

@@ -246,8 +246,9 @@ def run(session: LibrarySession, opts: optparse.Values, words: list[str]) -> Non
             output_format(opts.output)
         except ValueError as error:
             raise UserError(f"deejai mix: {error}") from error
-        if not os.path.isdir(os.path.dirname(opts.output)):
-            raise UserError(f"deejai mix: no such folder: {os.path.dirname(opts.output)}")
+        from .checks import prepare_output_file  # missing folders made as for `-o` playlists
+
+        opts.output = os.fsdecode(prepare_output_file("mix", opts.output, log=session.log))
     options = mix_options(session, opts)
     tracks, items = chosen_tracks(session, opts, words)
     if opts.excerpt is not None:

@@ -137,10 +137,9 @@ def m3u_bytes(items: Sequence[Item], playlist_path: bytes | str, relative_to: st
 
 
 def write_m3u(items: Sequence[Item], path: bytes | str, relative_to: str) -> bytes:
-    """Write the playlist atomically (temporary file, then rename); returns its path."""
+    """Write the playlist atomically (temporary file, then rename) into an existing folder
+    (:func:`.checks.prepare_output_file` makes it); returns its path."""
     path = util.normpath(path)
-    folder = os.path.dirname(path)
-    os.makedirs(util.syspath(folder), exist_ok=True)
     data = m3u_bytes(items, path, relative_to)
     with replaced_atomically(path, suffix=b".m3u") as tmp, open(tmp, "wb") as f:
         f.write(data)

@@ -441,8 +441,9 @@ class LibrarySession:
         """
         import numpy as np
 
-        if lookback < 0 or noise < 0:
-            raise UserError(f"deejai: --lookback and --noise must be >= 0, not {lookback}, {noise}")
+        for name, value in (("lookback", lookback), ("noise", noise)):
+            if value < 0:
+                raise UserError(f"deejai: --{name} must be >= 0, not {value:g}")
 
         from deejai_model.lists import playlists
 
