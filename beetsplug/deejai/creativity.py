@@ -4,10 +4,8 @@ and the stable key each library item has in Track2Vec."""
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
-from beets import util
 from beets.ui import UserError
 
 if TYPE_CHECKING:
@@ -17,12 +15,18 @@ if TYPE_CHECKING:
 
 
 def item_key(item: Item) -> str:
-    """The stable Track2Vec key of a library item (MBID, else artist + title, else path)."""
+    """The Track2Vec key of a library item: its identity, never its tags alone.
+
+    ``mbid:<recording id>`` when beets knows it (the same recording in two files is one
+    word), else ``item:<item id>``: different files that share artist and title (a
+    half-tagged library) stay different words.  Artist + title only match entries from
+    outside the library (histories) to items: :mod:`deejai_model.learn.sentences`.
+    """
     from deejai_model.learn.sentences import track_key
 
-    return track_key(item.mb_trackid or None, item.artist or item.albumartist, item.title) or (
-        "path:" + os.fsdecode(util.normpath(item.path))
-    )
+    if item.mb_trackid:
+        return str(track_key(item.mb_trackid, None, None))
+    return f"item:{item.id}"
 
 
 def blended_space(

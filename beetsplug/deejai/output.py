@@ -55,18 +55,65 @@ def format_lines(
 ) -> list[str]:
     """Each item through the beets template ``fmt``, or :func:`item_line`'s default.
 
-    With ``distances``, ``$deejai_distance`` is available in ``fmt``, and the default line ends
-    with the distance in parentheses.  The distance is set on the in-memory item only (it is
-    not stored).
+    With the default format, items whose lines would be the same (different files with the
+    same tags) are told apart by :func:`distinct_lines`.  With ``distances``,
+    ``$deejai_distance`` is available in ``fmt``, and the default line ends with the distance
+    in parentheses.  The distance is set on the in-memory item only (it is not stored).
     """
-    lines = []
-    for pos, item in enumerate(items):
-        line = None
-        if distances is not None:
+    if fmt:
+        lines = [item_line(item, fmt) for item in items]
+    else:
+        lines = distinct_lines(items)
+    if distances is not None:
+        for pos, item in enumerate(items):
             item[DISTANCE_FIELD] = f"{float(distances[pos]):.4f}"
-            if not fmt:
-                line = f"{item_line(item)}  ({item[DISTANCE_FIELD]})"
-        lines.append(line if line is not None else item_line(item, fmt))
+            if fmt:
+                lines[pos] = item_line(item, fmt)
+            else:
+                lines[pos] = f"{lines[pos]}  ({item[DISTANCE_FIELD]})"
+    return lines
+
+
+#: What tells apart items that print the same, tried in order as beets' ``%aunique{}`` tries
+#: album fields: the first that differs between all of them is added to their lines.
+DISAMBIGUATORS = ("album", "year", "track", "file name", "path")
+
+
+def _disambiguator(item: Item, name: str) -> str:
+    if name == "album":
+        return item.album or ""
+    if name == "year":
+        return str(item.year) if item.year else ""
+    if name == "track":
+        return f"track {item.track}" if item.track else ""
+    if name == "file name":
+        return file_name(item)
+    return util.displayable_path(item.path)
+
+
+def distinct_lines(items: Sequence[Item]) -> list[str]:
+    """:func:`item_line` of each item, with ``" [<what differs>]"`` added to the lines that
+    several items share (album, else year, else track number, else file name, else path:
+    the first of :data:`DISAMBIGUATORS` whose values all differ within that group).
+
+    Examples
+    --------
+    Five files tagged ``NeonCorridor - HyperRogue - Living Caves`` from five albums print as
+    ``NeonCorridor - HyperRogue - Living Caves [HyperRogue OST]``, ... .
+    """
+    lines = [item_line(item) for item in items]
+    groups: dict[str, list[int]] = {}
+    for pos, line in enumerate(lines):
+        groups.setdefault(line, []).append(pos)
+    for line, where in groups.items():
+        if len(where) < 2:
+            continue
+        for name in DISAMBIGUATORS:
+            values = [_disambiguator(items[pos], name) for pos in where]
+            if len(set(values)) == len(values):
+                for pos, value in zip(where, values, strict=True):
+                    lines[pos] = f"{line} [{value}]"
+                break
     return lines
 
 

@@ -50,6 +50,7 @@ def catalogue_of(items) -> object:
             artist=item.artist or item.albumartist or None,
             title=item.title or None,
             album=f"album:{item.album_id}" if item.album_id else None,
+            identity=item_key(item),
         )
         for item in items
     )
@@ -139,6 +140,12 @@ def run(session: LibrarySession, opts: optparse.Values, rest: list[str]) -> None
         warn=lambda line: log.warning("{}", line),
     )
     _say(f"deejai: {found.line()}")
+    for text in found.report.unmatched_entries:  # beet -v deejai train names each one
+        log.debug("unmatched: {}", text)
+    if found.report.unmatched and found.report.unmatched_entries:
+        log.info(
+            "{} entries matched no item (`beet -v deejai train` names them)", found.report.unmatched
+        )
     if not found.keys:
         raise UserError(
             "deejai train: no sentence of two matched tracks or more "

@@ -129,6 +129,10 @@ class CatalogueTrack:
         Tags.
     album : str or None
         Album key (for album sentences).
+    identity : str or None
+        The track's own key, when the caller knows what makes it itself (a library item:
+        its MusicBrainz recording id, else its item id), so different files that share
+        artist and title stay different words.  None: :func:`track_key` of the tags.
     """
 
     id: int | str
@@ -137,16 +141,31 @@ class CatalogueTrack:
     artist: str | None = None
     title: str | None = None
     album: str | None = None
+    identity: str | None = None
 
     @property
     def key(self) -> str:
-        """Stable key (:func:`track_key`); the path when the track has no title."""
+        """:attr:`identity`, else the stable key of the tags (:func:`track_key`), else the
+        path when the track has no title."""
+        if self.identity:
+            return self.identity
         return track_key(self.mbid, self.artist, self.title) or "path:" + self.path
+
+
+#: Why an entry matched no track (:meth:`Catalogue.match`).
+NOT_FOUND = "not found"
+AMBIGUOUS = "ambiguous artist+title"
+NO_NAME = "no path, id or title"
 
 
 @dataclass
 class MatchReport:
-    """Counts of a matching run (one line through :meth:`line`)."""
+    """Counts of a matching run (one line through :meth:`line`).
+
+    ``unmatched_by`` counts the unmatched entries by reason (:data:`NOT_FOUND`,
+    :data:`AMBIGUOUS`, :data:`NO_NAME`); ``unmatched_entries`` names each one
+    (``"<source>: <entry> (<reason>)"``).
+    """
 
     sentences: int = 0
     matched: int = 0
@@ -154,15 +173,32 @@ class MatchReport:
     unreadable: int = 0
     by: dict[str, int] = field(default_factory=lambda: {"path": 0, "mbid": 0, "artist+title": 0})
     errors: list[str] = field(default_factory=list)
+    unmatched_by: dict[str, int] = field(default_factory=dict)
+    unmatched_entries: list[str] = field(default_factory=list)
+
+    def add_unmatched(self, source: str, entry: Entry, reason: str) -> None:
+        """Count one entry that matched nothing, and name it."""
+        self.unmatched += 1
+        self.unmatched_by[reason] = self.unmatched_by.get(reason, 0) + 1
+        self.unmatched_entries.append(f"{source}: {describe(entry)} ({reason})")
 
     def line(self) -> str:
         """E.g. ``"12 sentences: 340 entries matched (path 300, mbid 0, artist+title 40),
-        17 unmatched, 1 unreadable source"``."""
+        17 unmatched (not found 15, ambiguous artist+title 2), 1 unreadable source(s)"``."""
         by = ", ".join(f"{k} {v}" for k, v in self.by.items())
+        why = ", ".join(f"{k} {v}" for k, v in sorted(self.unmatched_by.items()))
         return (
             f"{self.sentences} sentences: {self.matched} entries matched ({by}), "
-            f"{self.unmatched} unmatched, {self.unreadable} unreadable source(s)"
+            f"{self.unmatched} unmatched{f' ({why})' if why else ''}, "
+            f"{self.unreadable} unreadable source(s)"
         )
+
+
+def describe(entry: Entry) -> str:
+    """How an entry is named in messages: ``artist - title``, else its path or MBID."""
+    if entry.title:
+        return f"{entry.artist} - {entry.title}" if entry.artist else entry.title
+    return entry.path or (f"mbid:{entry.mbid}" if entry.mbid else "(an entry without a name)")
 
 
 def _norm_path(path: str) -> str:
@@ -175,28 +211,33 @@ class Catalogue:
     Parameters
     ----------
     tracks : iterable of CatalogueTrack
-        Later tracks with the same MBID or artist + title do not replace earlier ones.
+        Later tracks with the same path or MBID do not replace earlier ones.  An artist + title
+        that several tracks (with different keys) share matches none of them: an entry named
+        only so cannot tell which one was played.
     """
 
     def __init__(self, tracks: Iterable[CatalogueTrack]):
         self.tracks = list(tracks)
         self._by_path: dict[str, CatalogueTrack] = {}
         self._by_mbid: dict[str, CatalogueTrack] = {}
-        self._by_name: dict[str, CatalogueTrack] = {}
+        self._by_name: dict[str, list[CatalogueTrack]] = {}
         for track in self.tracks:
             self._by_path.setdefault(_norm_path(track.path), track)
             if track.mbid:
                 self._by_mbid.setdefault(track.mbid.strip().lower(), track)
             name = artist_title_key(track.artist, track.title)
             if name:
-                self._by_name.setdefault(name, track)
+                named = self._by_name.setdefault(name, [])
+                if all(other.key != track.key for other in named):
+                    named.append(track)
 
     def __len__(self) -> int:
         return len(self.tracks)
 
     def match(self, entry: Entry) -> tuple[CatalogueTrack | None, str]:
         """The track ``entry`` names and how it was found (``"path"``, ``"mbid"``,
-        ``"artist+title"``), or ``(None, "")``."""
+        ``"artist+title"``), or ``(None, why not)``: :data:`NOT_FOUND`, :data:`AMBIGUOUS`
+        (several tracks have that artist and title) or :data:`NO_NAME`."""
         if entry.path:
             found = self._by_path.get(_norm_path(entry.path))
             if found is not None:
@@ -207,10 +248,14 @@ class Catalogue:
                 return found, "mbid"
         name = artist_title_key(entry.artist, entry.title)
         if name:
-            found = self._by_name.get(name)
-            if found is not None:
-                return found, "artist+title"
-        return None, ""
+            named = self._by_name.get(name, [])
+            if len(named) == 1:
+                return named[0], "artist+title"
+            if len(named) > 1:
+                return None, AMBIGUOUS
+        if not (name or entry.path or entry.mbid):
+            return None, NO_NAME
+        return None, NOT_FOUND
 
     def match_sentences(
         self, sentences: Iterable[Sentence], report: MatchReport | None = None
@@ -229,7 +274,7 @@ class Catalogue:
             for entry in sentence.entries:
                 track, how = self.match(entry)
                 if track is None:
-                    report.unmatched += 1
+                    report.add_unmatched(sentence.source, entry, how)
                 else:
                     report.matched += 1
                     report.by[how] += 1
@@ -271,6 +316,20 @@ def _split_artist_title(text: str) -> tuple[str | None, str | None]:
     return None, text.strip() or None
 
 
+#: Bytes that never occur in a text playlist (controls other than tab, newlines, form feed).
+_BINARY = bytes(range(0, 9)) + b"\x0b\x0e\x0f" + bytes(range(0x10, 0x20)) + b"\x7f"
+
+
+def _is_binary(data: bytes) -> bool:
+    """Whether ``data`` looks like anything but text: a NUL byte, or more than 1 % of control
+    bytes in its first 64 KiB."""
+    head = data[: 1 << 16]
+    if b"\x00" in head:
+        return True
+    controls = len(head) - len(head.translate(None, _BINARY))
+    return controls > len(head) // 100
+
+
 def read_m3u(path: str | os.PathLike) -> Sentence:
     """One M3U/M3U8 playlist: relative entries are resolved against its folder; ``#EXTINF``
     names (``artist - title``) are kept for entries whose file is elsewhere.
@@ -278,9 +337,14 @@ def read_m3u(path: str | os.PathLike) -> Sentence:
     Raises
     ------
     SentenceSourceError
-        The file cannot be read, or names no track.
+        The file cannot be read, is not text (binary data), or names no track.
     """
     path = Path(path)
+    try:
+        if _is_binary(path.read_bytes()):
+            raise SentenceSourceError(path, "not a playlist: binary data, not text")
+    except OSError:
+        pass  # _read_text says why
     text = _read_text(path)
     folder = path.parent
     entries: list[Entry] = []
