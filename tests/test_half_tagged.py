@@ -75,10 +75,9 @@ def test_similar_prints_same_tagged_items_apart(env, tmp_path):
 
 
 def test_training_keys_items_by_identity_and_matches_histories_by_name(env, tmp_path):
-    from deejai_model.learn.train import gather_sentences
-
     from beetsplug.deejai.creativity import item_key
     from beetsplug.deejai.train import catalogue_of
+    from deejai_model.learn.train import gather_sentences
 
     items = _same_tags(env, tmp_path, ["HyperRogue", "HyperRogue"])
     path = write_audio(tmp_path / "crystal.flac", chord(4.0, SR, freqs=A_MAJOR), SR)
@@ -118,7 +117,8 @@ def test_training_keys_items_by_identity_and_matches_histories_by_name(env, tmp_
     assert found.report.matched == 2 and found.report.by["artist+title"] == 2
     assert found.report.unmatched_by == {AMBIGUOUS: 1, NOT_FOUND: 1}
     assert "2 unmatched (ambiguous artist+title 1, not found 1)" in found.line()
-    assert any("NeonCorridor - Living Caves (ambiguous" in e for e in found.report.unmatched_entries)
+    named = found.report.unmatched_entries
+    assert any("NeonCorridor - Living Caves (ambiguous" in entry for entry in named)
     album = next(sentence for sentence in found.keys if len(sentence) == 3)
     assert sorted(album) == sorted(keys.values())
 
