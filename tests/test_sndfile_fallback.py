@@ -72,3 +72,16 @@ def test_a_file_neither_reads_says_so_in_plain_words_naming_it_once(tmp_path):
     assert "libsndfile: " in text
     assert text.count(str(junk)) == 1
     assert "Errno" not in text and "1094995529" not in text
+
+
+@pytest.mark.slow
+def test_beet_deejai_embed_embeds_a_file_ffmpeg_refuses(env, pair):
+    from beets.library import Item
+
+    good, refused = pair
+    for path in (good, refused):
+        Item.from_path(str(path)).add(env.lib)
+    _, logs = env.run_output("deejai", "embed")
+    assert not [line for line in logs if "cannot embed" in line], logs
+    out, _ = env.run_output("deejai", "ls")
+    assert out.count("[vectors: yes]") == 2, out
