@@ -187,7 +187,7 @@ class DeejaiPlugin(BeetsPlugin):
             return
         where = util.displayable_path(task.paths[0]) if task.paths else "?"
         text = f"deejai: {where}: {summary.counts()}"
-        if self._import_summary is not None and self._import_summary is not summary:
+        if self._import_summary is not None:
             text += f" ({self._import_summary.embedded} embedded so far)"
         ui.print_(text)
 

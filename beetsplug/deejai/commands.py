@@ -97,7 +97,7 @@ def emit(
     from .checks import check_relative_to, prepare_output_file
     from .output import format_lines, play, resolve_output_path, write_m3u
 
-    action = getattr(opts, "action", "deejai")
+    action = getattr(opts, "action", "query")  # set by the command (make_command)
     playlist_path = relative_to = None
     if opts.relative_to:
         check_relative_to(action, opts.relative_to)

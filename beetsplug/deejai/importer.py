@@ -354,9 +354,18 @@ def embed_items(
     pending: list[SliceRow] = []
     failures: list[tuple[int, bytes, float, str]] = []
 
+    def commit() -> None:
+        """Store what is pending: rows, and the failures (each write whole or not at all)."""
+        nonlocal pending, failures
+        if failures:
+            store.record_failures(failures)
+            failures = []
+        if pending:
+            summary.embedded += store.put(model_id, pending)
+            pending = []
+
     def settle(path: str, result) -> None:
         """The one place an item's result (its vectors, or why it has none) is handled."""
-        nonlocal pending
         item, mtime = todo[path]
         if isinstance(result, AudioError):
             summary.failed += 1
@@ -380,15 +389,6 @@ def embed_items(
             commit()
         if meter is not None:
             meter.step()
-
-    def commit() -> None:
-        nonlocal pending, failures
-        if failures:
-            store.record_failures(failures)
-            failures = []
-        if pending:
-            summary.embedded += store.put(model_id, pending)
-            pending = []
 
     try:  # from the model's loading on: a Ctrl-C anywhere ends as "interrupted", never silently
         embedder = model.embedder()  # loads the network before the clock starts
