@@ -8,18 +8,15 @@ import contextlib
 import io
 import os
 import shutil
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 from audio_fixtures import write_audio
-from beets.library import Item
 from beets.ui import UserError
-from conftest import ROOT, SR, DeejaiEnv, make_music
+from conftest import SR, DeejaiEnv, make_music
+from test_plugin_embed import _add_files as _add
+from test_plugin_embed import interrupt_beet
 
 pytestmark = pytest.mark.slow
 
@@ -30,15 +27,6 @@ def music(tmp_path_factory):
     return make_music(
         tmp_path_factory.mktemp("music"), per_kind=2, seconds=6.0, kinds=["chord", "noise"]
     )[:3]
-
-
-def _add(env, paths) -> list[Item]:
-    items = []
-    for path in paths:
-        item = Item.from_path(str(path))
-        item.add(env.lib)
-        items.append(item)
-    return items
 
 
 def _silent(folder, name="silence.flac"):
@@ -152,24 +140,15 @@ def test_ctrl_c_during_embed_force_is_finished_by_the_next_plain_embed(tmp_path)
         done = env.beet("deejai", "embed")
         assert done.returncode == 0, done.stderr
         db = env.config["library"].as_filename()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "beets", "deejai", "embed", "--force"],
-            env=dict(os.environ, BEETSDIR=str(env.temp_path), PYTHONPATH=str(ROOT)),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        started = time.monotonic()
-        while process.poll() is None:
+
+        def some_redone() -> bool:
             left = _redo_rows(db)
-            if left is not None and 0 < left <= len(paths) - 2:
-                break
-            assert time.monotonic() - started < 120, "the forced run re-embedded nothing"
-            time.sleep(0.02)
-        assert process.poll() is None, "the forced run ended before SIGINT"
-        process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=60)
-        assert process.returncode != 0 and "run `beet deejai embed` to resume" in err, err
+            return left is not None and 0 < left <= len(paths) - 2
+
+        status, err, _ = interrupt_beet(
+            env, ["deejai", "embed", "--force"], ready=some_redone, what="re-embedded nothing"
+        )
+        assert status != 0 and "run `beet deejai embed` to resume" in err, err
         left = _redo_rows(db)
         assert 0 < left < len(paths)
         done = env.beet("deejai", "embed")

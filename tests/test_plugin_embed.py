@@ -186,6 +186,30 @@ def _vector_rows(db) -> list[tuple[int, int, int]] | None:
             return None
 
 
+def interrupt_beet(
+    env, args: list[str], *, ready, then: float = 0.0, what: str = "nothing happened"
+) -> tuple[int, str, float]:
+    """Start ``beet ARGS`` in a fresh process on ``env``'s library, send it SIGINT ``then``
+    seconds after ``ready()`` first holds; ``(exit status, stderr, seconds it took to stop)``."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "beets", *args],
+        env=dict(os.environ, BEETSDIR=str(env.temp_path), PYTHONPATH=str(ROOT)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    started = time.monotonic()
+    while process.poll() is None and not ready():
+        assert time.monotonic() - started < 120, f"the run {what}"
+        time.sleep(0.02)
+    time.sleep(then)
+    assert process.poll() is None, f"the run ended before SIGINT ({args})"
+    process.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    _, err = process.communicate(timeout=60)
+    return process.returncode, err, time.monotonic() - sent
+
+
 #: When each interrupted run gets its SIGINT: once ``new`` more rows are stored (0: once the
 #: command has opened its tables), ``then`` seconds later: planning, loading the model,
 #: decoding, the network, a commit.
@@ -203,30 +227,18 @@ def test_ctrl_c_at_any_moment_stops_keeps_whole_rows_and_the_next_run_resumes(tm
         _add_files(env, paths)
         env.write_config(commit_every=1, workers=1, batch_size=4)
         db = env.config["library"].as_filename()
-        cmd = [sys.executable, "-m", "beets", "deejai", "embed"]
         stored = 0
         for new, then in CTRL_C_MOMENTS:
-            process = subprocess.Popen(
-                cmd,
-                env=dict(os.environ, BEETSDIR=str(env.temp_path), PYTHONPATH=str(ROOT)),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            started = time.monotonic()
-            while process.poll() is None:
+
+            def stored_enough(want=stored + new) -> bool:
                 rows = _vector_rows(db)
-                if rows is not None and len(rows) >= stored + new:
-                    break
-                assert time.monotonic() - started < 120, "the run stored nothing"
-                time.sleep(0.02)
-            time.sleep(then)
-            assert process.poll() is None, f"the run ended before SIGINT at {new, then}"
-            process.send_signal(signal.SIGINT)
-            sent = time.monotonic()
-            _, err = process.communicate(timeout=60)
-            assert time.monotonic() - sent < 10, (new, then)  # stops now, not at the end
-            assert process.returncode != 0, (new, then, err)
+                return rows is not None and len(rows) >= want
+
+            status, err, stopped = interrupt_beet(
+                env, ["deejai", "embed"], ready=stored_enough, then=then, what="stored nothing"
+            )
+            assert stopped < 10, (new, then)  # stops now, not at the end
+            assert status != 0, (new, then, err)
             assert "interrupted" in err and "Traceback" not in err, (new, then, err)
             rows = _vector_rows(db) or []
             assert all(n * d * 4 == size for n, d, size in rows)  # whole rows only
