@@ -61,7 +61,7 @@ def _render(body: dict | None, p: Params, error: SubsonicError | None = None):
     return Response(to_xml(response), status, mimetype="text/xml")
 
 
-def answer(server: SubsonicServer, method: str, values, address: str):
+def answer(server: SubsonicServer, method: str, values, *, address: str):
     """The response to ``method`` with request ``values`` from ``address``: never an
     exception (a bug is error 0, logged)."""
     p = Params(values)
@@ -90,6 +90,6 @@ def register(app: Flask, server: SubsonicServer) -> None:
     from flask import request
 
     def rest(method: str):
-        return answer(server, method, request.values, request.remote_addr or "")
+        return answer(server, method, request.values, address=request.remote_addr or "")
 
     app.add_url_rule("/rest/<path:method>", "subsonic", rest, methods=["GET", "POST"])
