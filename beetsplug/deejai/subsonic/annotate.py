@@ -66,22 +66,19 @@ def _targets(server: SubsonicServer, p: Params):
 
 def _mark(server: SubsonicServer, p: Params, value: float | None) -> dict:
     songs, albums, names = _targets(server, p)
+    marks = [(s, STARRED) for s in songs] + [(a, STARRED) for a in albums]
+    marks += [(a, ARTIST_STARRED) for n in names for a in server.catalog.albums_of(n)]
     with server.lib.transaction():
-        for obj, key in [(s, STARRED) for s in songs] + [(a, STARRED) for a in albums]:
+        for obj, key in marks:
             if value is None:
                 if key in obj:
                     del obj[key]
             else:
                 obj[key] = value
-            obj.store()
-        for name in names:
-            for album in server.catalog.albums_of(name):
-                if value is None:
-                    if ARTIST_STARRED in album:
-                        del album[ARTIST_STARRED]
-                else:
-                    album[ARTIST_STARRED] = value
-                album.store()
+            if obj in songs:
+                obj.store()
+            else:
+                obj.store(inherit=False)  # an album's mark is not its songs' mark
     return {}
 
 
