@@ -32,10 +32,24 @@ def _file(item: Item) -> str:
     return path
 
 
+def send_ranged(path: str, mimetype: str, **options):
+    """``path`` with HTTP range requests honoured for POST as for GET (clients such as
+    py-opensonic POST their parameters: the ``formPost`` extension)."""
+    from flask import request, send_file
+
+    response = send_file(path, mimetype=mimetype, conditional=False, etag=True, **options)
+    environ = dict(request.environ)
+    if environ.get("REQUEST_METHOD") == "POST":
+        environ["REQUEST_METHOD"] = "GET"  # werkzeug applies ranges to GET and HEAD only
+    return response.make_conditional(
+        environ, accept_ranges=True, complete_length=os.path.getsize(path)
+    )
+
+
 def stream(server: SubsonicServer, p: Params, user: str):
     """``stream``: the file as it is (with ranges), or transcoded (``format``,
     ``maxBitRate``; ``timeOffset`` then starts that many seconds in)."""
-    from flask import Response, send_file, stream_with_context
+    from flask import Response, stream_with_context
 
     from .transcode import TARGETS, plan, transcoded
 
@@ -50,7 +64,7 @@ def stream(server: SubsonicServer, p: Params, user: str):
     )
     if target is None:
         kind = CONTENT_TYPES.get(ext, "application/octet-stream")
-        return send_file(path, mimetype=kind, conditional=True, etag=True)
+        return send_ranged(path, kind)
     fmt, kbps = target
     offset = float(p.integer("timeOffset", 0, high=10**6))
     from deejai_model.errors import AudioError
@@ -70,19 +84,12 @@ def stream(server: SubsonicServer, p: Params, user: str):
 
 def download(server: SubsonicServer, p: Params, user: str):
     """``download``: the file as it is, as an attachment (with ranges)."""
-    from flask import send_file
-
     item = server.catalog.item(p.required("id"))
     path = _file(item)
     ext = suffix(item)
     name = f"{item.title or 'track'}.{ext}".replace("/", "_").replace("\\", "_")
-    return send_file(
-        path,
-        mimetype=CONTENT_TYPES.get(ext, "application/octet-stream"),
-        conditional=True,
-        as_attachment=True,
-        download_name=name,
-    )
+    kind = CONTENT_TYPES.get(ext, "application/octet-stream")
+    return send_ranged(path, kind, as_attachment=True, download_name=name)
 
 
 def _image_type(data: bytes) -> str:
