@@ -53,7 +53,7 @@ def suffix(item: Item) -> str:
     return os.path.splitext(os.fsdecode(item.path))[1].lstrip(".").lower()
 
 
-def artist_name(item: Item) -> str:
+def artist_name(item: Item | dict) -> str:
     """The artist a song is filed under: its album artist, else its artist."""
     return item.get("albumartist") or item.get("artist") or "[unknown artist]"
 
@@ -64,6 +64,13 @@ def genre(obj) -> str | None:
     if isinstance(genres, list | tuple):
         return str(genres[0]) if genres else None
     return genres or obj.get("genre") or None
+
+
+def _float(value) -> float:
+    try:
+        return float(value or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _int(value) -> int | None:
@@ -78,13 +85,15 @@ def _compact(data: dict) -> dict:
     return {k: v for k, v in data.items() if v not in (None, "")}
 
 
-def child(item: Item) -> dict:
-    """The ``Child`` of a song."""
-    ext = suffix(item)
-    song = ids.song_id(item.id)
-    album = ids.album_id(item.album_id) if item.album_id else None
+def child(item: Item | dict) -> dict:
+    """The ``Child`` of a song: a beets item, or a row of :meth:`.catalog.Catalog.rows`."""
+    get = item.get
+    path = get("path") or b""
+    ext = os.path.splitext(os.fsdecode(path))[1].lstrip(".").lower()
+    song = ids.song_id(get("id"))
+    album = ids.album_id(get("album_id")) if get("album_id") else None
     try:
-        size = os.path.getsize(item.path)
+        size = os.path.getsize(path)
     except OSError:
         size = None
     return _compact(
@@ -92,33 +101,33 @@ def child(item: Item) -> dict:
             "id": song,
             "parent": album,
             "isDir": False,
-            "title": item.title or os.path.basename(os.fsdecode(item.path)),
-            "album": item.album,
-            "artist": item.artist,
-            "track": _int(item.track),
-            "year": _int(item.year),
+            "title": get("title") or os.path.basename(os.fsdecode(path)),
+            "album": get("album"),
+            "artist": get("artist"),
+            "track": _int(get("track")),
+            "year": _int(get("year")),
             "genre": genre(item),
             "coverArt": album or song,
             "size": size,
             "contentType": CONTENT_TYPES.get(ext, "application/octet-stream"),
             "suffix": ext,
-            "duration": int(round(float(item.length or 0))),
-            "bitRate": _int((item.bitrate or 0) / 1000),
-            "bitDepth": _int(item.bitdepth),
-            "samplingRate": _int(item.samplerate),
-            "channelCount": _int(item.channels),
+            "duration": int(round(_float(get("length")))),
+            "bitRate": _int(_float(get("bitrate")) / 1000),
+            "bitDepth": _int(get("bitdepth")),
+            "samplingRate": _int(get("samplerate")),
+            "channelCount": _int(get("channels")),
             "isVideo": False,
-            "playCount": int(_int(item.get("play_count")) or 0),
-            "played": iso(item.get("last_played")),
-            "discNumber": _int(item.disc),
-            "created": iso(item.added),
-            "starred": iso(item.get(STARRED)),
+            "playCount": int(_int(get("play_count")) or 0),
+            "played": iso(get("last_played")),
+            "discNumber": _int(get("disc")),
+            "created": iso(get("added")),
+            "starred": iso(get(STARRED)),
             "albumId": album,
             "artistId": ids.artist_id(artist_name(item)),
             "type": "music",
             "mediaType": "song",
-            "musicBrainzId": item.mb_trackid,
-            "bpm": _int(item.bpm),
+            "musicBrainzId": get("mb_trackid"),
+            "bpm": _int(get("bpm")),
         }
     )
 

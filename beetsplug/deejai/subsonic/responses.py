@@ -8,6 +8,7 @@ keeps the same dict, so both formats come from one shape.
 
 from __future__ import annotations
 
+import functools
 import json
 from xml.sax.saxutils import escape, quoteattr
 
@@ -31,6 +32,7 @@ class SubsonicError(Exception):
         self.http_status = http_status
 
 
+@functools.cache
 def server_version() -> str:
     """The plugin's version, for ``serverVersion``."""
     from importlib.metadata import PackageNotFoundError, version

@@ -6,7 +6,7 @@ index, :meth:`~.LibrarySession.similar` and :meth:`~.LibrarySession.journey_ids`
 
 - **Similarity** is ``(1 + cos) / 2`` of the cosine between the two unit track vectors
   (the song itself: 1.0; the opposite direction: 0.0), so it is in [0, 1] whatever the model.
-- **Spread.** Neighbours come from a pool of ``4 * count`` (at least 50), closest first, and
+- **Spread.** Neighbours come from a pool of ``2 * count + 30``, closest first, and
   are taken in rounds: in round ``r`` an album may have ``r`` songs in the list and an artist
   ``2 r``; so a top 10 spans several albums when the library has them, and a small library
   still fills the list.  Songs the user skipped (:mod:`.annotate`) are left out.
@@ -27,7 +27,6 @@ from .entries import artist_name, child
 from .responses import GENERIC, NOT_FOUND, SubsonicError
 
 if TYPE_CHECKING:
-    from beets.library import Item
 
     from ..session import Seed
     from .params import Params
@@ -49,14 +48,9 @@ def _index(server: SubsonicServer):
         raise SubsonicError(GENERIC, str(error)) from None
 
 
-def _items_by_id(server: SubsonicServer, keys: list[int]) -> dict[int, Item]:
-    """Library items by id, read in one query."""
-    from beets.dbcore.query import MatchQuery, OrQuery
-
-    keys = [int(k) for k in keys if int(k) > 0]
-    if not keys:
-        return {}
-    return {i.id: i for i in server.lib.items(OrQuery([MatchQuery("id", k) for k in keys]))}
+def _items_by_id(server: SubsonicServer, keys: list[int]) -> dict[int, dict]:
+    """Songs by id as rows (:meth:`.catalog.Catalog.rows`: no beets models, fast)."""
+    return server.catalog.rows(keys)
 
 
 def song_seed(server: SubsonicServer, song: str) -> Seed:
@@ -94,54 +88,56 @@ def _mean_seed(server: SubsonicServer, key: str) -> tuple[Seed, set[int]]:
     return Seed(MEAN_KEY, mean, None, key), {i.id for i in items}
 
 
-def spread(items: list[Item], count: int, *, per_album: int = 1, per_artist: int = 2) -> list[Item]:
-    """Up to ``count`` of ``items`` (closest first), taken in rounds so that albums and artists
-    alternate (see the module docstring)."""
-    chosen: list[Item] = []
+def spread(items: list[dict], count: int, *, per_album: int = 1, per_artist: int = 2) -> list[dict]:
+    """Up to ``count`` of ``items`` (rows or items, closest first), taken in rounds so that
+    albums and artists alternate (see the module docstring)."""
+    chosen: list[dict] = []
     taken: set[int] = set()
     rounds = 1
     while len(chosen) < count and len(taken) < len(items):
         albums: dict[object, int] = {}
         artists: dict[str, int] = {}
         for item in chosen:
-            albums[item.album_id or -item.id] = albums.get(item.album_id or -item.id, 0) + 1
+            album = item.get("album_id") or -item.get("id")
+            albums[album] = albums.get(album, 0) + 1
             artists[artist_name(item)] = artists.get(artist_name(item), 0) + 1
         for item in items:
             if len(chosen) >= count:
                 break
-            album, artist = item.album_id or -item.id, artist_name(item)
-            if item.id in taken:
+            album, artist = item.get("album_id") or -item.get("id"), artist_name(item)
+            if item.get("id") in taken:
                 continue
             if albums.get(album, 0) >= per_album * rounds:
                 continue
             if artists.get(artist, 0) >= per_artist * rounds:
                 continue
             chosen.append(item)
-            taken.add(item.id)
+            taken.add(item.get("id"))
             albums[album] = albums.get(album, 0) + 1
             artists[artist] = artists.get(artist, 0) + 1
         rounds += 1
-    order = {item.id: pos for pos, item in enumerate(items)}
-    return sorted(chosen, key=lambda i: order[i.id])
+    order = {item.get("id"): pos for pos, item in enumerate(items)}
+    return sorted(chosen, key=lambda i: order[i.get("id")])
 
 
 def similar(
     server: SubsonicServer, seed: Seed, count: int, *, user: str, leave_out: set[int] = frozenset()
-) -> list[tuple[Item, float]]:
+) -> list[tuple[dict, float]]:
     """``(item, similarity)`` of up to ``count`` songs like ``seed``, spread and closest first."""
-    pool = max(50, 4 * count)
-    found = server.library.similar(seed, pool)
+    found = server.library.similar(seed, 2 * count + 30)
     skipped = server.listening(user).skipped
     keys = [int(n.id) for n in found if int(n.id) > 0]
     keys = [k for k in keys if k not in leave_out and k not in skipped]
-    by_id = _items_by_id(server, keys)
-    items = [by_id[k] for k in keys if k in by_id]
+    groups = server.catalog.groups(keys)
+    picked = [g["id"] for g in spread([groups[k] for k in keys if k in groups], count)]
+    rows = _items_by_id(server, picked)
     vectors = _index(server).vectors_by_id()
-    picked = spread(items, count)
-    return [(i, similarity(float(np.dot(seed.vector, vectors[i.id])))) for i in picked]
+    return [
+        (rows[k], similarity(float(np.dot(seed.vector, vectors[k])))) for k in picked if k in rows
+    ]
 
 
-def _matches(pairs: list[tuple[Item, float]]) -> dict:
+def _matches(pairs: list[tuple[dict, float]]) -> dict:
     return {"sonicMatch": [{"entry": child(i), "similarity": s} for i, s in pairs]}
 
 

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 TARGETS = {"mp3": "audio/mpeg", "opus": "audio/ogg", "ogg": "audio/ogg"}
 #: Bit rate when only a format is asked for (kb/s).
 DEFAULT_KBPS = 192
+#: Samples encoded before the first bytes are sent (4 MP3 frames).
+FIRST_SAMPLES = 4608
 #: Lowest and highest bit rate asked of the encoder (kb/s).
 KBPS_RANGE = (32, 320)
 
@@ -79,9 +81,10 @@ def transcoded(path: str, target: str, kbps: int, *, offset: float = 0.0) -> Ite
     sink = _Sink()
     encoder = Encoder(sink, target, sample_rate=rate, kbps=kbps)  # type: ignore[arg-type]
     try:
-        if first is not None:
-            encoder.write(first)
+        if first is not None:  # a short head first: the player starts sooner
+            encoder.write(first[:, :FIRST_SAMPLES])
             yield sink.drain()
+            encoder.write(first[:, FIRST_SAMPLES:])
         for block in blocks:
             encoder.write(block)
             data = sink.drain()
