@@ -92,11 +92,9 @@ def _time(base: str, path: str, *, first_byte: bool = False, headers: dict | Non
     request = urllib.request.Request(base + path, headers=headers or {})
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=60) as response:
-        if first_byte:
+        if first_byte:  # a player starts here; the rest is not waited for (closed)
             response.read(1)
-            elapsed = time.perf_counter() - started
-            response.read()
-            return elapsed
+            return time.perf_counter() - started
         data = response.read()
     elapsed = time.perf_counter() - started
     if response.headers.get_content_type() == "application/json":
@@ -108,7 +106,8 @@ def _percentile(times: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(times), q))
 
 
-def _latency(base: str, n: int, repeat: int) -> dict[str, list[float]]:
+def _latency(base: str, n: int, repeat: int):
+    """``(name, seconds of each request)`` per case, as each is measured."""
     rng = random.Random(1)
 
     def song() -> str:
@@ -136,11 +135,9 @@ def _latency(base: str, n: int, repeat: int) -> dict[str, list[float]]:
             base, _query("stream", id=audio(), format="mp3", maxBitRate=128), first_byte=True
         ),
     }
-    out = {}
     for name, run in cases.items():
         run()  # warm
-        out[name] = [run() for _ in range(repeat)]
-    return out
+        yield name, [run() for _ in range(repeat)]
 
 
 def _load(base: str, n: int, *, clients: int, seconds: float) -> dict:
@@ -212,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     print("| items | request | p50 (ms) | p99 (ms) | p50 / ping |")
-    print("|---:|---|---:|---:|---:|")
+    print("|---:|---|---:|---:|---:|", flush=True)
     loads = []
     for n in [int(s) for s in args.sizes.split(",") if s]:
         with tempfile.TemporaryDirectory(prefix="deejai-bench-") as tmp:
@@ -240,12 +237,13 @@ def main(argv: list[str] | None = None) -> None:
                         raise RuntimeError("beet deejai serve did not start")
                     time.sleep(0.02)
                 base = f"http://127.0.0.1:{port}"
-                times = _latency(base, n, args.repeat)
-                floor = statistics.median(times["ping (floor)"])
-                for name, values in times.items():
+                floor = None
+                for name, values in _latency(base, n, args.repeat):
+                    floor = floor or statistics.median(values)
                     p50, p99 = _percentile(values, 50), _percentile(values, 99)
                     print(
-                        f"| {n} | {name} | {p50 * 1e3:.1f} | {p99 * 1e3:.1f} | {p50 / floor:.1f} |"
+                        f"| {n} | {name} | {p50 * 1e3:.1f} | {p99 * 1e3:.1f} | {p50 / floor:.1f} |",
+                        flush=True,
                     )
                 before = sum(_stored_plays(folder).values())
                 load = _load(base, n, clients=args.clients, seconds=args.seconds)
