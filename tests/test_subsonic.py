@@ -271,9 +271,8 @@ def test_stream_serves_byte_ranges_and_transcodes_on_request(client, library):
     assert ranged.status_code == 206 and ranged.data == data[100:200]
     assert ranged.headers["Content-Range"] == f"bytes 100-199/{len(data)}"
     assert _get(client, "stream", id=f"tr-{item.id}", format="raw").data == data
-    posted = client.post(  # formPost: py-opensonic POSTs, and seeks with a range all the same
-        "/rest/stream.view", data={**_token(), "id": f"tr-{item.id}"}, headers={"Range": "bytes=5-9"}
-    )
+    form = {**_token(), "id": f"tr-{item.id}"}  # formPost: py-opensonic POSTs, and seeks
+    posted = client.post("/rest/stream.view", data=form, headers={"Range": "bytes=5-9"})
     assert posted.status_code == 206 and posted.data == data[5:10]
     mp3 = _get(client, "stream", id=f"tr-{item.id}", format="mp3", maxBitRate=96)
     assert mp3.status_code == 200 and mp3.mimetype == "audio/mpeg"

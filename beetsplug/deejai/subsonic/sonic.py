@@ -27,7 +27,6 @@ from .entries import artist_name, child
 from .responses import GENERIC, NOT_FOUND, SubsonicError
 
 if TYPE_CHECKING:
-
     from ..session import Seed
     from .params import Params
     from .server import SubsonicServer
