@@ -9,7 +9,7 @@ from beets.logging import getLogger
 
 from . import annotate, browse, media, playlists, sonic
 from .params import Params
-from .responses import GENERIC, NOT_FOUND, SubsonicError, envelope, to_json, to_xml
+from .responses import GENERIC, NOT_FOUND, SubsonicError, envelope, to_json, to_xml, utf8
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -52,13 +52,15 @@ def _render(body: dict | None, p: Params, error: SubsonicError | None = None):
     fmt = (p.get("f") or "xml").lower()
     status = error.http_status if error is not None else 200
     if fmt == "json":
-        return Response(to_json(response), status, mimetype="application/json")
-    if fmt == "jsonp":
+        text, kind = to_json(response), "application/json"
+    elif fmt == "jsonp":
         callback = p.get("callback") or "callback"
         if not callback.replace("_", "").replace(".", "").isalnum():
             callback = "callback"
-        return Response(to_json(response, callback), status, mimetype="application/javascript")
-    return Response(to_xml(response), status, mimetype="text/xml")
+        text, kind = to_json(response, callback), "application/javascript"
+    else:
+        text, kind = to_xml(response), "text/xml"
+    return Response(utf8(text), status, mimetype=kind)
 
 
 def answer(server: SubsonicServer, method: str, values, *, address: str):

@@ -8,6 +8,8 @@ import datetime
 import os
 from typing import TYPE_CHECKING
 
+from deejai_model.files import display_name
+
 from . import ids
 
 if TYPE_CHECKING:
@@ -101,7 +103,7 @@ def child(item: Item | dict) -> dict:
             "id": song,
             "parent": album,
             "isDir": False,
-            "title": get("title") or os.path.basename(os.fsdecode(path)),
+            "title": get("title") or display_name(path),
             "album": get("album"),
             "artist": get("artist"),
             "track": _int(get("track")),

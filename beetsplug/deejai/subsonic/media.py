@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from deejai_model.files import display_name
+
 from . import ids
 from .entries import CONTENT_TYPES, suffix
 from .responses import NOT_FOUND, SubsonicError
@@ -34,16 +36,24 @@ def _file(item: Item) -> str:
 
 def send_ranged(path: str, mimetype: str, **options):
     """``path`` with HTTP range requests honoured for POST as for GET (clients such as
-    py-opensonic POST their parameters: the ``formPost`` extension)."""
+    py-opensonic POST their parameters: the ``formPost`` extension).  The file is opened by
+    its bytes, so a name that is not UTF-8 is served too."""
     from flask import request, send_file
 
-    response = send_file(path, mimetype=mimetype, conditional=False, etag=True, **options)
+    raw = os.fsencode(path)
+    info = os.stat(raw)
+    response = send_file(
+        open(raw, "rb"),  # noqa: SIM115 - the response closes it
+        mimetype=mimetype,
+        conditional=False,
+        etag=f"{info.st_mtime_ns:x}-{info.st_size:x}-{info.st_ino:x}",
+        last_modified=info.st_mtime,
+        **options,
+    )
     environ = dict(request.environ)
     if environ.get("REQUEST_METHOD") == "POST":
         environ["REQUEST_METHOD"] = "GET"  # werkzeug applies ranges to GET and HEAD only
-    return response.make_conditional(
-        environ, accept_ranges=True, complete_length=os.path.getsize(path)
-    )
+    return response.make_conditional(environ, accept_ranges=True, complete_length=info.st_size)
 
 
 def stream(server: SubsonicServer, p: Params, user: str):
@@ -87,7 +97,7 @@ def download(server: SubsonicServer, p: Params, user: str):
     item = server.catalog.item(p.required("id"))
     path = _file(item)
     ext = suffix(item)
-    name = f"{item.title or 'track'}.{ext}".replace("/", "_").replace("\\", "_")
+    name = (f"{item.title}.{ext}" if item.title else display_name(path)).replace("/", "_")
     kind = CONTENT_TYPES.get(ext, "application/octet-stream")
     return send_ranged(path, kind, as_attachment=True, download_name=name)
 
@@ -116,7 +126,7 @@ def _embedded(items: list[Item]) -> bytes | None:
 def cover_art(server: SubsonicServer, p: Params, user: str):
     """``getCoverArt``: for an album, song or artist id (``size`` is not applied: the image
     is sent as it is)."""
-    from flask import Response, send_file
+    from flask import Response
 
     key = p.required("id")
     kind = ids.kind_of(key)
@@ -131,8 +141,10 @@ def cover_art(server: SubsonicServer, p: Params, user: str):
         album = server.catalog.album(key)
         albums, items = [album], []
     for album in albums:
-        if album.artpath and os.path.isfile(os.fsdecode(album.artpath)):
-            return send_file(os.fsdecode(album.artpath), conditional=True)
+        if album.artpath and os.path.isfile(album.artpath):
+            with open(album.artpath, "rb") as f:
+                head = f.read(16)
+            return send_ranged(os.fsdecode(album.artpath), _image_type(head))
     for album in albums:
         items = items + server.catalog.album_items(album)[:1]
     data = _embedded(items)

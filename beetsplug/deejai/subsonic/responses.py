@@ -60,6 +60,19 @@ def envelope(body: dict | None = None, *, error: SubsonicError | None = None) ->
     return out
 
 
+def utf8(text: str) -> bytes:
+    """``text`` as UTF-8; surrogates (from a file name or tag that is not UTF-8) become U+FFFD
+    instead of failing the response."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            raw = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "replace")
+        return raw.decode("utf-8", "replace").encode("utf-8")
+
+
 def to_json(response: dict, callback: str | None = None) -> str:
     """``{"subsonic-response": response}`` as JSON (JSONP when a ``callback`` is named)."""
     text = json.dumps({"subsonic-response": response}, ensure_ascii=False, separators=(",", ":"))
