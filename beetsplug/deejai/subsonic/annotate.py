@@ -97,13 +97,13 @@ def get_starred2(server: SubsonicServer, p: Params, user: str) -> dict:
     songs = server.catalog.starred_ids("item", STARRED)
     albums = server.catalog.starred_ids("album", STARRED)
     artists = _starred_artists(server)
-    by_artist = server.catalog.artist_albums()
+    by_artist = server.catalog.artist_album_counts()
     items = [server.lib.get_item(i) for i in sorted(songs, key=lambda i: -songs[i])]
     found = [server.lib.get_album(a) for a in sorted(albums, key=lambda a: -albums[a])]
     return {
         "starred2": {
             "artist": [
-                artist_entry(n, len(by_artist.get(n, [])), starred=w)
+                artist_entry(n, by_artist.get(n, 0), starred=w)
                 for n, w in sorted(artists.items(), key=lambda x: -x[1])
             ],
             "album": _albums(server, [a for a in found if a is not None]),

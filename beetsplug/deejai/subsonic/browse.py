@@ -53,11 +53,11 @@ def get_music_folders(server: SubsonicServer, p: Params, user: str) -> dict:
 
 
 def _artist_index(server: SubsonicServer) -> list[dict]:
-    by_artist = server.catalog.artist_albums()
+    by_artist = server.catalog.artist_album_counts()
     starred = _starred_artists(server)
     letters: dict[str, list[dict]] = {}
     for name in sorted(by_artist, key=lambda n: _sort_name(n).casefold()):
-        entry = artist_entry(name, len(by_artist[name]), starred=starred.get(name))
+        entry = artist_entry(name, by_artist[name], starred=starred.get(name))
         letters.setdefault(_letter(name), []).append(entry)
     return [{"name": letter, "artist": letters[letter]} for letter in sorted(letters)]
 
@@ -287,11 +287,11 @@ def search3(server: SubsonicServer, p: Params, user: str) -> dict:
     song_offset = p.integer("songOffset", 0)
     out: dict[str, list] = {}
     if artist_count:
-        by_artist = server.catalog.artist_albums()
+        by_artist = server.catalog.artist_album_counts()
         folded = [w.casefold() for w in text.split()]
         names = sorted(n for n in by_artist if all(w in n.casefold() for w in folded))
         page = names[artist_offset : artist_offset + artist_count]
-        out["artist"] = [artist_entry(n, len(by_artist[n])) for n in page]
+        out["artist"] = [artist_entry(n, by_artist[n]) for n in page]
     if album_count:
         albums = list(server.lib.albums(_words_query(text, ("album", "albumartist"))))
         albums.sort(key=lambda a: ((a.albumartist or "").casefold(), (a.album or "").casefold()))

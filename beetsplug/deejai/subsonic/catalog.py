@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from . import ids
@@ -137,11 +136,14 @@ class Catalog:
         return sorted(album.items(), key=lambda i: (i.disc or 0, i.track or 0, i.id))
 
     # -- artists ---------------------------------------------------------------------------
-    def artist_albums(self) -> dict[str, list[Album]]:
-        """Albums by album artist name (every artist that has an album)."""
-        out: dict[str, list[Album]] = defaultdict(list)
-        for album in self.lib.albums():
-            out[album.albumartist or "[unknown artist]"].append(album)
+    def artist_album_counts(self) -> dict[str, int]:
+        """Albums per album artist name (one SQL query: every artist that has an album)."""
+        out: dict[str, int] = {}
+        with self.lib.transaction() as tx:
+            rows = tx.query("SELECT albumartist, COUNT(*) FROM albums GROUP BY albumartist")
+        for name, count in rows:
+            key = name or "[unknown artist]"
+            out[key] = out.get(key, 0) + int(count)
         return out
 
     def artist_name(self, artist: str) -> str:
@@ -150,7 +152,7 @@ class Catalog:
         with self._lock:
             name = self._artists.get(str(digest))
         if name is None:
-            names = set(self.artist_albums())
+            names = set(self.artist_album_counts())
             with self.lib.transaction() as tx:
                 rows = tx.query("SELECT DISTINCT albumartist, artist FROM items")
             names.update(r[0] or r[1] or "[unknown artist]" for r in rows)
