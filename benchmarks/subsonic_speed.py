@@ -41,22 +41,10 @@ import numpy as np
 
 from benchmarks.common import ROOT
 from benchmarks.query_speed import build_library, timed
+from benchmarks.serve_speed import _free_port, _peak_rss_mib
 
 USER, PASSWORD = "bench", "bench-password"
 AUDIO_ITEMS = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _write_audio(folder: Path) -> None:

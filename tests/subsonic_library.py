@@ -50,4 +50,14 @@ def build(folder: Path) -> DeejaiEnv:
     return env
 
 
-__all__ = ["API_KEY", "KINDS", "PASSWORD", "SR", "USER", "build"]
+def library_fixture(tmp_path_factory):
+    """:func:`build` for a test module's ``library`` fixture (``yield from`` it); tests may
+    change it (plays, stars, playlists)."""
+    env = build(tmp_path_factory.mktemp("subsonic"))
+    try:
+        yield env
+    finally:
+        env.teardown_beets()
+
+
+__all__ = ["API_KEY", "KINDS", "PASSWORD", "SR", "USER", "build", "library_fixture"]

@@ -11,10 +11,16 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 from conftest import kind_of
-from subsonic_library import API_KEY, PASSWORD, USER, build
+from subsonic_library import API_KEY, PASSWORD, USER, library_fixture
 from subsonic_schema import check_response
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    yield from library_fixture(tmp_path_factory)
+
 
 NS = "{http://subsonic.org/restapi}"
 
@@ -31,15 +37,6 @@ def _settings(**kw):
 
     users = {USER: SubsonicUser(USER, PASSWORD, (API_KEY,)), "bob": SubsonicUser("bob", "b0b")}
     return SubsonicSettings(users, **kw)
-
-
-@pytest.fixture(scope="module")
-def library(tmp_path_factory):
-    env = build(tmp_path_factory.mktemp("subsonic"))
-    try:
-        yield env
-    finally:
-        env.teardown_beets()
 
 
 def _app(library, **kw):

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 from conftest import ROOT, kind_of
-from subsonic_library import API_KEY, PASSWORD, USER, build
+from subsonic_library import API_KEY, PASSWORD, USER, library_fixture
 from subsonic_schema import check_response
 from system_tools import free_port, wait_for_port
 
@@ -21,11 +21,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
-    env = build(tmp_path_factory.mktemp("clients"))
-    try:
-        yield env
-    finally:
-        env.teardown_beets()
+    yield from library_fixture(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
