@@ -295,7 +295,8 @@ def test_query_endpoints_never_load_tensorflow(deejai_library):
 
 
 def test_serving_beyond_loopback_must_be_asked_for_and_warns(deejai_library):
-    deejai_library.write_config()
+    # beyond loopback the Subsonic API needs users (test_subsonic.py: refused without)
+    deejai_library.write_config(extra="  subsonic:\n    users:\n      u: {password: p}\n")
     prelude = "import sys, flask\nflask.Flask.run = lambda app, **kw: print('HOST', kw['host'])\n"
     done = deejai_library.beet("deejai", "serve", "--host", "0.0.0.0", prelude=prelude)
     assert done.returncode == 0, done.stderr
@@ -303,3 +304,4 @@ def test_serving_beyond_loopback_must_be_asked_for_and_warns(deejai_library):
     assert "listening on 0.0.0.0: anyone who can reach this address" in done.stderr
     bad = deejai_library.beet("deejai", "serve", "--port", "0", prelude=prelude)
     assert bad.returncode != 0 and "deejai serve: bad port 0" in bad.stderr
+    deejai_library.write_config()

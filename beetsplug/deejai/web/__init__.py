@@ -17,6 +17,7 @@ over a :class:`~beetsplug.deejai.web.backend.LibraryDj`:
 ``POST /api/feedback``    ``{"id", "verdict": "more"|"less"}``
 ``GET /audio/<id>``       the item's file, with HTTP range requests (seeking)
 ``GET /art/<id>``         the album art (beets' ``artpath``)
+``/rest/<method>``        the OpenSubsonic API (:mod:`beetsplug.deejai.subsonic`)
 ========================  ==============================================================
 
 Errors are JSON ``{"error": "..."}`` with status 400, 404, 405, 413 or 500, never a traceback.
@@ -31,13 +32,18 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from flask import Flask
 
+    from ..subsonic.settings import SubsonicSettings
     from .backend import LibraryDj
 
 #: Largest upload accepted (bytes), unless ``--max-upload`` says otherwise.
 DEFAULT_MAX_UPLOAD = 50 * 1024 * 1024
 
 
-def create_app(dj: LibraryDj, max_upload: int = DEFAULT_MAX_UPLOAD) -> Flask:
+def create_app(
+    dj: LibraryDj,
+    max_upload: int = DEFAULT_MAX_UPLOAD,
+    subsonic: SubsonicSettings | None = None,
+) -> Flask:
     """The Flask app serving ``dj``.
 
     Parameters
@@ -46,6 +52,8 @@ def create_app(dj: LibraryDj, max_upload: int = DEFAULT_MAX_UPLOAD) -> Flask:
         The session and library it serves.
     max_upload : int
         Largest request body in bytes (a larger upload gets 413).
+    subsonic : SubsonicSettings, optional
+        Logins of the Subsonic API under ``/rest/`` (default: ``deejai.subsonic``).
     """
     from flask import Flask
 
@@ -63,6 +71,9 @@ def create_app(dj: LibraryDj, max_upload: int = DEFAULT_MAX_UPLOAD) -> Flask:
     )
     app.config["MAX_CONTENT_LENGTH"] = int(max_upload)
     register(app, dj)
+    from ..subsonic import add_subsonic
+
+    add_subsonic(app, dj.library, subsonic)
     return app
 
 

@@ -48,8 +48,16 @@ def run(session: LibrarySession, opts: optparse.Values, rest: list[str]) -> None
         raise UserError(f"deejai serve: bad port {opts.port}")
     if opts.max_upload <= 0:
         raise UserError("deejai serve: --max-upload must be > 0")
+    from ..subsonic.settings import SubsonicSettings
+
+    subsonic = SubsonicSettings.from_config()
+    if not is_loopback(opts.host) and not subsonic.users:
+        raise UserError(
+            f"deejai serve: not listening on {opts.host} with no Subsonic users: "
+            "add deejai.subsonic.users (docs/subsonic.md), or serve on 127.0.0.1"
+        )
     dj = open_dj(session, lookback=opts.lookback, noise=opts.noise, ahead=opts.ahead)
-    app = create_app(dj, int(opts.max_upload * 2**20))
+    app = create_app(dj, int(opts.max_upload * 2**20), subsonic)
     if not is_loopback(opts.host):
         session.log.warning(
             "listening on {}: anyone who can reach this address can play your library and "

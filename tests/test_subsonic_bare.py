@@ -1,0 +1,63 @@
+"""The Subsonic API on a library without vectors: it browses, but no sonic extension."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from conftest import make_music
+from test_subsonic import _plugin, _settings, _token, call, ok
+
+pytestmark = pytest.mark.slow
+
+
+def test_without_vectors_sonic_similarity_is_not_advertised(env):
+    from flask import Flask
+
+    from beetsplug.deejai.subsonic import add_subsonic
+
+    folder = env.temp_path / "plain"
+    make_music(folder, per_kind=1, seconds=4.0, kinds=["chord"])
+    env.config["deejai"]["auto"] = False
+    env.import_music(folder)
+    app = Flask("bare")
+    add_subsonic(app, _plugin().session(env.lib), _settings())
+    client = app.test_client()
+    names = [e["name"] for e in ok(client, "getOpenSubsonicExtensions")["openSubsonicExtensions"]]
+    assert names == ["formPost", "apiKeyAuthentication"]
+    song = f"tr-{next(iter(env.lib.items())).id}"
+    body = client.get(
+        "/rest/getSonicSimilarTracks", query_string={**_token(), "f": "json", "id": song}
+    )
+    assert body.get_json()["subsonic-response"]["error"]["code"] == 70
+    similar = call(client, "getSimilarSongs", id=song)
+    assert similar["error"]["code"] == 0 and "beet deejai embed" in similar["error"]["message"]
+    assert ok(client, "getSong", id=song)["song"]["title"] == "chord-1"
+
+
+def test_a_file_name_that_is_not_utf8_is_served_by_its_name(env, tmp_path):
+    from audio_fixtures import chord, write_audio
+    from beets.library import Item
+    from flask import Flask
+
+    from beetsplug.deejai.subsonic import add_subsonic
+
+    plain = write_audio(tmp_path / "plain.flac", chord(4.0, 22050), 22050)
+    latin = os.path.join(os.fsencode(tmp_path), b"f\xeate-\xe9t\xe9.flac")  # Latin-1 name
+    os.rename(plain, latin)
+    item = Item.from_path(latin)
+    env.lib.add(item)
+    app = Flask("latin")
+    add_subsonic(app, _plugin().session(env.lib), _settings())
+    client = app.test_client()
+    song = ok(client, "getSong", id=f"tr-{item.id}")["song"]
+    assert song["title"] == "f\ufffdte-\ufffdt\ufffd.flac" and song["suffix"] == "flac"
+    assert [s["id"] for s in ok(client, "search3", query="")["searchResult3"]["song"]] == [
+        f"tr-{item.id}"
+    ]
+    query = {**_token(), "id": f"tr-{item.id}"}
+    raw = client.get("/rest/stream", query_string=query)
+    assert raw.data == open(latin, "rb").read(), raw.data[:300]
+    assert client.get("/rest/download", query_string=query).status_code == 200
+    mp3 = client.get("/rest/stream", query_string={**query, "format": "mp3"})
+    assert mp3.mimetype == "audio/mpeg" and len(mp3.data) > 1000
