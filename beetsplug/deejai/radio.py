@@ -15,6 +15,7 @@ from __future__ import annotations
 import optparse
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -112,6 +113,9 @@ class Radio:
         Where to say what happens.
     seed : int, optional
         An item to queue and play first when MPD plays nothing of the library.
+    record : callable, optional
+        ``record(item_id, *, skipped=False, started=False)``: note a play in the library as
+        mpdstats does (:meth:`.session.LibrarySession.record_play`).
     """
 
     def __init__(
@@ -123,6 +127,7 @@ class Radio:
         ahead: int,
         log,
         seed: int | None = None,
+        record: Callable[..., None] | None = None,
     ):
         import mpd
 
@@ -133,6 +138,7 @@ class Radio:
         self.ahead = ahead
         self.log = log
         self.seed = seed
+        self.record = record or (lambda item_id, **kind: None)
         self.client = None
         self.playing: _Playing | None = None
         dj.never |= paths.outside  # MPD cannot play them
@@ -206,6 +212,9 @@ class Radio:
                 self.log.info("skipped early: less like item {}", before.item_id)
                 self.dj.record_played(before.item_id, skipped=True)
                 self.dj.less_like(before.item_id)
+                self.record(before.item_id, skipped=True)
+            else:
+                self.record(before.item_id)
         if now is None:
             self.playing = None
             return
@@ -215,6 +224,7 @@ class Radio:
         if before is None or before.song_id != song_id:
             if item_id is not None:
                 self.dj.record_played(item_id)
+                self.record(item_id, started=True)
             self.playing = _Playing(song_id, item_id, elapsed, duration)
         else:
             before.elapsed = max(before.elapsed, elapsed)
@@ -287,7 +297,15 @@ def run(session: LibrarySession, opts: optparse.Values, query: list[str]) -> Non
             f"{settings['music_directory']} (set mpd.music_directory)"
         )
     dj = session.dj_session(lookback=opts.lookback, noise=opts.noise, ahead=opts.ahead)
-    station = Radio(dj, paths, mpd_settings=settings, ahead=opts.ahead, log=session.log, seed=seed)
+    station = Radio(
+        dj,
+        paths,
+        mpd_settings=settings,
+        ahead=opts.ahead,
+        log=session.log,
+        seed=seed,
+        record=session.record_play,
+    )
     try:
         station.connect()
     except (station.mpd.ConnectionError, OSError) as error:

@@ -295,8 +295,7 @@ def similar(
     spacer : Spacer, optional
         Artist / album spacing and the same song twice
         (:func:`~deejai_model.lists.spacing.space_ranked` over the best ``n +
-        SPACING_LOOKAHEAD`` candidates; the excluded tracks, e.g. the query track, count as
-        the list's start).
+        SPACING_LOOKAHEAD`` candidates; the query track is not part of the list).
 
     Returns
     -------
@@ -314,7 +313,7 @@ def similar(
             break
     if spacer is not None:
         distance = dict(out)
-        kept = space_ranked([t for t, _ in out], spacer, n=n, before=exclude)
+        kept = space_ranked([t for t, _ in out], spacer, n=n)
         out = [Neighbour(t, distance[t]) for t in kept]
     return out
 
@@ -370,12 +369,12 @@ class _Playlist:
 
         With ``vary > 1``, one of the best ``vary`` such candidates, drawn by ``rng``.  When no
         candidate among the first ``SPACING_LOOKAHEAD`` keeps the spacing's soft rules, the best
-        one that is no repeat of a song (they give way).
+        one that keeps the album cap, else the best that is no repeat of a song (they give way).
         """
         skip = self.ids | exclude
         spacer = self.spacer
         allowed: list[Hashable] = []
-        fallback = None
+        fallback = [None, None]  # keeps the album cap; keeps only the hard rule
         seen = 0
         for track, _ in _ranked(search, query, skip, vary, score_transform, pool):
             if track not in self.vectors_by_id or self.near_duplicate(track):
@@ -384,9 +383,11 @@ class _Playlist:
                 if spacer.repeats(track, self.order):
                     continue
                 seen += 1
-                if fallback is None:
-                    fallback = track
+                if fallback[1] is None:
+                    fallback[1] = track
                 if not spacer.allows(track, self.order):
+                    if fallback[0] is None and spacer.allows(track, self.order, relax_artist=True):
+                        fallback[0] = track
                     if seen >= SPACING_LOOKAHEAD and not allowed:
                         break
                     continue
@@ -394,7 +395,7 @@ class _Playlist:
             if len(allowed) >= max(1, vary):
                 break
         if not allowed:
-            return fallback
+            return fallback[0] if fallback[0] is not None else fallback[1]
         if len(allowed) == 1 or rng is None:
             return allowed[0]
         return allowed[int(rng.integers(len(allowed)))]

@@ -29,7 +29,8 @@ __all__ = [
 
 #: Below this many tracks every start of the nearest-neighbour path is tried.
 ALL_STARTS_BELOW = 200
-#: How many of the shortest nearest-neighbour paths are improved (the best result is kept).
+#: How many starts are improved (the shortest nearest-neighbour paths, then shuffles of the
+#: free middle when there are fewer; the best result is kept).
 IMPROVED_STARTS = 8
 #: Improvements smaller than this (in summed cosine distance) end the search.
 TOLERANCE = 1e-12
@@ -180,11 +181,18 @@ def shortest_path(
             starts = starts[:1]
     paths = sorted(
         (_nearest_neighbour(dist, s, last) for s in starts), key=lambda p: path_length(dist, p)
-    )
+    )[:IMPROVED_STARTS]
+    rng = np.random.default_rng(0)  # restarts from shuffles of the free middle (same every run)
+    while len(paths) < IMPROVED_STARTS and n > 3:
+        middle = [i for i in paths[0] if i not in (first, last)]
+        rng.shuffle(middle)
+        paths.append(
+            ([first] if first is not None else []) + middle + ([last] if last is not None else [])
+        )
     lo = 1 if first is not None else 0
     hi = n - 1 if last is not None else n
     best: list[int] = []
-    for path in paths[:IMPROVED_STARTS]:
+    for path in paths:
         while True:
             changed = _two_opt(dist, path, lo, hi)
             changed = _or_opt(dist, path, lo, hi) or changed
@@ -200,12 +208,12 @@ def brute_force_path(
 ) -> list[int]:
     """The shortest open path by trying every order (for checks; ``n`` up to ~9)."""
     n = len(dist)
+    if n == 0:
+        return []
     middle = [i for i in range(n) if i not in (first, last)]
-    best, best_len = None, np.inf
-    for perm in itertools.permutations(middle):
-        order = ([first] if first is not None else []) + list(perm)
-        order += [last] if last is not None else []
-        length = path_length(dist, order)
-        if length < best_len - TOLERANCE:
-            best, best_len = order, length
-    return list(best) if best is not None else []
+    perms = np.array(list(itertools.permutations(middle)), dtype=np.int64).reshape(-1, len(middle))
+    head = np.full((len(perms), 1), first) if first is not None else np.zeros((len(perms), 0))
+    tail = np.full((len(perms), 1), last) if last is not None else np.zeros((len(perms), 0))
+    orders = np.hstack([head, perms, tail]).astype(np.int64)
+    lengths = dist[orders[:, :-1], orders[:, 1:]].sum(axis=1)
+    return orders[int(np.argmin(lengths))].tolist()

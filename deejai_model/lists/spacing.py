@@ -13,7 +13,7 @@ far, whether the candidate may come next:
 
 The soft rules give way when nothing near enough keeps them (a library of one artist): the list
 functions of :mod:`deejai_model.lists.playlists` then take the best candidate that keeps the
-hard rule.  Tracks without a tag (no artist, no album, no title) are never held back by it.
+album cap, else the best that keeps the hard rule.  Tracks without a tag (no artist, no album, no title) are never held back by it.
 
 This module needs only the standard library.
 """
@@ -124,14 +124,17 @@ class Spacer:
         key = self._title(track)
         return key is not None and any(self._title(t) == key for t in chosen)
 
-    def allows(self, track: Hashable, chosen: Sequence[Hashable]) -> bool:
-        """Whether ``track`` may follow ``chosen`` (the list so far, in order) by every rule."""
+    def allows(
+        self, track: Hashable, chosen: Sequence[Hashable], *, relax_artist: bool = False
+    ) -> bool:
+        """Whether ``track`` may follow ``chosen`` (the list so far, in order) by every rule
+        (with ``relax_artist``, every rule but the artist gap: the first to give way)."""
         if self.repeats(track, chosen):
             return False
         tags = self.tags.get(track)
         if tags is None:
             return True
-        if self.artist_gap > 1 and tags.artist:
+        if self.artist_gap > 1 and tags.artist and not relax_artist:
             for other in chosen[-(self.artist_gap - 1) :]:
                 near = self.tags.get(other)
                 if near is not None and near.artist == tags.artist:
@@ -173,7 +176,8 @@ def space_ranked(
     """The first ``n`` of a ranking (best first) that keep the spacing, in rank order.
 
     Each place takes the best remaining candidate that :meth:`Spacer.allows`; when none does,
-    the best one that is no repeat of a song (the soft rules give way).
+    the best that keeps the album cap, else the best that is no repeat of a song (the soft
+    rules give way, the artist gap first).
 
     Parameters
     ----------
@@ -196,6 +200,8 @@ def space_ranked(
     out: list[Hashable] = []
     while left and len(out) < n:
         pick = next((t for t in left if spacer.allows(t, chosen)), None)
+        if pick is None:
+            pick = next((t for t in left if spacer.allows(t, chosen, relax_artist=True)), None)
         if pick is None:
             pick = next((t for t in left if not spacer.repeats(t, chosen)), None)
             if pick is None:
