@@ -57,7 +57,7 @@ DEFAULTS: dict[str, object] = {
     "track2vec": "",  # Track2Vec files (base path); empty = <library folder>/deejai.track2vec
     "train": TRAIN_DEFAULTS,  # `beet deejai train` (train.py)
     "lists": {  # how lists listen back (docs/lists.md)
-        "artist_gap": 3,  # no artist twice among any 3 consecutive tracks (0/1: off)
+        "artist_gap": 2,  # no artist twice among any N consecutive tracks: 2 = not in a row
         "album_max": 3,  # at most 3 tracks of one album in a list (0: off)
         "album_window": 20,  # the radio and the DJ page count the album cap over this many
         "same_title": True,  # the same artist's same title (a remaster, a live take): once

@@ -74,8 +74,13 @@ def groups(units: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
 
 def mix_name(items: list[Item]) -> str:
     """The most common genre of ``items``, else artist, else ``"mix"``."""
-    for field in ("genre", "artist"):
-        values = Counter(str(item.get(field) or "").strip() for item in items)
+    for field in ("genres", "genre", "artist"):
+        values: Counter = Counter()
+        for item in items:
+            value = item.get(field) or ""
+            if isinstance(value, list | tuple):  # beets >= 2.13 keeps a list of genres
+                value = value[0] if value else ""
+            values[str(value).strip()] += 1
         values.pop("", None)
         if values:
             return values.most_common(1)[0][0]

@@ -120,9 +120,21 @@ class PlaylistFile:
 
 
 def _path_index(lib: Library) -> dict[bytes, int]:
+    """Every item's absolute path -> its id (one query; beets >= 2.12 stores paths inside the
+    music folder relative to it)."""
+    try:
+        from beets.dbcore.pathutils import expand_path_from_db
+    except ImportError:  # an older beets stores absolute paths
+
+        def expand_path_from_db(path: bytes) -> bytes:
+            return path
+
     with lib.transaction() as tx:
         rows = tx.query("SELECT id, path FROM items")
-    return {util.normpath(util.bytestring_path(path)): int(item_id) for item_id, path in rows}
+    return {
+        util.normpath(expand_path_from_db(util.bytestring_path(path))): int(item_id)
+        for item_id, path in rows
+    }
 
 
 def _bases(path: bytes) -> dict[str, bytes]:

@@ -36,8 +36,8 @@ __all__ = [
     "title_key",
 ]
 
-DEFAULT_ARTIST_GAP = 3
-"""No artist twice among any three consecutive tracks (1 or 0: no artist spacing)."""
+DEFAULT_ARTIST_GAP = 2
+"""No artist twice in a row (N: not twice among any N consecutive tracks; 1 or 0: off)."""
 
 DEFAULT_ALBUM_MAX = 3
 """At most three tracks of one album in a list (0: no album cap)."""
