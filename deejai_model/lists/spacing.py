@@ -13,7 +13,8 @@ far, whether the candidate may come next:
 
 The soft rules give way when nothing near enough keeps them (a library of one artist): the list
 functions of :mod:`deejai_model.lists.playlists` then take the best candidate that keeps the
-album cap, else the best that keeps the hard rule.  Tracks without a tag (no artist, no album, no title) are never held back by it.
+album cap, else the best that keeps the hard rule.  A track without a tag (no artist, no album,
+no title) is never held back by that tag.
 
 This module needs only the standard library.
 """
