@@ -174,8 +174,8 @@ def reorder_table(libs: list[Library], lists: int = 60) -> str:
     return markdown_table(
         [
             "corpus",
+            "list",
             "lists",
-            "n",
             "distance saved vs input order",
             "optimal (share)",
             "worst excess over optimum",

@@ -91,7 +91,7 @@ def test_radio_tops_the_queue_up_steers_away_from_a_skip_and_survives_a_restart(
     deejai_library.write_config(  # one artist per kind here: no artist spacing, no records
         extra=f"mpd:\n  host: 127.0.0.1\n  port: {mpd_server.port}\n"
         f"  music_directory: {deejai_library.lib_path}\n",
-        lists="{artist_gap: 0, record_plays: no}",
+        lists="{artist_gap: 0, vary: 1, record_plays: no}",
     )
     radio = _start_radio(deejai_library, "--ahead", "1", "--poll", "0.2", "title:chord-1")
     client = mpd_server.client()

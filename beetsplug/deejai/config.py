@@ -61,8 +61,8 @@ DEFAULTS: dict[str, object] = {
         "album_max": 3,  # at most 3 tracks of one album in a list (0: off)
         "album_window": 20,  # the radio and the DJ page count the album cap over this many
         "same_title": True,  # the same artist's same title (a remaster, a live take): once
-        "anchor": 0.3,  # continuation: share of each query that stays on the seed (0..1)
-        "vary": 1,  # continuation: draw each pick among this many of the best (1: the best)
+        "anchor": 0.5,  # continuation: share of each query that stays on the seed (0..1)
+        "vary": 3,  # radio / DJ page: draw each pick among this many of the best (1: the best)
         "skip_weight": 0.1,  # cosine an always-skipped track loses (mpdstats' skip_count)
         "record_plays": True,  # radio / DJ page write play_count, skip_count, last_played
     },
@@ -200,7 +200,8 @@ class ListSettings:
     anchor : float
         0..1: share of each continuation query that stays on the seed ("stay" 1, "wander" 0).
     vary : int
-        Continuations draw each pick among this many of the best (1: always the best).
+        The radio and the DJ page draw each pick among this many of the best (1: always the
+        best; ``playlist`` stays reproducible: always the best).
     skip_weight : float
         Cosine an always-skipped track loses (>= 0).
     record_plays : bool

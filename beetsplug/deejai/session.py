@@ -508,7 +508,7 @@ class LibrarySession:
         """Keys of the ``n`` tracks that continue a playlist of ``seeds`` (seeds not included).
 
         Every step keeps ``deejai.lists.anchor`` of its query on ``anchor`` (default: the
-        seeds' summed unit vectors) and draws among ``deejai.lists.vary`` of the best.
+        seeds' summed unit vectors); the pick is the best (reproducible), not drawn.
 
         Raises
         ------
@@ -543,7 +543,6 @@ class LibrarySession:
                 spacer=listening.spacer,
                 anchor=anchor,
                 anchor_weight=lists.anchor,
-                vary=lists.vary,
             )
         )
 
