@@ -315,3 +315,14 @@ def test_daily_mixes_from_what_was_played(lib, tmp_path):
         kind = "chord" if "ambient" in f.name else "fastclicks"
         played_here = {i.title for i in played if i.title.startswith(kind)}
         assert played_here <= stems and len(stems - played_here) == 2  # two not played lately
+
+
+def test_a_wrong_lists_setting_is_one_clear_line(lib):
+    lib.write_config(lists="{anchor: 2}")
+    try:
+        result = lib.beet("deejai", "similar", "title:chord-1", "-n", "2")
+    finally:
+        lib.write_config()
+    assert result.returncode != 0
+    assert "deejai.lists.anchor must be in [0, 1]" in result.stderr
+    assert "Traceback" not in result.stderr
