@@ -120,3 +120,12 @@ def test_vary_draws_among_the_near_top():
     assert all(run[0] in top for run in runs)
     fixed = {tuple(continue_playlist(search, vectors, seeds=[0], n=4, rng=s)) for s in range(4)}
     assert len(fixed) == 1
+
+
+def test_more_like_this_still_steers_an_anchored_station():
+    search, vectors, _ = _library(seed=4)
+    dj = DjSession(search, vectors, ahead=4, anchor_weight=0.7)
+    dj.start([0])
+    assert all(t // 100 == 0 for t in dj.queue)
+    dj.more_like(305)
+    assert any(t // 100 == 3 for t in dj.queue), dj.queue

@@ -24,9 +24,7 @@ if TYPE_CHECKING:
 
 def parser() -> optparse.OptionParser:
     """Options of ``beet deejai reorder``."""
-    p = ui.CommonOptionsParser(
-        prog="beet deejai reorder", usage="%prog [options] FILE.m3u|PLAYLIST NAME|QUERY"
-    )
+    p = ui.CommonOptionsParser(prog="beet deejai reorder", usage="%prog [options] FILE.m3u|QUERY")
     p.add_option("--first", help="a query naming the track that must come first")
     p.add_option("--last", help="a query naming the track that must come last")
     p.add_option(

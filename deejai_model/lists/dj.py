@@ -97,7 +97,9 @@ class DjSession:
         Tracks never picked (e.g. ones the player cannot reach).
     anchor_weight : float
         0..1: the share of every query that stays with the seeds of the last :meth:`start`
-        (1 "stay" .. 0 "wander"; see :func:`~deejai_model.lists.playlists.continue_playlist`).
+        (1 "stay" .. 0 "wander"; see :func:`~deejai_model.lists.playlists.continue_playlist`);
+        the steering direction ("more / less like this") joins the seeds there, as much as
+        they weigh, so the listener's verdicts move the station's home with it.
     vary : int
         Each pick is drawn among the best ``vary`` candidates (1: always the best).
     spacer : Spacer, optional
@@ -227,6 +229,9 @@ class DjSession:
             return []
         exclude = set(self.played) | set(pending) | set(exclude) | self.avoided | self.never
         steer = self._steer()
+        anchor = self.anchor
+        if anchor is not None and steer is not None:  # "more / less like this" moves home too
+            anchor = unit_vector(anchor) + unit_vector(self._own[STEER])
         out: list[Hashable] = []
         for _ in range(n):
             recent = context + out
@@ -247,7 +252,7 @@ class DjSession:
                 score_transform=self.score_transform,
                 spacer=self.spacer,
                 before=recent[: len(recent) - len(window)],
-                anchor=self.anchor,
+                anchor=anchor,
                 anchor_weight=self.anchor_weight,
                 vary=self.vary,
             )
