@@ -326,3 +326,23 @@ def test_a_wrong_lists_setting_is_one_clear_line(lib):
     assert result.returncode != 0
     assert "deejai.lists.anchor must be in [0, 1]" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_fresh_station_never_picks_what_was_played_lately(lib):
+    from beets import plugins
+
+    (plugin,) = [p for p in plugins.find_plugins() if p.name == "deejai"]
+    session = plugin.session(lib.lib)
+    seed = _item(lib, "chord-1")
+    plain = session.dj_session(lookback=3, noise=0.0, ahead=4)
+    plain.start([seed.id])
+    recent = lib.lib.get_item(int(plain.queue[0]))
+    try:
+        recent["last_played"] = int(time.time()) - 600
+        recent.store()
+        fresh = session.dj_session(lookback=3, noise=0.0, ahead=4, fresh_days=1)
+        fresh.start([seed.id])
+        assert recent.id not in [int(t) for t in fresh.queue + fresh.picks(6)]
+    finally:
+        del recent["last_played"]
+        recent.store()

@@ -270,6 +270,9 @@ def parser() -> optparse.OptionParser:
     p.add_option("--lookback", type="int", default=3, help='"keep on" [%default]')
     p.add_option("--noise", type="float", default=0.0, help='"drunk" [%default]')
     p.add_option("--poll", type="float", default=1.0, help="seconds between looks [%default]")
+    p.add_option(
+        "--fresh", type="float", metavar="DAYS", help="never queue what was played in DAYS"
+    )
     p.add_option("--host", help="MPD host (default: mpd.host)")
     p.add_option("--port", type="int", help="MPD port (default: mpd.port)")
     p.add_option("--password", help="MPD password (default: mpd.password)")
@@ -296,7 +299,9 @@ def run(session: LibrarySession, opts: optparse.Values, query: list[str]) -> Non
             f"deejai radio: no embedded item is under MPD's music directory "
             f"{settings['music_directory']} (set mpd.music_directory)"
         )
-    dj = session.dj_session(lookback=opts.lookback, noise=opts.noise, ahead=opts.ahead)
+    dj = session.dj_session(
+        lookback=opts.lookback, noise=opts.noise, ahead=opts.ahead, fresh_days=opts.fresh
+    )
     station = Radio(
         dj,
         paths,

@@ -546,14 +546,16 @@ class LibrarySession:
             )
         )
 
-    def dj_session(self, *, lookback: int, noise: float, ahead: int) -> DjSession:
+    def dj_session(
+        self, *, lookback: int, noise: float, ahead: int, fresh_days: float | None = None
+    ) -> DjSession:
         """A :class:`deejai_model.lists.dj.DjSession` over the index (the web DJ, the radio),
         with ``deejai.lists``' anchor, variety, skips and spacing (the album cap over its last
-        ``album_window`` tracks)."""
+        ``album_window`` tracks); ``fresh_days`` keeps out what was played that recently."""
         from deejai_model.lists.dj import DjSession
 
         lists = self.list_settings()
-        listening = self.listening(album_window=lists.album_window)
+        listening = self.listening(album_window=lists.album_window, fresh_days=fresh_days)
         index = self.index()
         return DjSession(
             index.search(),
@@ -566,6 +568,7 @@ class LibrarySession:
             anchor_weight=lists.anchor,
             vary=lists.vary,
             spacer=listening.spacer,
+            exclude=listening.exclude,
         )
 
     def record_play(self, item_id: int, *, skipped: bool = False, started: bool = False) -> None:
