@@ -73,6 +73,7 @@ def _title_of(env: DeejaiEnv, entry: str, folder: Path) -> str:
     return item.title
 
 
+@pytest.mark.slow  # several beet processes (> 10 s on 2 cores)
 def test_similar_lists_keep_artists_apart_and_cap_albums(lib):
     plain = _titles(
         _ok(
@@ -226,6 +227,7 @@ def test_extend_a_playlist_of_the_playlist_plugin_by_name(lib, tmp_path):
     assert len(lines) == 3 and all(line.startswith("/") for line in lines)  # absolute, as it was
 
 
+@pytest.mark.slow  # several beet processes (> 10 s on 2 cores)
 def test_fresh_keeps_out_what_was_played_and_skips_push_down(lib):
     args = (
         "deejai",
@@ -289,6 +291,7 @@ def test_the_dj_page_records_plays_and_skips_as_mpdstats_does(lib):
             item.store()
 
 
+@pytest.mark.slow  # several beet processes (> 10 s on 2 cores)
 def test_daily_mixes_from_what_was_played(lib, tmp_path):
     none = lib.beet("deejai", "daily", "-k", "2", "--dir", str(tmp_path / "a"), "-n", "2")
     assert none.returncode == 0 and "nothing was played" in none.stderr, none.stderr
