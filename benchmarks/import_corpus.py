@@ -64,7 +64,20 @@ def main() -> None:
         groups = {ids[p]: g for p, g in group_of.items() if p in ids}
         hits1, hits5, similar_wall = [], [], []
         for item_id, group in groups.items():
-            wall, out = beet(home, "deejai", "similar", f"id:{item_id}", "-n", "5", "-f", "$id")
+            wall, out = beet(  # the ranking itself: no artist / album spacing (docs/lists.md)
+                home,
+                "deejai",
+                "similar",
+                f"id:{item_id}",
+                "-n",
+                "5",
+                "-f",
+                "$id",
+                "--artist-gap",
+                "0",
+                "--album-max",
+                "0",
+            )
             similar_wall.append(wall)
             found = [groups.get(int(x)) for x in out.split()]
             hits1.append(found[0] == group)

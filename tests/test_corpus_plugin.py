@@ -75,7 +75,19 @@ def test_similar_finds_the_same_game(corpus_library) -> None:
 
     neighbours = []
     for item in items:
-        out, _ = env.run_output("deejai", "similar", f"id:{item.id}", "-n", str(K + 5), "-f", "$id")
+        out, _ = env.run_output(  # the ranking itself: no artist / album spacing (docs/lists.md)
+            "deejai",
+            "similar",
+            f"id:{item.id}",
+            "-n",
+            str(K + 5),
+            "-f",
+            "$id",
+            "--artist-gap",
+            "0",
+            "--album-max",
+            "0",
+        )
         found = [position[int(line)] for line in out.split() if int(line) in position]
         assert item.id not in [items[j].id for j in found], "a track is not its own neighbour"
         neighbours.append(found[:K])

@@ -88,9 +88,10 @@ def _titles(client) -> list[str]:
 def test_radio_tops_the_queue_up_steers_away_from_a_skip_and_survives_a_restart(
     deejai_library, mpd_server
 ):
-    deejai_library.write_config(
+    deejai_library.write_config(  # one artist per kind here: no artist spacing, no records
         extra=f"mpd:\n  host: 127.0.0.1\n  port: {mpd_server.port}\n"
-        f"  music_directory: {deejai_library.lib_path}\n"
+        f"  music_directory: {deejai_library.lib_path}\n",
+        lists="{artist_gap: 0, vary: 1, record_plays: no}",
     )
     radio = _start_radio(deejai_library, "--ahead", "1", "--poll", "0.2", "title:chord-1")
     client = mpd_server.client()
@@ -188,3 +189,51 @@ def test_mpd_paths_map_to_items_under_its_music_directory_only(deejai_library):
         assert paths.item_id("./" + rel) == item_id
     assert paths.item_id("http://radio.example/stream") is None
     assert paths.item_id("../noise/noise/noise-1.flac") is None
+
+
+def test_the_radio_records_plays_and_skips_as_mpdstats_does(deejai_library, mpd_server):
+    deejai_library.write_config(
+        extra=f"mpd:\n  host: 127.0.0.1\n  port: {mpd_server.port}\n"
+        f"  music_directory: {deejai_library.lib_path}\n",
+    )
+    radio = _start_radio(deejai_library, "--ahead", "1", "--poll", "0.2", "title:noise-1")
+    client = mpd_server.client()
+    seed = deejai_library.lib.items("title:noise-1").get()
+    try:
+        until(lambda: len(client.playlistinfo()) == 2, 60, "the radio to queue the seed and one")
+        until(lambda: client.status().get("state") == "play", 10, "MPD to play")
+        time.sleep(1.0)  # the radio has seen noise-1 start
+        client.next()  # a skip: it leaves long before half its length
+
+        def fields() -> dict[str, str]:  # what the radio's process wrote, read afresh
+            import sqlite3
+
+            with sqlite3.connect(deejai_library.config["library"].as_filename()) as db:
+                rows = db.execute(
+                    "SELECT key, value FROM item_attributes WHERE entity_id = ?", (seed.id,)
+                ).fetchall()
+            return dict(rows)
+
+        def skips() -> int:
+            return int(fields().get("skip_count", 0))
+
+        deadline = time.monotonic() + 20
+        while skips() != 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        now = fields()
+        recorded = (skips(), int(now.get("last_played", 0)), "play_count" in now)
+    finally:
+        radio.terminate()
+        _, err = radio.communicate(timeout=20)
+        import sqlite3
+
+        with sqlite3.connect(deejai_library.config["library"].as_filename()) as db:  # as it was
+            db.execute(
+                "DELETE FROM item_attributes WHERE key IN ('play_count', 'skip_count', "
+                "'last_played')"
+            )
+    assert "Traceback" not in err, err
+    skipped, last_played, played = recorded
+    assert skipped == 1, err
+    assert abs(last_played - time.time()) < 120
+    assert not played

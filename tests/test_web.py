@@ -26,6 +26,8 @@ def dj(deejai_library):
     """A fresh session on the module's library (the session is the only state that changes)."""
     from beetsplug.deejai.web.backend import LibraryDj
 
+    lists = deejai_library.config["deejai"]["lists"]
+    lists["artist_gap"], lists["vary"] = 0, 1  # one artist per kind here; the best pick
     return LibraryDj(_plugin().session(deejai_library.lib), ahead=4)
 
 

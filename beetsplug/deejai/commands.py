@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from beets import ui, util
 from beets.ui import Subcommand, UserError
 
-from . import mix, radio, train
+from . import daily, listen_cli, mix, radio, reorder, train
 from .session import CURRENT, FAILED, MISSING, STALE, LibrarySession
 from .web import serve
 
@@ -84,6 +84,7 @@ def _output_options(parser: optparse.OptionParser, n: int, n_help: str = "how ma
         type="float",
         help="0..1: creativity*cos(audio) + (1-creativity)*cos(track2vec) (after `deejai train`)",
     )
+    listen_cli.add_options(parser)  # spacing, --fresh (docs/lists.md)
 
 
 def emit(
@@ -201,7 +202,9 @@ def run_similar(session: LibrarySession, opts: optparse.Values, query: list[str]
     if not query:
         raise UserError("deejai similar: a query (or a file) is needed")
     seed = session.seed(query)
-    found = session.similar(seed, opts.n, creativity=opts.creativity)
+    found = session.similar(
+        seed, opts.n, creativity=opts.creativity, listening=listen_cli.listening(session, opts)
+    )
     items = session.items_by_id([n.id for n in found])
     by_id = {n.id: n.distance for n in found}
     emit(session, items, opts, distances=[by_id[item.id] for item in items])
@@ -222,7 +225,9 @@ def run_journey(session: LibrarySession, opts: optparse.Values, ends: list[str])
         raise UserError("deejai journey: two seeds are needed: A B (quote multi-word queries)")
     waypoints = [ends[0], *opts.via, ends[1]]
     seeds = [session.seed(w) for w in waypoints]  # each argument is one query
-    ids = session.journey_ids(seeds, opts.n, creativity=opts.creativity)
+    ids = session.journey_ids(
+        seeds, opts.n, creativity=opts.creativity, listening=listen_cli.listening(session, opts)
+    )
     emit(session, session.items_by_id(ids), opts)
 
 
@@ -236,11 +241,19 @@ def playlist_parser() -> optparse.OptionParser:
         "--noise", type="float", default=0.0, help="randomness, relative to the query's size"
     )
     parser.add_option("--seed", dest="rng_seed", type="int", help="random seed for --noise")
+    parser.add_option(
+        "--extend",
+        metavar="FILE|NAME",
+        help="append -n tracks to this M3U file (or playlist plugin list)",
+    )
     return parser
 
 
 def run_playlist(session: LibrarySession, opts: optparse.Values, words: list[str]) -> None:
     """``playlist``: the seeds, then the tracks that continue them."""
+    if opts.extend:
+        listen_cli.run_extend(session, opts, words)
+        return
     if not words:
         raise UserError("deejai playlist: at least one seed is needed")
     seeds = [session.seed(w) for w in words]  # each argument is one query
@@ -251,6 +264,7 @@ def run_playlist(session: LibrarySession, opts: optparse.Values, words: list[str
         noise=opts.noise,
         rng_seed=opts.rng_seed,
         creativity=opts.creativity,
+        listening=listen_cli.listening(session, opts),
     )
     emit(session, session.items_by_id([s.key for s in seeds] + ids), opts)
 
@@ -319,6 +333,16 @@ ACTIONS: dict[str, Action] = {
         "continue a playlist from the seeds (each argument: a query or a file)",
         playlist_parser,
         run_playlist,
+    ),
+    "reorder": Action(
+        "put a playlist file's (or a query's) tracks in the order that flows best",
+        reorder.parser,
+        reorder.run,
+    ),
+    "daily": Action(
+        "mixes from what was played lately: one M3U per group of sound",
+        daily.parser,
+        daily.run,
     ),
     "ls": Action(
         "list items (all, or those matching QUERY) and whether they have vectors",

@@ -56,6 +56,16 @@ DEFAULTS: dict[str, object] = {
     "commit_every": 8,  # embed: commit after this many tracks
     "track2vec": "",  # Track2Vec files (base path); empty = <library folder>/deejai.track2vec
     "train": TRAIN_DEFAULTS,  # `beet deejai train` (train.py)
+    "lists": {  # how lists listen back (docs/lists.md)
+        "artist_gap": 2,  # no artist twice among any N consecutive tracks: 2 = not in a row
+        "album_max": 3,  # at most 3 tracks of one album in a list (0: off)
+        "album_window": 20,  # the radio and the DJ page count the album cap over this many
+        "same_title": True,  # the same artist's same title (a remaster, a live take): once
+        "anchor": 0.5,  # continuation: share of each query that stays on the seed (0..1)
+        "vary": 3,  # radio / DJ page: draw each pick among this many of the best (1: the best)
+        "skip_weight": 0.1,  # cosine an always-skipped track loses (mpdstats' skip_count)
+        "record_plays": True,  # radio / DJ page write play_count, skip_count, last_played
+    },
     "mix": {  # ``beet deejai mix`` (docs/plugin.md, "mix")
         "crossfade": 6.0,  # seconds of each equal-power crossfade (0: gapless cut)
         "loudness": -14.0,  # LUFS (EBU R128 integrated) each track is brought to
@@ -174,6 +184,67 @@ class MixSettings:
 
 
 @dataclass(frozen=True)
+class ListSettings:
+    """``deejai.lists``, validated: how lists listen back (docs/lists.md).
+
+    Attributes
+    ----------
+    artist_gap : int
+        No artist twice among any ``artist_gap`` consecutive tracks (0 or 1: off).
+    album_max : int
+        At most this many tracks of one album in a list (0: off).
+    album_window : int
+        The radio and the DJ page count ``album_max`` over their last this many tracks.
+    same_title : bool
+        The same artist's same title counts as a repeat.
+    anchor : float
+        0..1: share of each continuation query that stays on the seed ("stay" 1, "wander" 0).
+    vary : int
+        The radio and the DJ page draw each pick among this many of the best (1: always the
+        best; ``playlist`` stays reproducible: always the best).
+    skip_weight : float
+        Cosine an always-skipped track loses (>= 0).
+    record_plays : bool
+        The radio and the DJ page record plays and skips as mpdstats does.
+    """
+
+    artist_gap: int
+    album_max: int
+    album_window: int
+    same_title: bool
+    anchor: float
+    vary: int
+    skip_weight: float
+    record_plays: bool
+
+    @classmethod
+    def from_view(cls, view: confuse.ConfigView) -> ListSettings:
+        """Read and validate the ``deejai.lists`` view (raises :class:`confuse.ConfigError`)."""
+        numbers = {}
+        for key in ("artist_gap", "album_max", "album_window", "vary"):
+            number = _whole_number(view[key].get())
+            if number is None:
+                raise confuse.ConfigValueError(f"deejai.lists.{key} must be a whole number >= 0")
+            numbers[key] = number
+        anchor = float(view["anchor"].as_number())
+        if not 0.0 <= anchor <= 1.0:
+            raise confuse.ConfigValueError(f"deejai.lists.anchor must be in [0, 1], not {anchor}")
+        skip_weight = float(view["skip_weight"].as_number())
+        if skip_weight < 0:
+            raise confuse.ConfigValueError("deejai.lists.skip_weight must be >= 0")
+        return cls(
+            artist_gap=numbers["artist_gap"],
+            album_max=numbers["album_max"],
+            album_window=max(1, numbers["album_window"]),
+            same_title=view["same_title"].get(bool),
+            anchor=anchor,
+            vary=max(1, numbers["vary"]),
+            skip_weight=skip_weight,
+            record_plays=view["record_plays"].get(bool),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     """The plugin's configuration, validated: every ``deejai:`` key is read here, once.
 
@@ -257,6 +328,11 @@ class Settings:
         """``deejai.train``, read and checked on first use (raises
         :class:`confuse.ConfigError`)."""
         return TrainSettings.from_view(self._view["train"])
+
+    @cached_property
+    def lists(self) -> ListSettings:
+        """``deejai.lists``, read and checked on first use (raises :class:`confuse.ConfigError`)."""
+        return ListSettings.from_view(self._view["lists"])
 
     @cached_property
     def mix(self) -> MixSettings:

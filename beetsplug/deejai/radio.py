@@ -15,6 +15,7 @@ from __future__ import annotations
 import optparse
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -112,6 +113,9 @@ class Radio:
         Where to say what happens.
     seed : int, optional
         An item to queue and play first when MPD plays nothing of the library.
+    record : callable, optional
+        ``record(item_id, *, skipped=False, started=False)``: note a play in the library as
+        mpdstats does (:meth:`.session.LibrarySession.record_play`).
     """
 
     def __init__(
@@ -123,6 +127,7 @@ class Radio:
         ahead: int,
         log,
         seed: int | None = None,
+        record: Callable[..., None] | None = None,
     ):
         import mpd
 
@@ -133,6 +138,7 @@ class Radio:
         self.ahead = ahead
         self.log = log
         self.seed = seed
+        self.record = record or (lambda item_id, **kind: None)
         self.client = None
         self.playing: _Playing | None = None
         dj.never |= paths.outside  # MPD cannot play them
@@ -206,6 +212,9 @@ class Radio:
                 self.log.info("skipped early: less like item {}", before.item_id)
                 self.dj.record_played(before.item_id, skipped=True)
                 self.dj.less_like(before.item_id)
+                self.record(before.item_id, skipped=True)
+            else:
+                self.record(before.item_id)
         if now is None:
             self.playing = None
             return
@@ -215,6 +224,7 @@ class Radio:
         if before is None or before.song_id != song_id:
             if item_id is not None:
                 self.dj.record_played(item_id)
+                self.record(item_id, started=True)
             self.playing = _Playing(song_id, item_id, elapsed, duration)
         else:
             before.elapsed = max(before.elapsed, elapsed)
@@ -260,6 +270,9 @@ def parser() -> optparse.OptionParser:
     p.add_option("--lookback", type="int", default=3, help='"keep on" [%default]')
     p.add_option("--noise", type="float", default=0.0, help='"drunk" [%default]')
     p.add_option("--poll", type="float", default=1.0, help="seconds between looks [%default]")
+    p.add_option(
+        "--fresh", type="float", metavar="DAYS", help="never queue what was played in DAYS"
+    )
     p.add_option("--host", help="MPD host (default: mpd.host)")
     p.add_option("--port", type="int", help="MPD port (default: mpd.port)")
     p.add_option("--password", help="MPD password (default: mpd.password)")
@@ -286,8 +299,18 @@ def run(session: LibrarySession, opts: optparse.Values, query: list[str]) -> Non
             f"deejai radio: no embedded item is under MPD's music directory "
             f"{settings['music_directory']} (set mpd.music_directory)"
         )
-    dj = session.dj_session(lookback=opts.lookback, noise=opts.noise, ahead=opts.ahead)
-    station = Radio(dj, paths, mpd_settings=settings, ahead=opts.ahead, log=session.log, seed=seed)
+    dj = session.dj_session(
+        lookback=opts.lookback, noise=opts.noise, ahead=opts.ahead, fresh_days=opts.fresh
+    )
+    station = Radio(
+        dj,
+        paths,
+        mpd_settings=settings,
+        ahead=opts.ahead,
+        log=session.log,
+        seed=seed,
+        record=session.record_play,
+    )
     try:
         station.connect()
     except (station.mpd.ConnectionError, OSError) as error:

@@ -29,15 +29,16 @@ if TYPE_CHECKING:
 
     from deejai_model.ears.manifest import Manifest
     from deejai_model.lists.dj import DjSession
-    from deejai_model.lists.playlists import Neighbour
+    from deejai_model.lists.playlists import Neighbour, ScoreTransform
+    from deejai_model.lists.spacing import Spacer
 
-    from .config import Settings
+    from .config import ListSettings, Settings
     from .importer import ModelHandle, Summary
     from .index import TrackIndex
     from .store import VectorStore
     from .upgrade import QueryModel
 
-__all__ = ["CURRENT", "FAILED", "MISSING", "STALE", "LibrarySession", "Seed"]
+__all__ = ["CURRENT", "FAILED", "MISSING", "STALE", "LibrarySession", "Listening", "Seed"]
 
 
 @dataclass
@@ -60,6 +61,37 @@ class Seed:
     vector: np.ndarray
     item: Item | None
     label: str
+
+
+@dataclass
+class Listening:
+    """How one list listens back (docs/lists.md): its spacing, what it keeps out, the skips.
+
+    Attributes
+    ----------
+    spacer : Spacer or None
+        Artist / album spacing and the same song twice (None: none).
+    exclude : set of int
+        Items never picked (``--fresh``: played lately).
+    shares : dict
+        Item id -> skip share (:func:`deejai_model.lists.history.skip_shares`).
+    skip_weight : float
+        Cosine an always-skipped item loses.
+    """
+
+    spacer: Spacer | None
+    exclude: set[int]
+    shares: dict[int, float]
+    skip_weight: float
+
+    def transform(self, base: ScoreTransform | None) -> ScoreTransform | None:
+        """``base`` with the skips' penalty after it (``base`` itself when nothing was
+        skipped: an unplayed library ranks as without history)."""
+        if not self.shares or self.skip_weight <= 0:
+            return base
+        from deejai_model.lists.history import HistoryTransform
+
+        return HistoryTransform(self.shares, self.skip_weight, base)
 
 
 class LibrarySession:
@@ -395,21 +427,86 @@ class LibrarySession:
             log=self.log,
         )
 
-    def similar(self, seed: Seed, n: int, *, creativity: float | None = None) -> list[Neighbour]:
-        """The ``n`` items nearest to ``seed`` (itself left out), closest first."""
+    def list_settings(self) -> ListSettings:
+        """``deejai.lists`` (a mistake in it is a :class:`UserError`)."""
+        import confuse
+
+        try:
+            return self.settings.lists
+        except confuse.ConfigError as error:
+            raise UserError(f"deejai: {error}") from error
+
+    def listening(
+        self,
+        *,
+        artist_gap: int | None = None,
+        album_max: int | None = None,
+        album_window: int | None = None,
+        fresh_days: float | None = None,
+    ) -> Listening:
+        """The :class:`Listening` of a list: ``deejai.lists`` with the command's overrides.
+
+        ``album_window`` counts the album cap over a list's last tracks (the radio, the DJ
+        page); ``fresh_days`` keeps out what was played within that many days.
+        """
+        from deejai_model.lists.history import skip_shares
+        from deejai_model.lists.spacing import Spacer
+
+        from .listening import library_tags, play_history
+
+        lists = self.list_settings()
+        gap = lists.artist_gap if artist_gap is None else artist_gap
+        cap = lists.album_max if album_max is None else album_max
+        if gap < 0 or cap < 0 or (fresh_days is not None and fresh_days < 0):
+            raise UserError("deejai: the artist gap, the album cap and --fresh must be >= 0")
+        spacer = None
+        if gap > 1 or cap > 0 or lists.same_title:
+            spacer = Spacer(
+                library_tags(self.lib),
+                artist_gap=gap,
+                album_max=cap,
+                album_window=album_window,
+                same_title=lists.same_title,
+            )
+        history = play_history(self.lib)
+        exclude = history.recent(fresh_days) if fresh_days else set()
+        shares = skip_shares(history.plays, history.skips)
+        return Listening(spacer, exclude, shares, lists.skip_weight)
+
+    def similar(
+        self,
+        seed: Seed,
+        n: int,
+        *,
+        creativity: float | None = None,
+        listening: Listening | None = None,
+    ) -> list[Neighbour]:
+        """The ``n`` items nearest to ``seed`` (itself left out), closest first, spaced."""
         from deejai_model.lists import playlists
 
+        listening = listening or self.listening()
         search, vectors, transform = self._space(creativity, {seed.key: seed.vector})
         return playlists.similar(
-            search, vectors[seed.key], n=n, exclude=[seed.key], score_transform=transform
+            search,
+            vectors[seed.key],
+            n=n,
+            exclude=[seed.key, *listening.exclude],
+            score_transform=listening.transform(transform),
+            spacer=listening.spacer,
         )
 
     def journey_ids(
-        self, seeds: list[Seed], n_per_leg: int, *, creativity: float | None = None
+        self,
+        seeds: list[Seed],
+        n_per_leg: int,
+        *,
+        creativity: float | None = None,
+        listening: Listening | None = None,
     ) -> list[int]:
         """Keys of a journey through ``seeds`` (waypoints) with ``n_per_leg`` tracks per leg."""
         from deejai_model.lists import playlists
 
+        listening = listening or self.listening()
         search, vectors, transform = self._space(creativity, {s.key: s.vector for s in seeds})
         return list(
             playlists.journey(
@@ -418,7 +515,9 @@ class LibrarySession:
                 waypoints=[s.key for s in seeds],
                 n_per_leg=n_per_leg,
                 near_duplicate=self.settings.near_duplicate,
-                score_transform=transform,
+                exclude=listening.exclude,
+                score_transform=listening.transform(transform),
+                spacer=listening.spacer,
             )
         )
 
@@ -431,8 +530,13 @@ class LibrarySession:
         noise: float = 0.0,
         rng_seed: int | None = None,
         creativity: float | None = None,
+        listening: Listening | None = None,
+        anchor: np.ndarray | None = None,
     ) -> list[int]:
         """Keys of the ``n`` tracks that continue a playlist of ``seeds`` (seeds not included).
+
+        Every step keeps ``deejai.lists.anchor`` of its query on ``anchor`` (default: the
+        seeds' summed unit vectors); the pick is the best (reproducible), not drawn.
 
         Raises
         ------
@@ -446,8 +550,13 @@ class LibrarySession:
                 raise UserError(f"deejai: --{name} must be >= 0, not {value:g}")
 
         from deejai_model.lists import playlists
+        from deejai_model.vectors.norms import unit_vector
 
+        lists = self.list_settings()
+        listening = listening or self.listening()
         search, vectors, transform = self._space(creativity, {s.key: s.vector for s in seeds})
+        if anchor is None:
+            anchor = np.sum([unit_vector(vectors[s.key]) for s in seeds], axis=0)
         return list(
             playlists.continue_playlist(
                 search,
@@ -458,14 +567,24 @@ class LibrarySession:
                 noise=noise,
                 rng=np.random.default_rng(rng_seed),
                 near_duplicate=self.settings.near_duplicate,
-                score_transform=transform,
+                exclude=listening.exclude,
+                score_transform=listening.transform(transform),
+                spacer=listening.spacer,
+                anchor=anchor,
+                anchor_weight=lists.anchor,
             )
         )
 
-    def dj_session(self, *, lookback: int, noise: float, ahead: int) -> DjSession:
-        """A :class:`deejai_model.lists.dj.DjSession` over the index (the web DJ, the radio)."""
+    def dj_session(
+        self, *, lookback: int, noise: float, ahead: int, fresh_days: float | None = None
+    ) -> DjSession:
+        """A :class:`deejai_model.lists.dj.DjSession` over the index (the web DJ, the radio),
+        with ``deejai.lists``' anchor, variety, skips and spacing (the album cap over its last
+        ``album_window`` tracks); ``fresh_days`` keeps out what was played that recently."""
         from deejai_model.lists.dj import DjSession
 
+        lists = self.list_settings()
+        listening = self.listening(album_window=lists.album_window, fresh_days=fresh_days)
         index = self.index()
         return DjSession(
             index.search(),
@@ -474,8 +593,26 @@ class LibrarySession:
             noise=noise,
             ahead=ahead,
             near_duplicate=self.settings.near_duplicate,
-            score_transform=index.score_transform(),
+            score_transform=listening.transform(index.score_transform()),
+            anchor_weight=lists.anchor,
+            vary=lists.vary,
+            spacer=listening.spacer,
+            exclude=listening.exclude,
         )
+
+    def record_play(self, item_id: int, *, skipped: bool = False, started: bool = False) -> None:
+        """Record a play, skip or start on the item as mpdstats does, when
+        ``deejai.lists.record_plays`` is on and the mpdstats plugin does not run (it records
+        them itself)."""
+        from beets import plugins
+
+        from .listening import record_play
+
+        if item_id is None or int(item_id) < 0 or not self.list_settings().record_plays:
+            return
+        if any(p.name == "mpdstats" for p in plugins.find_plugins()):
+            return
+        record_play(self.lib, int(item_id), skipped=skipped, started=started)
 
     def items_by_id(self, ids: Iterable[int]) -> list[Item]:
         """Items for ``ids``, in order: library items, and the (unstored) items of seed files

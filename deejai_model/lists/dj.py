@@ -33,6 +33,7 @@ from deejai_model.lists.playlists import (
     journey,
     similar,
 )
+from deejai_model.lists.spacing import Spacer
 from deejai_model.vectors.norms import unit_rows, unit_vector
 
 #: The id of the steering direction inside the query window (never a track id).
@@ -94,6 +95,15 @@ class DjSession:
         Source of the noise.
     exclude : iterable of ids
         Tracks never picked (e.g. ones the player cannot reach).
+    anchor_weight : float
+        0..1: the share of every query that stays with the seeds of the last :meth:`start`
+        (1 "stay" .. 0 "wander"; see :func:`~deejai_model.lists.playlists.continue_playlist`);
+        the steering direction ("more / less like this") joins the seeds there, as much as
+        they weigh, so the listener's verdicts move the station's home with it.
+    vary : int
+        Each pick is drawn among the best ``vary`` candidates (1: always the best).
+    spacer : Spacer, optional
+        Artist / album spacing over what was played, is queued and is picked.
     """
 
     def __init__(
@@ -110,6 +120,9 @@ class DjSession:
         score_transform: ScoreTransform | None = None,
         rng: np.random.Generator | int | None = None,
         exclude: Iterable[Hashable] = (),
+        anchor_weight: float = 0.0,
+        vary: int = 1,
+        spacer: Spacer | None = None,
     ):
         if lookback < 0 or noise < 0 or ahead < 0 or avoid_neighbours < 0:
             raise ValueError("lookback, noise, ahead and avoid_neighbours must be >= 0")
@@ -131,6 +144,12 @@ class DjSession:
         self.avoided: set[Hashable] = set()
         self.queue: list[Hashable] = []
         self.never: set[Hashable] = set(exclude)
+        if not 0.0 <= anchor_weight <= 1.0 or vary < 1:
+            raise ValueError("anchor_weight must be in [0, 1] and vary >= 1")
+        self.anchor_weight = float(anchor_weight)
+        self.vary = int(vary)
+        self.spacer = spacer
+        self.anchor: np.ndarray | None = None
         self._outside = 0
 
     # -- starting ----------------------------------------------------------------------------
@@ -155,6 +174,7 @@ class DjSession:
                 raise KeyError(f"no vector for track {seed!r}")
         self._forget()
         self.played = seeds
+        self.anchor = np.sum([unit_vector(self.vectors[s]) for s in seeds], axis=0)
         self.refill()
 
     def _forget(self) -> None:
@@ -175,8 +195,10 @@ class DjSession:
             near_duplicate=self.near_duplicate,
             exclude=self.never - set(waypoints),
             score_transform=self.score_transform,
+            spacer=self.spacer,
         )
         self._forget()
+        self.anchor = None  # a journey goes somewhere else on purpose
         self.played = path[:1]
         self.queue = path[1:]
         self.refill()
@@ -207,6 +229,9 @@ class DjSession:
             return []
         exclude = set(self.played) | set(pending) | set(exclude) | self.avoided | self.never
         steer = self._steer()
+        anchor = self.anchor
+        if anchor is not None and steer is not None:  # "more / less like this" moves home too
+            anchor = unit_vector(anchor) + unit_vector(self._own[STEER])
         out: list[Hashable] = []
         for _ in range(n):
             recent = context + out
@@ -225,6 +250,11 @@ class DjSession:
                 near_duplicate=self.near_duplicate,
                 exclude=exclude | set(out),
                 score_transform=self.score_transform,
+                spacer=self.spacer,
+                before=recent[: len(recent) - len(window)],
+                anchor=anchor,
+                anchor_weight=self.anchor_weight,
+                vary=self.vary,
             )
             if not found:
                 break

@@ -23,6 +23,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from deejai_model.lists.spacing import Spacer, space_ranked
 from deejai_model.vectors.norms import unit_rows, unit_vector
 
 __all__ = [
@@ -54,6 +55,10 @@ ScoreTransform = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 Applied to a pool of candidates from the search (sorted by cosine, best first) before the
 pick; :class:`CslsTransform` is one (hubness correction)."""
+
+#: How many candidates a spaced pick looks through for one that keeps the soft rules (artist
+#: gap, album cap) before they give way (:class:`~deejai_model.lists.spacing.Spacer`).
+SPACING_LOOKAHEAD = 200
 
 #: The dimension "drunk" noise is calibrated on (:func:`continue_playlist`): the 128-d track
 #: vectors of the first default (mean and spread of 64 adapted directions). Per component the
@@ -269,6 +274,7 @@ def similar(
     exclude: Iterable[Hashable] = (),
     score_transform: ScoreTransform | None = None,
     pool: int = 100,
+    spacer: Spacer | None = None,
 ) -> list[Neighbour]:
     """The ``n`` tracks nearest to a vector.
 
@@ -286,6 +292,10 @@ def similar(
         Re-ranks a pool of ``max(pool, n + len(exclude))`` candidates (e.g. CSLS).
     pool : int
         Candidate pool size when re-ranking.
+    spacer : Spacer, optional
+        Artist / album spacing and the same song twice
+        (:func:`~deejai_model.lists.spacing.space_ranked` over the best ``n +
+        SPACING_LOOKAHEAD`` candidates; the query track is not part of the list).
 
     Returns
     -------
@@ -295,20 +305,35 @@ def similar(
     out: list[Neighbour] = []
     if n <= 0:
         return out
-    for track, dist in _ranked(search, vector, set(exclude), n, score_transform, pool):
+    want = n if spacer is None else n + SPACING_LOOKAHEAD
+    exclude = list(exclude)
+    for track, dist in _ranked(search, vector, set(exclude), want, score_transform, pool):
         out.append(Neighbour(track, dist))
-        if len(out) == n:
+        if len(out) == want:
             break
+    if spacer is not None:
+        distance = dict(out)
+        kept = space_ranked([t for t, _ in out], spacer, n=n)
+        out = [Neighbour(t, distance[t]) for t in kept]
     return out
 
 
 class _Playlist:
-    """Ids and unit vectors of the tracks used so far, with the near-duplicate test."""
+    """Ids (in order) and unit vectors of the tracks used so far, with the near-duplicate test
+    and the spacing (:class:`~deejai_model.lists.spacing.Spacer`)."""
 
-    def __init__(self, vectors_by_id: Mapping, near_duplicate: float):
+    def __init__(
+        self,
+        vectors_by_id: Mapping,
+        near_duplicate: float,
+        spacer: Spacer | None = None,
+        before: Sequence[Hashable] = (),
+    ):
         self.vectors_by_id = vectors_by_id
         self.threshold = near_duplicate
+        self.spacer = spacer
         self.ids: set = set()
+        self.order: list = list(before)  # what the spacing sees: earlier tracks, then these
         self.units: list[np.ndarray] = []
 
     def unit(self, track: Hashable) -> np.ndarray:
@@ -319,6 +344,7 @@ class _Playlist:
 
     def add(self, track: Hashable) -> None:
         self.ids.add(track)
+        self.order.append(track)
         self.units.append(self.unit(track))
 
     def near_duplicate(self, track: Hashable) -> bool:
@@ -334,13 +360,45 @@ class _Playlist:
         exclude: set,
         score_transform: ScoreTransform | None,
         pool: int,
+        *,
+        vary: int = 1,
+        rng: np.random.Generator | None = None,
     ) -> Hashable | None:
-        """Best candidate not used, not excluded, not a near-duplicate; None if none."""
+        """Best candidate not used, not excluded, not a near-duplicate and kept by the spacing;
+        None if none.
+
+        With ``vary > 1``, one of the best ``vary`` such candidates, drawn by ``rng``.  When no
+        candidate among the first ``SPACING_LOOKAHEAD`` keeps the spacing's soft rules, the best
+        one that keeps the album cap, else the best that is no repeat of a song (they give way).
+        """
         skip = self.ids | exclude
-        for track, _ in _ranked(search, query, skip, 1, score_transform, pool):
-            if track in self.vectors_by_id and not self.near_duplicate(track):
-                return track
-        return None
+        spacer = self.spacer
+        allowed: list[Hashable] = []
+        fallback = [None, None]  # keeps the album cap; keeps only the hard rule
+        seen = 0
+        for track, _ in _ranked(search, query, skip, vary, score_transform, pool):
+            if track not in self.vectors_by_id or self.near_duplicate(track):
+                continue
+            if spacer is not None:
+                if spacer.repeats(track, self.order):
+                    continue
+                seen += 1
+                if fallback[1] is None:
+                    fallback[1] = track
+                if not spacer.allows(track, self.order):
+                    if fallback[0] is None and spacer.allows(track, self.order, relax_artist=True):
+                        fallback[0] = track
+                    if seen >= SPACING_LOOKAHEAD and not allowed:
+                        break
+                    continue
+            allowed.append(track)
+            if len(allowed) >= max(1, vary):
+                break
+        if not allowed:
+            return fallback[0] if fallback[0] is not None else fallback[1]
+        if len(allowed) == 1 or rng is None:
+            return allowed[0]
+        return allowed[int(rng.integers(len(allowed)))]
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
@@ -378,6 +436,7 @@ def journey(
     exclude: Iterable[Hashable] = (),
     score_transform: ScoreTransform | None = None,
     pool: int = 100,
+    spacer: Spacer | None = None,
 ) -> list[Hashable]:
     """A playlist that travels from waypoint to waypoint.
 
@@ -405,6 +464,8 @@ def journey(
         Re-ranks each candidate pool (e.g. :class:`CslsTransform`).
     pool : int
         Candidate pool size when re-ranking.
+    spacer : Spacer, optional
+        Artist / album spacing of the picks (the waypoints are kept as given).
 
     Returns
     -------
@@ -415,7 +476,7 @@ def journey(
     waypoints = list(waypoints)
     if not waypoints:
         return []
-    playlist = _Playlist(vectors_by_id, near_duplicate)
+    playlist = _Playlist(vectors_by_id, near_duplicate, spacer)
     for w in waypoints:
         playlist.unit(w)  # fail early on a waypoint without a vector
     reserved = set(waypoints) | set(exclude)
@@ -448,12 +509,23 @@ def continue_playlist(
     exclude: Iterable[Hashable] = (),
     score_transform: ScoreTransform | None = None,
     pool: int = 100,
+    spacer: Spacer | None = None,
+    before: Sequence[Hashable] = (),
+    anchor: np.ndarray | None = None,
+    anchor_weight: float = 0.0,
+    vary: int = 1,
 ) -> list[Hashable]:
     """Extend a playlist by ``n`` tracks ("keep on" = ``lookback``, "drunk" = ``noise``).
 
     Each step queries with ``q`` = the sum of the unit vectors of the last ``lookback``
     tracks of the playlist so far (seeds and picks), plus gaussian noise, and picks the
     nearest track not in the playlist, not excluded and not a near-duplicate of one in it.
+
+    With an ``anchor`` (the station's seed, say), every step's query is
+    ``(1 - anchor_weight) * unit(window) + anchor_weight * unit(anchor)`` before the noise:
+    the list keeps coming back to the anchor's neighbourhood (1 = "stay", 0 = "wander", as
+    without an anchor).  With ``vary > 1`` each pick is drawn (by ``rng``) among the best
+    ``vary`` candidates, so that the same start does not give the same chain every time.
 
     Parameters
     ----------
@@ -485,6 +557,16 @@ def continue_playlist(
         Re-ranks each candidate pool (e.g. :class:`CslsTransform`).
     pool : int
         Candidate pool size when re-ranking.
+    spacer : Spacer, optional
+        Artist / album spacing and the same song twice, over ``before`` + seeds + picks.
+    before : sequence of ids
+        Earlier tracks of the list that count for the spacing only (not for the query).
+    anchor : np.ndarray, optional
+        ``(dim,)`` direction that keeps a weight in every step.
+    anchor_weight : float
+        0..1: the anchor's share of each query (0: no anchor).
+    vary : int
+        Draw each pick among the best ``vary`` candidates (1: the best, deterministic).
 
     Returns
     -------
@@ -496,20 +578,25 @@ def continue_playlist(
         raise ValueError("continue_playlist needs at least one seed track")
     if lookback < 0 or noise < 0:
         raise ValueError("lookback and noise must be >= 0")
+    if not 0.0 <= anchor_weight <= 1.0 or vary < 1:
+        raise ValueError("anchor_weight must be in [0, 1] and vary >= 1")
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    playlist = _Playlist(vectors_by_id, near_duplicate)
+    playlist = _Playlist(vectors_by_id, near_duplicate, spacer, before)
     for s in seeds:
         playlist.add(s)
     history = list(playlist.units)
     excluded = set(exclude)
+    anchor_unit = unit_vector(anchor) if anchor is not None and anchor_weight > 0 else None
     added: list[Hashable] = []
     for _ in range(n):
         recent = history[-lookback:] if lookback else history
         query = np.sum(recent, axis=0)
+        if anchor_unit is not None:
+            query = (1.0 - anchor_weight) * unit_vector(query) + anchor_weight * anchor_unit
         if noise > 0:
             sigma = noise * np.linalg.norm(query) / np.sqrt(NOISE_REFERENCE_DIM)
             query = query + gen.normal(0.0, sigma, size=query.shape)
-        track = playlist.pick(search, query, excluded, score_transform, pool)
+        track = playlist.pick(search, query, excluded, score_transform, pool, vary=vary, rng=gen)
         if track is None:
             break
         added.append(track)

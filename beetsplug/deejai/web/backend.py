@@ -210,8 +210,18 @@ class LibraryDj:
         return self._locked(lambda: self.dj.start_journey(ids, n_per_leg))
 
     def advance(self, skipped: bool) -> dict:
-        """The current track ended (or was skipped): move on."""
-        return self._locked(lambda: self.dj.advance(skipped=skipped))
+        """The current track ended (or was skipped): move on; the library records the play
+        or skip as mpdstats would (``deejai.lists.record_plays``)."""
+
+        def change() -> None:
+            ended = self.dj.current
+            track = self.dj.advance(skipped=skipped)
+            if ended is not None:
+                self.library.record_play(ended, skipped=skipped)
+            if track is not None:
+                self.library.record_play(track, started=True)
+
+        return self._locked(change)
 
     def controls(self, lookback: int | None, noise: float | None) -> dict:
         """Set "keep on" and "drunk"."""

@@ -1,0 +1,64 @@
+"""Reordering a list into the order that flows: against brute force on small lists."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deejai_model.lists.reorder import (
+    brute_force_path,
+    cosine_distance_matrix,
+    path_length,
+    shortest_path,
+)
+
+
+def _case(rng: np.random.Generator, n: int) -> np.ndarray:
+    # clustered vectors, as music is: a few groups with spread
+    centres = rng.normal(size=(3, 16))
+    return cosine_distance_matrix(centres[rng.integers(0, 3, n)] + 0.6 * rng.normal(size=(n, 16)))
+
+
+@pytest.mark.parametrize("ends", ["free", "first", "last", "both"])
+def test_the_path_is_the_shortest_on_small_lists(ends):
+    rng = np.random.default_rng(len(ends))
+    exact, ratios = 0, []
+    for _ in range(60):
+        n = int(rng.integers(3, 9))
+        dist = _case(rng, n)
+        first = 0 if ends in ("first", "both") else None
+        last = n - 1 if ends in ("last", "both") else None
+        order = shortest_path(dist, first=first, last=last)
+        best = brute_force_path(dist, first=first, last=last)
+        assert sorted(order) == list(range(n))
+        if first is not None:
+            assert order[0] == first
+        if last is not None:
+            assert order[-1] == last
+        ratio = path_length(dist, order) / path_length(dist, best)
+        assert ratio >= 1 - 1e-9  # brute force is the optimum
+        ratios.append(ratio)
+        exact += ratio < 1 + 1e-9
+    assert exact >= 57, ratios  # a local search: optimal on (nearly) every small list
+    assert max(ratios) < 1.05
+
+
+def test_it_beats_the_nearest_neighbour_path_and_the_input_order():
+    rng = np.random.default_rng(3)
+    dist = _case(rng, 60)
+    order = shortest_path(dist)
+    from deejai_model.lists.reorder import _nearest_neighbour
+
+    nn = min(path_length(dist, _nearest_neighbour(dist, s, None)) for s in range(60))
+    assert path_length(dist, order) < nn
+    assert path_length(dist, order) < 0.8 * path_length(dist, range(60))
+
+
+def test_tiny_lists_and_bad_ends():
+    assert shortest_path(np.zeros((0, 0))) == []
+    assert shortest_path(np.zeros((1, 1))) == [0]
+    assert shortest_path(np.array([[0.0, 1.0], [1.0, 0.0]]), last=0) == [1, 0]
+    with pytest.raises(ValueError):
+        shortest_path(np.zeros((3, 3)), first=1, last=1)
+    with pytest.raises(ValueError):
+        shortest_path(np.zeros((3, 3)), first=5)
