@@ -32,9 +32,9 @@ FILE_EVENTS = ("item_moved", "item_copied", "item_linked", "item_hardlinked", "i
 class DeejaiPlugin(BeetsPlugin):
     """Embeds tracks with a CNN (on import or on demand) and answers playlist queries."""
 
-    #: Plays the Subsonic API records (``subsonic/plays.py``), typed exactly as beets'
-    #: ``mpdstats`` types them (the same type objects: both plugins can be loaded), so that
-    #: ``beet ls play_count:5..`` and ``last_played`` ranges work.
+    #: Plays recorded by ``listening.record_play`` (the radio, the DJ page, Subsonic
+    #: scrobbles), typed exactly as beets' ``mpdstats`` types them (the same type objects: both
+    #: plugins can be loaded), so that ``beet ls play_count:5..`` and ``last_played`` ranges work.
     @property
     def item_types(self):
         from beets.dbcore import types

@@ -11,6 +11,7 @@ Nothing here imports numpy.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -96,19 +97,47 @@ def play_history(lib: Library) -> PlayHistory:
     return history
 
 
-def record_play(lib: Library, item_id: int, *, skipped: bool = False, started: bool = False):
+#: One lock for every read-modify-write of a counter, so concurrent plays (the DJ page's, the
+#: radio's, many Subsonic clients' scrobbles) are all counted.
+_WRITE = threading.Lock()
+
+
+def record_play(
+    lib: Library,
+    item_id: int,
+    *,
+    skipped: bool = False,
+    started: bool = False,
+    when: float | None = None,
+):
     """Record on an item what mpdstats would: ``last_played`` when a track ``started``, then
     ``skip_count + 1`` (``skipped``) or ``play_count + 1`` when it ended.
 
-    Returns the item, or None when it is no longer in the library.
+    Parameters
+    ----------
+    lib : Library
+        The beets library.
+    item_id : int
+        The item's id.
+    skipped, started : bool
+        What happened: the track started, ended after a skip, or ended played (neither).
+    when : float, optional
+        When it was played, in seconds since the epoch (a Subsonic scrobble's ``time``): also
+        sets ``last_played`` on an ended play. Default: now, for a start only.
+
+    Returns
+    -------
+    Item or None
+        The item, or None when it is no longer in the library.
     """
-    item = lib.get_item(int(item_id))
-    if item is None:
-        return None
-    if started:
-        item["last_played"] = int(time.time())
-    else:
-        key = "skip_count" if skipped else "play_count"
-        item[key] = int(_number(item.get(key, 0)) or 0) + 1
-    item.store()
-    return item
+    with _WRITE:
+        item = lib.get_item(int(item_id))
+        if item is None:
+            return None
+        if started or when is not None:
+            item["last_played"] = int(when if when is not None else time.time())
+        if not started:
+            key = "skip_count" if skipped else "play_count"
+            item[key] = int(_number(item.get(key, 0)) or 0) + 1
+        item.store()
+        return item

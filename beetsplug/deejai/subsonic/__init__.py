@@ -10,7 +10,7 @@ getMusicDirectory, getAlbumList(2),
 getRandomSongs, search3
 stream, download, getCoverArt                   :mod:`.media` (:mod:`.transcode`)
 get/create/update/deletePlaylist(s)             :mod:`.playlists` (M3U files)
-scrobble, star, unstar, getStarred(2)           :mod:`.annotate` (:mod:`.plays`)
+scrobble, star, unstar, getStarred(2)           :mod:`.annotate` (plays: :mod:`..listening`)
 getSonicSimilarTracks, findSonicPath,           :mod:`.sonic`
 getSimilarSongs(2)
 getOpenSubsonicExtensions                       :mod:`.blueprint`

@@ -1,8 +1,9 @@
 """``scrobble``, ``star`` / ``unstar`` and ``getStarred2``.
 
-A scrobble (``submission=true``, the default) is a play (:func:`.plays.record_play`).  A
+A scrobble (``submission=true``, the default) is a play (:func:`..listening.record_play`,
+shared with the radio and the DJ page).  A
 "now playing" notice for another song, while the previous one was announced and not
-submitted before half its length, is a skip of that one (:func:`.plays.record_skip`): it is
+submitted before half its length, is a skip of that one: it is
 counted, and the user's later similar lists leave it out.  Stars are flexible attributes
 (``subsonic_starred`` on items and albums; ``subsonic_artist_starred`` on the albums of a
 starred artist) holding when they were set.
@@ -13,10 +14,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from ..listening import record_play
 from . import ids
 from .browse import _albums, _starred_artists
 from .entries import ARTIST_STARRED, STARRED, artist_entry, child
-from .plays import record_play, record_skip
 from .responses import GENERIC, SubsonicError
 
 if TYPE_CHECKING:
@@ -44,12 +45,12 @@ def scrobble(server: SubsonicServer, p: Params, user: str) -> dict:
                 ) from None
         listening = server.listening(user)
         if submission:
-            record_play(server.lib, item.id, when)
+            record_play(server.lib, item.id, when=when)
             listening.finished(item.id)
         else:
             skipped = listening.now_playing(item.id, float(item.length or 0.0), now)
             if skipped is not None:
-                record_skip(server.lib, skipped)
+                record_play(server.lib, skipped, skipped=True)
     return {}
 
 
