@@ -219,9 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"left out: {line}")
         kept = [i for i, s in enumerate(slices) if s is not None]
         name = Path(labels_file).resolve().parent.name
-        corpora.append(
-            (name, [tracks[i] for i in kept], empty_bags([slices[i] for i in kept]))
-        )
+        corpora.append((name, [tracks[i] for i in kept], empty_bags([slices[i] for i in kept])))
 
     out = [
         f"Cold-start protocol: {' + '.join(f'{c} ({len(t)} tracks)' for c, t, _ in corpora)}; "
@@ -235,9 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for corpus, tracks, bags in corpora:
             groups = [t.group for t in tracks]
             # the chosen setting with compilations as albums (unflagged compilations)
-            with_comps = {
-                f"{name} +comps": (system, True) for name, (system, _) in systems.items()
-            }
+            with_comps = {f"{name} +comps": (system, True) for name, (system, _) in systems.items()}
             log(f"{corpus}: share {share:.0%}")
             results = cold_start(
                 bags,
@@ -295,8 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for corpus in per_corpus:
             mask = corpus_of == corpus
             cells.append(
-                f"{np.nanmean(p5[mask] - base.p5[mask]):+.3f} "
-                f"{paired_ci(p5[mask], base.p5[mask])}"
+                f"{np.nanmean(p5[mask] - base.p5[mask]):+.3f} {paired_ci(p5[mask], base.p5[mask])}"
             )
         logo_rows.append(
             [f"{share:.0%}", "; ".join(f"{n} ({c}x)" for n, c in votes.items()), *cells]
@@ -311,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # per game, at the middle share
     middle = shares[len(shares) // 2]
     out.append(f"\n### P@5 per game, share {middle:.0%}\n")
-    for corpus, (groups, results, _) in by_share[middle].items():
+    for groups, results, _ in by_share[middle].values():
         games = sorted(set(groups))
         labels = np.asarray(groups)
         out.append(

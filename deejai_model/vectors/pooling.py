@@ -24,8 +24,8 @@ track vector is the blocks' unit vectors side by side divided by ``sqrt(n_parts)
 vector whose cosine with another is the mean of the blocks' cosines. (A joint adaptation of
 the concatenation measured worse than this per-network pooling, docs/benchmarks.md "fused".)
 
-:class:`Pooler` holds the settings; :meth:`Pooler.fit` learns from the library what steps 2-4
-need (steps 2-5) and returns a :class:`FittedPooler`, whose :meth:`~FittedPooler.transform` gives any
+:class:`Pooler` holds the settings; :meth:`Pooler.fit` learns from the library what steps 2-5
+need and returns a :class:`FittedPooler`, whose :meth:`~FittedPooler.transform` gives any
 track's vector. :meth:`FittedPooler.to_data` / :meth:`FittedPooler.from_data` turn the fitted
 state into JSON-able settings plus named arrays (saved as ``.npz``, never pickled), so an
 index stores it beside its vectors and queries use exactly what the index was built with.
