@@ -4,6 +4,7 @@ the index that learns from them (``learn_from_library``)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from vector_rows import MODEL, add_rows, configured
 
 from beetsplug.deejai.index import IndexPaths, build_index, load_index, read_meta, stale_reason
@@ -84,13 +85,14 @@ def test_the_index_learns_from_albums_and_saves_it_with_the_pooler(env):
     assert not np.allclose(np.asarray(unlearned.vectors), np.asarray(index.vectors), atol=1e-3)
 
 
+@pytest.mark.slow  # two index builds of the shipped model's 912-d slices
 def test_beet_deejai_index_says_what_it_learned_from(env):
     bundle = read_manifest(default_bundle_path())
     store = VectorStore(env.lib)
     rng = np.random.default_rng(8)
     centres = rng.normal(size=(4, sum(bundle.parts)))
     items, rows = [], []
-    for i in range(24):
+    for i in range(60):
         item = env.add_item(title=f"t{i}", path=f"/music/t{i}.flac")
         slices = (centres[i % 4] + 0.3 * rng.normal(size=(3, len(centres[0])))).astype(np.float32)
         rows.append(SliceRow(item.id, item.path, 1.0, 30.0, slices, np.arange(3) * 3.0, False))
@@ -101,7 +103,7 @@ def test_beet_deejai_index_says_what_it_learned_from(env):
     _album(env, [items[i] for i in (2, 6, 10)], comp=True)
 
     out, _ = env.run_output("deejai", "index")
-    assert "indexed 24 items" in out
+    assert "indexed 60 items" in out
     assert "learned from 2 albums (1 compilations left out), 0 playlists" in out
 
     env.config["deejai"]["learn_from_library"] = False

@@ -109,6 +109,11 @@ def test_without_enough_labels_nothing_changes() -> None:
         fitted, vectors = supervised.fit_transform(tracks, labels=labels)
         np.testing.assert_array_equal(vectors, expected)
         assert fitted.n_classes == 0 and fitted.supervision is None
+    small = dataclasses.replace(supervised, adapt_min_tracks=61)  # too small a library
+    _, vectors = small.fit_transform(tracks, labels=[list(range(0, 40, 4)), list(range(1, 40, 4))])
+    np.testing.assert_array_equal(
+        vectors, dataclasses.replace(plain, adapt_min_tracks=61).fit_transform(tracks)[1]
+    )
     assert "supervise" not in plain.settings()  # indexes saved before this read the same
 
 

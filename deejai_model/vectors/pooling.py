@@ -9,9 +9,9 @@ Every track vector, of a library track or of a file outside the library, takes t
 3. pooling (``kind``): the mean (``"mean"``), or the mean and spread side by side
    (``"meanstd"``), of the (projected) unit slices, or Deej-A.I.'s TF-IDF (``"tfidf"``,
    :mod:`deejai_model.vectors.mp3tovec`) whose IDF counts the library's tracks;
-4. library supervision (``supervise``, where the library's labels give
-   :data:`~deejai_model.vectors.supervise.MIN_CLASSES` classes or more): the pooled vectors are
-   projected by a discriminant learned from the albums / playlists / sessions the caller
+4. library supervision (``supervise``, for libraries of at least ``adapt_min_tracks`` tracks
+   whose labels give :data:`~deejai_model.vectors.supervise.MIN_CLASSES` classes or more): the
+   pooled vectors are projected by a discriminant learned from the albums / playlists / sessions the caller
    passes to :meth:`Pooler.fit_transform` (:mod:`deejai_model.vectors.supervise`);
 5. centring (``center``, for libraries of at least ``center_min_tracks`` tracks): the library's
    mean pooled vector is subtracted;
@@ -165,8 +165,9 @@ class Pooler:
         whole vector is pooled as one.
     supervise : bool
         Learn a discriminant of the pooled vectors from the ``labels`` given to
-        :meth:`fit_transform` (:mod:`deejai_model.vectors.supervise`); without labels, or
-        with too few usable classes, nothing is learned.
+        :meth:`fit_transform` (:mod:`deejai_model.vectors.supervise`); without labels, with
+        too few usable classes, or in a library of fewer than ``adapt_min_tracks`` tracks
+        (with slices), nothing is learned.
     supervise_dims : int
         Directions the supervised projection keeps (0: all).
     supervise_shrink : float
@@ -538,7 +539,8 @@ class FittedPooler:
         raw = self._pooled(bags)
         has_slices = np.array([len(b) > 0 for b in bags], dtype=bool)
         supervision, n_classes = None, 0
-        if settings.supervise and labels and raw.shape[1]:
+        big_enough = int(has_slices.sum()) >= settings.adapt_min_tracks
+        if settings.supervise and labels and raw.shape[1] and big_enough:
             supervision, n_classes = settings.supervision(raw, has_slices, labels)
         if supervision is not None:
             raw = (raw.astype(np.float64) @ supervision).astype(np.float32)
