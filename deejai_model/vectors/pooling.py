@@ -11,8 +11,9 @@ Every track vector, of a library track or of a file outside the library, takes t
    :mod:`deejai_model.vectors.mp3tovec`) whose IDF counts the library's tracks;
 4. library supervision (``supervise``, for libraries of at least ``adapt_min_tracks`` tracks
    whose labels give :data:`~deejai_model.vectors.supervise.MIN_CLASSES` classes or more): the
-   pooled vectors are projected by a discriminant learned from the albums / playlists / sessions the caller
-   passes to :meth:`Pooler.fit_transform` (:mod:`deejai_model.vectors.supervise`);
+   pooled vectors are projected by a discriminant learned from the albums / playlists /
+   sessions the caller passes to :meth:`Pooler.fit_transform`
+   (:mod:`deejai_model.vectors.supervise`);
 5. centring (``center``, for libraries of at least ``center_min_tracks`` tracks): the library's
    mean pooled vector is subtracted;
 6. the result is scaled to unit length (a track without slices gets the zero vector).
