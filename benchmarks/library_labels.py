@@ -14,7 +14,8 @@ Systems, each pooled by the shipped :class:`~deejai_model.vectors.pooling.Pooler
 plugin's default variant, :func:`benchmarks.variants.plugin_default`) fitted on the library:
 
 - the shipped default (no labels);
-- ``supervised d<dims> s<shrink>``: ``Pooler(supervise=True, ...)`` with the albums as labels,
+- ``supervised d<dims> s<shrink> b<blend>``: ``Pooler(supervise=True, ...)`` with the albums
+  as labels,
   compilations left out (as the plugin leaves out flagged compilations,
   ``beetsplug/deejai/labels.py``);
 - ``... +comps``: the same with the compilations taken as albums (an unflagged "Various
@@ -71,8 +72,15 @@ ALBUM_SIZES = (8, 15)
 MIN_ALBUM = 3
 """A game's leftover known tracks below this many form a small album of their own."""
 
-GRID = ((8, 1.0), (16, 1.0), (32, 0.3), (32, 1.0), (32, 3.0), (64, 1.0), (0, 1.0))
-"""``(dims, shrink)`` of the supervised projections compared."""
+GRID = (
+    (8, 1.0, 1.0),
+    (16, 1.0, 1.0),
+    (8, 1.0, 0.5),
+    (16, 1.0, 0.5),
+    (16, 1.0, 0.7),
+    (32, 0.3, 0.5),
+)
+"""``(dims, shrink, blend)`` of the supervised projections compared (``Pooler.supervise_*``)."""
 
 
 @dataclasses.dataclass
@@ -201,14 +209,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parts = read_manifest(bundle_dir(model)).parts
     shipped = pooler(how_pool, how_norm, parts)
     systems: dict[str, tuple[Pooler, bool]] = {}
-    for dims, shrink in GRID:
-        name = f"supervised d{dims or 'all'} s{shrink}"
-        systems[name] = (
-            dataclasses.replace(
-                shipped, supervise=True, supervise_dims=dims, supervise_shrink=shrink
-            ),
-            False,
+    for dims, shrink, blend in GRID:
+        name = f"supervised d{dims or 'all'} s{shrink} b{blend}"
+        system = dataclasses.replace(
+            shipped,
+            supervise=True,
+            supervise_dims=dims,
+            supervise_shrink=shrink,
+            supervise_blend=blend,
         )
+        systems[name] = (system, False)
     shares = [float(s) for s in args.shares.split(",")]
 
     corpora: list[tuple[str, list, list[np.ndarray]]] = []

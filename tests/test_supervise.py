@@ -127,3 +127,21 @@ def test_classes_keep_members_with_slices_and_refuse_strangers() -> None:
         fit_label_projection(np.eye(3), kept, shrink=0.0)
     with pytest.raises(ValueError, match="supervise_shrink"):
         Pooler(supervise=True, supervise_shrink=-1.0)
+    with pytest.raises(ValueError, match="supervise_blend"):
+        Pooler(supervise=True, supervise_blend=0.0)
+
+
+def test_the_blend_keeps_the_pooled_vector_beside_the_discriminant() -> None:
+    rng = np.random.default_rng(4)
+    tracks, styles = _library(rng)
+    labels = _albums(styles, np.arange(len(tracks)) < 80)
+    plain = Pooler(kind="mean", adapt=False, center=False)
+    _, pooled = plain.fit_transform(tracks)
+    alone = dataclasses.replace(plain, supervise=True, supervise_dims=3, supervise_blend=1.0)
+    both = dataclasses.replace(alone, supervise_blend=0.5)
+    assert alone.fit(tracks, labels=labels).supervision.shape == (DIM, 3)
+    fitted, vectors = both.fit_transform(tracks, labels=labels)
+    assert fitted.supervision.shape == (DIM, DIM + 3)
+    # the first DIM columns are the pooled vector, scaled: same direction as without labels
+    head = vectors[:, :DIM] / np.linalg.norm(vectors[:, :DIM], axis=1, keepdims=True)
+    np.testing.assert_allclose(head, pooled, atol=1e-5)

@@ -60,9 +60,11 @@ from deejai_model.vectors.adapt import (
 )
 from deejai_model.vectors.norms import unit_rows
 from deejai_model.vectors.supervise import (
+    DEFAULT_BLEND,
     DEFAULT_SUPERVISED_DIMS,
     DEFAULT_SUPERVISED_SHRINK,
     MIN_MEMBERS,
+    blend_with_identity,
     fit_label_projection,
     usable_classes,
 )
@@ -92,7 +94,13 @@ MIN_TRACKS_TO_CENTER = 3
 FORMAT = 1
 """Version of :meth:`FittedPooler.to_data`'s layout."""
 
-_SUPERVISE_FIELDS = ("supervise", "supervise_dims", "supervise_shrink", "supervise_min_members")
+_SUPERVISE_FIELDS = (
+    "supervise",
+    "supervise_dims",
+    "supervise_shrink",
+    "supervise_min_members",
+    "supervise_blend",
+)
 """The :class:`Pooler` settings of the library supervision (step 4)."""
 
 _PER_TRACK = {"mean": mp3tovec.mean_vectors, "meanstd": mp3tovec.meanstd_vectors}
@@ -175,6 +183,9 @@ class Pooler:
         Ridge of the within-class scatter.
     supervise_min_members : int
         Smallest class (tracks with slices) that counts.
+    supervise_blend : float
+        Share of the supervised directions beside the pooled vector, in ``(0, 1]`` (1: the
+        discriminant alone; :func:`~deejai_model.vectors.supervise.blend_with_identity`).
     """
 
     kind: str = DEFAULT_POOLING
@@ -190,6 +201,7 @@ class Pooler:
     supervise_dims: int = DEFAULT_SUPERVISED_DIMS
     supervise_shrink: float = DEFAULT_SUPERVISED_SHRINK
     supervise_min_members: int = MIN_MEMBERS
+    supervise_blend: float = DEFAULT_BLEND
 
     def __post_init__(self) -> None:
         if not isinstance(self.parts, Sequence):
@@ -208,6 +220,8 @@ class Pooler:
             raise ValueError(f"adapt_dims must be >= 1, got {self.adapt_dims}")
         if self.supervise_shrink <= 0:
             raise ValueError(f"supervise_shrink must be > 0, got {self.supervise_shrink}")
+        if not 0.0 < self.supervise_blend <= 1.0:
+            raise ValueError(f"supervise_blend must be in (0, 1], got {self.supervise_blend}")
 
     def settings(self) -> dict[str, Any]:
         """The settings as a JSON-able dict (``Pooler(**settings())`` is this pooler).
@@ -331,8 +345,11 @@ class Pooler:
         Returns
         -------
         (projection or None, n_classes)
-            ``(d, dims)`` float32 (:func:`~deejai_model.vectors.supervise.fit_label_projection`)
-            and the number of usable classes; ``(None, 0)`` when too few.
+            ``(d, d + dims)`` float32 (the discriminant of
+            :func:`~deejai_model.vectors.supervise.fit_label_projection` beside the pooled
+            vector, :func:`~deejai_model.vectors.supervise.blend_with_identity`; ``(d, dims)``
+            with ``supervise_blend`` 1) and the number of usable classes; ``(None, 0)`` when
+            too few.
         """
         classes = usable_classes(labels, has_slices, self.supervise_min_members)
         rows = np.cumsum(has_slices) - 1  # library row -> row among tracks with slices
@@ -342,7 +359,9 @@ class Pooler:
             dims=self.supervise_dims,
             shrink=self.supervise_shrink,
         )
-        return projection, len(classes) if projection is not None else 0
+        if projection is None:
+            return None, 0
+        return blend_with_identity(raw[has_slices], projection, self.supervise_blend), len(classes)
 
 
 @dataclass(frozen=True, eq=False)
@@ -368,8 +387,9 @@ class FittedPooler:
         there; ``mean`` is then their means side by side, ``projection`` and ``reference``
         None); empty otherwise.
     supervision : np.ndarray or None
-        ``(pooled_dim, dim)`` float32 projection of the pooled vectors learned from the
-        library's labels (:mod:`deejai_model.vectors.supervise`), or None.
+        ``(pooled_dim, dim)`` float32 map of the pooled vectors learned from the library's
+        labels (the pooled vector beside its discriminant, :mod:`deejai_model.vectors.supervise`),
+        or None.
     n_classes : int
         Classes the supervision learned from (with parts: those of the first block).
     """

@@ -33,10 +33,12 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = [
+    "DEFAULT_BLEND",
     "DEFAULT_SUPERVISED_DIMS",
     "DEFAULT_SUPERVISED_SHRINK",
     "MIN_CLASSES",
     "MIN_MEMBERS",
+    "blend_with_identity",
     "fit_label_projection",
     "usable_classes",
 ]
@@ -46,6 +48,9 @@ DEFAULT_SUPERVISED_DIMS = 0
 
 DEFAULT_SUPERVISED_SHRINK = 1.0
 """Ridge on the within-class scatter, as a fraction of its mean eigenvalue."""
+
+DEFAULT_BLEND = 0.5
+"""Share of the supervised directions in the blended vector (1: the discriminant alone)."""
 
 MIN_MEMBERS = 3
 """Smallest class (tracks with slices) that counts: smaller ones are ignored."""
@@ -142,3 +147,49 @@ def fit_label_projection(
     _, basis = eigh(total, within)  # ascending generalised eigenvalues
     keep = dim if dims <= 0 else min(dims, dim)
     return np.ascontiguousarray(basis[:, ::-1][:, :keep], dtype=np.float32)
+
+
+def blend_with_identity(
+    vectors: np.ndarray, projection: np.ndarray, blend: float = DEFAULT_BLEND
+) -> np.ndarray:
+    """The pooled vectors kept beside their discriminant projection, as one linear map.
+
+    The discriminant alone keeps only what separates the library's classes and loses the
+    detail that tells one recording from a near copy; side by side, both count. Each half is
+    scaled by the library's root-mean-square norm of its centred vectors, so that ``blend`` is
+    the supervised half's share of the squared length.
+
+    Parameters
+    ----------
+    vectors : np.ndarray
+        ``(n_tracks, dim)`` pooled vectors of the library (tracks with slices).
+    projection : np.ndarray
+        ``(dim, dims)`` from :func:`fit_label_projection`.
+    blend : float
+        In ``(0, 1]``; 1: the (scaled) projection alone.
+
+    Returns
+    -------
+    np.ndarray
+        ``(dim, dim + dims)`` float32 (``(dim, dims)`` when ``blend`` is 1), applied as
+        ``vectors @ map``.
+
+    Raises
+    ------
+    ValueError
+        When ``blend`` is outside ``(0, 1]``.
+    """
+    if not 0.0 < blend <= 1.0:
+        raise ValueError(f"blend must be in (0, 1], got {blend}")
+    x = np.asarray(vectors, dtype=np.float64)
+    centred = x - x.mean(axis=0)
+    projected = centred @ projection.astype(np.float64)
+
+    def rms(a: np.ndarray) -> float:
+        return max(float(np.sqrt((a * a).sum(axis=1).mean())), 1e-12)
+
+    supervised = projection * (np.sqrt(blend) / rms(projected))
+    if blend == 1.0:
+        return np.ascontiguousarray(supervised, dtype=np.float32)
+    plain = np.eye(x.shape[1]) * (np.sqrt(1.0 - blend) / rms(centred))
+    return np.ascontiguousarray(np.concatenate([plain, supervised], axis=1), dtype=np.float32)
