@@ -202,6 +202,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--compilations", type=float, default=0.15)
     parser.add_argument("--limit", type=int, default=None, help="tracks per corpus (smoke runs)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--grid",
+        default=",".join(f"{d}:{s}:{b}" for d, s, b in GRID),
+        help="supervised settings dims:shrink:blend, comma-separated",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     shipped_variant = plugin_default()
@@ -209,7 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parts = read_manifest(bundle_dir(model)).parts
     shipped = pooler(how_pool, how_norm, parts)
     systems: dict[str, tuple[Pooler, bool]] = {}
-    for dims, shrink, blend in GRID:
+    grid = [tuple(float(x) for x in item.split(":")) for item in args.grid.split(",")]
+    for dims, shrink, blend in ((int(d), s, b) for d, s, b in grid):
         name = f"supervised d{dims or 'all'} s{shrink} b{blend}"
         system = dataclasses.replace(
             shipped,
@@ -257,7 +263,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             by_share[share][corpus] = (groups, results, [corpus] * len(groups))
 
-    header = ["share", "corpus", "system", "P@1", "P@5", "dP@5 [95% CI]", "games +/-/of"]
+    header = [
+        "share",
+        "corpus",
+        "system",
+        "P@1",
+        "dP@1 [95% CI]",
+        "P@5",
+        "dP@5 [95% CI]",
+        "games +/-/of",
+    ]
     rows = []
     for share, per_corpus in by_share.items():
         for corpus, (groups, results, _) in per_corpus.items():
@@ -270,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         corpus,
                         name if name != "default" else "**shipped default**",
                         f"{np.nanmean(r.p1):.3f}",
+                        f"{np.nanmean(r.p1 - base.p1):+.3f} {paired_ci(r.p1, base.p1)}",
                         f"{np.nanmean(r.p5):.3f}",
                         f"{np.nanmean(r.p5 - base.p5):+.3f} {paired_ci(r.p5, base.p5)}",
                         f"{helped}/{hurt}/{len(set(groups))}",

@@ -82,7 +82,8 @@ def test_the_index_learns_from_albums_and_saves_it_with_the_pooler(env):
     assert stale_reason(read_meta(paths), paths, fingerprint=fingerprint, settings=plain)
     unlearned = load_index(store, MODEL, settings=plain, directory=directory)
     assert unlearned.meta["learned_from"] is None and unlearned.pooler.n_classes == 0
-    assert not np.allclose(np.asarray(unlearned.vectors), np.asarray(index.vectors), atol=1e-3)
+    before, after = np.asarray(unlearned.vectors), np.asarray(index.vectors)
+    assert before.shape != after.shape or not np.allclose(before, after, atol=1e-3)
 
 
 @pytest.mark.slow  # two index builds of the shipped model's 912-d slices
