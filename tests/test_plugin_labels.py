@@ -110,3 +110,26 @@ def test_beet_deejai_index_says_what_it_learned_from(env):
     env.config["deejai"]["learn_from_library"] = False
     out, _ = env.run_output("deejai", "index")
     assert "learning from the library is off" in out
+
+
+def test_a_large_library_learns_its_albums_within_the_sample(env, monkeypatch):
+    import dataclasses
+
+    from beetsplug.deejai import index as index_module
+    from beetsplug.deejai.config import Settings
+
+    store = VectorStore(env.lib)
+    ids = _grouped_library(env, store, np.random.default_rng(9))
+    pooler_of = Settings.pooler
+    monkeypatch.setattr(
+        Settings, "pooler", lambda s: dataclasses.replace(pooler_of(s), adapt_min_tracks=5)
+    )
+    monkeypatch.setattr(index_module, "FIT_SAMPLE", 40)
+    monkeypatch.setattr(index_module, "POOL_CHUNK", 16)
+    settings = configured(env, learn_from_library=True, adapt_dims=8)
+    built = build_index(store, MODEL, settings=settings, directory=str(env.temp_path))
+    assert built.pooler.n_tracks == 40 and built.pooler.n_classes >= 2
+    slices = store.slices(MODEL)
+    by_id = built.vectors_by_id()
+    for item_id in ids:
+        np.testing.assert_allclose(by_id[item_id], built.track_vector(slices[item_id]), atol=1e-5)

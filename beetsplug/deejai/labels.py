@@ -104,8 +104,8 @@ def learned_line(summary: dict[str, int] | None, n_classes: int) -> str:
         + f", {summary['playlists']} playlists, {summary['sessions']} listening sessions "
         f"({summary['plays']} plays)"
     )
-    if not n_classes:
-        return f"too few groups to learn from: {found}"
+    if not n_classes:  # fewer than 2 groups of 3+ items, or a library under 50 items
+        return f"nothing learned (it needs 50+ items and 2+ groups of 3+ of them): {found}"
     return f"learned from {found}"
 
 
