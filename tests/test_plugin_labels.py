@@ -39,6 +39,9 @@ def test_albums_playlists_and_plays_become_groups_compilations_do_not(env, tmp_p
         items[i]["last_played"] = when
         items[i]["play_count"] = 2
         items[i].store()
+    items[15]["last_played"] = start + 500  # skipped: in no session
+    items[15]["skip_count"] = 3
+    items[15].store()
 
     found = library_labels(env.lib, [item.id for item in items])
 

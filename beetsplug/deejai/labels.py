@@ -154,26 +154,32 @@ def _albums(lib: Library, va_name: str) -> tuple[list[list[int]], int]:
 
 
 def _plays(lib: Library) -> tuple[list[list[int]], int]:
-    """Listening sessions from the items' last plays, and the sum of their play counts."""
+    """Listening sessions from the items' last plays, and the sum of their play counts.
+
+    An item skipped more often than played (``skip_count``) joins no session: skipping says it
+    did not belong there.
+    """
     with lib.transaction() as tx:
         rows = tx.query(
             "SELECT entity_id, key, value FROM item_attributes "
-            "WHERE key IN ('play_count', 'last_played')"
+            "WHERE key IN ('play_count', 'skip_count', 'last_played')"
         )
-    plays = 0
-    last: list[tuple[float, int]] = []
+    counts: dict[str, dict[int, float]] = {"play_count": {}, "skip_count": {}, "last_played": {}}
     for item_id, key, value in rows:
         try:
-            number = float(value)
+            counts[key][int(item_id)] = float(value)
         except (TypeError, ValueError):
             continue  # a hand-edited value: not a play
-        if key == "play_count":
-            plays += max(0, int(number))
-        elif number > 0:
-            last.append((number, int(item_id)))
+    played, skipped = counts["play_count"], counts["skip_count"]
+    plays = int(sum(max(0.0, n) for n in played.values()))
+    last = sorted(
+        (when, item_id)
+        for item_id, when in counts["last_played"].items()
+        if when > 0 and skipped.get(item_id, 0.0) <= played.get(item_id, 0.0)
+    )
     sessions: list[list[int]] = []
     previous = None
-    for when, item_id in sorted(last):
+    for when, item_id in last:
         if previous is None or when - previous >= SESSION_GAP:
             sessions.append([])
         sessions[-1].append(item_id)
