@@ -11,8 +11,8 @@ The index (``index.py``) hands these to the pooler's library supervision
   ``playlist_dir`` (lists the user saved from deejai there included: keeping one is a
   choice); entries are matched to items by path;
 - **listening sessions**: items' ``last_played`` times (``mpdstats`` and other players that
-  keep them) cut into sessions at gaps of 30 minutes; the plays counted are the items'
-  ``play_count``.
+  keep them) cut into sessions at gaps of 30 minutes, items skipped more often than played
+  (``skip_count``) left out; the plays counted are the items' ``play_count``.
 
 Groups with fewer than :data:`deejai_model.vectors.supervise.MIN_MEMBERS` embedded items
 (one-track albums, tiny playlists) teach nothing about what varies within a group and are
