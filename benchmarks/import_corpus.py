@@ -32,7 +32,13 @@ def make_library(home: Path, plugin: bool) -> None:
     home.mkdir(parents=True)
     (home / "config.yaml").write_text(
         f"directory: {home / 'library'}\nlibrary: {home / 'library.db'}\n"
-        + ("plugins: deejai\ndeejai:\n  auto: yes\n" if plugin else "plugins: []\n")
+        # each game is a folder, so an album: learning from albums would learn the labels
+        # themselves (docs/learned-ears.md measures that lever with albums of part of a game)
+        + (
+            "plugins: deejai\ndeejai:\n  auto: yes\n  learn_from_library: no\n"
+            if plugin
+            else "plugins: []\n"
+        )
         + "import:\n  copy: no\n  write: no\n  autotag: no\n  quiet: yes\n"
         # untagged folders look like duplicate albums (same empty album name): keep them all
         + "  duplicate_action: keep\n"

@@ -12,7 +12,10 @@ the index once, then times each command as a subprocess, best of ``--repeat`` ru
     beet deejai ls                (every item, with the state of its vectors)
     beet deejai embed --pretend   (every item: the files are synthetic, so none is current)
 
-    python -m benchmarks.query_speed [--sizes 1000,10000] [--repeat 3]
+    python -m benchmarks.query_speed [--sizes 1000,10000] [--repeat 3] [--albums 12 --learn no]
+
+``--albums K`` puts the items into beets albums of K tracks (the ears then learn from them,
+``learn_from_library``); ``--learn no`` turns that setting off, to compare.
 
 Prints a markdown table with each time's ratio to ``beet ls``.
 """
@@ -37,8 +40,12 @@ def _manifest():
     return read_manifest(default_bundle_path())
 
 
-def build_library(folder: Path, n: int, seed: int = 0) -> None:
-    """A beets library at ``folder/library.db`` with ``n`` items and synthetic vectors."""
+def build_library(
+    folder: Path, n: int, seed: int = 0, *, album_size: int = 0, learn: str = ""
+) -> None:
+    """A beets library at ``folder/library.db`` with ``n`` items and synthetic vectors; with
+    ``album_size``, the items in albums of that many tracks (of one cluster each); ``learn``:
+    the ``learn_from_library`` setting written (``""``: the default)."""
     from beets import config
     from beets.library import Item, Library
 
@@ -69,10 +76,19 @@ def build_library(folder: Path, n: int, seed: int = 0) -> None:
     store = VectorStore(lib)
     for start in range(0, n, 5000):
         store.put(model_id, rows[start : start + 5000])
+    if album_size:
+        items = {item.id: item for item in lib.items()}
+        by_cluster: dict[int, list] = {}
+        for i, row in enumerate(rows):
+            by_cluster.setdefault(i % len(centers), []).append(items[row.item_id])
+        for members in by_cluster.values():
+            for start in range(0, len(members), album_size):
+                lib.add_album(members[start : start + album_size])
     lib._close()
+    learn_line = f"  learn_from_library: {learn}\n" if learn else ""
     (folder / "config.yaml").write_text(
         f"library: {folder / 'library.db'}\ndirectory: {folder / 'music'}\n"
-        "plugins: [deejai]\ndeejai:\n  auto: no\n",
+        "plugins: [deejai]\ndeejai:\n  auto: no\n" + learn_line,
         encoding="utf-8",
     )
 
@@ -90,6 +106,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000", help="library sizes, comma-separated")
     parser.add_argument("--repeat", type=int, default=3, help="runs per command (best is kept)")
+    parser.add_argument("--albums", type=int, default=0, help="items per album (0: no albums)")
+    parser.add_argument(
+        "--learn", default="", help="learn_from_library: yes / no (default: the plugin's)"
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
 
@@ -99,9 +119,10 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(prefix="deejai-bench-") as tmp:
             folder = Path(tmp)
             started = time.perf_counter()
-            build_library(folder, n)
+            build_library(folder, n, album_size=args.albums, learn=args.learn)
             fill = time.perf_counter() - started
-            index_s, _ = timed(folder, ["deejai", "index"], 1)
+            index_s, index_out = beet(folder, "deejai", "index")
+            learned = index_out.strip().splitlines()[-1] if index_out.strip() else ""
             last = f"title:track-{n - 7:05d}"
             commands = {
                 "beet ls": ["ls"],
@@ -117,8 +138,8 @@ def main(argv: list[str] | None = None) -> None:
             for name, (seconds, lines) in results.items():
                 print(f"| {n} | {name} | {seconds:.3f} | {seconds / base:.2f} | {lines} |")
             print(
-                f"| {n} | (setup: library fill {fill:.1f} s, `beet deejai index` {index_s:.2f} s) "
-                "| | | |",
+                f"| {n} | (setup: library fill {fill:.1f} s, `beet deejai index` {index_s:.2f} s; "
+                f"{learned}) | | | |",
                 flush=True,
             )
 

@@ -55,6 +55,7 @@ def corpus_library():
     env.setup_beets()
     try:
         env.config["deejai"]["auto"] = True
+        env.config["deejai"]["learn_from_library"] = False  # a game's folder is an album
         env.config["import"]["quiet"] = True
         # import the labelled files in place (no copy), tags as they are
         for folder in sorted({path.parent for path, _ in corpus_labels()}):

@@ -29,10 +29,13 @@ def test_the_settings_configure_the_librarys_pooler(env):
     from deejai_model.vectors import pooling
 
     assert set(config.POOLINGS) == set(pooling.POOLINGS)
-    settings = configured(env, pooling="tfidf", epsilon=0.01, adapt=False, normalize="none")
+    settings = configured(
+        env, pooling="tfidf", epsilon=0.01, adapt=False, normalize="none", learn_from_library=False
+    )
     assert settings.pooler() == pooling.Pooler(
         kind="tfidf", epsilon=0.01, adapt=False, adapt_dims=64, center=False
     )
+    assert configured(env, learn_from_library=True).pooler().supervise
     assert settings.index_signature()["pooler"] == settings.pooler().settings()
     assert configured(env, adapt_dims=16, normalize="center").pooler().center
 

@@ -26,6 +26,7 @@ from beets import ui, util
 from beets.ui import Subcommand, UserError
 
 from . import daily, listen_cli, mix, radio, reorder, train
+from .labels import learned_line
 from .session import CURRENT, FAILED, MISSING, STALE, LibrarySession
 from .web import serve
 
@@ -188,6 +189,7 @@ def run_index(session: LibrarySession, opts: optparse.Values, args: list[str]) -
         f"deejai: indexed {len(index)} items of {index.model_id} in "
         f"{index.meta['built_seconds']:.2f} s ({index.paths.ann})"
     )
+    ui.print_(f"deejai: {learned_line(index.meta.get('learned_from'), index.pooler.n_classes)}")
 
 
 # -- similar, journey, playlist --------------------------------------------------------------

@@ -48,6 +48,7 @@ DEFAULTS: dict[str, object] = {
     "search_k": 0,  # Annoy: nodes inspected per query (0: max(10000, items / 10))
     "adapt": True,  # learn a label-free projection from the library's own slices (adapt.py)
     "adapt_dims": 64,  # directions the projection keeps
+    "learn_from_library": True,  # albums/playlists/plays supervise the ears (docs/learned-ears.md)
     "normalize": "center",  # "center": subtract the library mean before cosine | "none"
     "hubness": "none",  # "csls": penalise hubs by their neighbourhood radius | "none"
     "hubness_k": 10,  # neighbours that define an item's CSLS radius
@@ -267,6 +268,7 @@ class Settings:
     search_k: int
     adapt: bool
     adapt_dims: int
+    learn_from_library: bool
     normalize: str
     hubness: str
     hubness_k: int
@@ -319,6 +321,7 @@ class Settings:
             commit_every=max(1, view["commit_every"].get(int)),
             adapt=view["adapt"].get(bool),
             adapt_dims=max(1, view["adapt_dims"].get(int)),
+            learn_from_library=view["learn_from_library"].get(bool),
             track2vec=_filename(view["track2vec"]),
             _view=view,
         )
@@ -350,6 +353,7 @@ class Settings:
             adapt_dims=self.adapt_dims,
             epsilon=self.epsilon,
             center=self.normalize == "center",
+            supervise=self.learn_from_library,
         )
 
     def index_signature(self) -> dict[str, object]:

@@ -253,7 +253,12 @@ POOL_CHUNK = 5000
 
 
 def track_vectors(
-    store: VectorStore, model_id: str, *, settings: Settings, log=None
+    store: VectorStore,
+    model_id: str,
+    *,
+    settings: Settings,
+    log=None,
+    labels: list[list[int]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, FittedPooler]:
     """Fit the configured pooler on the library's slices: ``(ids (n,), vectors (n, dim), fitted)``.
 
@@ -261,7 +266,9 @@ def track_vectors(
     mean, its TF-IDF counts), so they are derived here and kept in the index files, not stored
     per item.  Above :data:`FIT_SAMPLE` items the pooler learns from a random sample of them
     (the same sample for the same library) and every item's vector is its
-    :meth:`FittedPooler.transform`, as an outside file's is.
+    :meth:`FittedPooler.transform`, as an outside file's is. ``labels``: item ids of each
+    album / playlist / session (``labels.py``) that supervise the pooler
+    (``learn_from_library``); within the sample when the pooler learns from one.
     """
     ids = store.item_ids(model_id)
     pooler = dataclasses.replace(settings.pooler(), parts=model_parts(model_id, settings))
@@ -270,11 +277,11 @@ def track_vectors(
     if pooler.kind == "tfidf" or len(ids) <= FIT_SAMPLE:
         slices = store.slices(model_id, ids)
         ids = [i for i in ids if i in slices]  # an item removed meanwhile
-        fitted, vectors = pooler.fit_transform([slices[i] for i in ids])
+        fitted, vectors = pooler.fit_transform([slices[i] for i in ids], labels=_rows(ids, labels))
         return np.asarray(ids, dtype=np.int64), vectors, fitted
     sample = np.random.default_rng(len(ids)).choice(ids, FIT_SAMPLE, replace=False)
     slices = store.slices(model_id, sorted(int(i) for i in sample))
-    fitted = pooler.fit(list(slices.values()))
+    fitted = pooler.fit(list(slices.values()), labels=_rows(list(slices), labels))
     del slices
     kept: list[int] = []
     parts: list[np.ndarray] = []
@@ -285,6 +292,14 @@ def track_vectors(
         parts.append(fitted.transform_many([chunk[i] for i in here]))
     vectors = np.concatenate(parts) if parts else np.zeros((0, fitted.dim), np.float32)
     return np.asarray(kept, dtype=np.int64), vectors, fitted
+
+
+def _rows(ids: list[int], labels: list[list[int]] | None) -> list[list[int]] | None:
+    """Each group of item ids as row indices into ``ids`` (items not there are dropped)."""
+    if not labels:
+        return None
+    row = {item_id: r for r, item_id in enumerate(ids)}
+    return [[row[i] for i in group if i in row] for group in labels]
 
 
 def model_parts(model_id: str, settings: Settings) -> tuple[int, ...]:
@@ -348,7 +363,14 @@ def build_index(
 
     started = time.perf_counter()
     fingerprint = store.fingerprint(model_id)
-    ids, vectors, fitted = track_vectors(store, model_id, settings=settings, log=log)
+    learned = None
+    if settings.learn_from_library:
+        from .labels import library_labels
+
+        learned = library_labels(store.lib, store.item_ids(model_id), log=log)
+    ids, vectors, fitted = track_vectors(
+        store, model_id, settings=settings, log=log, labels=learned and learned.classes
+    )
     n = len(ids)
     dim = int(vectors.shape[1]) if n else 0
     paths = IndexPaths(directory, model_id, store.lib.path)
@@ -383,6 +405,7 @@ def build_index(
         "dim": dim,
         "pooler": pooler_meta,
         "has_radii": radii is not None,
+        "learned_from": learned.summary() if learned is not None else None,
         "files": stats,
         "built_seconds": round(time.perf_counter() - started, 3),
     }

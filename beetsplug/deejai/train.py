@@ -27,11 +27,11 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from beets import config as beets_config
 from beets import ui, util
 from beets.ui import UserError
 
 from .creativity import item_key
+from .labels import playlist_dirs as _default_playlist_dirs
 
 if TYPE_CHECKING:
     from .config import TrainSettings
@@ -54,24 +54,6 @@ def catalogue_of(items) -> object:
         )
         for item in items
     )
-
-
-def _default_playlist_dirs() -> list[str]:
-    """The playlist and smartplaylist plugins' ``playlist_dir``, where set and existing (not
-    their default ``.``, which would search the current folder)."""
-    import confuse
-
-    found = []
-    for plugin in ("playlist", "smartplaylist"):
-        try:
-            if beets_config[plugin]["playlist_dir"].get() in (None, "", "."):
-                continue
-            folder = beets_config[plugin]["playlist_dir"].as_filename()
-        except confuse.ConfigError:  # not configured
-            continue
-        if os.path.isdir(folder) and folder not in found:
-            found.append(folder)
-    return found
 
 
 def parser() -> optparse.OptionParser:

@@ -9,18 +9,23 @@ Every track vector, of a library track or of a file outside the library, takes t
 3. pooling (``kind``): the mean (``"mean"``), or the mean and spread side by side
    (``"meanstd"``), of the (projected) unit slices, or Deej-A.I.'s TF-IDF (``"tfidf"``,
    :mod:`deejai_model.vectors.mp3tovec`) whose IDF counts the library's tracks;
-4. centring (``center``, for libraries of at least ``center_min_tracks`` tracks): the library's
+4. library supervision (``supervise``, for libraries of at least ``adapt_min_tracks`` tracks
+   whose labels give :data:`~deejai_model.vectors.supervise.MIN_CLASSES` classes or more): the
+   pooled vectors are projected by a discriminant learned from the albums / playlists /
+   sessions the caller passes to :meth:`Pooler.fit_transform`
+   (:mod:`deejai_model.vectors.supervise`);
+5. centring (``center``, for libraries of at least ``center_min_tracks`` tracks): the library's
    mean pooled vector is subtracted;
-5. the result is scaled to unit length (a track without slices gets the zero vector).
+6. the result is scaled to unit length (a track without slices gets the zero vector).
 
 Parts (``parts``): when a slice vector is several networks' outputs side by side (e.g. two
 200-d models = 400-d slices), ``parts`` gives the sizes of its consecutive column blocks. Each
-block then takes steps 1-5 on its own (one fitted sub-pooler per block, same settings) and the
+block then takes steps 1-6 on its own (one fitted sub-pooler per block, same settings) and the
 track vector is the blocks' unit vectors side by side divided by ``sqrt(n_parts)``: a unit
 vector whose cosine with another is the mean of the blocks' cosines. (A joint adaptation of
 the concatenation measured worse than this per-network pooling, docs/benchmarks.md "fused".)
 
-:class:`Pooler` holds the settings; :meth:`Pooler.fit` learns from the library what steps 2-4
+:class:`Pooler` holds the settings; :meth:`Pooler.fit` learns from the library what steps 2-5
 need and returns a :class:`FittedPooler`, whose :meth:`~FittedPooler.transform` gives any
 track's vector. :meth:`FittedPooler.to_data` / :meth:`FittedPooler.from_data` turn the fitted
 state into JSON-able settings plus named arrays (saved as ``.npz``, never pickled), so an
@@ -54,6 +59,15 @@ from deejai_model.vectors.adapt import (
     project_slices,
 )
 from deejai_model.vectors.norms import unit_rows
+from deejai_model.vectors.supervise import (
+    DEFAULT_BLEND,
+    DEFAULT_SUPERVISED_DIMS,
+    DEFAULT_SUPERVISED_SHRINK,
+    MIN_MEMBERS,
+    blend_with_identity,
+    fit_label_projection,
+    usable_classes,
+)
 
 __all__ = [
     "DEFAULT_POOLING",
@@ -79,6 +93,15 @@ MIN_TRACKS_TO_CENTER = 3
 
 FORMAT = 1
 """Version of :meth:`FittedPooler.to_data`'s layout."""
+
+_SUPERVISE_FIELDS = (
+    "supervise",
+    "supervise_dims",
+    "supervise_shrink",
+    "supervise_min_members",
+    "supervise_blend",
+)
+"""The :class:`Pooler` settings of the library supervision (step 4)."""
 
 _PER_TRACK = {"mean": mp3tovec.mean_vectors, "meanstd": mp3tovec.meanstd_vectors}
 
@@ -149,6 +172,20 @@ class Pooler:
         Sizes of consecutive column blocks of the slice vectors (e.g. ``(200, 200)`` for two
         networks' outputs side by side), each pooled on its own; ``()`` or one block: the
         whole vector is pooled as one.
+    supervise : bool
+        Learn a discriminant of the pooled vectors from the ``labels`` given to
+        :meth:`fit_transform` (:mod:`deejai_model.vectors.supervise`); without labels, with
+        too few usable classes, or in a library of fewer than ``adapt_min_tracks`` tracks
+        (with slices), nothing is learned.
+    supervise_dims : int
+        Directions the supervised projection keeps (0: all).
+    supervise_shrink : float
+        Ridge of the within-class scatter.
+    supervise_min_members : int
+        Smallest class (tracks with slices) that counts.
+    supervise_blend : float
+        Share of the supervised directions beside the pooled vector, in ``(0, 1]`` (1: the
+        discriminant alone; :func:`~deejai_model.vectors.supervise.blend_with_identity`).
     """
 
     kind: str = DEFAULT_POOLING
@@ -160,6 +197,11 @@ class Pooler:
     center: bool = True
     center_min_tracks: int = MIN_TRACKS_TO_CENTER
     parts: tuple[int, ...] = ()
+    supervise: bool = False
+    supervise_dims: int = DEFAULT_SUPERVISED_DIMS
+    supervise_shrink: float = DEFAULT_SUPERVISED_SHRINK
+    supervise_min_members: int = MIN_MEMBERS
+    supervise_blend: float = DEFAULT_BLEND
 
     def __post_init__(self) -> None:
         if not isinstance(self.parts, Sequence):
@@ -176,25 +218,42 @@ class Pooler:
             raise ValueError(f"epsilon must be in (0, 2), got {self.epsilon}")
         if self.adapt_dims < 1:
             raise ValueError(f"adapt_dims must be >= 1, got {self.adapt_dims}")
+        if self.supervise_shrink <= 0:
+            raise ValueError(f"supervise_shrink must be > 0, got {self.supervise_shrink}")
+        if not 0.0 < self.supervise_blend <= 1.0:
+            raise ValueError(f"supervise_blend must be in (0, 1], got {self.supervise_blend}")
 
     def settings(self) -> dict[str, Any]:
         """The settings as a JSON-able dict (``Pooler(**settings())`` is this pooler).
 
         ``parts`` is a list, and left out when there are none (so settings saved before parts
-        existed still read as the same pooler).
+        existed still read as the same pooler); so are the ``supervise*`` settings while
+        ``supervise`` is off.
         """
         settings = dataclasses.asdict(self)
+        if not self.supervise:
+            for name in _SUPERVISE_FIELDS:
+                del settings[name]
         settings["parts"] = list(self.parts)
         if not self.parts:
             del settings["parts"]
         return settings
 
-    def fit(self, slices_per_track: Sequence[np.ndarray]) -> FittedPooler:
+    def fit(
+        self,
+        slices_per_track: Sequence[np.ndarray],
+        *,
+        labels: Sequence[Sequence[int]] | None = None,
+    ) -> FittedPooler:
         """Learn from a library what its track vectors need (see :meth:`fit_transform`)."""
-        return self.fit_transform(slices_per_track)[0]
+        return self.fit_transform(slices_per_track, labels=labels)[0]
 
     def fit_transform(
-        self, slices_per_track: Sequence[np.ndarray], block: int = mp3tovec.DEFAULT_BLOCK
+        self,
+        slices_per_track: Sequence[np.ndarray],
+        block: int = mp3tovec.DEFAULT_BLOCK,
+        *,
+        labels: Sequence[Sequence[int]] | None = None,
     ) -> tuple[FittedPooler, np.ndarray]:
         """Learn from a library and return its tracks' vectors too (TF-IDF is counted once).
 
@@ -205,6 +264,9 @@ class Pooler:
             (``n_slices_i`` may be 0).
         block : int
             TF-IDF: slices per block side of the similarity products (memory bound only).
+        labels : sequence of sequence of int, optional
+            The library's classes for ``supervise``: the track indices (into
+            ``slices_per_track``) of each album / playlist / session.
 
         Returns
         -------
@@ -220,6 +282,10 @@ class Pooler:
         ValueError
             When the slices' dimension is not the sum of ``parts``.
         """
+        if self.supervise and labels:
+            unsupervised = dataclasses.replace(self, supervise=False)
+            fitted = unsupervised.fit(slices_per_track)
+            return fitted.with_labels(slices_per_track, labels, settings=self)
         bags, input_dim = _bags(slices_per_track)
         if self.parts:
             if input_dim and input_dim != sum(self.parts):
@@ -262,6 +328,41 @@ class Pooler:
             return fitted, np.zeros((0, out_dim), np.float32)
         return fitted, _finish(raw, mean, has_slices)
 
+    def supervision(
+        self, raw: np.ndarray, has_slices: np.ndarray, labels: Sequence[Sequence[int]]
+    ) -> tuple[np.ndarray | None, int]:
+        """The supervised projection of pooled vectors and the classes it learned from.
+
+        Parameters
+        ----------
+        raw : np.ndarray
+            ``(n_tracks, d)`` pooled vectors of the library (before centring).
+        has_slices : np.ndarray
+            ``(n_tracks,)`` bool: tracks with slices (the others are left out).
+        labels : sequence of sequence of int
+            Track indices of each class.
+
+        Returns
+        -------
+        (projection or None, n_classes)
+            ``(d, d + dims)`` float32 (the discriminant of
+            :func:`~deejai_model.vectors.supervise.fit_label_projection` beside the pooled
+            vector, :func:`~deejai_model.vectors.supervise.blend_with_identity`; ``(d, dims)``
+            with ``supervise_blend`` 1) and the number of usable classes; ``(None, 0)`` when
+            too few.
+        """
+        classes = usable_classes(labels, has_slices, self.supervise_min_members)
+        rows = np.cumsum(has_slices) - 1  # library row -> row among tracks with slices
+        projection = fit_label_projection(
+            raw[has_slices],
+            [rows[c] for c in classes],
+            dims=self.supervise_dims,
+            shrink=self.supervise_shrink,
+        )
+        if projection is None:
+            return None, 0
+        return blend_with_identity(raw[has_slices], projection, self.supervise_blend), len(classes)
+
 
 @dataclass(frozen=True, eq=False)
 class FittedPooler:
@@ -285,6 +386,12 @@ class FittedPooler:
         With two or more ``pooler.parts``: one fitted pooler per block (what each learned is
         there; ``mean`` is then their means side by side, ``projection`` and ``reference``
         None); empty otherwise.
+    supervision : np.ndarray or None
+        ``(pooled_dim, dim)`` float32 map of the pooled vectors learned from the library's
+        labels (the pooled vector beside its discriminant, :mod:`deejai_model.vectors.supervise`),
+        or None.
+    n_classes : int
+        Classes the supervision learned from (with parts: those of the first block).
     """
 
     pooler: Pooler
@@ -294,6 +401,8 @@ class FittedPooler:
     projection: np.ndarray | None = None
     reference: list[np.ndarray] | None = None
     parts: tuple[FittedPooler, ...] = ()
+    supervision: np.ndarray | None = None
+    n_classes: int = 0
 
     @property
     def dim(self) -> int:
@@ -369,6 +478,15 @@ class FittedPooler:
                     )
                 ]
             )
+        raw = self._pooled(bags)
+        if self.supervision is not None:
+            raw = raw.astype(np.float64) @ self.supervision
+        has_slices = np.array([len(b) > 0 for b in bags], dtype=bool)
+        return _finish(raw.reshape(len(bags), self.dim), self.mean, has_slices)
+
+    def _pooled(self, bags: Sequence[np.ndarray]) -> np.ndarray:
+        """One block's pooled vectors ``(n_tracks, d)`` of raw slices, before supervision and
+        centring (steps 1-3)."""
         if self.projection is not None:
             bags = project_slices(bags, self.projection)
         kind = self.pooler.kind
@@ -380,8 +498,80 @@ class FittedPooler:
             raw = mp3tovec.tfidf_from_counts(bags, np.clip(k, 1, n), tf=tf, n_tracks=n)
         else:
             raw = _PER_TRACK[kind](bags)
+        return raw.reshape(len(bags), -1)
+
+    def with_labels(
+        self,
+        slices_per_track: Sequence[np.ndarray],
+        labels: Sequence[Sequence[int]] | None,
+        *,
+        settings: Pooler | None = None,
+    ) -> tuple[FittedPooler, np.ndarray]:
+        """This pooler, its supervision (re)learned from the library's labels (step 4; the
+        adaptation and TF-IDF reference stay as fitted, the mean is taken again).
+
+        ``Pooler(supervise=True).fit_transform(slices, labels=labels)`` is
+        ``Pooler().fit(slices).with_labels(slices, labels, settings=...)``.
+
+        Parameters
+        ----------
+        slices_per_track : sequence of np.ndarray
+            The library this pooler was fitted on: ``(n_slices_i, input_dim)`` raw slices.
+        labels : sequence of sequence of int or None
+            Track indices of each class (album, playlist, session); None: no supervision.
+        settings : Pooler, optional
+            The settings to fit with (default: this pooler's); they may differ from this
+            pooler's in the ``supervise*`` fields only.
+
+        Returns
+        -------
+        (FittedPooler, np.ndarray)
+            The supervised pooler and the library's ``(n_tracks, dim)`` float32 unit vectors.
+
+        Raises
+        ------
+        ValueError
+            When ``settings`` differ in anything else, or the slices do not fit.
+        """
+        settings = self.pooler if settings is None else settings
+        same = {f: getattr(self.pooler, f) for f in _SUPERVISE_FIELDS}
+        if dataclasses.replace(settings, **same) != self.pooler:
+            raise ValueError("with_labels: settings may differ in the supervise* fields only")
+        bags, dim = _bags(slices_per_track)
+        if dim and dim != self.input_dim:
+            raise ValueError(
+                f"slice vectors have {dim} dimensions; the pooler was fitted on {self.input_dim}"
+            )
+        bags = [b if b.shape[1] else np.zeros((0, self.input_dim), np.float32) for b in bags]
+        if self.parts:
+            whole = dataclasses.replace(settings, parts=())
+            fits = [
+                part.with_labels(blocks, labels, settings=whole)
+                for part, blocks in zip(self.parts, _split(bags, settings.parts), strict=True)
+            ]
+            fitted = dataclasses.replace(
+                self,
+                pooler=settings,
+                mean=np.concatenate([f.mean for f, _ in fits]),
+                parts=tuple(f for f, _ in fits),
+                n_classes=fits[0][0].n_classes,
+            )
+            return fitted, _join([vectors for _, vectors in fits])
+        raw = self._pooled(bags)
         has_slices = np.array([len(b) > 0 for b in bags], dtype=bool)
-        return _finish(raw.reshape(len(bags), self.dim), self.mean, has_slices)
+        supervision, n_classes = None, 0
+        big_enough = int(has_slices.sum()) >= settings.adapt_min_tracks
+        if settings.supervise and labels and raw.shape[1] and big_enough:
+            supervision, n_classes = settings.supervision(raw, has_slices, labels)
+        if supervision is not None:
+            raw = (raw.astype(np.float64) @ supervision).astype(np.float32)
+        mean = np.zeros(raw.shape[1], dtype=np.float32)
+        if settings.center and int(has_slices.sum()) >= settings.center_min_tracks:
+            mean = raw[has_slices].mean(axis=0).astype(np.float32)
+        fitted = dataclasses.replace(
+            self, pooler=settings, mean=mean, supervision=supervision, n_classes=n_classes
+        )
+        return fitted, _finish(raw, mean, has_slices)
 
     # -- as data ----------------------------------------------------------------------------
     def to_data(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -391,10 +581,12 @@ class FittedPooler:
         -------
         meta : dict
             ``format``, ``settings`` (:meth:`Pooler.settings`), ``input_dim``, ``n_tracks``,
-            ``dim``, ``has_projection``, ``has_reference``.
+            ``dim``, ``has_projection``, ``has_reference``; ``has_supervision`` and
+            ``n_classes`` when supervised.
         arrays : dict of np.ndarray
-            ``mean``; ``projection`` when adapted; ``reference_slices`` (all slices
-            concatenated) and ``reference_lengths`` (slices per track) for TF-IDF.
+            ``mean``; ``projection`` when adapted; ``supervision`` when supervised;
+            ``reference_slices`` (all slices concatenated) and ``reference_lengths`` (slices
+            per track) for TF-IDF.
 
         With parts, ``meta["parts"]`` holds each block's meta and each block's arrays are
         named ``part<i>_<name>`` (``mean`` is then the blocks' means side by side).
@@ -409,6 +601,10 @@ class FittedPooler:
             "has_reference": self.reference is not None,
         }
         arrays = {"mean": np.asarray(self.mean, dtype=np.float32)}
+        if self.supervision is not None:
+            meta["has_supervision"] = True
+            meta["n_classes"] = self.n_classes
+            arrays["supervision"] = np.asarray(self.supervision, dtype=np.float32)
         if self.parts:
             meta["parts"] = []
             for i, part in enumerate(self.parts):
@@ -441,6 +637,11 @@ class FittedPooler:
         try:
             pooler = Pooler(**meta["settings"])
             projection = np.asarray(arrays["projection"]) if meta["has_projection"] else None
+            supervision = (
+                np.asarray(arrays["supervision"], dtype=np.float32)
+                if meta.get("has_supervision")
+                else None
+            )
             reference = None
             if meta["has_reference"]:
                 lengths = np.asarray(arrays["reference_lengths"], dtype=np.int64)
@@ -470,6 +671,8 @@ class FittedPooler:
                 projection,
                 reference,
                 parts,
+                supervision=supervision,
+                n_classes=int(meta.get("n_classes", parts[0].n_classes if parts else 0)),
             )
         except (KeyError, TypeError) as error:
             raise ValueError(f"incomplete pooler state: {error}") from error
