@@ -72,7 +72,7 @@ def test_duration_is_the_parts_minus_the_crossfades(tones, tmp_path):
     assert rate == SR
     assert abs(len(audio) / rate - expected) < 0.05
     assert abs(result.duration - expected) < 0.05
-    assert [os.path.basename(p) for p in result.paths] == ["mix.wav", "mix.cue", "mix.txt"]
+    assert [os.path.basename(p) for p in result.paths] == ["mix.wav", "mix.wav.cue", "mix.wav.txt"]
 
 
 def test_gapless_cut_keeps_every_sample(tones, tmp_path):
@@ -117,10 +117,10 @@ def test_tracklist_times_are_where_each_tone_is_heard(tones, tmp_path, crossfade
     assert [round(e.start) for e in result.entries] == [0, 6 - crossfade, 12 - 2 * crossfade]
     for onset, entry in zip(heard, result.entries, strict=True):
         assert abs(onset - entry.start) < 0.06
-    lines = open(tmp_path / "mix.txt", encoding="utf-8").read().splitlines()
+    lines = open(tmp_path / "mix.wav.txt", encoding="utf-8").read().splitlines()
     starts = [round(e.start) for e in result.entries]
     assert lines == [f"0:{s:02d}  Tester - tone {i}" for i, s in enumerate(starts)]
-    cue = open(tmp_path / "mix.cue", encoding="utf-8").read()
+    cue = open(tmp_path / "mix.wav.cue", encoding="utf-8").read()
     assert 'FILE "mix.wav" WAVE' in cue
     assert cue.count("TRACK ") == 3 and cue.count('PERFORMER "Tester"') == 3
 
@@ -312,3 +312,41 @@ def test_beats_are_aligned_only_when_both_are_steady_and_compatible(tmp_path):
     rng = np.random.default_rng(0)
     assert steady_beats(rng.standard_normal(12 * SR).astype(np.float32) * 0.1, SR) is None
     assert steady_beats(clicks(12.0, SR, bpm=100.0), SR) is not None
+
+
+def test_mp3_chapters_are_stored_in_time_order(tones, tmp_path):
+    # titles of decreasing length: sorted by frame size (as mutagen saves), the last came first
+    titles = ["the first track, with a long title", "second one", "3rd"]
+    tracks = [MixTrack(p, "", t) for p, t in zip(tones, titles, strict=True)]
+    out = str(tmp_path / "mix.mp3")
+    result = render_mix(tracks, out, options=_options())
+    starts = [e.start for e in result.entries]
+    with av.open(out) as container:  # FFmpeg reads the CHAP frames in file order
+        read = [
+            (float(c["start"] * c["time_base"]), c["metadata"]["title"])
+            for c in container.chapters()
+        ]
+    assert [t for _, t in read] == titles
+    assert [round(s, 2) for s, _ in read] == [round(s, 2) for s in starts]
+    from mutagen.id3 import ID3
+
+    tags = ID3(out)
+    chaps = tags.getall("CHAP")  # in the tag's order
+    assert [str(c.sub_frames["TIT2"]) for c in chaps] == titles
+    assert [c.start_time for c in chaps] == sorted(c.start_time for c in chaps)
+    (toc,) = tags.getall("CTOC")
+    assert toc.child_element_ids == [c.element_id for c in chaps]
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".part")]
+
+
+def test_one_name_in_two_formats_keeps_both_tracklists(tones, tmp_path):
+    first = render_mix(_tracks(tones[:2]), str(tmp_path / "mix.mp3"), options=_options())
+    second = render_mix(_tracks(tones), str(tmp_path / "mix.ogg"), options=_options())
+    assert set(first.paths).isdisjoint(second.paths)
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["mix.mp3", "mix.mp3.cue", "mix.mp3.txt", "mix.ogg", "mix.ogg.cue", "mix.ogg.txt"]
+    )
+    assert 'FILE "mix.mp3" MP3' in (tmp_path / "mix.mp3.cue").read_text(encoding="utf-8")
+    assert (tmp_path / "mix.mp3.txt").read_text(encoding="utf-8").count("\n") == 2
+    assert 'FILE "mix.ogg" OGG' in (tmp_path / "mix.ogg.cue").read_text(encoding="utf-8")
+    assert (tmp_path / "mix.ogg.txt").read_text(encoding="utf-8").count("\n") == 3

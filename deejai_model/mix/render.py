@@ -380,9 +380,12 @@ def plan_mix(
 
 
 def side_paths(path: str) -> tuple[str, str]:
-    """The CUE sheet and text tracklist written beside the mix ``path``."""
-    base = os.path.splitext(path)[0]
-    return base + ".cue", base + ".txt"
+    """The CUE sheet and text tracklist written beside the mix ``path``.
+
+    Named after the whole file name (``mix.mp3`` -> ``mix.mp3.cue``, ``mix.mp3.txt``), so that
+    one name rendered to two formats (``mix.mp3``, ``mix.ogg``) keeps both tracklists.
+    """
+    return path + ".cue", path + ".txt"
 
 
 def _write_text(path: str, text: str) -> None:
@@ -437,7 +440,7 @@ def render_mix(
     on_error: Callable[[AudioError], None] | None = None,
     progress: Callable[[MixEntry], None] | None = None,
 ) -> MixResult:
-    """Render ``tracks`` into the audio file ``path``, with ``.cue`` and ``.txt`` beside it.
+    """Render ``tracks`` into the audio file ``path``, with ``path.cue`` and ``path.txt`` beside it.
 
     Parameters
     ----------
