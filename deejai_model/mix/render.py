@@ -139,6 +139,8 @@ class MixEntry:
     beat_skip : float or None
         Seconds of its head skipped to line its beats up with the previous track's (None:
         not beat-aligned).
+    true_peak : float
+        Its true peak before the gain, dBTP.
     """
 
     track: MixTrack
@@ -147,6 +149,7 @@ class MixEntry:
     loudness: float
     gain_db: float
     beat_skip: float | None = None
+    true_peak: float = float("nan")
 
     def tracklist_entry(self) -> TracklistEntry:
         title = self.track.title or display_name(self.track.path)
@@ -379,6 +382,7 @@ def _entry(track: _Analysed, start: int, rate: int) -> MixEntry:
         track.loudness,
         track.gain_db,
         track.beat_skip,
+        track.true_peak,
     )
 
 
