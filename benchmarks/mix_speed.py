@@ -11,7 +11,13 @@ peak RSS:
 - ``imports``: numpy, PyAV and deejai_model.mix imported, nothing done (the memory floor);
 - ``decode``: every input decoded to stereo float32 at 44.1 kHz with the mix's own decoder
   (:func:`deejai_model.mix.source.stereo_blocks`), blocks thrown away (the time floor);
-- ``render FORMAT``: :func:`deejai_model.mix.render_mix` into a temporary file.
+- ``render FORMAT``: :func:`deejai_model.mix.render_mix` into a temporary file;
+- with ``mp3`` among the formats, the MP3 encoder alone on the same audio (the ``wav`` mix,
+  rendered for it): ``encode mp3 (PyAV)`` is the mix's own :class:`~deejai_model.mix.encode.
+  Encoder` (PyAV's bundled LAME, blocks read with soundfile), ``encode mp3 (ffmpeg)`` is
+  ``ffmpeg -i mix.wav -c:a libmp3lame -b:a 256k`` (the ``ffmpeg`` on ``PATH``: Debian's, with
+  Debian's LAME), its CPU read from the child's rusage. Their ratio is what the encoder's
+  build costs; ``render mp3`` less ``render wav`` is what the mix pays for its MP3.
 
 Prints a markdown table: wall and CPU seconds, seconds per minute of output, the ratios to the
 decode floor (wall and CPU: on a loaded machine the CPU ratio is the one to trust), peak RSS,
@@ -78,6 +84,17 @@ def run_phase(phase: str, inputs: list[str], *, out: str, crossfade: float) -> d
     if phase == "decode":
         for path in inputs:
             seconds += sum(block.shape[1] for block in stereo_blocks(path, RATE)) / RATE
+    elif phase == "encode":
+        import soundfile
+
+        from deejai_model.mix.encode import Encoder
+
+        (source,) = inputs
+        encoder = Encoder(out, "mp3", sample_rate=RATE)
+        for block in soundfile.blocks(source, blocksize=32768, dtype="float32", always_2d=True):
+            encoder.write(block.T)
+            seconds += block.shape[0] / RATE
+        encoder.close()
     elif phase == "render":
         result = render_mix(
             [MixTrack(p) for p in inputs],
@@ -109,11 +126,34 @@ def measure(phase: str, inputs: list[str], *, out: str, crossfade: float) -> dic
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def ffmpeg_encode(source: str, out: str) -> dict:
+    """``ffmpeg -i source -c:a libmp3lame -b:a 256k out``: wall, CPU (the child's rusage)."""
+    import resource
+    import shutil
+    import time
+
+    if not shutil.which("ffmpeg"):
+        return {}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = time.perf_counter()
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", source, "-c:a", "libmp3lame", "-b:a", "256k", out],
+        check=True,
+    )
+    wall = time.perf_counter() - wall
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    import soundfile
+
+    seconds = soundfile.info(source).duration
+    return {"wall": wall, "cpu": cpu, "seconds": seconds, "peak_rss": after.ru_maxrss * 1024}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--labels", default=DEFAULT_LABELS)
     parser.add_argument("--minutes", type=float, default=60.0)
-    parser.add_argument("--formats", default="mp3,flac")
+    parser.add_argument("--formats", default="mp3,flac,wav")
     parser.add_argument("--crossfade", type=float, default=6.0)
     parser.add_argument("--generated", action="store_true")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
@@ -143,7 +183,17 @@ def main() -> None:
             )
             size = os.path.getsize(out)
             runs[-1][1]["size"] = size
-            os.unlink(out)
+            if ext != "wav":
+                os.unlink(out)
+        wav = os.path.join(work, "mix.wav")
+        if "mp3" in args.formats.split(",") and os.path.exists(wav):
+            alone = os.path.join(work, "alone.mp3")
+            runs.append(("encode mp3 (PyAV)", measure("encode", [wav], out=alone, crossfade=0)))
+            runs[-1][1]["size"] = os.path.getsize(alone)
+            cli = ffmpeg_encode(wav, alone)
+            if cli:
+                cli["size"] = os.path.getsize(alone)
+                runs.append(("encode mp3 (ffmpeg)", cli))
         floor, floor_cpu = runs[1][1]["wall"], runs[1][1]["cpu"]
         rows = []
         for name, r in runs:
@@ -178,6 +228,19 @@ def main() -> None:
                 rows,
             )
         )
+        named = dict(runs)
+        if "encode mp3 (ffmpeg)" in named:
+            pyav, cli = named["encode mp3 (PyAV)"], named["encode mp3 (ffmpeg)"]
+            print(
+                f"\nMP3 encoder alone, same audio: PyAV / ffmpeg = {pyav['cpu'] / cli['cpu']:.2f}x"
+                f" CPU, {pyav['wall'] / cli['wall']:.2f}x wall"
+            )
+        if "render mp3" in named and "render wav" in named:
+            extra = named["render mp3"]["cpu"] - named["render wav"]["cpu"]
+            print(
+                f"render mp3 - render wav: {extra:.1f} CPU s "
+                f"({extra / named['render mp3']['cpu']:.0%} of the mp3 render)"
+            )
         print(
             f"\ncrossfade {args.crossfade:g} s; the whole mix as float32 stereo PCM would be "
             f"{pcm:.0f} MiB; load after: {loadavg()}"

@@ -19,7 +19,7 @@ from deejai_model.errors import AudioError
 from deejai_model.mix import MixOptions, MixTrack, plan_mix, render_mix
 from deejai_model.mix.beats import Beats, beat_shift, steady_beats
 from deejai_model.mix.excerpt import SliceTimes, excerpt_offsets
-from deejai_model.mix.render import MixError
+from deejai_model.mix.render import EDGE_FADE, MixError
 
 SR = 22050
 PITCHES = (330.0, 523.0, 784.0)
@@ -72,7 +72,7 @@ def test_duration_is_the_parts_minus_the_crossfades(tones, tmp_path):
     assert rate == SR
     assert abs(len(audio) / rate - expected) < 0.05
     assert abs(result.duration - expected) < 0.05
-    assert [os.path.basename(p) for p in result.paths] == ["mix.wav", "mix.cue", "mix.txt"]
+    assert [os.path.basename(p) for p in result.paths] == ["mix.wav", "mix.wav.cue", "mix.wav.txt"]
 
 
 def test_gapless_cut_keeps_every_sample(tones, tmp_path):
@@ -97,15 +97,52 @@ def test_each_track_is_brought_to_the_target_loudness(tones, tmp_path):
     assert np.max(np.abs(audio)) <= 10 ** (-1.0 / 20) + 1e-3  # the -1 dBTP ceiling
 
 
-def test_true_peak_ceiling_turns_a_peaky_track_down_instead_of_clipping(tmp_path):
-    # sparse loud clicks: quiet on average, so reaching -10 LUFS would push peaks past 0 dBFS
+def _true_peak_dbtp(audio: np.ndarray) -> float:
+    """True peak of ``(n, channels)`` audio by 8x oversampling (scipy's polyphase resampler:
+    not the limiter's interpolator, nor libavfilter's)."""
+    from scipy.signal import resample_poly
+
+    return float(20 * np.log10(np.abs(resample_poly(audio, 8, 1, axis=0)).max()))
+
+
+def _segments(result, audio: np.ndarray, rate: int) -> list[np.ndarray]:
+    """The mix cut at the CUE times: each track from its start to the next one's."""
+    starts = [int(round(e.start * rate)) for e in result.entries] + [len(audio)]
+    return [audio[a:b] for a, b in zip(starts, starts[1:], strict=False)]
+
+
+def _quiet_and_peaky(seconds: float = 8.0) -> np.ndarray:
+    """A quiet tone (about -40 LUFS) with a full-scale click every 2 s: its peak allows
+    almost no gain."""
+    signal = tone(seconds, SR, 440.0, 0.01)
+    for at in np.arange(0.5, seconds, 2.0):
+        signal[int(at * SR) : int(at * SR) + 3] = [0.99, -0.99, 0.99]
+    return signal
+
+
+def test_a_quiet_peaky_track_is_raised_to_the_target_under_the_ceiling(tones, tmp_path):
+    peaky = write_audio(tmp_path / "peaky.flac", stereo(_quiet_and_peaky()), SR)
+    tracks = [MixTrack(tones[0]), MixTrack(str(peaky)), MixTrack(tones[2])]
+    out = str(tmp_path / "mix.flac")
+    result = render_mix(tracks, out, options=_options(crossfade=1.0))
+    audio, rate = sf.read(out)
+    meter = pyloudnorm.Meter(rate)
+    loudness = [meter.integrated_loudness(part) for part in _segments(result, audio, rate)]
+    assert result.entries[1].loudness < -35  # raised by more than 20 dB...
+    assert all(abs(lufs - -14.0) < 1.0 for lufs in loudness), loudness
+    assert _true_peak_dbtp(audio) <= -1.0 + 0.05  # ...under the -1 dBTP ceiling
+
+
+def test_a_track_of_nothing_but_peaks_stays_under_the_ceiling(tmp_path):
+    # sparse loud bursts: turning them up only turns the limiter down; nothing clips
     clicks = noise_bursts(8.0, SR, every=1.0, burst=0.01, amp=0.9)
     path = write_audio(tmp_path / "clicks.flac", stereo(clicks, clicks), SR)
     out = str(tmp_path / "mix.flac")
     result = render_mix([MixTrack(str(path))], out, options=_options(target_lufs=-10.0))
     audio, _ = sf.read(out)
-    assert result.entries[0].loudness + result.entries[0].gain_db < -10.5  # held back
-    assert np.max(np.abs(audio)) <= 10 ** (-1.0 / 20) + 1e-3
+    entry = result.entries[0]
+    assert entry.gain_db < (-10.0 - entry.loudness) + 12  # the corrections stopped
+    assert _true_peak_dbtp(audio) <= -1.0 + 0.05
 
 
 @pytest.mark.parametrize("crossfade", [0.0, 3.0])
@@ -117,10 +154,10 @@ def test_tracklist_times_are_where_each_tone_is_heard(tones, tmp_path, crossfade
     assert [round(e.start) for e in result.entries] == [0, 6 - crossfade, 12 - 2 * crossfade]
     for onset, entry in zip(heard, result.entries, strict=True):
         assert abs(onset - entry.start) < 0.06
-    lines = open(tmp_path / "mix.txt", encoding="utf-8").read().splitlines()
+    lines = open(tmp_path / "mix.wav.txt", encoding="utf-8").read().splitlines()
     starts = [round(e.start) for e in result.entries]
     assert lines == [f"0:{s:02d}  Tester - tone {i}" for i, s in enumerate(starts)]
-    cue = open(tmp_path / "mix.cue", encoding="utf-8").read()
+    cue = open(tmp_path / "mix.wav.cue", encoding="utf-8").read()
     assert 'FILE "mix.wav" WAVE' in cue
     assert cue.count("TRACK ") == 3 and cue.count('PERFORMER "Tester"') == 3
 
@@ -262,6 +299,26 @@ def test_excerpt_renders_only_that_section(tones, tmp_path):
     assert abs(result.duration - (3 * 3.0 - 2 * 1.0)) < 0.05
 
 
+def test_a_mix_of_excerpts_fades_in_and_out(tones, tmp_path):
+    tracks = [MixTrack(t, offset=2.0, duration=3.0) for t in tones]
+    result = render_mix(tracks, str(tmp_path / "mix.wav"), options=_options(crossfade=1.0))
+    audio, rate = sf.read(tmp_path / "mix.wav")
+    edge = int(0.01 * rate)
+    level = np.abs(audio[int(1.5 * rate) : int(2.0 * rate)]).max()  # past the fade in
+    assert level > 0.1
+    assert np.abs(audio[:edge]).max() < 1e-3 * level  # no click into the middle of the music
+    assert np.abs(audio[-edge:]).max() < 1e-3 * level
+    frame = rate // 20
+    count = int(EDGE_FADE * 20)
+    frames = np.abs(audio[: count * frame]).reshape(count, frame, 2).max(axis=(1, 2))
+    assert np.all(np.diff(frames) > 0)  # a ramp up over EDGE_FADE seconds
+    assert abs(len(audio) / rate - result.duration) < 0.01  # the fades take no time
+    # whole tracks start and end as they are (no fade)
+    render_mix(_tracks(tones), str(tmp_path / "whole.wav"), options=_options(crossfade=1.0))
+    whole, _ = sf.read(tmp_path / "whole.wav")
+    assert np.abs(whole[:edge]).max() > 0.1
+
+
 def _click_track(shift: float, seconds: float = 16.0) -> np.ndarray:
     """A quiet 100 Hz hum (so nothing is trimmed) under 120 bpm clicks starting at ``shift``."""
     hum = tone(seconds, SR, 100.0, 0.05)
@@ -312,3 +369,61 @@ def test_beats_are_aligned_only_when_both_are_steady_and_compatible(tmp_path):
     rng = np.random.default_rng(0)
     assert steady_beats(rng.standard_normal(12 * SR).astype(np.float32) * 0.1, SR) is None
     assert steady_beats(clicks(12.0, SR, bpm=100.0), SR) is not None
+
+
+def test_mp3_chapters_are_stored_in_time_order(tones, tmp_path):
+    # titles of decreasing length: sorted by frame size (as mutagen saves), the last came first
+    titles = ["the first track, with a long title", "second one", "3rd"]
+    tracks = [MixTrack(p, "", t) for p, t in zip(tones, titles, strict=True)]
+    out = str(tmp_path / "mix.mp3")
+    result = render_mix(tracks, out, options=_options())
+    starts = [e.start for e in result.entries]
+    with av.open(out) as container:  # FFmpeg reads the CHAP frames in file order
+        read = [
+            (float(c["start"] * c["time_base"]), c["metadata"]["title"])
+            for c in container.chapters()
+        ]
+    assert [t for _, t in read] == titles
+    assert [round(s, 2) for s, _ in read] == [round(s, 2) for s in starts]
+    from mutagen.id3 import ID3
+
+    tags = ID3(out)
+    chaps = tags.getall("CHAP")  # in the tag's order
+    assert [str(c.sub_frames["TIT2"]) for c in chaps] == titles
+    assert [c.start_time for c in chaps] == sorted(c.start_time for c in chaps)
+    (toc,) = tags.getall("CTOC")
+    assert toc.child_element_ids == [c.element_id for c in chaps]
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".part")]
+
+
+def test_one_name_in_two_formats_keeps_both_tracklists(tones, tmp_path):
+    first = render_mix(_tracks(tones[:2]), str(tmp_path / "mix.mp3"), options=_options())
+    second = render_mix(_tracks(tones), str(tmp_path / "mix.ogg"), options=_options())
+    assert set(first.paths).isdisjoint(second.paths)
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["mix.mp3", "mix.mp3.cue", "mix.mp3.txt", "mix.ogg", "mix.ogg.cue", "mix.ogg.txt"]
+    )
+    assert 'FILE "mix.mp3" MP3' in (tmp_path / "mix.mp3.cue").read_text(encoding="utf-8")
+    assert (tmp_path / "mix.mp3.txt").read_text(encoding="utf-8").count("\n") == 2
+    assert 'FILE "mix.ogg" OGG' in (tmp_path / "mix.ogg.cue").read_text(encoding="utf-8")
+    assert (tmp_path / "mix.ogg.txt").read_text(encoding="utf-8").count("\n") == 3
+
+
+def test_the_limiter_holds_true_peaks_whatever_the_block_size():
+    from deejai_model.mix.limiter import TruePeakLimiter
+
+    rng = np.random.default_rng(1)
+    music_like = np.stack([tone(4.0, SR, 200.0, 0.1), tone(4.0, SR, 300.0, 0.1)])
+    music_like[:, rng.integers(0, music_like.shape[1], 6)] = 1.8  # peaks 6 dB over full scale
+
+    def limited(block: int) -> np.ndarray:
+        limiter = TruePeakLimiter(SR, -1.0)
+        parts = [limiter.push(music_like[:, a : a + block]) for a in range(0, 4 * SR, block)]
+        return np.concatenate([*parts, limiter.finish()], axis=1)
+
+    big, small = limited(32768), limited(777)
+    assert big.shape == music_like.shape  # as many samples out as in, in time
+    np.testing.assert_allclose(big, small, atol=1e-6)
+    assert _true_peak_dbtp(big.T) <= -1.0
+    touched = np.abs(big - music_like).max(axis=0) > 1e-6
+    assert 0 < touched.mean() < 0.25  # around the peaks only (about 0.1 s each)

@@ -32,5 +32,5 @@ def test_a_mix_labels_an_untagged_latin1_file_by_its_name(tmp_path: Path):
     out = tmp_path / "mix.ogg"
     result = render_mix([MixTrack(os.fsdecode(latin))], str(out), options=MixOptions(SR))
     assert result.paths[0] == str(out)
-    assert "f\ufffdte-\ufffdt\ufffd.flac" in (tmp_path / "mix.txt").read_text(encoding="utf-8")
+    assert "f\ufffdte-\ufffdt\ufffd.flac" in (tmp_path / "mix.ogg.txt").read_text(encoding="utf-8")
     assert MutagenFile(out)["CHAPTER001NAME"] == ["f\ufffdte-\ufffdt\ufffd.flac"]

@@ -38,13 +38,21 @@ def test_a_beet_process_mixes_the_seeds_in_order(deejai_library, tmp_path):
     with av.open(str(out)) as container:
         seconds = sum(f.samples for f in container.decode(audio=0)) / 44100
     assert 18 < seconds < 22  # 12 + 12 s less the 2-s crossfade and trimmed silence
-    assert 'TITLE "slowclicks-2"' in (tmp_path / "mix.cue").read_text(encoding="utf-8")
+    assert 'TITLE "slowclicks-2"' in (tmp_path / "mix.mp3.cue").read_text(encoding="utf-8")
     assert (
-        (tmp_path / "mix.txt")
+        (tmp_path / "mix.mp3.txt")
         .read_text(encoding="utf-8")
         .splitlines()[1]
         .endswith("slowclicks - slowclicks-2")
     )
+
+
+def test_a_one_track_mix_says_one_track(deejai_library, tmp_path):
+    out = tmp_path / "one.flac"
+    done = deejai_library.beet("deejai", "mix", "chord-1", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "deejai mix: 1 track, 0:" in done.stderr
+    assert "1 tracks" not in done.stderr
 
 
 def test_journey_mix_is_what_journey_prints(deejai_library):
@@ -112,7 +120,7 @@ def test_an_unreadable_file_is_named_and_left_out_unless_strict(deejai_library, 
     named = [line for line in logs if str(bad) in line]
     assert len(named) == 1 and named[0].startswith("mix: leaving out ")  # logger adds "deejai: "
     written = sorted(p.name for p in tmp_path.iterdir())
-    assert written == ["broken.mp3", "mix.cue", "mix.txt", "mix.wav", "outside.flac"]
+    assert written == ["broken.mp3", "mix.wav", "mix.wav.cue", "mix.wav.txt", "outside.flac"]
     for name in written[1:4]:
         (tmp_path / name).unlink()
     with pytest.raises(UserError, match="broken.mp3"):

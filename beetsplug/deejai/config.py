@@ -70,7 +70,7 @@ DEFAULTS: dict[str, object] = {
     "mix": {  # ``beet deejai mix`` (docs/plugin.md, "mix")
         "crossfade": 6.0,  # seconds of each equal-power crossfade (0: gapless cut)
         "loudness": -14.0,  # LUFS (EBU R128 integrated) each track is brought to
-        "ceiling": -1.0,  # dBTP: highest true peak of a track, and the mix's limiter level
+        "ceiling": -1.0,  # dBTP: the mix's look-ahead true-peak limiter level
         "bitrate": 0,  # kb/s of a lossy output (0: the format's default)
         "sample_rate": 44100,  # Hz of the mix
         "beat_align": False,  # line up beats at joins (librosa); measured in docs/benchmarks.md

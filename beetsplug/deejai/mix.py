@@ -280,7 +280,8 @@ def run(session: LibrarySession, opts: optparse.Values, words: list[str]) -> Non
         meter.close()
     for entry in result.entries:
         ui.print_(f"{clock(entry.start):>7}  {entry.track.label}")
-    summary = f"deejai mix: {len(result.entries)} tracks, {clock(result.duration)}" + (
+    count = len(result.entries)
+    summary = f"deejai mix: {count} track{'' if count == 1 else 's'}, {clock(result.duration)}" + (
         f", {len(result.skipped)} left out" if result.skipped else ""
     )
     if opts.dry_run:

@@ -3,9 +3,10 @@
 Modules, one job each:
 
 - :mod:`.source`: decode one file (or a span of it) to stereo float32 blocks at the mix rate;
-- :mod:`.filters`: a streaming libavfilter graph (EBU R128 meter, peak limiter) through PyAV;
+- :mod:`.filters`: a streaming libavfilter graph (the EBU R128 meter) through PyAV;
+- :mod:`.limiter`: the look-ahead true-peak limiter (numpy);
 - :mod:`.loudness`: per-track integrated loudness and true peak, and the gain they call for;
-- :mod:`.crossfade`: equal-power fade curves;
+- :mod:`.crossfade`: fade curves (equal-power crossfades, edge fades);
 - :mod:`.encode`: the output file by extension (mp3, m4a, ogg/opus, flac, wav) and its chapters;
 - :mod:`.tracklist`: CUE sheet and plain-text tracklist;
 - :mod:`.excerpt`: which section of each track to use, from its slice vectors;

@@ -1,5 +1,6 @@
-"""Equal-power crossfades: the outgoing track follows a cosine, the incoming one a sine, so
-that two uncorrelated tracks keep a constant power (``cos^2 + sin^2 = 1``) through the join."""
+"""Fade curves. Equal-power crossfades: the outgoing track follows a cosine, the incoming one a
+sine, so that two uncorrelated tracks keep a constant power (``cos^2 + sin^2 = 1``) through the
+join. Edge fades (a mix's first and last seconds): a raised cosine from silence."""
 
 from __future__ import annotations
 
@@ -31,3 +32,17 @@ def crossfade(outgoing: np.ndarray, incoming: np.ndarray, *, n: int, start: int 
     """Mix two ``(channels, k)`` blocks at samples ``start:start+k`` of an ``n``-sample fade."""
     fade_out, fade_in = equal_power_curves(n, start, start + outgoing.shape[1])
     return outgoing * fade_out + incoming * fade_in
+
+
+def edge_fade_curve(n: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """Gains of a fade in from silence over samples ``start:stop`` of an ``n``-sample fade.
+
+    Returns
+    -------
+    np.ndarray, ``(stop - start,)`` float32
+        The raised cosine ``(1 - cos(pi * (k + 0.5) / n)) / 2``: 0 to 1 with no corner at
+        either end (a fade out is the same curve reversed).
+    """
+    stop = n if stop is None else stop
+    phase = (np.arange(start, stop, dtype=np.float64) + 0.5) * (np.pi / max(n, 1))
+    return (0.5 - 0.5 * np.cos(phase)).astype(np.float32)

@@ -3,7 +3,7 @@
 =========  ============  ==============  ==================================================
 extension  container     codec           chapters
 =========  ============  ==============  ==================================================
-mp3        MP3           LAME, 256 kb/s  ID3v2 ``CHAP`` + ``CTOC`` frames (mutagen)
+mp3        MP3           LAME, 256 kb/s  ID3v2 ``CHAP`` + ``CTOC`` frames (FFmpeg's muxer)
 m4a        MPEG-4        AAC, 256 kb/s   MP4 chapters (written by FFmpeg's muxer)
 ogg, opus  Ogg           Opus, 160 kb/s  Vorbis-comment ``CHAPTERnnn`` tags (mutagen)
 flac       FLAC          FLAC 16-bit     Vorbis-comment ``CHAPTERnnn`` tags (mutagen)
@@ -12,11 +12,19 @@ wav        WAV           PCM 16-bit      none
 
 PyAV's FFmpeg has no Vorbis encoder worth using, so ``.ogg`` holds Opus (as ``.opus`` does);
 every current player reads it.
+
+An MP3's chapters must be in its ID3v2 tag, which the muxer writes before the first frame,
+while the chapters are known only once the mix is done. So the MP3 is encoded to a temporary
+file beside the output and then copied, packet by packet (no re-encoding: well under a second
+for an hour), into the output with the chapters set before the header. FFmpeg's muxer writes
+``CHAP`` frames in time order; mutagen would sort them by size, and FFmpeg (so PyAV and most
+players) reads them in file order.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -99,7 +107,13 @@ class Encoder:
         self.ext = ext
         self.format = FORMATS[ext]
         self.sample_rate = int(sample_rate)
-        self._container: Any = av.open(path, mode="w", format=self.format.muxer)
+        self._encoded = path  # mp3: a temporary file, copied into ``path`` with the chapters
+        if ext == "mp3":
+            handle, self._encoded = tempfile.mkstemp(
+                prefix=".deejai-", suffix=".mp3.part", dir=os.path.dirname(path) or "."
+            )
+            os.close(handle)
+        self._container: Any = av.open(self._encoded, mode="w", format=self.format.muxer)
         self._stream = self._container.add_stream(
             self.format.codec, rate=self.format.rate or self.sample_rate, layout="stereo"
         )
@@ -128,28 +142,59 @@ class Encoder:
         for packet in self._stream.encode(None):
             self._container.mux(packet)
         if chapters and self.ext == "m4a":
-            self._container.set_chapters(
-                [
-                    {
-                        "id": i + 1,
-                        "start": int(round(c.start * 1000)),
-                        "end": int(round(c.end * 1000)),
-                        "time_base": Fraction(1, 1000),
-                        "metadata": {"title": c.title},
-                    }
-                    for i, c in enumerate(chapters)
-                ]
-            )
+            self._container.set_chapters(_av_chapters(chapters))
         self._container.close()
-        if chapters:
+        if self.ext == "mp3":
+            try:
+                _copy_with_chapters(self._encoded, self.path, chapters)
+            finally:
+                os.unlink(self._encoded)
+        elif chapters:
             write_tag_chapters(self.path, self.ext, chapters)
 
     def abort(self) -> None:
-        """Close the file without flushing (the caller deletes it)."""
+        """Close the file without flushing (the caller deletes it); the mp3's temporary goes."""
         try:
             self._container.close()
         except Exception:  # noqa: BLE001 - already failing; the file is deleted next
             pass
+        if self._encoded != self.path and os.path.exists(self._encoded):
+            os.unlink(self._encoded)
+
+
+def _av_chapters(chapters: Sequence[Chapter]) -> list[dict]:
+    """``chapters`` as PyAV's ``set_chapters`` takes them (milliseconds)."""
+    return [
+        {
+            "id": i + 1,
+            "start": int(round(c.start * 1000)),
+            "end": int(round(c.end * 1000)),
+            "time_base": Fraction(1, 1000),
+            "metadata": {"title": c.title},
+        }
+        for i, c in enumerate(chapters)
+    ]
+
+
+def _copy_with_chapters(source: str, path: str, chapters: Sequence[Chapter]) -> None:
+    """Copy the MP3 ``source`` packet by packet into ``path``, its ID3v2 tag holding
+    ``chapters`` (``CTOC`` + ``CHAP`` frames in time order, written by FFmpeg's muxer).
+
+    The muxer writes a new Xing/LAME header from the copied stream, encoder delay and padding
+    included, so the decoded samples are the same.
+    """
+    import av
+
+    with av.open(source) as inp, av.open(path, mode="w", format="mp3") as out:
+        stream = inp.streams.audio[0]
+        copy = out.add_stream_from_template(stream)
+        if chapters:
+            out.set_chapters(_av_chapters(chapters))
+        for packet in inp.demux(stream):
+            if packet.dts is None:  # the demuxer's final empty packet
+                continue
+            packet.stream = copy
+            out.mux(packet)
 
 
 def _clock(seconds: float) -> str:
@@ -160,39 +205,11 @@ def _clock(seconds: float) -> str:
 
 
 def write_tag_chapters(path: str, ext: str, chapters: Sequence[Chapter]) -> None:
-    """Add chapters to a closed mp3 (ID3 CHAP/CTOC) or Ogg/FLAC file (``CHAPTERnnn`` comments).
+    """Add chapters to a closed Ogg/FLAC file (``CHAPTERnnn`` comments).
 
-    Other formats are left as they are (m4a's chapters are written by the muxer).
+    Other formats are left as they are (m4a's and mp3's chapters are written by the muxer).
     """
-    if ext == "mp3":
-        from mutagen.id3 import CHAP, CTOC, ID3, TIT2, CTOCFlags, ID3NoHeaderError
-
-        try:
-            tags = ID3(path)
-        except ID3NoHeaderError:
-            tags = ID3()
-        ids = [f"chp{i}" for i in range(len(chapters))]
-        tags.add(
-            CTOC(
-                element_id="toc",
-                flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
-                child_element_ids=ids,
-                sub_frames=[TIT2(text=["Tracklist"])],
-            )
-        )
-        for element_id, chapter in zip(ids, chapters, strict=True):
-            tags.add(
-                CHAP(
-                    element_id=element_id,
-                    start_time=int(round(chapter.start * 1000)),
-                    end_time=int(round(chapter.end * 1000)),
-                    start_offset=0xFFFFFFFF,
-                    end_offset=0xFFFFFFFF,
-                    sub_frames=[TIT2(text=[chapter.title])],
-                )
-            )
-        tags.save(path)
-    elif ext in ("ogg", "opus", "flac"):
+    if ext in ("ogg", "opus", "flac"):
         if ext == "flac":
             from mutagen.flac import FLAC as Tagged
         else:

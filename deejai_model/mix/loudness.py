@@ -25,11 +25,17 @@ class LoudnessMeter:
         Hz of the blocks.
     channels : int
         1 or 2.
+    true_peak : bool
+        Also measure the true peak (4x oversampling; the costlier half of the work). Without
+        it :meth:`result`'s peak is ``-inf``.
     """
 
-    def __init__(self, sample_rate: int, channels: int = 2):
+    def __init__(self, sample_rate: int, channels: int = 2, *, true_peak: bool = True):
         self._filter = AudioFilter(
-            "ebur128", "metadata=1:peak=true", sample_rate=sample_rate, channels=channels
+            "ebur128",
+            "metadata=1:peak=" + ("true" if true_peak else "none"),
+            sample_rate=sample_rate,
+            channels=channels,
         )
         self._done = False
 
@@ -50,29 +56,19 @@ class LoudnessMeter:
         return integrated, 20.0 * math.log10(peak) if peak > 0 else -math.inf
 
 
-def normalising_gain_db(
-    integrated_lufs: float, true_peak_dbtp: float, *, target_lufs: float, ceiling_dbtp: float
-) -> float:
-    """Gain in dB that brings a track to ``target_lufs`` without its true peak passing the ceiling.
+def normalising_gain_db(integrated_lufs: float, *, target_lufs: float) -> float:
+    """Gain in dB that brings a track of ``integrated_lufs`` to ``target_lufs``.
 
-    Parameters
-    ----------
-    integrated_lufs : float
-        The track's integrated loudness.
-    true_peak_dbtp : float
-        Its true peak.
-    target_lufs : float
-        Wanted loudness (e.g. -14).
-    ceiling_dbtp : float
-        Highest true peak allowed (e.g. -1). A track that would pass it is turned up less
-        (it stays quieter than the target rather than clip).
+    The true peak does not hold the gain back: the mix's look-ahead true-peak limiter
+    (:mod:`.limiter`) turns down the peaks that would pass the ceiling, and the renderer makes
+    up for the loudness they took (:func:`deejai_model.mix.render`). A track too quiet to gate
+    (:data:`SILENT_LUFS`) keeps its level.
 
     Returns
     -------
     float
         dB to add (negative: turn down).
     """
-    gain = target_lufs - integrated_lufs
-    if math.isfinite(true_peak_dbtp):
-        gain = min(gain, ceiling_dbtp - true_peak_dbtp)
-    return gain
+    if integrated_lufs <= SILENT_LUFS:
+        return 0.0
+    return target_lufs - integrated_lufs

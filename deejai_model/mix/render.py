@@ -6,13 +6,22 @@ For each track, in order:
    samples to a temporary file while the EBU R128 meter (:mod:`.loudness`) measures its
    integrated loudness and true peak, and the first and last samples above the silence
    threshold are found (leading and trailing silence is trimmed);
-2. **gain**: the track is turned up or down to the target loudness, less if its true peak
-   would pass the ceiling;
+2. **gain**: the track is turned up or down to the target loudness. Where that would take its
+   true peak past the ceiling, the track is played once more through the limiter of step 4
+   and measured again, and its gain corrected by what the limiter took (at most
+   :data:`MAKEUP_PASSES` times, until within :data:`MAKEUP_TOLERANCE` LU): a quiet track
+   whose rare peaks reach full scale is raised to the target all the same, only its peaks
+   turned down;
 3. **join**: its body is copied to the output and its last ``x`` samples are crossfaded
    (equal power, :mod:`.crossfade`) with the next track's first ``x``, where ``x`` is the
    crossfade length, at most half of either track;
-4. the mix passes through a peak limiter set at the ceiling (libavfilter's ``alimiter``,
-   latency compensated): a crossfade of two loud tracks can sum above either, and must not clip.
+4. the mix passes through a look-ahead true-peak limiter set at the ceiling
+   (:mod:`.limiter`, latency compensated): it holds the peaks of the raised tracks, and a
+   crossfade of two loud tracks can sum above either.
+
+A mix of excerpts (tracks cut from the middle: a first track that starts past its beginning,
+a last one given a duration) fades in and out over :data:`EDGE_FADE` seconds, so it neither
+starts nor ends with a click.
 
 At most two tracks are spooled at a time and blocks are ``source.BLOCK`` samples, so memory
 stays bounded whatever the length of the mix. The output is written under a temporary name
@@ -33,12 +42,19 @@ import numpy as np
 from deejai_model.errors import AudioError, DeejaiError, SilentAudioError
 from deejai_model.files import display_name, replaced_atomically
 from deejai_model.interrupt import deferred_sigint
-from deejai_model.mix.crossfade import crossfade
+from deejai_model.mix.crossfade import crossfade, edge_fade_curve
 from deejai_model.mix.encode import Chapter, Encoder, output_format
-from deejai_model.mix.filters import AudioFilter
+from deejai_model.mix.limiter import TruePeakLimiter
 from deejai_model.mix.loudness import LoudnessMeter, normalising_gain_db
 from deejai_model.mix.source import BLOCK, stereo_blocks
 from deejai_model.mix.tracklist import TracklistEntry, cue_sheet, text_tracklist
+
+#: Most corrections of a limited track's gain (each measured through the limiter again).
+MAKEUP_PASSES = 2
+#: LU from the target within which a limited track's gain is left as it is.
+MAKEUP_TOLERANCE = 0.2
+#: Seconds of the fade in at the start and out at the end of a mix of excerpts.
+EDGE_FADE = 1.0
 
 
 class MixError(DeejaiError):
@@ -84,7 +100,7 @@ class MixOptions:
     target_lufs : float
         Integrated loudness each track is brought to (EBU R128; streaming services use -14).
     ceiling_dbtp : float
-        Highest true peak of a track after its gain, and the limiter's level on the mix.
+        Highest true peak of the mix, dBTP: the level of its look-ahead true-peak limiter.
     crossfade : float
         Seconds of each equal-power crossfade (0: gapless cut).
     silence_dbfs : float
@@ -123,6 +139,8 @@ class MixEntry:
     beat_skip : float or None
         Seconds of its head skipped to line its beats up with the previous track's (None:
         not beat-aligned).
+    true_peak : float
+        Its true peak before the gain, dBTP.
     """
 
     track: MixTrack
@@ -131,6 +149,7 @@ class MixEntry:
     loudness: float
     gain_db: float
     beat_skip: float | None = None
+    true_peak: float = float("nan")
 
     def tracklist_entry(self) -> TracklistEntry:
         title = self.track.title or display_name(self.track.path)
@@ -243,10 +262,43 @@ def _analyse(
             track.path, f"silent (no sample above {options.silence_dbfs:g} dBFS)"
         )
     loudness, true_peak = meter.result()
-    gain = normalising_gain_db(
-        loudness, true_peak, target_lufs=options.target_lufs, ceiling_dbtp=options.ceiling_dbtp
-    )
-    return _Analysed(track, spool, lead, end, loudness, true_peak, gain, rate)
+    gain = normalising_gain_db(loudness, target_lufs=options.target_lufs)
+    analysed = _Analysed(track, spool, lead, end, loudness, true_peak, gain, rate)
+    if spool and true_peak + gain > options.ceiling_dbtp:
+        _make_up(analysed, options, check)
+    return analysed
+
+
+def _limited_loudness(track: _Analysed, options: MixOptions, check: Callable[[], None]) -> float:
+    """Integrated loudness (LUFS) of the part of ``track`` used, with its gain, after the
+    true-peak limiter."""
+    limiter = TruePeakLimiter(track.rate, options.ceiling_dbtp)
+    meter = LoudnessMeter(track.rate, true_peak=False)
+    for a in range(0, track.length, BLOCK):
+        check()
+        meter.push(limiter.push(track.read(a, min(a + BLOCK, track.length))))
+    meter.push(limiter.finish())
+    return meter.result()[0]
+
+
+def _make_up(track: _Analysed, options: MixOptions, check: Callable[[], None]) -> None:
+    """Correct ``track.gain_db`` by the loudness the limiter takes from its peaks.
+
+    Each try adds what the last measure missed, and is kept only if it comes closer to the
+    target (a track that is nothing but peaks gains nothing from more gain: it is left where
+    the limiter lets it be).
+    """
+    miss = options.target_lufs - _limited_loudness(track, options, check)
+    for _ in range(MAKEUP_PASSES):
+        if abs(miss) <= MAKEUP_TOLERANCE:
+            return
+        kept = track.gain_db
+        track.gain_db = kept + miss
+        tried = options.target_lufs - _limited_loudness(track, options, check)
+        if abs(tried) >= abs(miss):
+            track.gain_db = kept
+            return
+        miss = tried
 
 
 def _analysed(
@@ -330,6 +382,7 @@ def _entry(track: _Analysed, start: int, rate: int) -> MixEntry:
         track.loudness,
         track.gain_db,
         track.beat_skip,
+        track.true_peak,
     )
 
 
@@ -380,9 +433,12 @@ def plan_mix(
 
 
 def side_paths(path: str) -> tuple[str, str]:
-    """The CUE sheet and text tracklist written beside the mix ``path``."""
-    base = os.path.splitext(path)[0]
-    return base + ".cue", base + ".txt"
+    """The CUE sheet and text tracklist written beside the mix ``path``.
+
+    Named after the whole file name (``mix.mp3`` -> ``mix.mp3.cue``, ``mix.mp3.txt``), so that
+    one name rendered to two formats (``mix.mp3``, ``mix.ogg``) keeps both tracklists.
+    """
+    return path + ".cue", path + ".txt"
 
 
 def _write_text(path: str, text: str) -> None:
@@ -401,22 +457,21 @@ def _render(
     """Analyse, gain, join and limit ``tracks`` into ``encoder`` (left open)."""
     rate = options.sample_rate
     result = MixResult()
-    limiter = AudioFilter(
-        "alimiter",
-        f"limit={10.0 ** (options.ceiling_dbtp / 20.0):.6f}:level=0:latency=1",
-        sample_rate=rate,
-    )
+    limiter = TruePeakLimiter(rate, options.ceiling_dbtp)
 
     def emit(block: np.ndarray) -> None:
         check()
-        for out in limiter.push(block):
-            encoder.write(out)
+        encoder.write(limiter.push(block))
 
     with tempfile.TemporaryDirectory(prefix="deejai-mix-") as spool_dir:
         analysed = _analysed(tracks, options, spool_dir, on_error, result.skipped, check)
+        first = True
         for track, fade_in, fade_out, following in _placed(analysed, options, result, progress):
+            edges = _edges(track, first=first, last=following is None)
+            first = False
             for a in range(fade_in, track.length - fade_out, BLOCK):
-                emit(track.read(a, min(a + BLOCK, track.length - fade_out)))
+                b = min(a + BLOCK, track.length - fade_out)
+                emit(_faded_edges(track.read(a, b), a, track.length, edges))
             base = track.length - fade_out
             for a in range(0, fade_out, BLOCK):
                 b = min(a + BLOCK, fade_out)
@@ -424,9 +479,32 @@ def _render(
                 outgoing, incoming = track.read(base + a, base + b), following.read(a, b)
                 emit(crossfade(outgoing, incoming, n=fade_out, start=a))
             track.drop()
-    for out in limiter.finish():
-        encoder.write(out)
+    encoder.write(limiter.finish())
     return result
+
+
+def _edges(track: _Analysed, *, first: bool, last: bool) -> tuple[int, int]:
+    """Samples of fade in and fade out at the mix's edges: the first track's head when it was
+    cut from the middle (``offset > 0``), the last one's tail when it was given a duration."""
+    n = min(int(round(EDGE_FADE * track.rate)), track.length // 2)
+    head = n if first and track.track.offset > 0 else 0
+    tail = n if last and track.track.duration is not None else 0
+    return head, tail
+
+
+def _faded_edges(block: np.ndarray, start: int, length: int, edges: tuple[int, int]) -> np.ndarray:
+    """``block`` (samples ``start:`` of a ``length``-sample track) with the edge fades of
+    :func:`_edges` applied."""
+    head, tail = edges
+    stop = start + block.shape[1]
+    if start < head:
+        k = min(stop, head) - start
+        block[:, :k] *= edge_fade_curve(head, start, start + k)
+    if tail and stop > length - tail:
+        a = max(start, length - tail)
+        fall = edge_fade_curve(tail, length - stop, length - a)[::-1]
+        block[:, a - start :] *= fall
+    return block
 
 
 def render_mix(
@@ -437,7 +515,7 @@ def render_mix(
     on_error: Callable[[AudioError], None] | None = None,
     progress: Callable[[MixEntry], None] | None = None,
 ) -> MixResult:
-    """Render ``tracks`` into the audio file ``path``, with ``.cue`` and ``.txt`` beside it.
+    """Render ``tracks`` into the audio file ``path``, with ``path.cue`` and ``path.txt`` beside it.
 
     Parameters
     ----------
