@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING
 
 from beets import config as beets_config
 
+from .listening import play_history
+
 if TYPE_CHECKING:
     from beets.library import Library
 
@@ -159,23 +161,13 @@ def _plays(lib: Library) -> tuple[list[list[int]], int]:
     An item skipped more often than played (``skip_count``) joins no session: skipping says it
     did not belong there.
     """
-    with lib.transaction() as tx:
-        rows = tx.query(
-            "SELECT entity_id, key, value FROM item_attributes "
-            "WHERE key IN ('play_count', 'skip_count', 'last_played')"
-        )
-    counts: dict[str, dict[int, float]] = {"play_count": {}, "skip_count": {}, "last_played": {}}
-    for item_id, key, value in rows:
-        try:
-            counts[key][int(item_id)] = float(value)
-        except (TypeError, ValueError):
-            continue  # a hand-edited value: not a play
-    played, skipped = counts["play_count"], counts["skip_count"]
-    plays = int(sum(max(0.0, n) for n in played.values()))
+    history = play_history(lib)  # the one reader of mpdstats' fields
+    played, skipped = history.plays, history.skips
+    plays = int(sum(max(0, n) for n in played.values()))
     last = sorted(
         (when, item_id)
-        for item_id, when in counts["last_played"].items()
-        if when > 0 and skipped.get(item_id, 0.0) <= played.get(item_id, 0.0)
+        for item_id, when in history.last_played.items()
+        if when > 0 and skipped.get(item_id, 0) <= played.get(item_id, 0)
     )
     sessions: list[list[int]] = []
     previous = None
