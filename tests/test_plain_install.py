@@ -104,7 +104,9 @@ def test_embed_and_queries_run_without_the_training_stack(plain):
     assert "deejai: 6 embedded, 0 skipped, 0 failed" in done.stderr
     similar = _beet(plain, "deejai", "similar", "chord-1", "-n", "2", "-f", "$title")
     assert similar.stdout.splitlines()[:2] == ["chord-2", "chord-3"]
-    journey = _beet(plain, "deejai", "journey", "chord-1", "fastclicks-3", "-n", "1", "-f", "$title")
+    journey = _beet(
+        plain, "deejai", "journey", "chord-1", "fastclicks-3", "-n", "1", "-f", "$title"
+    )
     lines = journey.stdout.splitlines()
     assert lines[0] == "chord-1" and "fastclicks-3" in lines
     playlist = _beet(plain, "deejai", "playlist", "chord-1", "-n", "2", "-f", "$title")
