@@ -159,3 +159,48 @@ def test_serve_answers_over_http_with_a_production_server(plain):
     assert f"serving 6 tracks at http://127.0.0.1:{port}/" in out
     assert "development server" not in err.lower() and "development server" not in out.lower()
     assert "Traceback" not in err
+
+
+def _refused(done: subprocess.CompletedProcess, extra: str) -> str:
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if "beets-deejai[" in line]
+    assert len(lines) == 1 and f"pip install 'beets-deejai[{extra}]'" in lines[0], done.stderr
+    return lines[0]
+
+
+def test_train_without_the_train_extra_says_how_to_install_it(plain):
+    done = plain.beet("deejai", "train", prelude=BLOCKER)
+    line = _refused(done, "train")
+    assert line.startswith("error: deejai train needs tensorflow, keras, gensim")
+    assert "pipx inject beets 'beets-deejai[train]'" in line
+
+
+def test_beat_aligned_mix_without_librosa_says_how_to_install_it(plain, tmp_path):
+    out = tmp_path / "mix.ogg"
+    done = plain.beet(
+        "deejai", "mix", "chord-1", "chord-2", "-o", str(out), "--beat-align", prelude=BLOCKER
+    )
+    assert "deejai mix --beat-align needs librosa" in _refused(done, "beats")
+    assert not out.exists()
+
+
+def test_the_keras_runtime_without_tensorflow_says_how_to_install_it():
+    code = BLOCKER + textwrap.dedent(
+        """
+        from deejai_model.ears.bundle import load_bundle
+        from deejai_model.ears.shipped import default_bundle_path
+        from deejai_model.extras import MissingExtraError
+        try:
+            load_bundle(default_bundle_path(), runtime="keras").embed
+        except MissingExtraError as error:
+            print(error)
+        """
+    )
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("the Keras runtime (training, or embedding where LiteRT is not)")
+    assert "needs tensorflow, keras," in done.stdout and "beets-deejai[train]" in done.stdout

@@ -54,7 +54,17 @@ def import_tensorflow() -> Any:
     ------
     RuntimeError
         When Keras was already imported on another backend.
+    MissingExtraError
+        When TensorFlow or Keras is not installed (the ``train`` extra).
     """
+    from deejai_model.extras import require_extra
+
+    if "tensorflow" not in sys.modules:
+        require_extra(
+            "train",
+            "the Keras runtime (training, or embedding where LiteRT is not)",
+            modules=("tensorflow", "keras"),
+        )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if "tensorflow" not in sys.modules:
