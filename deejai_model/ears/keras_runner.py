@@ -24,7 +24,7 @@ import numpy as np
 from deejai_model.ears.batching import fixed_batches
 from deejai_model.ears.manifest import MANIFEST_FILE, Manifest
 from deejai_model.ears.quiet import filtered_stderr
-from deejai_model.ears.weights import load_weights
+from deejai_model.ears.weights import load_weights, verified_weights
 from deejai_model.errors import BundleError
 
 #: Slices the network sees per call of :meth:`KerasRunner.run`'s compiled function.
@@ -116,7 +116,7 @@ def load_keras_model(path: Path, manifest: Manifest) -> Any:
     Parameters
     ----------
     path : pathlib.Path
-        The bundle directory (its weights' hash already checked against ``manifest``).
+        The bundle directory (its weights' hash is checked against ``manifest`` here).
     manifest : Manifest
         The bundle's validated manifest.
 
@@ -131,9 +131,10 @@ def load_keras_model(path: Path, manifest: Manifest) -> Any:
         missing or not ``dim`` wide.
     """
     manifest_path = path / MANIFEST_FILE
+    weights_path = verified_weights(path, manifest)
     import_tensorflow()
     model = build_network(manifest)
-    load_weights(model, path / manifest.weights["file"])
+    load_weights(model, weights_path)
     outputs = model.output
     names = list(outputs) if isinstance(outputs, dict) else [manifest.output]
     if manifest.output not in names:

@@ -123,6 +123,29 @@ def assign_weights(model: Any, values: Mapping[str, Any], *, exact: bool = False
     return model
 
 
+def verified_weights(bundle_dir: str | os.PathLike, manifest: Manifest) -> Path:
+    """The path of a bundle's weights file, after checking it against the manifest's SHA-256.
+
+    Called by what reads the weights (the Keras network, a head), not for a LiteRT run: that
+    checks its own model file's hash instead (hash what runs).
+
+    Raises
+    ------
+    BundleError
+        When the file is missing or its SHA-256 is not the manifest's ``weights.sha256``.
+    """
+    weights_path = Path(bundle_dir) / manifest.weights["file"]
+    if not weights_path.is_file():
+        raise BundleError(f"{bundle_dir}: weights file {manifest.weights['file']} is missing")
+    digest = file_sha256(weights_path)
+    if digest != manifest.weights["sha256"]:
+        raise BundleError(
+            f"{weights_path}: sha256 {digest} does not match the manifest's "
+            f"{manifest.weights['sha256']} (corrupt or replaced weights)"
+        )
+    return weights_path
+
+
 def load_weights(model: Any, weights_path: str | os.PathLike) -> None:
     """Assign a bundle's ``weights.npz`` to its network, every variable exactly once.
 
