@@ -48,3 +48,16 @@ def test_the_sdist_carries_the_tests_with_their_fixtures(tmp_path):
     assert _tracked("tests") <= names  # every test module and fixture
     assert {"benchmarks/common.py", ".importlinter", "scripts/fetch_corpus.sh"} <= names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_the_wheel_carries_the_packages_and_their_data_only(tmp_path):
+    wheel = _build(tmp_path, "wheel")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert "deejai_model/ears/bundles/musicnn_fused/model.tflite" in names
+    assert "deejai_model/ears/bundles/musicnn_fused/manifest.json" in names
+    assert "beetsplug/deejai/web/static/app.js" in names
+    assert "beetsplug/deejai/web/templates/index.html" in names
+    assert "beetsplug/__init__.py" not in names  # a namespace package
+    assert not [n for n in names if n.startswith(("tests/", "benchmarks/", "scripts/"))]
+    print(f"wheel: {wheel.stat().st_size / 2**20:.1f} MiB")
