@@ -209,7 +209,7 @@ def test_missing_manifest_and_weights(tmp_path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"format": 2}, "format 2 is not supported"),
+        ({"format": 3}, "format 3 is not supported"),
         ({"architecture": "resnet"}, "architecture 'resnet'"),
         ({"dim": "200"}, "dim must be int"),
         ({"dim": True}, "dim must be int"),

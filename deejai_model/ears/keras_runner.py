@@ -24,7 +24,7 @@ import numpy as np
 from deejai_model.ears.batching import fixed_batches
 from deejai_model.ears.manifest import MANIFEST_FILE, Manifest
 from deejai_model.ears.quiet import filtered_stderr
-from deejai_model.ears.weights import load_weights, verified_weights
+from deejai_model.ears.weights import assign_bundle_weights
 from deejai_model.errors import BundleError
 
 #: Slices the network sees per call of :meth:`KerasRunner.run`'s compiled function.
@@ -131,10 +131,9 @@ def load_keras_model(path: Path, manifest: Manifest) -> Any:
         missing or not ``dim`` wide.
     """
     manifest_path = path / MANIFEST_FILE
-    weights_path = verified_weights(path, manifest)
     import_tensorflow()
     model = build_network(manifest)
-    load_weights(model, weights_path)
+    assign_bundle_weights(model, path, manifest)
     outputs = model.output
     names = list(outputs) if isinstance(outputs, dict) else [manifest.output]
     if manifest.output not in names:
