@@ -7,7 +7,7 @@ labels, only the slice vectors the library already stores, and costs one ``dim x
 generalised eigenproblem.
 
 Measured as a lever in ``benchmarks/quality.py`` (pooling names
-``trackda-mean`` / ``trackda-meanstd``); see docs/benchmarks.md.
+``trackda-mean`` / ``trackda-meanstd``); see docs/benchmarks-history.md.
 :class:`~deejai_model.vectors.pooling.Pooler` applies it (``adapt=True``, the default) to
 libraries of :data:`~deejai_model.vectors.pooling.MIN_TRACKS_TO_ADAPT` tracks or more.
 """
@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 DEFAULT_DIMS = 64
-"""Directions the projection keeps (chosen on the dev corpus, docs/benchmarks.md)."""
+"""Directions the projection keeps (chosen on the dev corpus, docs/benchmarks-history.md)."""
 
 DEFAULT_SHRINK = 0.3
 """Ridge on the within-track scatter, as a fraction of its mean eigenvalue."""
