@@ -204,3 +204,52 @@ def test_the_keras_runtime_without_tensorflow_says_how_to_install_it():
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("the Keras runtime (training, or embedding where LiteRT is not)")
     assert "needs tensorflow, keras," in done.stdout and "beets-deejai[train]" in done.stdout
+
+
+def _imported_modules() -> dict[str, str]:
+    """Top-level modules the packages import (at any depth, lazily too): name -> a file."""
+    import ast
+
+    found: dict[str, str] = {}
+    for folder in ("deejai_model", "beetsplug/deejai"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    found.setdefault(name.split(".")[0], str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_module_the_packages_import_is_declared():
+    """What the code imports comes with the plain install (a requirement or one of theirs), or
+    belongs to an extra whose absence the feature reports (``deejai_model.extras``)."""
+    from importlib import metadata
+
+    from deejai_model.extras import EXTRAS
+
+    plain = _names(_requirements("install_requires"), PLATFORMS["linux-x86_64"])
+    installed, queue = set(), list(plain)
+    while queue:  # the plain requirements and everything they require
+        name = queue.pop()
+        if name in installed:
+            continue
+        installed.add(name)
+        for line in metadata.requires(name) or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                queue.append(requirement.name.lower().replace("_", "-"))
+    distributions = metadata.packages_distributions()
+    extras = {module for modules in EXTRAS.values() for module in modules} | {"h5py"}
+    undeclared = {}
+    for module, where in _imported_modules().items():
+        if module in sys.stdlib_module_names or module in ("deejai_model", "beetsplug"):
+            continue
+        dists = {d.lower().replace("_", "-") for d in distributions.get(module, [module])}
+        if not dists & installed and module not in extras:
+            undeclared[module] = where
+    assert not undeclared, f"imported but not in the plain install: {undeclared}"
