@@ -9,7 +9,7 @@ Locations come from the environment, as the tests' (``tests/corpus.py``) do:
 
 ``DEEJAI_CORPUS``
     the corpus folder holding ``labels.tsv`` (default ``~/.cache/deejai-corpus``, where
-    ``../shared/corpus/fetch.sh`` builds it);
+    ``scripts/fetch_corpus.sh`` builds it);
 ``DEEJAI_BENCH_CACHE``
     the folder of the benchmarks' caches (default ``~/.cache/deejai-bench``).
 """
@@ -32,7 +32,7 @@ import numpy as np
 from deejai_model.ears.shipped import BUNDLES_DIR, DEFAULT_BUNDLE, manifest_model_id
 from deejai_model.files import replaced_atomically
 
-#: The corpus folder: ``$DEEJAI_CORPUS``, else where ``../shared/corpus/fetch.sh`` puts it.
+#: The corpus folder: ``$DEEJAI_CORPUS``, else where ``scripts/fetch_corpus.sh`` puts it.
 CORPUS_DIR = Path(os.environ.get("DEEJAI_CORPUS") or Path.home() / ".cache" / "deejai-corpus")
 #: The labels file of the corpus (``path<TAB>group<TAB>seconds``, header row).
 DEFAULT_LABELS = str(CORPUS_DIR / "labels.tsv")

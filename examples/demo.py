@@ -109,10 +109,13 @@ def main() -> None:
         beet(root, "deejai", "similar", "title:chord-1", "-n", "4")
         beet(root, "deejai", "journey", "title:chord-1", "title:slowclicks-1", "-n", "3")
         beet(root, "deejai", "playlist", "title:noise-1", "-n", "5")
-        print(f"library: {root}")
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
+    if args.keep is None:
+        print("the demo library was temporary and is removed (--keep DIR builds it in DIR)")
+    else:
+        print(f"library: {root} (BEETSDIR={root} beet ls)")
 
 
 if __name__ == "__main__":

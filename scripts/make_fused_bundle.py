@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from deejai_model.ears.bundle import load_bundle  # noqa: E402
 from deejai_model.ears.networks.fused import build_fused  # noqa: E402
-from deejai_model.ears.weights import assign_weights, read_npz, save_bundle  # noqa: E402
+from deejai_model.ears.weights import assign_weights, bundle_weights, save_bundle  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     values = {}
     for prefix, bundle in zip(prefixes, bundles, strict=True):
-        weights = read_npz(bundle.path / bundle.manifest.weights["file"])
+        weights = bundle_weights(bundle.path, bundle.manifest)
         values.update({prefix + key: value for key, value in weights.items()})
     model = assign_weights(build_fused(parts), values)
 

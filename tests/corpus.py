@@ -2,7 +2,7 @@
 
 The corpus (~170 freely licensed game-music recordings, 6 games, ``labels.tsv``) is found where
 the benchmarks find it (:data:`benchmarks.common.CORPUS_DIR`): at ``$DEEJAI_CORPUS``, else at
-``~/.cache/deejai-corpus`` (the default of ``../shared/corpus/fetch.sh``). In CI (``CI=true``)
+``~/.cache/deejai-corpus`` (the default of ``scripts/fetch_corpus.sh``). In CI (``CI=true``)
 it is built at that default with that script when it is missing, so the corpus tests run in CI
 too; elsewhere they are skipped when it is absent.
 """
@@ -17,7 +17,12 @@ from pathlib import Path
 from benchmarks.common import CORPUS_DIR, read_labels
 
 ROOT = Path(__file__).resolve().parent.parent
-FETCH = ROOT.parent / "shared" / "corpus" / "fetch.sh"
+FETCH = ROOT / "scripts" / "fetch_corpus.sh"
+#: Why a corpus test is skipped, and how to build the corpus (one line).
+SKIP_REASON = (
+    "no dev corpus: build it with `scripts/fetch_corpus.sh` (Debian/Ubuntu, as root; 680 MB "
+    "of game-music packages into ~/.cache/deejai-corpus), or set DEEJAI_CORPUS"
+)
 
 
 @cache

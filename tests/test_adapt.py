@@ -58,3 +58,36 @@ def test_refuses_nothing_to_learn_from() -> None:
         fit_track_projection([np.zeros((0, 8), np.float32)])
     with pytest.raises(ValueError):
         fit_track_projection(_tracks(np.random.default_rng(2)), dims=0)
+
+
+def test_the_generalised_eigenproblem_matches_scipy_without_it() -> None:
+    """The plain install has no SciPy: numpy solves ``a v = w b v`` as scipy.linalg.eigh does
+    (same eigenvectors up to sign, ``V^T b V = I``)."""
+    scipy_linalg = pytest.importorskip("scipy.linalg")
+    from deejai_model.vectors.adapt import generalized_eigh
+
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(200, 40)), rng.normal(size=(300, 40))
+    a, b = x.T @ x / 200, y.T @ y / 300 + 0.1 * np.eye(40)
+    ours = generalized_eigh(a, b)
+    _, theirs = scipy_linalg.eigh(a, b)
+    signs = np.sign(np.sum(ours * theirs, axis=0))
+    np.testing.assert_allclose(ours * signs, theirs, atol=1e-8)
+    np.testing.assert_allclose(ours.T @ b @ ours, np.eye(40), atol=1e-10)
+
+
+def test_fitting_imports_no_scipy() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from deejai_model.vectors.adapt import fit_track_projection\n"
+        "r = np.random.default_rng(0)\n"
+        "p = fit_track_projection([r.normal(size=(8, 16)) for _ in range(10)], dims=4)\n"
+        "assert p.shape == (16, 4)\n"
+        "print('scipy' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

@@ -17,7 +17,7 @@ from audio_fixtures import (
     tone,
     write_audio,
 )
-from corpus import corpus_dir
+from corpus import SKIP_REASON, corpus_dir
 
 from deejai_model.ears import audio
 from deejai_model.errors import (
@@ -316,7 +316,7 @@ CORPUS = corpus_dir()
 
 
 @pytest.mark.corpus
-@pytest.mark.skipif(not CORPUS, reason="no dev corpus (see tests/corpus.py)")
+@pytest.mark.skipif(not CORPUS, reason=SKIP_REASON)
 @pytest.mark.parametrize(
     "name,corrupt",
     [
@@ -353,7 +353,7 @@ def _corpus_spread(n: int) -> list[Path]:
 
 @pytest.mark.corpus
 @pytest.mark.slow
-@pytest.mark.skipif(not CORPUS, reason="no dev corpus (see tests/corpus.py)")
+@pytest.mark.skipif(not CORPUS, reason=SKIP_REASON)
 def test_corpus_excerpts_equal_full_decode() -> None:
     """On real files (every group), 8 planned excerpts equal the same spans of a full decode."""
     from deejai_model.ears.excerpts import excerpt_starts

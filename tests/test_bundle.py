@@ -171,8 +171,28 @@ def test_checksum_mismatch_is_refused(tmp_path):
     weights = bytearray((bundle / "weights.npz").read_bytes())
     weights[-100] ^= 0xFF
     (bundle / "weights.npz").write_bytes(bytes(weights))
-    with pytest.raises(BundleError, match="sha256"):
-        load_bundle(bundle)
+    with pytest.raises(BundleError, match="sha256 .* \\(corrupt or replaced weights\\)"):
+        load_bundle(bundle, runtime="keras")
+
+
+def test_only_what_runs_is_hashed(tmp_path, monkeypatch):
+    """LiteRT runs model.tflite (whose hash it checks): the 8.7 MB weights.npz is neither
+    hashed nor needed; the Keras network, built on demand, checks the weights it reads."""
+    import deejai_model.ears.manifest as manifest_module
+
+    hashed = []
+    real = manifest_module.file_sha256
+    monkeypatch.setattr(
+        "deejai_model.ears.runtime.file_sha256", lambda p: hashed.append(p) or real(p)
+    )
+    bundle = copy_bundle(default_bundle_path(), tmp_path / "b")
+    (bundle / "weights.npz").write_bytes(b"garbage")
+    lite = load_bundle(bundle, runtime="litert")
+    assert [p.name for p in hashed] == ["model.tflite"]
+    assert lite.model_id == load_bundle(default_bundle_path(), runtime="litert").model_id
+    assert lite.embed(slices(2, (187, 96))).shape == (2, lite.manifest.dim)
+    with pytest.raises(BundleError, match="corrupt or replaced weights"):
+        lite.model  # noqa: B018 - the Keras network reads (so checks) the weights
 
 
 def test_missing_manifest_and_weights(tmp_path):
@@ -183,13 +203,13 @@ def test_missing_manifest_and_weights(tmp_path):
     bundle = copy_bundle(default_bundle_path(), tmp_path / "b")
     (bundle / "weights.npz").unlink()
     with pytest.raises(BundleError, match="weights.npz is missing"):
-        load_bundle(bundle)
+        load_bundle(bundle, runtime="keras")
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"format": 2}, "format 2 is not supported"),
+        ({"format": 3}, "format 3 is not supported"),
         ({"architecture": "resnet"}, "architecture 'resnet'"),
         ({"dim": "200"}, "dim must be int"),
         ({"dim": True}, "dim must be int"),

@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import DeejaiEnv
-from corpus import corpus_dir, corpus_labels
+from corpus import SKIP_REASON, corpus_dir, corpus_labels
 
 pytestmark = [
     pytest.mark.corpus,
     pytest.mark.slow,
-    pytest.mark.skipif(corpus_dir() is None, reason="no dev corpus (see tests/corpus.py)"),
+    pytest.mark.skipif(corpus_dir() is None, reason=SKIP_REASON),
 ]
 
 K = 5

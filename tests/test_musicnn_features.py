@@ -16,11 +16,11 @@ def features_model():
     """The shipped MTT weights in a network of any input length returning every feature."""
     from deejai_model.ears.manifest import Manifest
     from deejai_model.ears.networks.musicnn import build_musicnn
-    from deejai_model.ears.weights import load_weights
+    from deejai_model.ears.weights import assign_bundle_weights
 
     manifest = Manifest.from_json((BUNDLE / "manifest.json").read_text(encoding="utf-8"))
     model = build_musicnn(**dict(manifest.architecture_params, n_frames=None, output="features"))
-    load_weights(model, BUNDLE / manifest.weights["file"])
+    assign_bundle_weights(model, BUNDLE, manifest)
     return model
 
 

@@ -10,6 +10,7 @@ from audio_fixtures import music
 
 from deejai_model.ears.bundle import load_bundle
 from deejai_model.ears.frontend import FrontEnd
+from deejai_model.ears.manifest import read_manifest
 from deejai_model.ears.networks.musicnn import build_musicnn
 from deejai_model.ears.networks.musicnn_prune import (
     DEAD_BELOW,
@@ -18,13 +19,13 @@ from deejai_model.ears.networks.musicnn_prune import (
     dead_filters,
     prune_musicnn,
 )
-from deejai_model.ears.weights import assign_weights, read_npz
+from deejai_model.ears.weights import assign_weights, bundle_weights
 
 BUNDLES = Path(__file__).resolve().parents[1] / "deejai_model" / "ears" / "bundles"
 
 
 def _weights(name: str) -> dict[str, np.ndarray]:
-    return read_npz(BUNDLES / name / "weights.npz")
+    return bundle_weights(BUNDLES / name, read_manifest(BUNDLES / name))
 
 
 def _full(weights: dict[str, np.ndarray], params: dict):

@@ -87,7 +87,8 @@ def test_shipped_litert_models_are_recorded():
 
 
 def _copy(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(BUNDLES / "musicnn_mtt", tmp_path / "b"))
+    # the whole folder: musicnn_mtt's weights are cut from musicnn_fused's (manifest format 2)
+    return Path(shutil.copytree(BUNDLES, tmp_path / "bundles")) / "musicnn_mtt"
 
 
 def _edit_runtime(directory: Path, **changes) -> None:

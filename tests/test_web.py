@@ -276,7 +276,8 @@ def test_query_endpoints_never_load_tensorflow(deejai_library):
     deejai_library.write_config()
     script = textwrap.dedent(
         """
-        import sys, flask
+        import sys
+        import beetsplug.deejai.web.serve
         def run(app, **kw):
             c = app.test_client()
             for url in ("/", "/api/state", "/api/suggest?q=chord", "/audio/1"):
@@ -286,7 +287,7 @@ def test_query_endpoints_never_load_tensorflow(deejai_library):
             assert c.post("/api/feedback", json={"id": 1, "verdict": "less"}).status_code == 200
             assert c.post("/api/journey", json={"a": "chord-1", "b": "noise-1"}).status_code == 200
             print("SERVED", kw["host"], kw["port"])
-        flask.Flask.run = run
+        beetsplug.deejai.web.serve.serve_wsgi = run
         """
     )
     done = deejai_library.beet("deejai", "serve", "--port", "8123", probe=True, prelude=script)
@@ -299,7 +300,10 @@ def test_query_endpoints_never_load_tensorflow(deejai_library):
 def test_serving_beyond_loopback_must_be_asked_for_and_warns(deejai_library):
     # beyond loopback the Subsonic API needs users (test_subsonic.py: refused without)
     deejai_library.write_config(extra="  subsonic:\n    users:\n      u: {password: p}\n")
-    prelude = "import sys, flask\nflask.Flask.run = lambda app, **kw: print('HOST', kw['host'])\n"
+    prelude = (
+        "import beetsplug.deejai.web.serve as serve\n"
+        "serve.serve_wsgi = lambda app, **kw: print('HOST', kw['host'])\n"
+    )
     done = deejai_library.beet("deejai", "serve", "--host", "0.0.0.0", prelude=prelude)
     assert done.returncode == 0, done.stderr
     assert "HOST 0.0.0.0" in done.stdout

@@ -42,7 +42,7 @@ DEFAULTS: dict[str, object] = {
     "auto": True,  # embed items as they are imported
     "max_slices": 8,  # slices per track, spread over it (0: every slice, as upstream)
     "workers": 2,  # decoding threads
-    "batch_size": 64,  # slices per network call
+    "batch_size": 64,  # slices gathered from several tracks per run of the network (Embedder)
     "index_trees": 50,  # Annoy trees
     "exact_below": 5000,  # libraries up to this size are searched exactly (brute force)
     "search_k": 0,  # Annoy: nodes inspected per query (0: max(10000, items / 10))

@@ -62,7 +62,7 @@ def groups(units: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
     """k-means groups of unit vectors (rows of ``units``, ``(n, dim)``): lists of row
     positions, largest first; empty groups left out."""
     import numpy as np
-    from scipy.cluster.vq import kmeans2
+    from scipy.cluster.vq import kmeans2  # the daily extra (run() checks it first)
 
     k = max(1, min(k, len(units)))
     if k == 1:
@@ -95,12 +95,19 @@ def file_slug(name: str) -> str:
 
 def run(session: LibrarySession, opts: optparse.Values, args: list[str]) -> None:
     """``beet deejai daily``."""
+    from deejai_model.extras import MissingExtraError, require_extra
+
+    try:
+        require_extra("daily", "deejai daily")
+    except MissingExtraError as error:
+        raise UserError(str(error)) from None
     import numpy as np
 
     from deejai_model.lists.playlists import similar
     from deejai_model.lists.reorder import cosine_distance_matrix, shortest_path
     from deejai_model.vectors.norms import unit_rows
 
+    from .checks import prepare_output_file
     from .listening import play_history
     from .output import write_m3u
 
@@ -147,7 +154,8 @@ def run(session: LibrarySession, opts: optparse.Values, args: list[str]) -> None
         if slug in used:
             slug = f"{slug}-{number}"
         used.add(slug)
-        path = util.normpath(os.path.join(os.path.expanduser(folder), f"deejai-daily-{slug}.m3u"))
+        path = os.path.join(os.path.expanduser(folder), f"deejai-daily-{slug}.m3u")
+        path = prepare_output_file("daily", path, log=session.log)  # folders made as the CLI's
         write_m3u(items, path, session.settings.relative_to)
         ui.print_(
             f"{name}: {len(members)} played + {len(found)} new -> {util.displayable_path(path)}"

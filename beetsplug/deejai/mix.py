@@ -108,13 +108,21 @@ def mix_options(session: LibrarySession, opts: optparse.Values) -> MixOptions:
     if crossfade < 0:
         raise UserError("deejai mix: --crossfade must be >= 0")
     loudness = config.loudness if opts.loudness is None else opts.loudness
+    beat_align = config.beat_align if opts.beat_align is None else True
+    if beat_align:
+        from deejai_model.extras import MissingExtraError, require_extra
+
+        try:
+            require_extra("beats", "deejai mix --beat-align")
+        except MissingExtraError as error:
+            raise UserError(str(error)) from None
     return MixOptions(
         sample_rate=config.sample_rate,
         target_lufs=float(loudness),
         ceiling_dbtp=config.ceiling,
         crossfade=float(crossfade),
         kbps=config.bitrate or None,
-        beat_align=config.beat_align if opts.beat_align is None else True,
+        beat_align=beat_align,
     )
 
 

@@ -51,6 +51,7 @@ def run(session: LibrarySession, opts: optparse.Values, args: list[str]) -> None
 
     from deejai_model.lists.reorder import cosine_distance_matrix, path_length, shortest_path
 
+    from .checks import prepare_output_file
     from .output import format_lines, resolve_output_path, write_m3u
 
     if not args:
@@ -96,6 +97,7 @@ def run(session: LibrarySession, opts: optparse.Values, args: list[str]) -> None
         session.log.info("rewrote {}", util.displayable_path(playlist.path))
     elif opts.output and playlist is None:
         path = resolve_output_path(opts.output, session.settings.playlist_dir)
+        path = prepare_output_file("reorder", path, log=session.log)
         write_m3u(items, path, session.settings.relative_to)
         session.log.info("wrote {} ({} items)", util.displayable_path(path), len(items))
 

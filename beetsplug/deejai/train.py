@@ -100,6 +100,12 @@ def parser() -> optparse.OptionParser:
 
 def run(session: LibrarySession, opts: optparse.Values, rest: list[str]) -> None:
     """``beet deejai train``: Track2Vec and the ears that hear it (see the module's steps)."""
+    from deejai_model.extras import MissingExtraError, require_extra
+
+    try:
+        require_extra("train", "deejai train")
+    except MissingExtraError as error:
+        raise UserError(str(error)) from None
     from deejai_model.learn.head import HeadParams, save_head_bundle
     from deejai_model.learn.train import fit, gather_sentences
 

@@ -25,8 +25,9 @@ from pathlib import Path
 from deejai_model.ears.head_bundle import HeadBundle, load_head_network, resolve_base
 from deejai_model.ears.keras_runner import DEFAULT_BATCH_SIZE, KerasRunner
 from deejai_model.ears.loaded_bundle import Bundle
-from deejai_model.ears.manifest import Manifest, file_sha256, read_manifest
+from deejai_model.ears.manifest import Manifest, read_manifest
 from deejai_model.ears.runtime import RUNTIMES, LiteRtRunner, litert_available
+from deejai_model.ears.weights import verified_weights
 from deejai_model.errors import BundleError
 
 #: The runners :func:`load_bundle` chooses from, by the name its ``runtime`` takes; each is a
@@ -100,18 +101,10 @@ def load_bundle(
         raise BundleError(f"{path}: not a bundle directory")
     manifest = read_manifest(path)
 
-    weights_path = path / manifest.weights["file"]
-    if not weights_path.is_file():
-        raise BundleError(f"{path}: weights file {manifest.weights['file']} is missing")
-    digest = file_sha256(weights_path)
-    if digest != manifest.weights["sha256"]:
-        raise BundleError(
-            f"{weights_path}: sha256 {digest} does not match the manifest's "
-            f"{manifest.weights['sha256']} (corrupt or replaced weights)"
-        )
-
+    # only what runs is hashed: the LiteRT runner checks its model file, the Keras network
+    # (load_keras_model) and a head their weights file
     if manifest.architecture == "head":  # a small head on another bundle's slice vectors
-        network = load_head_network(weights_path, manifest)
+        network = load_head_network(verified_weights(path, manifest), manifest)
         base = load_bundle(
             resolve_base(manifest, path),
             batch_size=batch_size,

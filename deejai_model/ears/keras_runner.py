@@ -24,7 +24,7 @@ import numpy as np
 from deejai_model.ears.batching import fixed_batches
 from deejai_model.ears.manifest import MANIFEST_FILE, Manifest
 from deejai_model.ears.quiet import filtered_stderr
-from deejai_model.ears.weights import load_weights
+from deejai_model.ears.weights import assign_bundle_weights
 from deejai_model.errors import BundleError
 
 #: Slices the network sees per call of :meth:`KerasRunner.run`'s compiled function.
@@ -54,7 +54,17 @@ def import_tensorflow() -> Any:
     ------
     RuntimeError
         When Keras was already imported on another backend.
+    MissingExtraError
+        When TensorFlow or Keras is not installed (the ``train`` extra).
     """
+    from deejai_model.extras import require_extra
+
+    if "tensorflow" not in sys.modules:
+        require_extra(
+            "train",
+            "the Keras runtime (training, or embedding where LiteRT is not)",
+            modules=("tensorflow", "keras"),
+        )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if "tensorflow" not in sys.modules:
@@ -106,7 +116,7 @@ def load_keras_model(path: Path, manifest: Manifest) -> Any:
     Parameters
     ----------
     path : pathlib.Path
-        The bundle directory (its weights' hash already checked against ``manifest``).
+        The bundle directory (its weights' hash is checked against ``manifest`` here).
     manifest : Manifest
         The bundle's validated manifest.
 
@@ -123,7 +133,7 @@ def load_keras_model(path: Path, manifest: Manifest) -> Any:
     manifest_path = path / MANIFEST_FILE
     import_tensorflow()
     model = build_network(manifest)
-    load_weights(model, path / manifest.weights["file"])
+    assign_bundle_weights(model, path, manifest)
     outputs = model.output
     names = list(outputs) if isinstance(outputs, dict) else [manifest.output]
     if manifest.output not in names:

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,13 @@ from typing import Any
 from deejai_model.errors import BundleError
 
 MANIFEST_FILE = "manifest.json"
+#: The format new bundles are written in (one ``weights.npz`` of their own).
 FORMAT = 1
+#: The format whose weights are cut from other files (``weights.sources``), so that shipped
+#: bundles that hold the same arrays store them once.
+SHARED_FORMAT = 2
+FORMATS = (FORMAT, SHARED_FORMAT)
+SOURCE_KEYS = {"bundle": str, "file": str, "prefix": str, "strip": bool}
 ARCHITECTURES = ("musicnn", "speccy", "head", "fused", "vgg")
 FRONTEND_KEYS = {
     "kind": str,
@@ -56,7 +62,13 @@ class Manifest:
         ``hop_length`` (samples), ``n_mels``, ``slice_frames`` (frames per slice), plus any
         keys the front end of that ``kind`` defines.
     weights : dict
-        ``{"file": "weights.npz", "sha256": <hex digest of that file>}``.
+        Format 1: ``{"file": "weights.npz", "sha256": <hex digest of that file>}``.
+        Format 2: ``{"sha256": <hex digest of the weights file the bundle was made with>,
+        "sources": [{"bundle"?: <a sibling bundle folder>, "file": <.npz file name>,
+        "prefix": <the keys taken start with it>, "strip": <drop the prefix from them>},
+        ...]}``: the arrays are cut from those files, and written again as that weights file
+        (``weights.write_npz`` is byte-reproducible) they must hash to ``sha256``, which the
+        model id is still made of.
     license, source : str
         The weights' licence (SPDX id or name) and where they come from.
     labels : list of str or None
@@ -134,10 +146,10 @@ class Manifest:
                     f"manifest {key} must be {names}, not {type(value).__name__} ({value!r})"
                 )
 
-        if data["format"] != FORMAT or isinstance(data["format"], bool):
+        if data["format"] not in FORMATS or isinstance(data["format"], bool):
             raise BundleError(
                 f"manifest format {data['format']!r} is not supported "
-                f"(this version reads format {FORMAT})"
+                f"(this version reads formats {', '.join(map(str, FORMATS))})"
             )
         for key in ("name", "version", "architecture", "output", "license", "source"):
             check(key, data[key], str)
@@ -165,28 +177,19 @@ class Manifest:
 
         weights = data["weights"]
         check("weights", weights, dict)
-        unknown = sorted(set(weights) - {"file", "sha256"})
+        shared = data["format"] == SHARED_FORMAT
+        unknown = sorted(set(weights) - ({"sources", "sha256"} if shared else {"file", "sha256"}))
         if unknown:
             raise BundleError(f"manifest weights has unknown key(s): {', '.join(unknown)}")
-        if "file" not in weights:
-            raise BundleError("manifest weights lacks key: file")
-        check("weights.file", weights["file"], str)
-        if (
-            not weights["file"]
-            or os.path.basename(weights["file"]) != weights["file"]
-            or weights["file"] in (".", "..")
-            or not weights["file"].endswith(".npz")
-        ):
-            raise BundleError(
-                f"manifest weights.file must be a plain .npz file name, not {weights['file']!r}"
-            )
+        if shared:
+            _check_sources(weights.get("sources"), check)
+        else:
+            if "file" not in weights:
+                raise BundleError("manifest weights lacks key: file")
+            _check_file_name("weights.file", weights["file"], check)
         if "sha256" in weights:
-            check("weights.sha256", weights["sha256"], str)
-            if not _SHA256.match(weights["sha256"]):
-                raise BundleError(
-                    f"manifest weights.sha256 is not 64 lowercase hex digits: {weights['sha256']!r}"
-                )
-        elif require_sha256:
+            _check_sha256("weights.sha256", weights["sha256"], check)
+        elif require_sha256 or shared:
             raise BundleError("manifest weights lacks key: sha256")
 
         labels = data.get("labels")
@@ -285,6 +288,48 @@ class Manifest:
     def to_json(self) -> str:
         """The manifest as indented JSON text ending in a newline."""
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _check_sha256(key: str, value: Any, check: Callable[[str, Any, Any], None]) -> None:
+    check(key, value, str)
+    if not _SHA256.match(value):
+        raise BundleError(f"manifest {key} is not 64 lowercase hex digits: {value!r}")
+
+
+def _check_file_name(key: str, value: Any, check: Callable[[str, Any, Any], None]) -> None:
+    check(key, value, str)
+    if (
+        not value
+        or os.path.basename(value) != value
+        or value in (".", "..")
+        or not value.endswith(".npz")
+    ):
+        raise BundleError(f"manifest {key} must be a plain .npz file name, not {value!r}")
+
+
+def _check_sources(sources: Any, check: Callable[[str, Any, Any], None]) -> None:
+    """Validate format 2's ``weights.sources`` (see :class:`Manifest`)."""
+    check("weights.sources", sources, list)
+    if not sources:
+        raise BundleError("manifest weights.sources is empty")
+    for i, source in enumerate(sources):
+        key = f"weights.sources[{i}]"
+        check(key, source, dict)
+        unknown = sorted(set(source) - set(SOURCE_KEYS))
+        if unknown:
+            raise BundleError(f"manifest {key} has unknown key(s): {', '.join(unknown)}")
+        missing = [k for k in SOURCE_KEYS if k != "bundle" and k not in source]
+        if missing:
+            raise BundleError(f"manifest {key} lacks key(s): {', '.join(missing)}")
+        for name, kind in SOURCE_KEYS.items():
+            if name in source:
+                check(f"{key}.{name}", source[name], kind)
+        _check_file_name(f"{key}.file", source["file"], check)
+        folder = source.get("bundle")
+        if folder is not None and (
+            not folder or os.path.basename(folder) != folder or folder in (".", "..")
+        ):
+            raise BundleError(f"manifest {key}.bundle must be a plain folder name, not {folder!r}")
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -1,11 +1,11 @@
 """Power mel spectrograms in numpy alone, equal to librosa's defaults.
 
 ``librosa.feature.melspectrogram`` is what the shipped networks were trained on, but its first
-call imports scipy and numba: ~0.22 GB of memory in a process that otherwise needs ~0.14 GB to
-embed (docs/benchmarks.md, issue 14). This module computes the same thing with ``numpy.fft``:
-a centred, zero-padded STFT with a periodic Hann window, its power, and a Slaney-style mel
-filterbank (librosa's defaults: ``htk=False``, ``norm="slaney"``, ``fmin=0``, ``fmax=sr/2``).
-``tests/test_melspec.py`` holds it to librosa on real generated audio.
+call imports scipy and numba: ~0.22 GB of memory in a process that otherwise needs ~0.14 GB
+to embed (docs/benchmarks-history.md, issue 14). This module computes the same thing with
+``numpy.fft``: a centred, zero-padded STFT with a periodic Hann window, its power, and a
+Slaney-style mel filterbank (librosa's defaults: ``htk=False``, ``norm="slaney"``,
+``fmin=0``, ``fmax=sr/2``). ``tests/test_melspec.py`` holds it to librosa on real generated audio.
 """
 
 from __future__ import annotations

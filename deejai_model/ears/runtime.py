@@ -27,7 +27,7 @@ import numpy as np
 from deejai_model.ears.batching import fixed_batches
 from deejai_model.ears.manifest import Manifest, file_sha256
 from deejai_model.ears.quiet import filtered_stderr
-from deejai_model.ears.weights import read_npz
+from deejai_model.ears.weights import bundle_weights
 from deejai_model.errors import BundleError
 from deejai_model.files import replaced_atomically
 
@@ -51,7 +51,7 @@ RUNTIMES = ("auto", "keras", "litert")
 LITERT_KIND = "litert"
 #: Slices per interpreter call. Memory grows with it (musicnn's front-end activations are
 #: ~10 MiB per slice: 139 MiB peak RSS at 1, 209 MiB at 8) while speed does not (42-45 ms CPU
-#: per slice at 1, 2, 4, 8, 16 and 32; docs/benchmarks.md), so it is one slice.
+#: per slice at 1, 2, 4, 8, 16 and 32; docs/benchmarks-history.md), so it is one slice.
 LITERT_BATCH_SIZE = 1
 
 
@@ -163,7 +163,7 @@ class LiteRtRunner:
             )
         if runtime["weights_sha256"] != manifest.weights["sha256"]:
             raise BundleError(
-                f"{model_path}: converted from other weights than {manifest.weights['file']} "
+                f"{model_path}: converted from other weights than the manifest's "
                 f"(convert again with scripts/convert_litert.py)"
             )
         runner = cls(model_path, batch_size=batch_size, threads=threads)
@@ -235,7 +235,7 @@ def pruned_network(bundle: Any) -> Any:
     manifest = bundle.manifest
     if manifest.architecture not in (*PRUNERS, "fused"):
         return bundle.model
-    weights = read_npz(bundle.path / manifest.weights["file"])
+    weights = bundle_weights(bundle.path, manifest)
     params = manifest.architecture_params
     if manifest.architecture == "fused":
         return build_fused(weights=weights, **params)

@@ -10,6 +10,7 @@ Keras is never imported here: the functions that take a model only use its varia
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import zipfile
@@ -19,7 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from deejai_model.ears.manifest import FORMAT, MANIFEST_FILE, Manifest, file_sha256
+from deejai_model.ears.manifest import (
+    FORMAT,
+    MANIFEST_FILE,
+    SHARED_FORMAT,
+    Manifest,
+    file_sha256,
+)
 from deejai_model.errors import BundleError
 
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -121,6 +128,103 @@ def assign_weights(model: Any, values: Mapping[str, Any], *, exact: bool = False
             )
         var.assign(value.astype(var.dtype, copy=False))
     return model
+
+
+def bundle_weights(bundle_dir: str | os.PathLike, manifest: Manifest) -> dict[str, np.ndarray]:
+    """A bundle's weights by variable path, checked against the manifest's ``weights.sha256``.
+
+    Format 1: its own ``weights.npz`` (:func:`verified_weights`). Format 2
+    (:data:`~deejai_model.ears.manifest.SHARED_FORMAT`): the arrays are cut from the files
+    ``weights.sources`` names (another shipped bundle's weights, a small file of the bundle's
+    own), then written again in memory as the bundle's weights file was written
+    (:func:`write_npz` is byte-reproducible): those bytes must hash to ``weights.sha256``, the
+    hash the model id is made of. So a shipped bundle that holds another's arrays stores them
+    once, and its id and vectors stay what they were.
+
+    Raises
+    ------
+    BundleError
+        When a file is missing or unreadable, or the weights do not hash to the manifest's.
+    """
+    if manifest.format != SHARED_FORMAT:
+        return _read(verified_weights(bundle_dir, manifest))
+    bundle_dir = Path(bundle_dir)
+    arrays: dict[str, np.ndarray] = {}
+    for source in manifest.weights["sources"]:
+        folder = bundle_dir.parent / source["bundle"] if "bundle" in source else bundle_dir
+        path = folder / source["file"]
+        if not path.is_file():
+            raise BundleError(f"{bundle_dir}: weights file {path} is missing")
+        prefix = source["prefix"]
+        for key, value in _read(path).items():
+            if key.startswith(prefix):
+                arrays[key[len(prefix) :] if source["strip"] else key] = value
+    buffer = io.BytesIO()
+    write_npz(arrays, buffer)
+    digest = hashlib.sha256(buffer.getvalue()).hexdigest()
+    if digest != manifest.weights["sha256"]:
+        raise BundleError(
+            f"{bundle_dir}: the weights cut from {', '.join(_source_names(manifest))} hash to "
+            f"{digest}, not the manifest's {manifest.weights['sha256']} (corrupt or replaced "
+            f"weights)"
+        )
+    return arrays
+
+
+def _source_names(manifest: Manifest) -> list[str]:
+    return [
+        "/".join(filter(None, (s.get("bundle"), s["file"]))) for s in manifest.weights["sources"]
+    ]
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    try:
+        return read_npz(path)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise BundleError(f"{path}: cannot read weights: {exc}") from exc
+
+
+def assign_bundle_weights(model: Any, bundle_dir: str | os.PathLike, manifest: Manifest) -> None:
+    """Assign a bundle's weights (:func:`bundle_weights`) to its network, each exactly once.
+
+    Raises
+    ------
+    BundleError
+        When the weights are missing, corrupt or do not fit the network.
+    """
+    try:
+        assign_weights(model, bundle_weights(bundle_dir, manifest), exact=True)
+    except WeightsMismatch as exc:
+        raise BundleError(f"{bundle_dir}: {exc}") from exc
+
+
+def verified_weights(bundle_dir: str | os.PathLike, manifest: Manifest) -> Path:
+    """The path of a bundle's weights file, after checking it against the manifest's SHA-256.
+
+    Called by what reads the weights (the Keras network, a head), not for a LiteRT run: that
+    checks its own model file's hash instead (hash what runs).
+
+    Raises
+    ------
+    BundleError
+        When the file is missing or its SHA-256 is not the manifest's ``weights.sha256``,
+        or the bundle's weights are cut from other files (format 2: :func:`bundle_weights`).
+    """
+    if manifest.format == SHARED_FORMAT:
+        raise BundleError(
+            f"{bundle_dir}: the weights are cut from {', '.join(_source_names(manifest))}, "
+            "not a file of their own"
+        )
+    weights_path = Path(bundle_dir) / manifest.weights["file"]
+    if not weights_path.is_file():
+        raise BundleError(f"{bundle_dir}: weights file {manifest.weights['file']} is missing")
+    digest = file_sha256(weights_path)
+    if digest != manifest.weights["sha256"]:
+        raise BundleError(
+            f"{weights_path}: sha256 {digest} does not match the manifest's "
+            f"{manifest.weights['sha256']} (corrupt or replaced weights)"
+        )
+    return weights_path
 
 
 def load_weights(model: Any, weights_path: str | os.PathLike) -> None:

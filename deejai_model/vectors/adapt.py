@@ -7,7 +7,7 @@ labels, only the slice vectors the library already stores, and costs one ``dim x
 generalised eigenproblem.
 
 Measured as a lever in ``benchmarks/quality.py`` (pooling names
-``trackda-mean`` / ``trackda-meanstd``); see docs/benchmarks.md.
+``trackda-mean`` / ``trackda-meanstd``); see docs/benchmarks-history.md.
 :class:`~deejai_model.vectors.pooling.Pooler` applies it (``adapt=True``, the default) to
 libraries of :data:`~deejai_model.vectors.pooling.MIN_TRACKS_TO_ADAPT` tracks or more.
 """
@@ -20,10 +20,16 @@ import numpy as np
 
 from deejai_model.vectors.norms import unit_rows
 
-__all__ = ["DEFAULT_DIMS", "DEFAULT_SHRINK", "fit_track_projection", "project_slices"]
+__all__ = [
+    "DEFAULT_DIMS",
+    "DEFAULT_SHRINK",
+    "fit_track_projection",
+    "generalized_eigh",
+    "project_slices",
+]
 
 DEFAULT_DIMS = 64
-"""Directions the projection keeps (chosen on the dev corpus, docs/benchmarks.md)."""
+"""Directions the projection keeps (chosen on the dev corpus, docs/benchmarks-history.md)."""
 
 DEFAULT_SHRINK = 0.3
 """Ridge on the within-track scatter, as a fraction of its mean eigenvalue."""
@@ -58,8 +64,6 @@ def fit_track_projection(
     ValueError
         When there are no slices, or ``dims < 1``.
     """
-    from scipy.linalg import eigh
-
     if dims < 1:
         raise ValueError(f"dims must be >= 1, got {dims}")
     units = [unit_rows(s, np.float64) for s in slices_per_track if len(s)]
@@ -75,8 +79,34 @@ def fit_track_projection(
     # within-track scatter = sum over slices of x x^T - sum over tracks of n m m^T (float64)
     within = second - (track_means.T * counts) @ track_means / len(stacked)
     within += shrink * max(np.trace(within) / dim, 1e-12) * np.eye(dim)
-    _, vectors = eigh(total, within)  # ascending generalised eigenvalues
+    vectors = generalized_eigh(total, within)  # ascending generalised eigenvalues
     return np.ascontiguousarray(vectors[:, ::-1][:, : min(dims, dim)], dtype=np.float32)
+
+
+def generalized_eigh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Eigenvectors of the symmetric-definite problem ``a v = w b v``, in numpy (no SciPy).
+
+    As ``scipy.linalg.eigh(a, b)``: through the Cholesky factor ``b = L L^T``, the ordinary
+    problem ``L^-1 a L^-T u = w u`` and ``v = L^-T u``, so that ``V^T b V = I``.
+
+    Parameters
+    ----------
+    a : np.ndarray
+        ``(d, d)`` symmetric, float64.
+    b : np.ndarray
+        ``(d, d)`` symmetric positive definite, float64.
+
+    Returns
+    -------
+    np.ndarray
+        ``(d, d)`` float64, one eigenvector per column, by ascending eigenvalue (each column's
+        sign is arbitrary, as with any eigensolver).
+    """
+    lower = np.linalg.cholesky(b)
+    half = np.linalg.solve(lower, a)  # L^-1 a
+    reduced = np.linalg.solve(lower, half.T)  # L^-1 a L^-T (a symmetric)
+    _, u = np.linalg.eigh((reduced + reduced.T) / 2)
+    return np.linalg.solve(lower.T, u)
 
 
 def project_slices(

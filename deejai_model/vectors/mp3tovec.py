@@ -387,7 +387,7 @@ def meanstd_vectors(slices_per_track: Sequence[np.ndarray]) -> np.ndarray:
 
     The mean says where a track sits; the spread says how much it moves (a steady drone and a
     track that changes instrument every verse can share a mean). On the dev corpus this is
-    the one pooling lever whose gain over the mean is clear of zero (docs/benchmarks.md).
+    the one pooling lever whose gain over the mean is clear of zero (docs/benchmarks-history.md).
 
     Parameters
     ----------

@@ -23,7 +23,7 @@ Parts (``parts``): when a slice vector is several networks' outputs side by side
 block then takes steps 1-6 on its own (one fitted sub-pooler per block, same settings) and the
 track vector is the blocks' unit vectors side by side divided by ``sqrt(n_parts)``: a unit
 vector whose cosine with another is the mean of the blocks' cosines. (A joint adaptation of
-the concatenation measured worse than this per-network pooling, docs/benchmarks.md "fused".)
+the concatenation measured worse than this per-network pooling, docs/benchmarks-history.md "fused".)
 
 :class:`Pooler` holds the settings; :meth:`Pooler.fit` learns from the library what steps 2-5
 need and returns a :class:`FittedPooler`, whose :meth:`~FittedPooler.transform` gives any
@@ -83,7 +83,8 @@ POOLINGS = ("meanstd", "mean", "tfidf")
 """Pooling kinds: per-track ``meanstd`` and ``mean``, library-wide ``tfidf``."""
 
 DEFAULT_POOLING = "meanstd"
-"""The kind whose gain over the mean is clear of zero on the dev corpus (docs/benchmarks.md)."""
+"""The kind whose gain over the mean is clear of zero on the dev corpus
+(docs/benchmarks-history.md)."""
 
 MIN_TRACKS_TO_ADAPT = 50
 """Below this many tracks no projection is learned (too few to tell what separates them)."""

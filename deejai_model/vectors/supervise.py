@@ -130,8 +130,6 @@ def fit_label_projection(
     ValueError
         When ``shrink`` is not positive.
     """
-    from scipy.linalg import eigh
-
     if shrink <= 0:
         raise ValueError(f"shrink must be > 0, got {shrink}")
     if len(classes) < MIN_CLASSES:
@@ -147,7 +145,7 @@ def fit_label_projection(
         count += len(rows)
     within /= count
     within += shrink * max(np.trace(within) / dim, 1e-12) * np.eye(dim)
-    _, basis = eigh(total, within)  # ascending generalised eigenvalues
+    basis = _generalised_eigenvectors(total, within)  # ascending generalised eigenvalues
     keep = dim if dims <= 0 else min(dims, dim)
     return np.ascontiguousarray(basis[:, ::-1][:, :keep], dtype=np.float32)
 
@@ -196,3 +194,17 @@ def blend_with_identity(
         return np.ascontiguousarray(supervised, dtype=np.float32)
     plain = np.eye(x.shape[1]) * (np.sqrt(1.0 - blend) / rms(centred))
     return np.ascontiguousarray(np.concatenate([plain, supervised], axis=1), dtype=np.float32)
+
+
+def _generalised_eigenvectors(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Eigenvectors of ``a v = w b v`` by ascending ``w`` (``a`` symmetric, ``b`` symmetric
+    positive definite, both ``(dim, dim)``), normalised so that ``v.T @ b @ v = I``: what
+    ``scipy.linalg.eigh(a, b)`` returns, in numpy (the plain install carries no SciPy).
+
+    With ``b = L L.T`` (Cholesky), ``L^-1 a L^-T`` is symmetric with the same eigenvalues, and its
+    orthonormal eigenvectors ``u`` give ``v = L^-T u``.
+    """
+    lower = np.linalg.cholesky(b)
+    inverse = np.linalg.inv(lower)
+    _, u = np.linalg.eigh(inverse @ a @ inverse.T)
+    return inverse.T @ u

@@ -1,4 +1,8 @@
-"""``beet deejai serve [--host 127.0.0.1] [--port 8050]``: run the browser DJ."""
+"""``beet deejai serve [--host 127.0.0.1] [--port 8050]``: run the browser DJ.
+
+The app is served by waitress, a production WSGI server in pure Python (beets users run the DJ
+at home for months), not by Flask's development server and its warning.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,14 @@ from beets.ui import UserError
 from . import DEFAULT_MAX_UPLOAD, create_app, is_loopback
 
 if TYPE_CHECKING:
+    from flask import Flask
+
     from ..session import LibrarySession
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
+#: Requests answered at once (audio streams and API calls share them).
+THREADS = 8
 
 
 def parser() -> optparse.OptionParser:
@@ -66,8 +74,23 @@ def run(session: LibrarySession, opts: optparse.Values, rest: list[str]) -> None
         )
     ui.print_(f"deejai: serving {len(dj.index)} tracks at http://{opts.host}:{opts.port}/")
     try:
-        app.run(host=opts.host, port=opts.port, threaded=True, debug=False, use_reloader=False)
+        serve_wsgi(app, host=opts.host, port=opts.port)
     except OSError as error:
         raise UserError(
             f"deejai serve: cannot listen on {opts.host}:{opts.port}: {error}"
         ) from None
+
+
+def serve_wsgi(app: Flask, *, host: str, port: int) -> None:
+    """Serve ``app`` on ``host:port`` with waitress until Ctrl-C.
+
+    Raises
+    ------
+    OSError
+        When the address cannot be listened on (in use, not ours).
+    """
+    from waitress.server import create_server
+
+    # not waitress.serve: it sets up the root logger and prints its own "Serving on" line
+    server = create_server(app, host=host, port=port, threads=THREADS, ident="beets-deejai")
+    server.run()  # returns on Ctrl-C, the server closed

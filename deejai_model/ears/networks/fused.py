@@ -8,7 +8,7 @@ under a prefix (``mtt_timbral_74_conv/kernel``...), so one ``weights.npz`` holds
 The pooling treats the parts as separate blocks (``deejai_model.vectors.pooling.Pooler.parts``):
 each
 is adapted, pooled, centred and scaled on its own, and cosine similarity is the mean of the
-parts' cosines, which is how the fusion was measured (docs/benchmarks.md, issue 14).
+parts' cosines, which is how the fusion was measured (docs/benchmarks-history.md, issue 14).
 """
 
 from __future__ import annotations
