@@ -16,7 +16,6 @@ import threading
 from typing import TYPE_CHECKING
 
 from beets import util
-from beets.logging import getLogger
 
 from . import ids
 from .entries import child, iso
@@ -32,7 +31,6 @@ EXTENSIONS = (".m3u", ".m3u8")
 #: Characters a playlist's name may not have in its file name.
 _UNSAFE = re.compile(r'[\x00-\x1f/\\:*?"<>|]')
 _LOCK = threading.Lock()
-log = getLogger("beets.deejai")
 
 
 def folder(server: SubsonicServer) -> str:
@@ -122,19 +120,9 @@ def get_playlist(server: SubsonicServer, p: Params, user: str) -> dict:
 
 
 def _write(server: SubsonicServer, name: str, items: list[Item]) -> None:
-    """Write the playlist file, creating the playlist folder first as the CLI's ``-o`` does
-    (:func:`beetsplug.deejai.checks.prepare_output_file`); error 0 when it cannot be written."""
-    from beets.ui import UserError
-
-    from ..checks import prepare_output_file
     from ..output import write_m3u
 
-    try:
-        path = prepare_output_file("createPlaylist", os.path.join(folder(server), name))
-        write_m3u(items, path, server.library.settings.relative_to)
-    except (UserError, OSError) as error:  # the reason names server paths: logged, not sent
-        log.error("subsonic: {}", error)
-        raise SubsonicError(GENERIC, "cannot write the playlist (see the server log)") from None
+    write_m3u(items, os.path.join(folder(server), name), server.library.settings.relative_to)
 
 
 def _new_name(server: SubsonicServer, title: str) -> str:
