@@ -122,6 +122,7 @@ def get_playlist(server: SubsonicServer, p: Params, user: str) -> dict:
 def _write(server: SubsonicServer, name: str, items: list[Item]) -> None:
     from ..output import write_m3u
 
+    os.makedirs(folder(server), exist_ok=True)  # the CLI's rule: a missing folder is made
     write_m3u(items, os.path.join(folder(server), name), server.library.settings.relative_to)
 
 
