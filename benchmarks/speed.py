@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -143,14 +144,22 @@ def _setup(system: str, k: int, paths: Sequence[str] = ()):
         from beets.ui import main as beet_main
 
         def run(paths: list[str]) -> int:
-            beet_main(["deejai", "embed"])
-            return 0
+            try:
+                beet_main(["deejai", "embed"])
+            except SystemExit as stop:  # exit 1: some files failed (counted, as for the others)
+                if stop.code != 1:
+                    raise
+            with sqlite3.connect(home / "library.db") as db:
+                return db.execute("SELECT COUNT(*) FROM deejai_failures").fetchone()[0]
 
         def after() -> dict:
+            with sqlite3.connect(home / "library.db") as db:  # seeds that have vectors
+                rows = db.execute("SELECT DISTINCT item_id FROM deejai_vectors ORDER BY 1 LIMIT 2")
+                first, second = (f"id:{item_id}" for (item_id,) in rows.fetchall())
             return {
-                "first_query": beet(home, "deejai", "similar", "id:1", "-n", "5")[0],
-                "second_query": beet(home, "deejai", "similar", "id:2", "-n", "5")[0],
-                "ls_query": beet(home, "ls", "id:1")[0],
+                "first_query": beet(home, "deejai", "similar", first, "-n", "5")[0],
+                "second_query": beet(home, "deejai", "similar", second, "-n", "5")[0],
+                "ls_query": beet(home, "ls", first)[0],
             }
 
         run.after = after

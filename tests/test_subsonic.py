@@ -463,3 +463,16 @@ def test_serve_refuses_other_addresses_without_users(library):
     library.write_config(extra=SUBSONIC_YAML)
     allowed = library.beet("deejai", "serve", "--host", "0.0.0.0", prelude=prelude)
     assert allowed.returncode == 0 and "HOST 0.0.0.0" in allowed.stdout
+
+
+def test_a_scrobble_time_that_is_no_date_records_nothing(client, library):
+    song = _ids(library, "title:fastclicks-3")[0]
+    item = library.lib.get_item(int(song[3:]))
+    for bad in ("nan", "inf", "-5", "1e30", "soon"):
+        error = call(client, "scrobble", id=song, time=bad)["error"]
+        assert error["code"] == 0 and "milliseconds since 1970" in error["message"], error
+    item.load()
+    assert "play_count" not in item and "last_played" not in item  # `$last_played` still formats
+    ok(client, "scrobble", id=song, time=1_700_000_000_000)
+    item.load()
+    assert item["play_count"] == 1 and int(item["last_played"]) == 1_700_000_000

@@ -113,6 +113,15 @@ def test_settings_need_a_password():
     assert settings.users["al"].password == "pw" and settings.users["bo"].api_keys == ("A",)
 
 
+def test_an_empty_api_key_is_refused_not_a_key_anyone_can_send():
+    import confuse
+
+    users = {"al": {"password": "pw", "api_keys": ["K", ""]}}
+    view = confuse.RootView([confuse.ConfigSource.of({"users": users})])
+    with pytest.raises(UserError, match="deejai.subsonic.users.al: an api_key cannot be empty"):
+        SubsonicSettings.from_config(view)
+
+
 def test_transcoding_only_when_asked_or_over_the_limit():
     assert plan("flac", 900, fmt=None, max_kbps=0) is None
     assert plan("flac", 900, fmt="raw", max_kbps=96) is None

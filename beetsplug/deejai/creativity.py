@@ -29,6 +29,31 @@ def item_key(item: Item) -> str:
     return f"item:{item.id}"
 
 
+#: Word prefixes of Track2Vec models trained before the keys were track identities
+#: (:func:`item_key`): artist + title (``at:``) and, without a title, the path (``path:``).
+OLD_KEY_PREFIXES = ("at:", "path:")
+
+
+def check_key_scheme(t2v, base: str) -> None:
+    """Refuse a Track2Vec model whose words are the old artist + title keys.
+
+    Such a model finds no library item without a MusicBrainz id (their keys are now
+    ``item:<id>``), so ``--creativity`` would quietly fall back to audio alone for them.
+
+    Raises
+    ------
+    UserError
+        One line: which file, why, and that ``beet deejai train`` must be run again.
+    """
+    old = sum(1 for key in t2v.keys if key.startswith(OLD_KEY_PREFIXES))
+    if old:
+        raise UserError(
+            f"deejai: --creativity: {base}.json names {old} of its {len(t2v)} tracks by "
+            "artist + title, as Track2Vec did before it keyed tracks by identity; "
+            "run `beet deejai train` again"
+        )
+
+
 def blended_space(
     index: TrackIndex, creativity: float, outside: dict, *, lib: Library, track2vec_base: str, log
 ):
@@ -61,6 +86,7 @@ def blended_space(
         raise UserError(
             f"deejai: --creativity needs Track2Vec: {error} (run `beet deejai train`)"
         ) from error
+    check_key_scheme(t2v, track2vec_base)
     audio = index.vectors_by_id(outside)
     keys = {item.id: item_key(item) for item in lib.items()}
     t2v_by_id = {}

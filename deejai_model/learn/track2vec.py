@@ -10,9 +10,10 @@ defaults (:class:`Track2VecParams`).  A trained model is saved as *data*:
     ``{"format": 1, "keys": [...], "counts": [...], "params": {...}, "sentences": n,
     "vectors_sha256": ...}``.
 
-gensim's own ``save`` pickles, so it is never used.  Words are stable track keys
-(:func:`deejai_model.learn.sentences.track_key`: ``"mbid:<id>"`` or ``"at:<artist>\\t<title>"``),
-not library ids, so a model survives re-imports and can be shared between libraries.
+gensim's own ``save`` pickles, so it is never used.  Words are the keys of the sentences'
+tracks (:attr:`deejai_model.learn.sentences.CatalogueTrack.key`): the plugin's library items
+are ``"mbid:<id>"`` or ``"item:<beets id>"``; tracks known only by tags are
+``"at:<artist>\\t<title>"``.
 """
 
 from __future__ import annotations

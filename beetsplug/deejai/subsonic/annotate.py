@@ -11,6 +11,7 @@ starred artist) holding when they were set.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING
 
@@ -40,9 +41,11 @@ def scrobble(server: SubsonicServer, p: Params, user: str) -> dict:
             try:
                 when = float(times[pos]) / 1000.0
             except ValueError:
+                when = math.nan
+            if not 0 <= when <= now + 86400:  # NaN, inf or far off would break `$last_played`
                 raise SubsonicError(
-                    GENERIC, f"time must be milliseconds, not {times[pos]!r}"
-                ) from None
+                    GENERIC, f"time must be milliseconds since 1970, not {times[pos][:40]!r}"
+                )
         listening = server.listening(user)
         if submission:
             record_play(server.lib, item.id, when=when)

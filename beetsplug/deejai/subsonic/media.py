@@ -39,6 +39,7 @@ def send_ranged(path: str, mimetype: str, **options):
     py-opensonic POST their parameters: the ``formPost`` extension).  The file is opened by
     its bytes, so a name that is not UTF-8 is served too."""
     from flask import request, send_file
+    from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
     raw = os.fsencode(path)
     info = os.stat(raw)
@@ -53,7 +54,11 @@ def send_ranged(path: str, mimetype: str, **options):
     environ = dict(request.environ)
     if environ.get("REQUEST_METHOD") == "POST":
         environ["REQUEST_METHOD"] = "GET"  # werkzeug applies ranges to GET and HEAD only
-    return response.make_conditional(environ, accept_ranges=True, complete_length=info.st_size)
+    try:
+        return response.make_conditional(environ, accept_ranges=True, complete_length=info.st_size)
+    except RequestedRangeNotSatisfiable as error:  # HTTP 416 + "Content-Range: bytes */size"
+        response.close()
+        return error.get_response()
 
 
 def stream(server: SubsonicServer, p: Params, user: str):
@@ -82,8 +87,9 @@ def stream(server: SubsonicServer, p: Params, user: str):
     chunks = transcoded(path, fmt, kbps, offset=offset)
     try:
         first = next(chunks, b"")
-    except AudioError as error:
-        raise SubsonicError(0, f"cannot transcode song {ids.song_id(item.id)}: {error}") from None
+    except AudioError as error:  # the reason, with the file's name but not its folder
+        reason = str(error).replace(path, display_name(path))
+        raise SubsonicError(0, f"cannot transcode song {ids.song_id(item.id)}: {reason}") from None
 
     def body():
         yield first

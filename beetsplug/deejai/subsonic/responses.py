@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from xml.sax.saxutils import escape, quoteattr
 
 API_VERSION = "1.16.1"
@@ -79,10 +80,15 @@ def to_json(response: dict, callback: str | None = None) -> str:
     return f"{callback}({text});" if callback else text
 
 
+#: Characters XML 1.0 forbids (controls but tab and newlines; U+FFFE, U+FFFF): a tag that has
+#: one (a NUL from an ID3 list, an escape code) would make the whole document unreadable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _scalar(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return _NOT_XML.sub("\ufffd", str(value))
 
 
 def _element(name: str, value, out: list[str]) -> None:

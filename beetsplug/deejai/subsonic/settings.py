@@ -74,6 +74,8 @@ class SubsonicSettings:
                 raise UserError(f"deejai.subsonic.users.{name}: a password is needed")
             keys = entry.get("api_key") or entry.get("api_keys") or ()
             keys = (keys,) if isinstance(keys, str) else tuple(str(k) for k in keys)
+            if any(not key.strip() for key in keys):  # `apiKey=` would log in as this user
+                raise UserError(f"deejai.subsonic.users.{name}: an api_key cannot be empty")
             users[str(name)] = SubsonicUser(str(name), str(password), keys)
         try:
             max_failures = int(data.get("max_failures", 5))
