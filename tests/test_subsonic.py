@@ -451,7 +451,10 @@ def test_a_song_without_vectors_gets_a_clear_error(client, library):
 
 # -- serve --------------------------------------------------------------------------------
 def test_serve_refuses_other_addresses_without_users(library):
-    prelude = "import flask\nflask.Flask.run = lambda app, **kw: print('HOST', kw['host'])\n"
+    prelude = (
+        "import beetsplug.deejai.web.serve as serve\n"
+        "serve.serve_wsgi = lambda app, **kw: print('HOST', kw['host'])\n"
+    )
     library.write_config()  # no subsonic users
     refused = library.beet("deejai", "serve", "--host", "0.0.0.0", prelude=prelude)
     assert refused.returncode != 0 and "no Subsonic users" in refused.stderr

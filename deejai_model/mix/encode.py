@@ -108,7 +108,7 @@ class Encoder:
         self.format = FORMATS[ext]
         self.sample_rate = int(sample_rate)
         self._encoded = path  # mp3: a temporary file, copied into ``path`` with the chapters
-        if ext == "mp3":
+        if ext == "mp3" and isinstance(path, str | os.PathLike):  # a file object: streamed
             handle, self._encoded = tempfile.mkstemp(
                 prefix=".deejai-", suffix=".mp3.part", dir=os.path.dirname(path) or "."
             )
@@ -144,7 +144,7 @@ class Encoder:
         if chapters and self.ext == "m4a":
             self._container.set_chapters(_av_chapters(chapters))
         self._container.close()
-        if self.ext == "mp3":
+        if self._encoded is not self.path:
             try:
                 _copy_with_chapters(self._encoded, self.path, chapters)
             finally:
