@@ -213,6 +213,27 @@ def test_extend_appends_tracks_that_go_on_and_keeps_the_file(lib, tmp_path):
     assert [_title_of(lib, n, base) for n in new] == added
 
 
+def test_extend_keeps_a_bom_crlf_and_library_relative_paths(lib, tmp_path):
+    base = _folder(lib)
+    entries = [
+        str(_item(lib, t).path.decode()).removeprefix(str(base) + "/")
+        for t in ("noise-1", "noise-2")
+    ]
+    path = tmp_path / "saved.m3u"  # outside the music folder: its entries are library-relative
+    head = ["#EXTM3U", "#PLAYLIST:kept", *entries]
+    before = b"\xef\xbb\xbf" + "\r\n".join(head).encode() + b"\r\n"
+    path.write_bytes(before)
+    _ok(lib.beet("deejai", "playlist", "--extend", str(path), "-n", "2"))
+    after = path.read_bytes()
+    assert after.startswith(before)  # the BOM and every line, byte for byte
+    tail = after[len(before) :]
+    assert tail.endswith(b"\r\n") and b"\n" not in tail.replace(b"\r\n", b"")
+    new = [line for line in tail.decode().split("\r\n") if line]
+    assert [line.startswith("#EXTINF:") for line in new] == [True, False, True, False]
+    assert all(not line.startswith("/") and (base / line).is_file() for line in new[1::2])
+    assert [p.name for p in tmp_path.iterdir()] == ["saved.m3u"]  # no temporary file left
+
+
 def test_extend_a_playlist_of_the_playlist_plugin_by_name(lib, tmp_path):
     folder = tmp_path / "lists"
     folder.mkdir()

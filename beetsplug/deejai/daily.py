@@ -101,6 +101,7 @@ def run(session: LibrarySession, opts: optparse.Values, args: list[str]) -> None
     from deejai_model.lists.reorder import cosine_distance_matrix, shortest_path
     from deejai_model.vectors.norms import unit_rows
 
+    from .checks import prepare_output_file
     from .listening import play_history
     from .output import write_m3u
 
@@ -148,6 +149,7 @@ def run(session: LibrarySession, opts: optparse.Values, args: list[str]) -> None
             slug = f"{slug}-{number}"
         used.add(slug)
         path = util.normpath(os.path.join(os.path.expanduser(folder), f"deejai-daily-{slug}.m3u"))
+        path = prepare_output_file("daily", path, log=session.log)  # missing folders made
         write_m3u(items, path, session.settings.relative_to)
         ui.print_(
             f"{name}: {len(members)} played + {len(found)} new -> {util.displayable_path(path)}"
