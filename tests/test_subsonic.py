@@ -423,8 +423,8 @@ def test_sonic_similar_tracks_are_ordered_normalised_and_spread(client, library)
 def test_subsonic_lists_are_spaced_as_every_list(client, library):
     """One spacing for every front end (docs/lists.md): getSimilarSongs is the session's spaced
     `similar` list (the CLI's), getSonicSimilarTracks the same songs, most similar first."""
-    from deejai_model.lists.spacing import Spacer
     from beetsplug.deejai.listening import library_tags
+    from deejai_model.lists.spacing import Spacer
 
     session = _plugin().session(library.lib)
     seed = _ids(library, "title:chord-1")[0]
