@@ -213,6 +213,20 @@ def test_extend_appends_tracks_that_go_on_and_keeps_the_file(lib, tmp_path):
     assert [_title_of(lib, n, base) for n in new] == added
 
 
+def test_a_journey_never_plays_another_version_of_a_waypoint(lib):
+    # the live take of chord-2 sounds like it: a path towards chord-2 is drawn to it, but the
+    # same song twice is a hard rule, and chord-2 comes at the end of the path
+    out = _titles(
+        _ok(
+            lib.beet(
+                "deejai", "journey", "title:chord-1", "title:chord-2", "-n", "4", "-f", "$title"
+            )
+        )
+    )
+    assert out[0] == "chord-1" and out[-1] == "chord-2" and len(out) == 6, out
+    assert "chord-2 (Live)" not in out
+
+
 def test_extend_keeps_a_bom_crlf_and_library_relative_paths(lib, tmp_path):
     base = _folder(lib)
     entries = [

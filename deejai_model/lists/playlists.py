@@ -334,6 +334,7 @@ class _Playlist:
         self.spacer = spacer
         self.ids: set = set()
         self.order: list = list(before)  # what the spacing sees: earlier tracks, then these
+        self.later: list = []  # tracks known to come later (a journey's waypoints): no repeats
         self.units: list[np.ndarray] = []
 
     def unit(self, track: Hashable) -> np.ndarray:
@@ -380,7 +381,7 @@ class _Playlist:
             if track not in self.vectors_by_id or self.near_duplicate(track):
                 continue
             if spacer is not None:
-                if spacer.repeats(track, self.order):
+                if spacer.repeats(track, self.order) or spacer.repeats(track, self.later):
                     continue
                 seen += 1
                 if fallback[1] is None:
@@ -465,7 +466,8 @@ def journey(
     pool : int
         Candidate pool size when re-ranking.
     spacer : Spacer, optional
-        Artist / album spacing of the picks (the waypoints are kept as given).
+        Artist / album spacing of the picks (the waypoints are kept as given; no pick is
+        another version of any waypoint, one still to come included).
 
     Returns
     -------
@@ -479,6 +481,7 @@ def journey(
     playlist = _Playlist(vectors_by_id, near_duplicate, spacer)
     for w in waypoints:
         playlist.unit(w)  # fail early on a waypoint without a vector
+    playlist.later = waypoints  # no other version of a waypoint on the way to it
     reserved = set(waypoints) | set(exclude)
     out = [waypoints[0]]
     playlist.add(waypoints[0])
