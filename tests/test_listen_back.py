@@ -225,6 +225,7 @@ def test_a_journey_never_plays_another_version_of_a_waypoint(lib):
     )
     assert out[0] == "chord-1" and out[-1] == "chord-2" and len(out) == 6, out
     assert "chord-2 (Live)" not in out
+    assert not out[-2].startswith("chord")  # the artist gap holds towards the waypoint too
 
 
 def test_extend_keeps_a_bom_crlf_and_library_relative_paths(lib, tmp_path):

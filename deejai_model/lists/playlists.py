@@ -364,11 +364,13 @@ class _Playlist:
         *,
         vary: int = 1,
         rng: np.random.Generator | None = None,
+        coming: tuple[Hashable, int] | None = None,
     ) -> Hashable | None:
         """Best candidate not used, not excluded, not a near-duplicate and kept by the spacing;
         None if none.
 
-        With ``vary > 1``, one of the best ``vary`` such candidates, drawn by ``rng``.  When no
+        With ``vary > 1``, one of the best ``vary`` such candidates, drawn by ``rng``.
+        ``coming`` (``(id, places)``: a journey's next waypoint) is kept apart by the artist gap.  When no
         candidate among the first ``SPACING_LOOKAHEAD`` keeps the spacing's soft rules, the best
         one that keeps the album cap, else the best that is no repeat of a song (they give way).
         """
@@ -386,7 +388,7 @@ class _Playlist:
                 seen += 1
                 if fallback[1] is None:
                     fallback[1] = track
-                if not spacer.allows(track, self.order):
+                if not spacer.allows(track, self.order, coming=coming):
                     if fallback[0] is None and spacer.allows(track, self.order, relax_artist=True):
                         fallback[0] = track
                     if seen >= SPACING_LOOKAHEAD and not allowed:
@@ -489,7 +491,8 @@ def journey(
         va, vb = vectors_by_id[a], vectors_by_id[b]
         for i in range(1, n_per_leg + 1):
             target = slerp(va, vb, i / (n_per_leg + 1))
-            track = playlist.pick(search, target, reserved, score_transform, pool)
+            ahead = (b, n_per_leg + 1 - i)  # b comes this many places after this pick
+            track = playlist.pick(search, target, reserved, score_transform, pool, coming=ahead)
             if track is None:
                 break
             out.append(track)
