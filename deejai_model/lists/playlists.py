@@ -370,9 +370,10 @@ class _Playlist:
         None if none.
 
         With ``vary > 1``, one of the best ``vary`` such candidates, drawn by ``rng``.
-        ``coming`` (``(id, places)``: a journey's next waypoint) is kept apart by the artist gap.  When no
-        candidate among the first ``SPACING_LOOKAHEAD`` keeps the spacing's soft rules, the best
-        one that keeps the album cap, else the best that is no repeat of a song (they give way).
+        ``coming`` (``(id, places)``: a journey's next waypoint) is kept apart by the artist
+        gap.  When no candidate among the first ``SPACING_LOOKAHEAD`` keeps the spacing's soft
+        rules, the best one that keeps the album cap, else the best that is no repeat of a song
+        (they give way).
         """
         skip = self.ids | exclude
         spacer = self.spacer
