@@ -4,6 +4,7 @@ skips, plays recorded by the DJ page, ``daily``."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Iterator
@@ -354,6 +355,22 @@ def test_daily_mixes_from_what_was_played(lib, tmp_path):
         kind = "chord" if "ambient" in f.name else "fastclicks"
         played_here = {i.title for i in played if i.title.startswith(kind)}
         assert played_here <= stems and len(stems - played_here) == 2  # two not played lately
+        # the artist gap: one artist twice in a row only as often as every order must
+        folder = f.parent
+        artists = [
+            next(
+                i.artist
+                for i in lib.lib.items()
+                if Path(i.path.decode()).resolve() == (folder / e).resolve()
+            )
+            for e in entries
+        ]
+
+        def side_by_side(order):
+            return sum(a == b for a, b in zip(order, order[1:], strict=False))
+
+        fewest = min(side_by_side(p) for p in itertools.permutations(artists))
+        assert side_by_side(artists) == fewest, artists
 
 
 def test_a_wrong_lists_setting_is_one_clear_line(lib):

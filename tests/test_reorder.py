@@ -107,3 +107,22 @@ def test_no_two_opt_or_or_opt_move_improves_the_result(ends):
             assert path_length(dist, moved) >= length - 1e-9, (order, moved)
         best = brute_force_path(dist, first=first, last=last)
         assert length <= 1.05 * path_length(dist, best)
+
+
+def test_apart_keeps_one_artist_off_consecutive_places_where_it_can():
+    from deejai_model.lists.reorder import apart
+
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(2, 16))
+    artists = ["a", "a", "a", "b", "b", "b", ""]  # each artist's tracks sound alike
+    vectors = np.array([centres[0 if a == "a" else 1] for a in artists])
+    dist = cosine_distance_matrix(vectors + 0.2 * rng.normal(size=vectors.shape))
+    flowing = [artists[i] for i in shortest_path(dist)]
+    assert (
+        sum(x == y != "" for x, y in zip(flowing, flowing[1:], strict=False)) >= 3
+    )  # by sound: grouped
+    spaced = [artists[i] for i in shortest_path(apart(dist, artists))]
+    assert (
+        sum(x == y != "" for x, y in zip(spaced, spaced[1:], strict=False)) == 0
+    )  # a b a b ...: possible
+    assert apart(dist, artists)[6, 6] == 0.0 and apart(dist, artists)[6, 5] == dist[6, 5]
