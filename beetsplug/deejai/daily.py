@@ -152,8 +152,8 @@ def run(session: LibrarySession, opts: optparse.Values, args: list[str]) -> None
         if slug in used:
             slug = f"{slug}-{number}"
         used.add(slug)
-        path = util.normpath(os.path.join(os.path.expanduser(folder), f"deejai-daily-{slug}.m3u"))
-        path = prepare_output_file("daily", path, log=session.log)  # missing folders made
+        path = os.path.join(os.path.expanduser(folder), f"deejai-daily-{slug}.m3u")
+        path = prepare_output_file("daily", path, log=session.log)  # folders made as the CLI's
         write_m3u(items, path, session.settings.relative_to)
         ui.print_(
             f"{name}: {len(members)} played + {len(found)} new -> {util.displayable_path(path)}"
