@@ -4,6 +4,7 @@ skips, plays recorded by the DJ page, ``daily``."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Iterator
@@ -213,6 +214,42 @@ def test_extend_appends_tracks_that_go_on_and_keeps_the_file(lib, tmp_path):
     assert [_title_of(lib, n, base) for n in new] == added
 
 
+def test_a_journey_never_plays_another_version_of_a_waypoint(lib):
+    # the live take of chord-2 sounds like it: a path towards chord-2 is drawn to it, but the
+    # same song twice is a hard rule, and chord-2 comes at the end of the path
+    out = _titles(
+        _ok(
+            lib.beet(
+                "deejai", "journey", "title:chord-1", "title:chord-2", "-n", "4", "-f", "$title"
+            )
+        )
+    )
+    assert out[0] == "chord-1" and out[-1] == "chord-2" and len(out) == 6, out
+    assert "chord-2 (Live)" not in out
+    assert not out[-2].startswith("chord")  # the artist gap holds towards the waypoint too
+
+
+def test_extend_keeps_a_bom_crlf_and_library_relative_paths(lib, tmp_path):
+    base = _folder(lib)
+    entries = [
+        str(_item(lib, t).path.decode()).removeprefix(str(base) + "/")
+        for t in ("noise-1", "noise-2")
+    ]
+    path = tmp_path / "saved.m3u"  # outside the music folder: its entries are library-relative
+    head = ["#EXTM3U", "#PLAYLIST:kept", *entries]
+    before = b"\xef\xbb\xbf" + "\r\n".join(head).encode() + b"\r\n"
+    path.write_bytes(before)
+    _ok(lib.beet("deejai", "playlist", "--extend", str(path), "-n", "2"))
+    after = path.read_bytes()
+    assert after.startswith(before)  # the BOM and every line, byte for byte
+    tail = after[len(before) :]
+    assert tail.endswith(b"\r\n") and b"\n" not in tail.replace(b"\r\n", b"")
+    new = [line for line in tail.decode().split("\r\n") if line]
+    assert [line.startswith("#EXTINF:") for line in new] == [True, False, True, False]
+    assert all(not line.startswith("/") and (base / line).is_file() for line in new[1::2])
+    assert [p.name for p in tmp_path.iterdir()] == ["saved.m3u"]  # no temporary file left
+
+
 def test_extend_a_playlist_of_the_playlist_plugin_by_name(lib, tmp_path):
     folder = tmp_path / "lists"
     folder.mkdir()
@@ -318,6 +355,22 @@ def test_daily_mixes_from_what_was_played(lib, tmp_path):
         kind = "chord" if "ambient" in f.name else "fastclicks"
         played_here = {i.title for i in played if i.title.startswith(kind)}
         assert played_here <= stems and len(stems - played_here) == 2  # two not played lately
+        # the artist gap: one artist twice in a row only as often as every order must
+        folder = f.parent
+        artists = [
+            next(
+                i.artist
+                for i in lib.lib.items()
+                if Path(i.path.decode()).resolve() == (folder / e).resolve()
+            )
+            for e in entries
+        ]
+
+        def side_by_side(order):
+            return sum(a == b for a, b in zip(order, order[1:], strict=False))
+
+        fewest = min(side_by_side(p) for p in itertools.permutations(artists))
+        assert side_by_side(artists) == fewest, artists
 
 
 def test_a_wrong_lists_setting_is_one_clear_line(lib):

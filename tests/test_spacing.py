@@ -129,3 +129,17 @@ def test_more_like_this_still_steers_an_anchored_station():
     assert all(t // 100 == 0 for t in dj.queue)
     dj.more_like(305)
     assert any(t // 100 == 3 for t in dj.queue), dj.queue
+
+
+def test_a_journey_keeps_the_gap_towards_each_waypoint_and_no_version_of_it():
+    from deejai_model.lists.playlists import journey
+
+    search, vectors, tags = _library(seed=3)
+    tags[5] = Tags("artist 0", "album 0", "Song 1-0 (Live)")  # a take of waypoint 100's song
+    tags[100] = Tags("artist 1", "album 1", "song 1-0")
+    spacer = Spacer(tags, artist_gap=3, album_max=0)
+    path = journey(search, vectors, waypoints=[0, 100], n_per_leg=4, spacer=spacer)
+    assert path[0] == 0 and path[-1] == 100 and 5 not in path
+    assert not +spacer.violations(path), [tags[t].artist for t in path]
+    unspaced = journey(search, vectors, waypoints=[0, 100], n_per_leg=4)
+    assert +spacer.violations(unspaced)  # the path would run into its waypoint's artist

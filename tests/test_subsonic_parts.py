@@ -1,5 +1,5 @@
 """The Subsonic API's parts that need no library: ids, the XML/JSON shape, logins and the
-lock-out, transcoding decisions, the spread over albums, skips (quick lane)."""
+lock-out, transcoding decisions, skips (quick lane)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from beetsplug.deejai.subsonic.auth import Gate
 from beetsplug.deejai.subsonic.responses import SubsonicError, envelope, to_json, to_xml, utf8
 from beetsplug.deejai.subsonic.server import Listening
 from beetsplug.deejai.subsonic.settings import SubsonicSettings, SubsonicUser
-from beetsplug.deejai.subsonic.sonic import similarity, spread
+from beetsplug.deejai.subsonic.sonic import similarity
 from beetsplug.deejai.subsonic.transcode import plan
 
 
@@ -136,20 +136,6 @@ def test_transcoding_only_when_asked_or_over_the_limit():
 def test_similarity_is_normalised_cosine():
     assert similarity(1.0) == 1.0 and similarity(-1.0) == 0.0 and similarity(0.0) == 0.5
     assert similarity(1.0000002) == 1.0 and similarity(0.3) == 0.65
-
-
-def test_spread_takes_one_per_album_then_fills_in_order():
-    rows = [
-        {"id": 1, "album_id": 10, "albumartist": "A"},
-        {"id": 2, "album_id": 10, "albumartist": "A"},
-        {"id": 3, "album_id": 10, "albumartist": "A"},
-        {"id": 4, "album_id": 20, "albumartist": "A"},
-        {"id": 5, "album_id": 30, "albumartist": "A"},
-        {"id": 6, "album_id": 40, "albumartist": "B"},
-    ]
-    assert [r["id"] for r in spread(rows, 3)] == [1, 4, 6]  # artist A twice at most, round 1
-    assert [r["id"] for r in spread(rows, 5)] == [1, 2, 4, 5, 6]
-    assert [r["id"] for r in spread(rows, 10)] == [1, 2, 3, 4, 5, 6]
 
 
 def test_a_skip_is_a_now_playing_notice_before_half_the_song():

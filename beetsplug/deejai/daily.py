@@ -4,7 +4,8 @@ The tracks played in the last ``--days`` (mpdstats' ``last_played``, which the r
 page record too) are grouped by sound: k-means on their unit track vectors
 (:func:`scipy.cluster.vq.kmeans2`, k-means++ starts, a fixed seed).  Each group is extended
 with the ``-n`` tracks nearest to its centre that were not played in those days (spaced as any
-list), put in the order that flows (:func:`deejai_model.lists.reorder.shortest_path`) and
+list), put in the order that flows (:func:`deejai_model.lists.reorder.shortest_path`; two
+tracks of one artist side by side only where every order must, :func:`~.reorder.apart`) and
 written as one M3U, named from the group's most common genre, else artist.  With no play
 history it says so and groups the most recently added albums instead.
 """
@@ -104,7 +105,7 @@ def run(session: LibrarySession, opts: optparse.Values, args: list[str]) -> None
     import numpy as np
 
     from deejai_model.lists.playlists import similar
-    from deejai_model.lists.reorder import cosine_distance_matrix, shortest_path
+    from deejai_model.lists.reorder import apart, cosine_distance_matrix, shortest_path
     from deejai_model.vectors.norms import unit_rows
 
     from .checks import prepare_output_file
@@ -146,8 +147,11 @@ def run(session: LibrarySession, opts: optparse.Values, args: list[str]) -> None
         )
         ids = members + [n.id for n in found]
         if len(ids) > 2:
-            order = shortest_path(cosine_distance_matrix(np.stack([vectors[i] for i in ids])))
-            ids = [ids[i] for i in order]
+            dist = cosine_distance_matrix(np.stack([vectors[i] for i in ids]))
+            if listening.spacer is not None and listening.spacer.artist_gap > 1:
+                tags = listening.spacer.tags  # one artist twice in a row only where it must
+                dist = apart(dist, [t.artist if (t := tags.get(i)) else "" for i in ids])
+            ids = [ids[i] for i in shortest_path(dist)]
         items = session.items_by_id(ids)
         name = mix_name(session.items_by_id(members))
         slug = file_slug(name)

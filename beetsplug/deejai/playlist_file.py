@@ -59,6 +59,8 @@ class PlaylistFile:
         Its track lines in order.
     style : str
         How its paths are written: ``absolute``, ``playlist``, ``library`` or a folder.
+    bom : bytes
+        The UTF-8 byte order mark the file opens with (``b""``: none), written back as it was.
     """
 
     path: bytes
@@ -67,6 +69,7 @@ class PlaylistFile:
     extended: bool
     entries: list[Entry]
     style: str
+    bom: bytes = b""
 
     @property
     def item_ids(self) -> list[int]:
@@ -74,7 +77,7 @@ class PlaylistFile:
         return [e.item_id for e in self.entries if e.item_id is not None]
 
     def _join(self, lines: Sequence[bytes]) -> bytes:
-        return b"".join(line + self.newline for line in lines)
+        return self.bom + b"".join(line + self.newline for line in lines)
 
     def _entry_lines(self, item: Item) -> list[bytes]:
         lines = []
@@ -167,8 +170,9 @@ def read_playlist(lib: Library, path: bytes | str) -> PlaylistFile:
     lines = data.split(newline)
     if lines and lines[-1] == b"":
         lines.pop()
+    bom = b""
     if lines and lines[0].startswith(b"\xef\xbb\xbf"):
-        lines[0] = lines[0][3:]  # a BOM is not part of the first line's text
+        bom, lines[0] = lines[0][:3], lines[0][3:]  # not the first line's text; kept for writing
     by_path = _path_index(lib)
     bases = _bases(path)
     styles: Counter = Counter()
@@ -194,7 +198,7 @@ def read_playlist(lib: Library, path: bytes | str) -> PlaylistFile:
     if style not in ("absolute", "playlist", "library"):
         style = bases[style].decode("utf-8", "surrogateescape")
     extended = bool(lines) and lines[0].strip().upper().startswith(b"#EXTM3U")
-    return PlaylistFile(path, lines, newline, extended, entries, style)
+    return PlaylistFile(path, lines, newline, extended, entries, style, bom)
 
 
 def find_playlist(name: str) -> bytes:

@@ -334,6 +334,7 @@ class _Playlist:
         self.spacer = spacer
         self.ids: set = set()
         self.order: list = list(before)  # what the spacing sees: earlier tracks, then these
+        self.later: list = []  # tracks known to come later (a journey's waypoints): no repeats
         self.units: list[np.ndarray] = []
 
     def unit(self, track: Hashable) -> np.ndarray:
@@ -363,13 +364,16 @@ class _Playlist:
         *,
         vary: int = 1,
         rng: np.random.Generator | None = None,
+        coming: tuple[Hashable, int] | None = None,
     ) -> Hashable | None:
         """Best candidate not used, not excluded, not a near-duplicate and kept by the spacing;
         None if none.
 
-        With ``vary > 1``, one of the best ``vary`` such candidates, drawn by ``rng``.  When no
-        candidate among the first ``SPACING_LOOKAHEAD`` keeps the spacing's soft rules, the best
-        one that keeps the album cap, else the best that is no repeat of a song (they give way).
+        With ``vary > 1``, one of the best ``vary`` such candidates, drawn by ``rng``.
+        ``coming`` (``(id, places)``: a journey's next waypoint) is kept apart by the artist
+        gap.  When no candidate among the first ``SPACING_LOOKAHEAD`` keeps the spacing's soft
+        rules, the best one that keeps the album cap, else the best that is no repeat of a song
+        (they give way).
         """
         skip = self.ids | exclude
         spacer = self.spacer
@@ -380,12 +384,12 @@ class _Playlist:
             if track not in self.vectors_by_id or self.near_duplicate(track):
                 continue
             if spacer is not None:
-                if spacer.repeats(track, self.order):
+                if spacer.repeats(track, self.order) or spacer.repeats(track, self.later):
                     continue
                 seen += 1
                 if fallback[1] is None:
                     fallback[1] = track
-                if not spacer.allows(track, self.order):
+                if not spacer.allows(track, self.order, coming=coming):
                     if fallback[0] is None and spacer.allows(track, self.order, relax_artist=True):
                         fallback[0] = track
                     if seen >= SPACING_LOOKAHEAD and not allowed:
@@ -465,7 +469,8 @@ def journey(
     pool : int
         Candidate pool size when re-ranking.
     spacer : Spacer, optional
-        Artist / album spacing of the picks (the waypoints are kept as given).
+        Artist / album spacing of the picks (the waypoints are kept as given; no pick is
+        another version of any waypoint, one still to come included).
 
     Returns
     -------
@@ -479,6 +484,7 @@ def journey(
     playlist = _Playlist(vectors_by_id, near_duplicate, spacer)
     for w in waypoints:
         playlist.unit(w)  # fail early on a waypoint without a vector
+    playlist.later = waypoints  # no other version of a waypoint on the way to it
     reserved = set(waypoints) | set(exclude)
     out = [waypoints[0]]
     playlist.add(waypoints[0])
@@ -486,7 +492,8 @@ def journey(
         va, vb = vectors_by_id[a], vectors_by_id[b]
         for i in range(1, n_per_leg + 1):
             target = slerp(va, vb, i / (n_per_leg + 1))
-            track = playlist.pick(search, target, reserved, score_transform, pool)
+            ahead = (b, n_per_leg + 1 - i)  # b comes this many places after this pick
+            track = playlist.pick(search, target, reserved, score_transform, pool, coming=ahead)
             if track is None:
                 break
             out.append(track)

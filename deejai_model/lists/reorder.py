@@ -21,6 +21,7 @@ import numpy as np
 from deejai_model.vectors.norms import unit_rows
 
 __all__ = [
+    "apart",
     "brute_force_path",
     "cosine_distance_matrix",
     "path_length",
@@ -42,6 +43,34 @@ def cosine_distance_matrix(vectors: np.ndarray) -> np.ndarray:
     dist = np.clip(1.0 - units @ units.T, 0.0, 2.0)
     np.fill_diagonal(dist, 0.0)
     return dist
+
+
+def apart(dist: np.ndarray, groups: Sequence[str], *, cost: float = 2.0) -> np.ndarray:
+    """``dist`` with ``cost`` added between two tracks of one non-empty group (an artist).
+
+    With ``cost`` at least the largest distance (2 for cosine distances), a shortest path puts
+    two tracks of one artist side by side only where every order must: an artist gap of 2 in
+    :func:`shortest_path`'s order (a soft rule, as in :mod:`deejai_model.lists.spacing`).
+
+    Parameters
+    ----------
+    dist : np.ndarray
+        ``(n, n)`` distances.
+    groups : sequence of str
+        ``n`` group names; ``""`` belongs to no group.
+    cost : float
+        What a same-group step costs on top of its distance.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n, n)`` float64, zero diagonal.
+    """
+    names = np.asarray(list(groups), dtype=object)
+    same = (names[:, None] == names[None, :]) & (names != "")[:, None]
+    out = np.asarray(dist, dtype=np.float64) + cost * same
+    np.fill_diagonal(out, 0.0)
+    return out
 
 
 def path_length(dist: np.ndarray, order: Sequence[int]) -> float:

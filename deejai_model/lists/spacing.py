@@ -126,10 +126,18 @@ class Spacer:
         return key is not None and any(self._title(t) == key for t in chosen)
 
     def allows(
-        self, track: Hashable, chosen: Sequence[Hashable], *, relax_artist: bool = False
+        self,
+        track: Hashable,
+        chosen: Sequence[Hashable],
+        *,
+        relax_artist: bool = False,
+        coming: tuple[Hashable, int] | None = None,
     ) -> bool:
         """Whether ``track`` may follow ``chosen`` (the list so far, in order) by every rule
-        (with ``relax_artist``, every rule but the artist gap: the first to give way)."""
+        (with ``relax_artist``, every rule but the artist gap: the first to give way).
+
+        ``coming`` is ``(id, places)``: a track known to come ``places`` after ``track`` (a
+        journey's next waypoint); the artist gap holds towards it too."""
         if self.repeats(track, chosen):
             return False
         tags = self.tags.get(track)
@@ -139,6 +147,10 @@ class Spacer:
             for other in chosen[-(self.artist_gap - 1) :]:
                 near = self.tags.get(other)
                 if near is not None and near.artist == tags.artist:
+                    return False
+            if coming is not None and coming[1] < self.artist_gap:
+                after = self.tags.get(coming[0])
+                if after is not None and after.artist == tags.artist:
                     return False
         if self.album_max > 0 and tags.album:
             window = chosen if self.album_window is None else chosen[-self.album_window :]

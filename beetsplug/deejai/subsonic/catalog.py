@@ -81,21 +81,6 @@ class Catalog:
             raise SubsonicError(NOT_FOUND, f"album not found: {album}")
         return found
 
-    def groups(self, keys: list[int]) -> dict[int, dict]:
-        """``{id: {"id", "album_id", "albumartist", "artist"}}`` of songs (one SQL query):
-        what spreading a list over albums and artists needs."""
-        keys = sorted({int(k) for k in keys if int(k) > 0})
-        if not keys:
-            return {}
-        marks = ",".join("?" * len(keys))
-        with self.lib.transaction() as tx:
-            rows = tx.query(
-                f"SELECT id, album_id, albumartist, artist FROM items WHERE id IN ({marks})", keys
-            )
-        return {
-            r[0]: {"id": r[0], "album_id": r[1], "albumartist": r[2], "artist": r[3]} for r in rows
-        }
-
     def rows(self, keys: list[int]) -> dict[int, dict]:
         """Songs by item id as plain dicts of the fields :func:`.entries.child` reads (two SQL
         queries, no beets model objects: a similar list is read in milliseconds).

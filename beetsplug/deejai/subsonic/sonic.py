@@ -6,10 +6,13 @@ index, :meth:`~.LibrarySession.similar` and :meth:`~.LibrarySession.journey_ids`
 
 - **Similarity** is ``(1 + cos) / 2`` of the cosine between the two unit track vectors
   (the song itself: 1.0; the opposite direction: 0.0), so it is in [0, 1] whatever the model.
-- **Spread.** Neighbours come from a pool of ``2 * count + 30``, closest first, and
-  are taken in rounds: in round ``r`` an album may have ``r`` songs in the list and an artist
-  ``2 r``; so a top 10 spans several albums when the library has them, and a small library
-  still fills the list.  Songs the user skipped (:mod:`.annotate`) are left out.
+- **Spacing.** The neighbours are the session's own spaced list
+  (:meth:`~.LibrarySession.similar` with :meth:`~.LibrarySession.listening`: ``deejai.lists``'
+  artist gap, album cap and same-song rule, the library's skips; docs/lists.md), as the CLI's
+  ``similar`` and every other list: one implementation of spreading
+  (:mod:`deejai_model.lists.spacing`).  Songs the user skipped (:mod:`.annotate`) and, for an
+  album or artist, its own songs are left out.  ``getSonicSimilarTracks`` orders them by
+  similarity (the spec); ``getSimilarSongs`` keeps the spaced order (it is played as a list).
 - A song without vectors of the query model is answered with error 70 and a message that
   says to run ``beet deejai embed``; no vectors at all: error 0, and ``sonicSimilarity`` is not
   advertised.
@@ -17,13 +20,14 @@ index, :meth:`~.LibrarySession.similar` and :meth:`~.LibrarySession.journey_ids`
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 from beets.ui import UserError
 
 from . import ids
-from .entries import artist_name, child
+from .entries import child
 from .responses import GENERIC, NOT_FOUND, SubsonicError
 
 if TYPE_CHECKING:
@@ -87,52 +91,19 @@ def _mean_seed(server: SubsonicServer, key: str) -> tuple[Seed, set[int]]:
     return Seed(MEAN_KEY, mean, None, key), {i.id for i in items}
 
 
-def spread(items: list[dict], count: int, *, per_album: int = 1, per_artist: int = 2) -> list[dict]:
-    """Up to ``count`` of ``items`` (rows or items, closest first), taken in rounds so that
-    albums and artists alternate (see the module docstring)."""
-    chosen: list[dict] = []
-    taken: set[int] = set()
-    rounds = 1
-    while len(chosen) < count and len(taken) < len(items):
-        albums: dict[object, int] = {}
-        artists: dict[str, int] = {}
-        for item in chosen:
-            album = item.get("album_id") or -item.get("id")
-            albums[album] = albums.get(album, 0) + 1
-            artists[artist_name(item)] = artists.get(artist_name(item), 0) + 1
-        for item in items:
-            if len(chosen) >= count:
-                break
-            album, artist = item.get("album_id") or -item.get("id"), artist_name(item)
-            if item.get("id") in taken:
-                continue
-            if albums.get(album, 0) >= per_album * rounds:
-                continue
-            if artists.get(artist, 0) >= per_artist * rounds:
-                continue
-            chosen.append(item)
-            taken.add(item.get("id"))
-            albums[album] = albums.get(album, 0) + 1
-            artists[artist] = artists.get(artist, 0) + 1
-        rounds += 1
-    order = {item.get("id"): pos for pos, item in enumerate(items)}
-    return sorted(chosen, key=lambda i: order[i.get("id")])
-
-
 def similar(
     server: SubsonicServer, seed: Seed, count: int, *, user: str, leave_out: set[int] = frozenset()
 ) -> list[tuple[dict, float]]:
-    """``(item, similarity)`` of up to ``count`` songs like ``seed``, spread and closest first."""
-    found = server.library.similar(seed, 2 * count + 30)
-    skipped = server.listening(user).skipped
+    """``(item, similarity)`` of up to ``count`` songs like ``seed``, in the spaced order of the
+    session's :meth:`~.LibrarySession.similar` (see the module docstring)."""
+    listening = server.library.listening()
+    never = listening.exclude | set(leave_out) | server.listening(user).skipped
+    found = server.library.similar(seed, count, listening=replace(listening, exclude=never))
     keys = [int(n.id) for n in found if int(n.id) > 0]
-    keys = [k for k in keys if k not in leave_out and k not in skipped]
-    groups = server.catalog.groups(keys)
-    picked = [g["id"] for g in spread([groups[k] for k in keys if k in groups], count)]
-    rows = _items_by_id(server, picked)
+    rows = _items_by_id(server, keys)
     vectors = _index(server).vectors_by_id()
     return [
-        (rows[k], similarity(float(np.dot(seed.vector, vectors[k])))) for k in picked if k in rows
+        (rows[k], similarity(float(np.dot(seed.vector, vectors[k])))) for k in keys if k in rows
     ]
 
 
@@ -143,7 +114,8 @@ def _matches(pairs: list[tuple[dict, float]]) -> dict:
 def sonic_similar_tracks(server: SubsonicServer, p: Params, user: str) -> dict:
     """``getSonicSimilarTracks``: ``count`` (10) songs like ``id``, most similar first."""
     seed = song_seed(server, p.required("id"))
-    return _matches(similar(server, seed, p.integer("count", 10, high=500), user=user))
+    pairs = similar(server, seed, p.integer("count", 10, high=500), user=user)
+    return _matches(sorted(pairs, key=lambda pair: -pair[1]))  # the spec: most similar first
 
 
 def find_sonic_path(server: SubsonicServer, p: Params, user: str) -> dict:
