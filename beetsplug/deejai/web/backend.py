@@ -316,6 +316,19 @@ class LibraryDj:
                 self._map = map_payload(self.lib, sound_map(self.index, log=self.library.log))
             return self._map
 
+    def warm_map(self) -> threading.Thread:
+        """Draw (or read) the map in a background thread, so that the page finds it ready."""
+
+        def draw() -> None:
+            try:
+                self.map_data()
+            except Exception as error:  # the page's /api/map says it again, as JSON
+                self.library.log.warning("cannot draw the map: {}: {}", type(error).__name__, error)
+
+        thread = threading.Thread(target=draw, name="deejai-map", daemon=True)
+        thread.start()
+        return thread
+
     # -- audio from the browser (these load TensorFlow) ------------------------------------
     def _embed_upload(self, data: bytes, filename: str | None, content_type: str | None):
         """Slice vectors of uploaded audio, decoded from a temporary folder deleted after."""

@@ -455,6 +455,8 @@ $("colour-by").addEventListener("change", () => map.setField($("colour-by").valu
 say("drawing the map of the library...", false, "map-status");
 call("GET", "/api/map").then(
   (data) => {
+    const choices = [...$("colour-by").options].map((option) => option.value);
+    map.field = $("colour-by").value = map.usefulField.call({ data }, choices);
     map.setData(data);
     say(`${data.n} tracks; near each other = sound alike`, false, "map-status");
     if (state) render(state);

@@ -30,6 +30,15 @@ class SoundMap {
     this.resize();
   }
 
+  // the first field that tells tracks apart (a library without genres is coloured by artist)
+  usefulField(fields) {
+    for (const field of fields) {
+      const names = this.data.fields[field].names.filter((name) => name !== "");
+      if (names.length > 1) return field;
+    }
+    return fields[0];
+  }
+
   setField(field) {
     this.field = field;
     this.drawBase();
@@ -94,7 +103,7 @@ class SoundMap {
     const n = this.data.ids.length;
     const field = this.data.fields[this.field];
     const palette = this.colours();
-    const size = n > 20000 ? 2 : n > 3000 ? 3 : 5;
+    const size = n > 20000 ? 2 : n > 3000 ? 3 : n > 300 ? 4 : 8;
     const byColour = palette.map(() => []);
     for (let row = 0; row < n; row++) byColour[field.codes[row]].push(row);
     const cell = 8;
