@@ -5,12 +5,14 @@ importable) on
 
 - synthetic unit vectors with nested cluster structure (8 styles x 6 sub-styles, 64-d), at
   1k and 10k tracks (``--sizes``);
-- the real dev + val corpora's track vectors as the plugin makes them (the shipped default
-  variant of :mod:`benchmarks.variants`, slices cached like :mod:`benchmarks.quality`'s),
+- the real dev and val corpora's track vectors as the plugin makes them, each corpus pooled as
+  one library (the shipped default variant of :mod:`benchmarks.variants`, slices cached like
+  :mod:`benchmarks.quality`'s),
 
 it prints the share of each track's 10 nearest (cosine) kept among its 10 nearest on the map,
 trustworthiness at k = 10 (:func:`deejai_model.vectors.layout.trustworthiness`), the seconds
-the layout took and the process's peak memory after it.  The floor, measured in the same run,
+the layout took, the process's peak memory after it, and the share kept paired track by track
+against the shipped layout (bootstrap 95% interval of the difference).  The floor, measured in the same run,
 is PCA (the first two principal axes).  Results: ``docs/dj-page.md``.
 
 Usage, from the repository root::
@@ -40,10 +42,12 @@ from benchmarks.common import (  # noqa: E402
     max_rss_bytes,
     read_labels,
 )
+from benchmarks.report import paired_ci  # noqa: E402
 from deejai_model.vectors.layout import (  # noqa: E402
+    DEFAULT_METHOD,
     METHODS,
+    kept_per_track,
     layout_2d,
-    neighbours_kept,
     trustworthiness,
 )
 from deejai_model.vectors.norms import unit_rows  # noqa: E402
@@ -61,15 +65,21 @@ def synthetic(n: int, *, dim: int = 64, styles: int = 8, sub: int = 6, seed: int
     return unit_rows(x, np.float32)
 
 
-def real_vectors(labels: str, cache: str) -> np.ndarray:
-    """The corpora's track vectors under the shipped default (tracks that failed left out)."""
+def real_vectors(labels: str, cache: str) -> dict[str, np.ndarray]:
+    """Each corpus's track vectors under the shipped default, pooled as one library would be
+    (tracks that failed left out): ``{corpus folder name: (n, d)}``."""
     from benchmarks.variants import OursGrid, plugin_default
 
     model, k, how_pool, how_norm, _ = plugin_default()
-    tracks = [t for path in labels.split(",") for t in read_labels(path)]
-    grid = OursGrid(tracks, cache, models=[model], k_values=[k])
-    units = grid.unit_vectors(model, k, how_pool, how_norm=how_norm)
-    return unit_rows(units[grid.valid(model, k)], np.float32)
+    out = {}
+    for path in labels.split(","):
+        tracks = read_labels(path)
+        grid = OursGrid(tracks, cache, models=[model], k_values=[k])
+        units = grid.unit_vectors(model, k, how_pool, how_norm=how_norm)
+        out[Path(path).expanduser().resolve().parent.name] = unit_rows(
+            units[grid.valid(model, k)], np.float32
+        )
+    return out
 
 
 def umap_2d(vectors: np.ndarray) -> np.ndarray:
@@ -94,24 +104,33 @@ def layouts() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
 
 
 def measure(name: str, vectors: np.ndarray, methods: dict) -> list[list]:
-    """One table row per layout of ``vectors``."""
-    rows = []
+    """One table row per layout of ``vectors``; the share kept paired against the shipped
+    layout's, track by track (bootstrap interval of the difference)."""
+    rows, kept = [], {}
     for method, run in methods.items():
         log(f"{name}: {method} on {len(vectors)} tracks")
         started = time.perf_counter()
         xy = run(vectors)
         seconds = time.perf_counter() - started
+        kept[method] = kept_per_track(vectors, xy, K)
         rows.append(
             [
                 name,
                 len(vectors),
                 method,
-                f"{neighbours_kept(vectors, xy, K):.3f}",
+                f"{kept[method].mean():.3f}",
                 f"{trustworthiness(vectors, xy, K):.3f}",
                 f"{seconds:.1f}",
                 f"{max_rss_bytes() / 2**20:.0f}",
             ]
         )
+        log(" | ".join(str(c) for c in rows[-1]))
+    for row, method in zip(rows, methods, strict=True):
+        if method == DEFAULT_METHOD or DEFAULT_METHOD not in kept:
+            row.append("")
+        else:
+            diff = kept[method] - kept[DEFAULT_METHOD]
+            row.append(f"{diff.mean():+.3f} {paired_ci(kept[method], kept[DEFAULT_METHOD])}")
     return rows
 
 
@@ -127,8 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         methods = {m: f for m, f in methods.items() if m in args.methods.split(",")}
     rows = []
     if args.labels:
-        real = real_vectors(args.labels, args.cache)
-        rows += measure("dev+val corpora", real, methods)
+        corpora = real_vectors(args.labels, args.cache)
+        for name, vectors in corpora.items():
+            rows += measure(f"corpus {name}", vectors, methods)
     for size in [int(s) for s in args.sizes.split(",") if s]:
         rows += measure("synthetic clusters", synthetic(size), methods)
     header = [
@@ -139,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"trustworthiness@{K}",
         "seconds",
         "peak RSS MiB",
+        f"kept, paired vs {DEFAULT_METHOD}",
     ]
     print(markdown_table(header, rows))
     return 0

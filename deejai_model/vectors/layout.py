@@ -135,9 +135,9 @@ def _low_neighbours(coords: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def neighbours_kept(vectors: np.ndarray, coords: np.ndarray, k: int = 10) -> float:
-    """Share of each track's ``k`` nearest tracks (cosine) that are among its ``k`` nearest on
-    the map, averaged over tracks (1.0: every neighbourhood kept).
+def kept_per_track(vectors: np.ndarray, coords: np.ndarray, k: int = 10) -> np.ndarray:
+    """``(n,)`` share of each track's ``k`` nearest tracks (cosine) that are among its ``k``
+    nearest on the map (1.0: its neighbourhood kept whole).
 
     Parameters
     ----------
@@ -149,12 +149,17 @@ def neighbours_kept(vectors: np.ndarray, coords: np.ndarray, k: int = 10) -> flo
         Neighbourhood size.
     """
     low = _low_neighbours(coords, k)
-    kept = 0
+    kept = np.zeros(len(low))
     for lo, sims in _high_neighbours(vectors, k):
         high = np.argpartition(-sims, k, axis=1)[:, :k]
         for r, row in enumerate(high):
-            kept += len(set(row.tolist()) & set(low[lo + r].tolist()))
-    return kept / (len(low) * k)
+            kept[lo + r] = len(set(row.tolist()) & set(low[lo + r].tolist())) / k
+    return kept
+
+
+def neighbours_kept(vectors: np.ndarray, coords: np.ndarray, k: int = 10) -> float:
+    """The mean of :func:`kept_per_track`: the share of true ``k``-NN the map keeps."""
+    return float(kept_per_track(vectors, coords, k).mean())
 
 
 def trustworthiness(vectors: np.ndarray, coords: np.ndarray, k: int = 10) -> float:
