@@ -443,3 +443,34 @@ def test_screenshots_of_both_sizes(browser, server):
             until(lambda: page.player("currentTime") > 2, 15, "some playing", page.player_state)
             browser.save_screenshot(os.path.join(folder, f"dj-{size}.png"))
     page.size("desktop")
+
+
+def test_every_control_has_a_name_a_screen_reader_can_say(browser, server):
+    page = Page(browser, server)
+    page.el("journey-box").click()
+    controls = browser.find_elements(page.by.CSS_SELECTOR, "button, input, select, summary")
+    assert len(controls) > 15
+    unnamed = [
+        c.get_attribute("id") or c.get_attribute("outerHTML")[:80]
+        for c in controls
+        if not (c.accessible_name or "").strip()
+    ]
+    assert unnamed == []
+
+
+def test_the_theme_follows_the_system(browser, server):
+    page = Page(browser, server)
+
+    def background() -> list[int]:
+        colour = page.js("return getComputedStyle(document.body).backgroundColor")
+        return [int(v) for v in colour[colour.index("(") + 1 : colour.index(")")].split(",")[:3]]
+
+    try:
+        for scheme, dark in (("dark", True), ("light", False)):
+            browser.execute_cdp_cmd(
+                "Emulation.setEmulatedMedia",
+                {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+            )
+            until(lambda d=dark: (sum(background()) < 150) == d, 5, f"the {scheme} theme")
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
