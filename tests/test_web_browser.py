@@ -474,3 +474,26 @@ def test_the_theme_follows_the_system(browser, server):
             until(lambda d=dark: (sum(background()) < 150) == d, 5, f"the {scheme} theme")
     finally:
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+
+
+def test_clicks_on_the_map_set_a_journeys_points(browser, server, deejai_library):
+    page = Page(browser, server)
+    until(lambda: page.map_points() == 12, 120, "the map")
+    page.js("document.getElementById('map-click').value = 'journey';")
+    ids = {
+        t: next(iter(deejai_library.lib.items(f"title:{t}"))).id
+        for t in ("fastclicks-1", "noise-2", "chord-3")
+    }
+    for title in ("fastclicks-1", "chord-3", "noise-2"):  # from, to, then a waypoint
+        page.click_point(ids[title])
+        until(lambda t=title: t in page.el("journey-status").text, 10, f"{title} to be set")
+    assert page.el("ja").get_attribute("value") == "fastclicks - fastclicks-1"
+    assert page.el("jb").get_attribute("value") == "chord - chord-3"
+    assert page.el("jvia").get_attribute("value") == "noise - noise-2"
+    box = page.el("jn")
+    box.clear()
+    box.send_keys("1")
+    page.el("journey").click()
+    until(lambda: page.title() == "fastclicks-1", 10, "the journey to start", page.player_state)
+    titles = [t.split(" - ")[-1] for t in page.queue_text()]
+    assert titles[1] == "noise-2" and titles[3] == "chord-3", titles
