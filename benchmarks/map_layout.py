@@ -12,8 +12,8 @@ importable) on
 it prints the share of each track's 10 nearest (cosine) kept among its 10 nearest on the map,
 trustworthiness at k = 10 (:func:`deejai_model.vectors.layout.trustworthiness`), the seconds
 the layout took, the process's peak memory after it, and the share kept paired track by track
-against the shipped layout (bootstrap 95% interval of the difference).  The floor, measured in the same run,
-is PCA (the first two principal axes).  Results: ``docs/dj-page.md``.
+against the shipped layout (bootstrap 95% interval of the difference).  The floor, measured
+in the same run, is PCA (the first two principal axes).  Results: ``docs/dj-page.md``.
 
 Usage, from the repository root::
 
