@@ -41,7 +41,7 @@ def test_untagged_and_look_alike_tracks_are_found_and_told_apart(env, tmp_path):
         path = write_audio(music / f"living-caves-{i}.flac", chord(8.0, SR, freqs=notes), SR)
         _tag(path, title="Living Caves", artist="NeonCorridor", album=album)
     bare = write_audio(music / "Overworld Theme (loop).flac", clicks(8.0, SR, bpm=120), SR)
-    _tag(bare, title="", artist="", album="")
+    _tag(bare, title="", artist="", album="", genre="Chiptune")
     cover = write_audio(music / "covered.flac", noise_bursts(8.0, SR, seed=3), SR)
     png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
     _tag(cover, title="Covered", artist="x", images=[Image(png, type=ImageType.front)])
@@ -61,6 +61,10 @@ def test_untagged_and_look_alike_tracks_are_found_and_told_apart(env, tmp_path):
     assert all(re.fullmatch(r"living-caves-[234]\.flac", d) for d in details[2:])  # else the file
     shown = {(t["artist"], t["title"], t["detail"]) for t in alike}
     assert len(shown) == 5
+
+    # the map is coloured by genre, whichever way beets stores it (genre, or genres)
+    genres = client.get("/api/map").json["fields"]["genre"]
+    assert genres["names"] == ["Chiptune", ""] and sorted(genres["codes"]) == [0] + [1] * 6
 
     item = next(iter(env.lib.items("title:Covered")))
     response = client.get(f"/art/{item.id}")

@@ -388,6 +388,17 @@ class LibraryDj:
 MAP_FIELDS = ("genre", "artist", "album", "year")
 
 
+def map_value(item: Item, field: str) -> str:
+    """An item's value of a map field as text ("" when it has none); a list field (beets 2.4+
+    stores ``genres``) gives its first value, and ``genre`` falls back to ``genres``."""
+    value = item.get(field)
+    if not value and field == "genre":
+        value = item.get("genres")
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else ""
+    return "" if value in (None, 0) else str(value)
+
+
 def map_payload(lib, sound_map) -> dict:
     """What :meth:`LibraryDj.map_data` sends, for a :class:`~beetsplug.deejai.soundmap.SoundMap`."""
     ids = [int(i) for i in sound_map.ids]
@@ -403,8 +414,7 @@ def map_payload(lib, sound_map) -> dict:
             continue
         labels.append(" - ".join(p for p in (item.artist, shown_title(item)) if p))
         for field in MAP_FIELDS:
-            value = item.get(field)
-            values[field].append("" if value in (None, 0) else str(value))
+            values[field].append(map_value(item, field))
     fields = {}
     for field, column in values.items():
         names = sorted(set(column), key=(lambda v: (v == "", int(v) if v.isdigit() else 0, v)))
