@@ -11,6 +11,7 @@ from deejai_model.vectors.layout import (
     layout_2d,
     neighbours_kept,
     pca_2d,
+    place_by_neighbours,
     trustworthiness,
     unit_square,
 )
@@ -55,6 +56,26 @@ def test_tsne_keeps_more_neighbours_than_the_pca_floor():
     assert neighbours_kept(x, tsne) > neighbours_kept(x, pca) + 0.1
     assert trustworthiness(x, tsne) > trustworthiness(x, pca) + 0.05
     assert np.array_equal(tsne, layout_2d(x, method="tsne"))  # the same for the same vectors
+
+
+@pytest.mark.slow  # one t-SNE of 150 tracks
+def test_a_large_library_is_laid_out_from_a_sample_and_keeps_its_neighbours():
+    x = _clusters(400, seed=2)
+    sampled = layout_2d(x, sample=150)
+    assert sampled.shape == (400, 2) and np.isfinite(sampled).all()
+    pca = layout_2d(x, method="pca")
+    assert neighbours_kept(x, sampled) > neighbours_kept(x, pca) + 0.05
+    assert trustworthiness(x, sampled) > trustworthiness(x, pca)
+
+
+def test_placed_tracks_land_among_their_nearest_laid_out_ones():
+    anchors = np.eye(4, dtype=np.float32)
+    spots = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    near_first = np.array([[1.0, 0.05, 0.0, 0.0]])
+    placed = place_by_neighbours(near_first, anchors, spots, k=1)
+    assert np.allclose(placed, [[0.0, 0.0]])
+    between = place_by_neighbours(np.array([[1.0, 1.0, 0.0, 0.0]]), anchors, spots, k=2)
+    assert np.allclose(between, [[0.5, 0.0]])
 
 
 def test_small_libraries_and_odd_input():

@@ -23,6 +23,10 @@ METHODS = ("tsne", "pca")
 DEFAULT_METHOD = "tsne"
 #: Fewer tracks than this are laid out by PCA (t-SNE needs a perplexity below n / 3).
 MIN_TSNE = 12
+#: Above this many tracks t-SNE lays out a random sample of this size, and every other track
+#: is placed among its nearest sampled tracks (:func:`place_by_neighbours`): a 50k library
+#: costs what a 20k one does.
+TSNE_SAMPLE = 20000
 
 
 def pca_2d(vectors: np.ndarray) -> np.ndarray:
@@ -70,7 +74,49 @@ def tsne_2d(vectors: np.ndarray, *, seed: int = 0, perplexity: float = 30.0) -> 
     return np.asarray(tsne.fit_transform(x), dtype=np.float64)
 
 
-def layout_2d(vectors: np.ndarray, *, method: str = DEFAULT_METHOD, seed: int = 0) -> np.ndarray:
+def place_by_neighbours(
+    vectors: np.ndarray, anchors: np.ndarray, anchor_xy: np.ndarray, k: int = 3
+) -> np.ndarray:
+    """Map positions of tracks from laid-out ones: the cosine-weighted mean position of each
+    track's ``k`` nearest anchors.
+
+    Parameters
+    ----------
+    vectors : np.ndarray
+        ``(n, d)`` tracks to place.
+    anchors : np.ndarray
+        ``(m, d)`` tracks already laid out, ``m >= k``.
+    anchor_xy : np.ndarray
+        ``(m, 2)`` their positions.
+    k : int
+        Anchors per track.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n, 2)`` float64 positions.
+    """
+    x = unit_rows(np.asarray(vectors), np.float32)
+    a = unit_rows(np.asarray(anchors), np.float32)
+    xy = np.asarray(anchor_xy, dtype=np.float64)
+    out = np.empty((x.shape[0], 2))
+    for lo in range(0, x.shape[0], 2048):
+        sims = x[lo : lo + 2048] @ a.T
+        near = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        weights = np.clip(np.take_along_axis(sims, near, axis=1), 1e-6, None).astype(np.float64)
+        out[lo : lo + 2048] = (weights[:, :, None] * xy[near]).sum(axis=1) / weights.sum(
+            axis=1, keepdims=True
+        )
+    return out
+
+
+def layout_2d(
+    vectors: np.ndarray,
+    *,
+    method: str = DEFAULT_METHOD,
+    seed: int = 0,
+    sample: int = TSNE_SAMPLE,
+) -> np.ndarray:
     """Map coordinates of track vectors, scaled into the unit square.
 
     Parameters
@@ -80,7 +126,10 @@ def layout_2d(vectors: np.ndarray, *, method: str = DEFAULT_METHOD, seed: int = 
     method : str
         One of :data:`METHODS`; t-SNE falls back to PCA below :data:`MIN_TSNE` tracks.
     seed : int
-        Random state of t-SNE.
+        Random state of t-SNE (and of its sample).
+    sample : int
+        Most tracks t-SNE lays out itself; above it, a random sample of this size is laid out
+        and the other tracks are placed by :func:`place_by_neighbours`.
 
     Returns
     -------
@@ -95,7 +144,13 @@ def layout_2d(vectors: np.ndarray, *, method: str = DEFAULT_METHOD, seed: int = 
         raise ValueError(f"vectors must be (n, d), not {x.shape}")
     if x.shape[0] == 0:
         return np.zeros((0, 2), np.float32)
-    if method == "tsne" and x.shape[0] >= MIN_TSNE:
+    if method == "tsne" and x.shape[0] > max(sample, MIN_TSNE - 1) >= MIN_TSNE:
+        rng = np.random.default_rng(seed)
+        chosen = np.sort(rng.choice(x.shape[0], size=sample, replace=False))
+        laid = tsne_2d(x[chosen], seed=seed)
+        xy = place_by_neighbours(x, x[chosen], laid)
+        xy[chosen] = laid
+    elif method == "tsne" and x.shape[0] >= MIN_TSNE:
         xy = tsne_2d(x, seed=seed)
     else:
         xy = pca_2d(x)
