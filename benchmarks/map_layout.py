@@ -89,11 +89,14 @@ def umap_2d(vectors: np.ndarray) -> np.ndarray:
     return umap.UMAP(n_components=2, metric="cosine", random_state=0).fit_transform(vectors)
 
 
-def layouts() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
-    """The layouts to compare: the shipped methods, and UMAP where installed."""
+def layouts(sample: int = 0) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """The layouts to compare: the shipped methods, t-SNE of a ``sample`` (when given) with the
+    other tracks placed among their nearest sampled ones, and UMAP where installed."""
     out: dict[str, Callable[[np.ndarray], np.ndarray]] = {
         m: (lambda x, m=m: layout_2d(x, method=m)) for m in METHODS
     }
+    if sample:
+        out[f"tsne-sample{sample}"] = lambda x: layout_2d(x, method="tsne", sample=sample)
     try:
         import umap  # noqa: F401
     except Exception as error:  # not installed (or its numba does not load)
@@ -140,8 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--labels", default=DEFAULT_LABELS, help="comma-separated labels.tsv")
     parser.add_argument("--cache", default=DEFAULT_CACHE)
     parser.add_argument("--methods", default="", help="comma-separated subset (default: all)")
+    parser.add_argument("--sample", type=int, default=0, help="also t-SNE of a sample this big")
     args = parser.parse_args(argv)
-    methods = layouts()
+    methods = layouts(args.sample)
     if args.methods:
         methods = {m: f for m, f in methods.items() if m in args.methods.split(",")}
     rows = []
