@@ -75,7 +75,7 @@ def tsne_2d(vectors: np.ndarray, *, seed: int = 0, perplexity: float = 30.0) -> 
 
 
 def place_by_neighbours(
-    vectors: np.ndarray, anchors: np.ndarray, anchor_xy: np.ndarray, k: int = 3
+    vectors: np.ndarray, anchors: np.ndarray, anchor_xy: np.ndarray, *, k: int = 3
 ) -> np.ndarray:
     """Map positions of tracks from laid-out ones: the cosine-weighted mean position of each
     track's ``k`` nearest anchors.
