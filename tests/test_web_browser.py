@@ -497,3 +497,20 @@ def test_clicks_on_the_map_set_a_journeys_points(browser, server, deejai_library
     until(lambda: page.title() == "fastclicks-1", 10, "the journey to start", page.player_state)
     titles = [t.split(" - ")[-1] for t in page.queue_text()]
     assert titles[1] == "noise-2" and titles[3] == "chord-3", titles
+
+
+def test_the_queue_buttons_move_and_remove_tracks(browser, server):
+    page = Page(browser, server)
+    _seed(page, "title:noise-3")
+    until(lambda: page.title() == "noise-3", 10, "the seed")
+    queue = page.queue()
+    rows = browser.find_elements(page.by.CSS_SELECTOR, "#queue li")
+    rows[0].find_element(
+        page.by.CSS_SELECTOR, "button[aria-label^='Move'][aria-label$='down']"
+    ).click()
+    until(lambda: page.queue()[:2] == [queue[1], queue[0]], 10, "the first track to move down")
+    rows = browser.find_elements(page.by.CSS_SELECTOR, "#queue li")
+    rows[0].find_element(page.by.CSS_SELECTOR, "button[aria-label^='Remove']").click()
+    until(lambda: queue[1] not in page.queue(), 10, "the track to leave the queue")
+    assert "Removed" in page.el("queue-status").text
+    assert page.queue()[0] == queue[0] and len(page.queue()) == 4
