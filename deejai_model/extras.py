@@ -3,7 +3,8 @@
 The plain install (``pip install beets-deejai``) carries what embedding, the queries, the
 mixes, the web DJ and the radio need. Training and the Keras runtime need the ``train`` extra
 (TensorFlow, Keras, gensim, h5py), beat-aligned joins of mixes the ``beats`` extra (librosa),
-``beet deejai daily``'s grouping the ``daily`` extra (SciPy's k-means).
+``beet deejai daily``'s grouping the ``daily`` extra (SciPy's k-means), the DJ page's t-SNE map
+the ``map`` extra (scikit-learn; without it the map is PCA).
 A feature that needs an extra calls :func:`require_extra` first, so that its absence is one
 clear line naming the extra, not an ``ImportError`` traceback halfway through the work.
 Nothing is imported to find out (``importlib.util.find_spec``).
@@ -22,6 +23,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "train": ("tensorflow", "keras", "gensim"),
     "beats": ("librosa",),
     "daily": ("scipy",),
+    "map": ("sklearn",),
 }
 
 
@@ -48,7 +50,7 @@ def require_extra(extra: str, feature: str, *, modules: tuple[str, ...] | None =
     Parameters
     ----------
     extra : str
-        ``"train"``, ``"beats"`` or ``"daily"``.
+        a key of :data:`EXTRAS`.
     feature : str
         What needs it, as the user asked for it (e.g. ``"deejai train"``).
     modules : tuple of str, optional

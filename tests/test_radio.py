@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -149,7 +150,32 @@ def test_radio_never_queues_a_track_that_is_already_in_mpds_queue(deejai_library
     assert "Traceback" not in err, err
 
 
-def _start_radio(env, *args: str) -> subprocess.Popen:
+def test_radio_prints_a_dj_log_line_per_queued_track_without_verbose(deejai_library, mpd_server):
+    deejai_library.write_config(
+        extra=f"mpd:\n  host: 127.0.0.1\n  port: {mpd_server.port}\n"
+        f"  music_directory: {deejai_library.lib_path}\n"
+    )
+    radio = _start_radio(
+        deejai_library, "--ahead", "2", "--poll", "0.2", "title:noise-1", verbose=False
+    )
+    client = mpd_server.client()
+    try:
+        until(lambda: len(client.playlistinfo()) == 3, 60, "the radio to queue the seed and two")
+        titles = _titles(client)
+        time.sleep(0.5)
+    finally:
+        radio.terminate()
+        out, err = radio.communicate(timeout=20)
+    lines = [line for line in out.splitlines() if "  queued  " in line]
+    assert len(lines) == 3, out
+    assert lines[0].endswith("queued  noise - noise-1  (seed)"), lines
+    assert lines[1].endswith(f"queued  noise - {titles[1]}  (nearest to the last one)"), lines
+    assert lines[2].endswith(f"queued  noise - {titles[2]}  (nearest to the last 2)"), lines
+    assert all(re.match(r"\d\d:\d\d:\d\d  queued  ", line) for line in lines), lines
+    assert "Traceback" not in err, err
+
+
+def _start_radio(env, *args: str, verbose: bool = True) -> subprocess.Popen:
     import os
     import sys
 
@@ -159,7 +185,8 @@ def _start_radio(env, *args: str) -> subprocess.Popen:
     environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), environ.get("PYTHONPATH", "")])
     return subprocess.Popen(
         [sys.executable, "-c", "import sys; from beets.ui import main; main(sys.argv[1:])"]
-        + ["-v", "deejai", "radio", *args],
+        + ["-v"] * verbose
+        + ["deejai", "radio", *args],
         env=environ,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import optparse
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ class LibraryPaths:
     """
 
     def __init__(self, lib: Library, music_directory: str, ids):
+        self.lib = lib
         self.root = os.path.realpath(music_directory)
         wanted = {int(i) for i in ids}
         self.relative: dict[int, str] = {}
@@ -235,9 +237,20 @@ class Radio:
         for item_id in item_ids:
             self.client.add(self.paths.relative[int(item_id)])
             added.append(int(item_id))
-        if added:
-            self.log.info("queued {}", ", ".join(str(i) for i in added))
+            self.say_queued(int(item_id))
         return added
+
+    def say_queued(self, item_id: int) -> None:
+        """One DJ-log line on stdout per queued track, flushed (a terminal, a pipe or ``tee``
+        shows it at once): time, artist - title, and why the DJ picked it."""
+        item = self.paths.lib.get_item(item_id)
+        name = f"item {item_id}"
+        if item is not None:
+            title = item.title or os.path.basename(os.fsdecode(item.path))
+            name = " - ".join(p for p in (item.artist, title) if p)
+        why = self.dj.why.get(item_id)
+        ui.print_(f"{time.strftime('%H:%M:%S')}  queued  {name}" + (f"  ({why})" if why else ""))
+        sys.stdout.flush()
 
     # -- the loop --------------------------------------------------------------------------
     def run(self, poll: float = 1.0, max_polls: int | None = None) -> None:

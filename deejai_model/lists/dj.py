@@ -150,6 +150,11 @@ class DjSession:
         self.vary = int(vary)
         self.spacer = spacer
         self.anchor: np.ndarray | None = None
+        #: Why each queued or played track was picked (``"seed"``, ``"journey step 2 of 5"``,
+        #: ``"nearest to the last 3"``, ...), said by the code that picked it.
+        self.why: dict[Hashable, str] = {}
+        #: The planned route of the latest journey (ids, first to last), else empty.
+        self.route: list[Hashable] = []
         self._outside = 0
 
     # -- starting ----------------------------------------------------------------------------
@@ -175,11 +180,13 @@ class DjSession:
         self._forget()
         self.played = seeds
         self.anchor = np.sum([unit_vector(self.vectors[s]) for s in seeds], axis=0)
+        self.why.update({seed: "seed" for seed in seeds})
         self.refill()
 
     def _forget(self) -> None:
         self.played, self.queue, self.skipped = [], [], set()
         self.liked, self.disliked, self.avoided = [], [], set()
+        self.why, self.route = {}, []
 
     def start_journey(self, waypoints: Sequence[Hashable], n_per_leg: int) -> None:
         """Start a journey: the first waypoint is played, the rest of the journey is queued.
@@ -201,6 +208,11 @@ class DjSession:
         self.anchor = None  # a journey goes somewhere else on purpose
         self.played = path[:1]
         self.queue = path[1:]
+        self.route = list(path)
+        steps = len(path) - 1
+        self.why[path[0]] = "journey start"
+        for step, track in enumerate(path[1:], 1):
+            self.why[track] = f"journey step {step} of {steps}"
         self.refill()
 
     # -- what is playing and what comes next -----------------------------------------------
@@ -259,7 +271,17 @@ class DjSession:
             if not found:
                 break
             out.append(found[0])
+            self.why[found[0]] = self._reason(len(window), steer is not None)
         return out
+
+    def _reason(self, window: int, steered: bool) -> str:
+        """Why a pick was made, in words: its query window, steering and noise."""
+        words = [f"nearest to the last {window}" if window > 1 else "nearest to the last one"]
+        if steered:
+            words.append("steered by more / less like this")
+        if self.noise > 0:
+            words.append(f"drunk {self.noise:g}")
+        return ", ".join(words)
 
     def refill(self) -> None:
         """Top :attr:`queue` up to ``ahead`` tracks (what is queued already stays)."""
@@ -267,6 +289,22 @@ class DjSession:
         missing = self.ahead - len(self.queue)
         if missing > 0:
             self.queue += self.picks(missing, pending=self.queue)
+
+    def remove(self, track: Hashable) -> None:
+        """Take ``track`` out of the queue; it is not picked again this session (until a new
+        start)."""
+        if track not in self.queue:
+            raise KeyError(f"track {track!r} is not queued")
+        self.queue.remove(track)
+        self.avoided.add(track)
+        self.refill()
+
+    def move(self, track: Hashable, position: int) -> None:
+        """Move a queued track to ``position`` in the queue (0 = next; clipped to the queue)."""
+        if track not in self.queue:
+            raise KeyError(f"track {track!r} is not queued")
+        self.queue.remove(track)
+        self.queue.insert(max(0, min(int(position), len(self.queue))), track)
 
     def requeue(self) -> None:
         """Pick the whole queue again (after the controls or the steering changed)."""

@@ -7,16 +7,21 @@ over a :class:`~beetsplug.deejai.web.backend.LibraryDj`:
 ========================  ==============================================================
 ``GET /``                 the page
 ``GET /api/state``        what plays, the queue, the controls
-``GET /api/suggest?q=``   embedded items matching a beets query (up to 10)
-``POST /api/seed``        ``{"query"}``: start from the first match
-``POST /api/journey``     ``{"a", "b", "via": [...], "n"}``: play a journey
+``GET /api/suggest?q=``   embedded items matching a beets query (up to 10), or untagged ones
+                          by file name; look-alikes get a ``"detail"``
+``POST /api/seed``        ``{"query"}``: start from the first match; ``{"id"}``: from a track
+                          picked from the suggestions or on the map
+``POST /api/journey``     ``{"a", "b", "via": [...], "n"}``: play a journey (each point a
+                          query or ``{"id"}``)
+``GET /api/map``          the map of the library's sound (drawn once, cached by the index)
+``POST /api/queue``       ``{"id", "action": "remove"|"move", "position"}``: edit the queue
 ``POST /api/upload``      multipart ``audio``: start from a file outside the library
 ``POST /api/mic``         multipart ``audio``: start from the track whose beginning matches
 ``POST /api/next``        ``{"skipped"}``: the track ended or was skipped
 ``POST /api/controls``    ``{"lookback", "noise"}``: "keep on" and "drunk"
 ``POST /api/feedback``    ``{"id", "verdict": "more"|"less"}``
 ``GET /audio/<id>``       the item's file, with HTTP range requests (seeking)
-``GET /art/<id>``         the album art (beets' ``artpath``)
+``GET /art/<id>``         the cover (beets' ``artpath``, else the image embedded in the file)
 ``/rest/<method>``        the OpenSubsonic API (:mod:`beetsplug.deejai.subsonic`)
 ========================  ==============================================================
 

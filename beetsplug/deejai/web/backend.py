@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 from beets.ui import UserError
 
+from .names import disambiguate, file_name, shown_title, untagged_by_file_name
+
 if TYPE_CHECKING:
     import numpy as np
     from beets.library import Item
@@ -102,6 +104,11 @@ class LibraryDj:
         self.lock = threading.RLock()
         self.matches: list[dict] = []
         self._beginnings: dict[int, np.ndarray] | None = None
+        self._art: dict[int, bool] = {}
+        self._map: dict | None = None
+        self._map_lock = threading.Lock()
+        #: Said when the library has nothing left to play (every track has played).
+        self.finished: str | None = None
 
     # -- items -----------------------------------------------------------------------------
     def item(self, item_id: int) -> Item:
@@ -112,19 +119,27 @@ class LibraryDj:
         return item
 
     def track(self, item_id: int) -> dict:
-        """What the page shows of a track."""
+        """What the page shows of a track, with why the DJ picked it (``"why"``, or None)."""
         item = self.item(item_id)
-        album = item.get_album()
-        art = album is not None and album.artpath and os.path.isfile(album.artpath)
         return {
             "id": item.id,
-            "title": item.title or os.path.basename(os.fsdecode(item.path)),
+            "title": shown_title(item),
             "artist": item.artist,
             "album": item.album,
+            "file": file_name(item),
             "length": round(float(item.length or 0.0), 2),
             "audio": f"/audio/{item.id}",
-            "art": f"/art/{item.id}" if art else None,
+            "art": f"/art/{item.id}" if self._has_art(item) else None,
+            "why": self.dj.why.get(item.id),
         }
+
+    def _has_art(self, item: Item) -> bool:
+        if item.id not in self._art:
+            try:
+                self._art[item.id] = self._art_of(item) is not None
+            except RequestError:
+                self._art[item.id] = False
+        return self._art[item.id]
 
     def file_of(self, item_id: int) -> str:
         """The audio file of an item, as beets stores it (404 when it is gone)."""
@@ -133,15 +148,27 @@ class LibraryDj:
             raise RequestError(f"the file of item {item_id} is missing", 404)
         return path
 
-    def art_of(self, item_id: int) -> str:
-        """The album art file of an item's album (404 when it has none)."""
-        album = self.item(item_id).get_album()
-        if album is None or not album.artpath:
-            raise RequestError(f"item {item_id} has no album art", 404)
-        path = os.fsdecode(album.artpath)
-        if not os.path.isfile(path):
-            raise RequestError(f"the album art of item {item_id} is missing", 404)
-        return path
+    def art_of(self, item_id: int) -> str | bytes:
+        """An item's cover: its album's art file (``artpath``) else the image embedded in its
+        file (bytes); 404 when it has neither."""
+        art = self._art_of(self.item(item_id))
+        if art is None:
+            raise RequestError(f"item {item_id} has no cover art", 404)
+        return art
+
+    @staticmethod
+    def _art_of(item: Item) -> str | bytes | None:
+        album = item.get_album()
+        if album is not None and album.artpath:
+            path = os.fsdecode(album.artpath)
+            if os.path.isfile(path):
+                return path
+        try:
+            from mediafile import MediaFile, UnreadableFileError
+
+            return MediaFile(os.fsdecode(item.path)).art or None
+        except (OSError, UnreadableFileError):
+            return None
 
     def find(self, text: str, limit: int = 10) -> list[dict]:
         """Up to ``limit`` embedded items matching a beets query (suggestions for the page)."""
@@ -149,19 +176,28 @@ class LibraryDj:
 
         words = refuse_paths(text)
         vectors = self.dj.vectors
-        out = []
+        out: list[dict] = []
+        seen: set[int] = set()
         try:
-            for item in self.lib.items(words):
-                if item.id in vectors:
+            found = self.lib.items(words)
+            for item in [*found, *untagged_by_file_name(self.lib, words)]:
+                if item.id in vectors and item.id not in seen:
+                    seen.add(item.id)
                     out.append(self.track(item.id))
                     if len(out) >= limit:
                         break
         except (InvalidQueryError, ParsingError) as error:
             raise RequestError(f"bad query {text!r}: {error}") from None
-        return out
+        return disambiguate(out)
 
-    def resolve(self, text: str) -> int:
-        """The id of the first embedded item matching a query (400/404 otherwise)."""
+    def resolve(self, text: str | int) -> int:
+        """The id of the first embedded item matching a query, or the item ``text`` names when
+        it is an id the page picked from its suggestions (400/404 otherwise)."""
+        if isinstance(text, int) and not isinstance(text, bool):
+            if text not in self.dj.vectors.library:
+                raise RequestError(f"item {text} has no vectors", 404)
+            return text
+        text = str(text)
         if not text.strip():
             raise RequestError("a query is needed")
         found = self.find(text, limit=1)
@@ -182,46 +218,69 @@ class LibraryDj:
                 "liked": [int(t) for t in s.liked],
                 "disliked": [int(t) for t in s.disliked],
                 "matches": self.matches,
+                # the map's path: what played (seeds first), what was skipped, the journey
+                "played": [int(t) for t in s.played if t not in s.vectors.own],
+                "skipped": [int(t) for t in s.skipped if t not in s.vectors.own],
+                "route": [int(t) for t in s.route],
+                "finished": self.finished,
             }
 
     def _locked(self, change: Callable[[], object]) -> dict:
         with self.lock:
+            self.finished = None
             try:
                 change()
             except (KeyError, ValueError) as error:
                 raise RequestError(str(error).strip("'\"")) from None
         return self.state()
 
-    def seed_query(self, text: str) -> dict:
-        """Start from the first item matching a query."""
+    def seed_query(self, text: str | int) -> dict:
+        """Start from the first item matching a query (or from the item of an id)."""
         item_id = self.resolve(text)
         self.matches = []
         return self._locked(lambda: self.dj.start([item_id]))
 
-    def journey(self, ends: list[str], via: list[str], n_per_leg: int) -> dict:
-        """Play a journey from A to B through waypoints (each a query)."""
-        if len(ends) != 2 or not all(e.strip() for e in ends):
+    def journey(self, ends: list[str | int], via: list[str | int], n_per_leg: int) -> dict:
+        """Play a journey from A to B through waypoints (each a query, or an id the page
+        picked from its suggestions)."""
+        if len(ends) != 2 or not all(str(e).strip() for e in ends):
             raise RequestError("a journey needs A and B")
         if not 0 <= n_per_leg <= 50:
             raise RequestError("tracks per leg must be between 0 and 50")
-        ids = [self.resolve(ends[0]), *(self.resolve(v) for v in via if v.strip())]
+        ids = [self.resolve(ends[0]), *(self.resolve(v) for v in via if str(v).strip())]
         ids.append(self.resolve(ends[1]))
         self.matches = []
         return self._locked(lambda: self.dj.start_journey(ids, n_per_leg))
 
     def advance(self, skipped: bool) -> dict:
         """The current track ended (or was skipped): move on; the library records the play
-        or skip as mpdstats would (``deejai.lists.record_plays``)."""
-
-        def change() -> None:
+        or skip as mpdstats would (``deejai.lists.record_plays``); when nothing is left to play,
+        the state says so (``"finished"``)."""
+        with self.lock:
+            self.finished = None
             ended = self.dj.current
             track = self.dj.advance(skipped=skipped)
             if ended is not None:
                 self.library.record_play(ended, skipped=skipped)
             if track is not None:
                 self.library.record_play(track, started=True)
+            elif self.dj.current is not None:
+                self.finished = (
+                    "Every track has played: nothing is left to pick. Search for a seed, "
+                    "or click a point on the map, to start again."
+                )
+            return self.state()
 
-        return self._locked(change)
+    def edit_queue(self, item_id: int, action: str, position: int | None = None) -> dict:
+        """``"remove"`` a queued track (it is not picked again), or ``"move"`` it to
+        ``position`` (0 = next)."""
+        if action == "remove":
+            return self._locked(lambda: self.dj.remove(item_id))
+        if action == "move":
+            if position is None:
+                raise RequestError("move needs a position")
+            return self._locked(lambda: self.dj.move(item_id, position))
+        raise RequestError(f"action must be 'remove' or 'move', not {action!r}")
 
     def controls(self, lookback: int | None, noise: float | None) -> dict:
         """Set "keep on" and "drunk"."""
@@ -248,6 +307,35 @@ class LibraryDj:
 
         return self._locked(change)
 
+    # -- the map of the library's sound ---------------------------------------------------
+    def map_data(self) -> dict:
+        """The map as the page draws it (drawn on first use, then cached on disk and here).
+
+        ``{"method", "n", "ids": [n], "x": [n], "y": [n] (0..1), "labels": [n] "artist -
+        title", "fields": {field: {"names": [...], "codes": [n]}}}`` for the fields the page
+        can colour by (:data:`MAP_FIELDS`); ``codes[i]`` indexes ``names``, and a year's names
+        are sorted, so its codes run from old to new.
+        """
+        with self._map_lock:
+            if self._map is None:
+                from ..soundmap import sound_map
+
+                self._map = map_payload(self.lib, sound_map(self.index, log=self.library.log))
+            return self._map
+
+    def warm_map(self) -> threading.Thread:
+        """Draw (or read) the map in a background thread, so that the page finds it ready."""
+
+        def draw() -> None:
+            try:
+                self.map_data()
+            except Exception as error:  # the page's /api/map says it again, as JSON
+                self.library.log.warning("cannot draw the map: {}: {}", type(error).__name__, error)
+
+        thread = threading.Thread(target=draw, name="deejai-map", daemon=True)
+        thread.start()
+        return thread
+
     # -- audio from the browser (these load TensorFlow) ------------------------------------
     def _embed_upload(self, data: bytes, filename: str | None, content_type: str | None):
         """Slice vectors of uploaded audio, decoded from a temporary folder deleted after."""
@@ -265,11 +353,7 @@ class LibraryDj:
             except UserError as error:  # the index's model (an earlier default) is not installed
                 raise RequestError(str(error)) from None
             except AudioError as error:
-                shown = filename or "upload"
-                message = str(error).replace(path, shown).replace(folder, "")
-                if not message.startswith(f"{shown}: "):
-                    message = f"{shown}: {message}"
-                raise RequestError(message) from None
+                raise RequestError(plain_audio_error(error, filename or "upload")) from None
 
     def seed_upload(self, data: bytes, filename: str | None, content_type: str | None) -> dict:
         """Start from an audio file that is not in the library (it is not added to it)."""
@@ -305,6 +389,66 @@ class LibraryDj:
             raise RequestError("no embedded item to match the microphone against", 404)
         self.matches = [{**self.track(i), "cosine": round(c, 4)} for i, c in found]
         return self._locked(lambda: self.dj.start([found[0][0]]))
+
+
+#: Fields the map can be coloured by.
+MAP_FIELDS = ("genre", "artist", "album", "year")
+
+
+def map_value(item: Item, field: str) -> str:
+    """An item's value of a map field as text ("" when it has none); a list field (beets 2.4+
+    stores ``genres``) gives its first value, and ``genre`` falls back to ``genres``."""
+    value = item.get(field)
+    if not value and field == "genre":
+        value = item.get("genres")
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else ""
+    return "" if value in (None, 0) else str(value)
+
+
+def map_payload(lib, sound_map) -> dict:
+    """What :meth:`LibraryDj.map_data` sends, for a :class:`~beetsplug.deejai.soundmap.SoundMap`."""
+    ids = [int(i) for i in sound_map.ids]
+    wanted = set(ids)
+    items = {item.id: item for item in lib.items() if item.id in wanted}
+    labels, values = [], {field: [] for field in MAP_FIELDS}
+    for item_id in ids:
+        item = items.get(item_id)
+        if item is None:
+            labels.append(f"item {item_id}")
+            for field in MAP_FIELDS:
+                values[field].append("")
+            continue
+        labels.append(" - ".join(p for p in (item.artist, shown_title(item)) if p))
+        for field in MAP_FIELDS:
+            values[field].append(map_value(item, field))
+    fields = {}
+    for field, column in values.items():
+        names = sorted(set(column), key=(lambda v: (v == "", int(v) if v.isdigit() else 0, v)))
+        code = {name: i for i, name in enumerate(names)}
+        fields[field] = {"names": names, "codes": [code[v] for v in column]}
+    xy = sound_map.xy
+    return {
+        "method": sound_map.method,
+        "n": len(ids),
+        "ids": ids,
+        "x": [round(float(v), 4) for v in xy[:, 0]],
+        "y": [round(float(v), 4) for v in xy[:, 1]],
+        "labels": labels,
+        "fields": fields,
+    }
+
+
+def plain_audio_error(error: Exception, shown: str) -> str:
+    """What the page says when an upload cannot be heard: plain words, never the decoder's
+    own message (its errno and temporary path mean nothing to the listener)."""
+    from deejai_model.errors import EmptyAudioError, SilentAudioError
+
+    if isinstance(error, SilentAudioError):
+        return f"{shown}: it is silent: there is nothing to listen to"
+    if isinstance(error, EmptyAudioError):
+        return f"{shown}: it holds no audio"
+    return f"{shown}: this is not audio that can be played (the file could not be decoded)"
 
 
 def open_dj(library: LibrarySession, *, lookback: int, noise: float, ahead: int) -> LibraryDj:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import mimetypes
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,27 @@ def _number(data: dict, key: str, kind: type):
         return kind(value)
     except (TypeError, ValueError):
         raise RequestError(f"{key} must be a number, not {value!r}") from None
+
+
+def _end(value) -> str | int:
+    """A journey end or waypoint: ``{"id": n}`` (picked from the suggestions) or a query."""
+    if isinstance(value, dict):
+        item_id = _number(value, "id", int)
+        if item_id is None:
+            raise RequestError("a journey point needs an id or a query")
+        return item_id
+    return "" if value is None else str(value)
+
+
+def image_type(data: bytes) -> str:
+    """The content type of an embedded cover, from its first bytes."""
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "image/jpeg"
 
 
 def _upload() -> tuple[bytes, str | None, str | None]:
@@ -100,7 +122,25 @@ def register(app: Flask, dj: LibraryDj) -> None:
 
     @app.post("/api/seed")
     def seed():
-        return jsonify(dj.seed_query(str(_body().get("query", ""))))
+        data = _body()
+        item_id = _number(data, "id", int)
+        return jsonify(
+            dj.seed_query(item_id if item_id is not None else str(data.get("query", "")))
+        )
+
+    @app.get("/api/map")
+    def sound_map():
+        return jsonify(dj.map_data())
+
+    @app.post("/api/queue")
+    def edit_queue():
+        data = _body()
+        item_id = _number(data, "id", int)
+        if item_id is None:
+            raise RequestError("id is needed")
+        return jsonify(
+            dj.edit_queue(item_id, str(data.get("action", "")), _number(data, "position", int))
+        )
 
     @app.post("/api/journey")
     def journey():
@@ -111,8 +151,8 @@ def register(app: Flask, dj: LibraryDj) -> None:
         n = _number(data, "n", int)
         return jsonify(
             dj.journey(
-                [str(data.get("a", "")), str(data.get("b", ""))],
-                [str(v) for v in via],
+                [_end(data.get("a")), _end(data.get("b"))],
+                [_end(v) for v in via],
                 4 if n is None else n,
             )
         )
@@ -151,4 +191,7 @@ def register(app: Flask, dj: LibraryDj) -> None:
 
     @app.get("/art/<int:item_id>")
     def art(item_id: int):
-        return send_file(dj.art_of(item_id), conditional=True)
+        art = dj.art_of(item_id)
+        if isinstance(art, bytes):  # embedded in the audio file
+            return send_file(io.BytesIO(art), mimetype=image_type(art), max_age=3600)
+        return send_file(art, conditional=True)

@@ -66,6 +66,7 @@ def run(session: LibrarySession, opts: optparse.Values, rest: list[str]) -> None
         )
     dj = open_dj(session, lookback=opts.lookback, noise=opts.noise, ahead=opts.ahead)
     app = create_app(dj, int(opts.max_upload * 2**20), subsonic)
+    dj.warm_map()  # the map of the library's sound: read, or drawn once and cached
     if not is_loopback(opts.host):
         session.log.warning(
             "listening on {}: anyone who can reach this address can play your library and "
