@@ -23,6 +23,8 @@ naming the file and the reason.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,7 +37,13 @@ from .listening import play_history
 if TYPE_CHECKING:
     from beets.library import Library
 
-__all__ = ["LibraryLabels", "learned_line", "library_labels", "playlist_dirs"]
+__all__ = [
+    "LibraryLabels",
+    "labels_fingerprint",
+    "learned_line",
+    "library_labels",
+    "playlist_dirs",
+]
 
 #: Listening sessions are cut where two last plays are this many seconds apart or more.
 SESSION_GAP = 30 * 60.0
@@ -247,3 +255,39 @@ def library_labels(
         plays=plays,
         errors=errors,
     )
+
+
+def labels_fingerprint(lib: Library) -> str:
+    """A digest of the groups an index learns from that change without the library's vectors
+    changing: its albums (which items, which are compilations) and its playlist files (names
+    and bytes). The index keeps it and is rebuilt when it differs (``index.stale_reason``).
+
+    Listening sessions are not in it: every play would rebuild the index. They are read again
+    whenever the index is rebuilt (new vectors, settings, albums or playlists, or
+    ``beet deejai index``).
+
+    Costs one SQL join over the items and one read of each playlist file: no item objects.
+
+    Parameters
+    ----------
+    lib : beets.library.Library
+        The library (read only).
+
+    Returns
+    -------
+    str
+        Hex SHA-1.
+    """
+    from deejai_model.learn.sentences import playlist_files
+
+    va_name = beets_config["va_name"].as_str().strip().casefold()
+    albums, compilations = _albums(lib, va_name)
+    digest = hashlib.sha1(json.dumps([sorted(albums), compilations]).encode())
+    for path in playlist_files(playlist_dirs()):
+        digest.update(os.fsencode(path) + b"\0")
+        try:
+            digest.update(path.read_bytes())
+        except OSError as error:  # library_labels names it when the index is built
+            digest.update(type(error).__name__.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
