@@ -106,6 +106,11 @@ def test_an_index_that_learned_from_albums_refits_when_they_change(env, tmp_path
     refit = load_index(store, MODEL, settings=learning, directory=directory)
     assert refit.meta["learned_from"]["albums"] == 7
     assert refit.meta["learned_from"]["compilations_left_out"] == 1
+    moved = env.lib.get_item(ids[1])  # to another album: the same albums, one member moved
+    moved.album_id = env.lib.get_item(ids[2]).album_id
+    moved.store()
+    assert load_index(store, MODEL, settings=learning, directory=directory, rebuild=False) is None
+    assert load_index(store, MODEL, settings=learning, directory=directory).pooler.n_classes == 7
 
     folder = tmp_path / "lists"
     folder.mkdir()
