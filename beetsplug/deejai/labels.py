@@ -11,7 +11,8 @@ The index (``index.py``) hands these to the pooler's library supervision
   ``playlist_dir`` (lists the user saved from deejai there included: keeping one is a
   choice); entries are matched to items by path;
 - **listening sessions**: items' ``last_played`` times (``mpdstats`` and other players that
-  keep them) cut into sessions at gaps of 30 minutes, items skipped more often than played
+  keep them) cut into sessions at gaps of 30 minutes (``deejai_model.learn.sentences.sessions``,
+  as ``train`` cuts play histories), items skipped more often than played
   (``skip_count``) left out; the plays counted are the items' ``play_count``.
 
 Groups with fewer than :data:`deejai_model.vectors.supervise.MIN_MEMBERS` embedded items
@@ -44,9 +45,6 @@ __all__ = [
     "library_labels",
     "playlist_dirs",
 ]
-
-#: Listening sessions are cut where two last plays are this many seconds apart or more.
-SESSION_GAP = 30 * 60.0
 
 
 @dataclass
@@ -195,6 +193,8 @@ def _plays(lib: Library) -> tuple[list[list[int]], int]:
     An item skipped more often than played (``skip_count``) joins no session: skipping says it
     did not belong there.
     """
+    from deejai_model.learn.sentences import SESSION_GAP, Entry, sessions
+
     history = play_history(lib)  # the one reader of mpdstats' fields
     played, skipped = history.plays, history.skips
     plays = int(sum(max(0, n) for n in played.values()))
@@ -203,14 +203,11 @@ def _plays(lib: Library) -> tuple[list[list[int]], int]:
         for item_id, when in history.last_played.items()
         if when > 0 and skipped.get(item_id, 0) <= played.get(item_id, 0)
     )
-    sessions: list[list[int]] = []
-    previous = None
-    for when, item_id in last:
-        if previous is None or when - previous >= SESSION_GAP:
-            sessions.append([])
-        sessions[-1].append(item_id)
-        previous = when
-    return sessions, plays
+    entries = [Entry(played_at=when) for when, _ in last]
+    owner = {id(entry): item_id for entry, (_, item_id) in zip(entries, last, strict=True)}
+    # the one cut of plays into sessions (train's histories use it too)
+    cut = sessions(entries, SESSION_GAP)
+    return [[owner[id(entry)] for entry in session.entries] for session in cut], plays
 
 
 def _playlists(lib: Library, folders: Sequence[str], log) -> tuple[list[list[int]], list[str]]:
