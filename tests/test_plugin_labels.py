@@ -89,6 +89,48 @@ def test_the_index_learns_from_albums_and_saves_it_with_the_pooler(env):
     assert before.shape != after.shape or not np.allclose(before, after, atol=1e-3)
 
 
+def test_an_index_that_learned_from_albums_refits_when_they_change(env, tmp_path):
+    store = VectorStore(env.lib)
+    ids = _grouped_library(env, store, np.random.default_rng(11))
+    directory = str(env.temp_path)
+    learning = configured(env, learn_from_library=True)
+    built = build_index(store, MODEL, settings=learning, directory=directory)
+    assert built.meta["learned_from"]["albums"] == 8
+    current = load_index(store, MODEL, settings=learning, directory=directory, rebuild=False)
+    assert current is not None  # nothing changed: no rebuild
+
+    album = env.lib.get_item(ids[0]).get_album()
+    album.comp = True  # no item, no vector changes: only what the ears learn from
+    album.store()
+    assert load_index(store, MODEL, settings=learning, directory=directory, rebuild=False) is None
+    refit = load_index(store, MODEL, settings=learning, directory=directory)
+    assert refit.meta["learned_from"]["albums"] == 7
+    assert refit.meta["learned_from"]["compilations_left_out"] == 1
+    moved = env.lib.get_item(ids[1])  # to another album: the same albums, one member moved
+    moved.album_id = env.lib.get_item(ids[2]).album_id
+    moved.store()
+    assert load_index(store, MODEL, settings=learning, directory=directory, rebuild=False) is None
+    assert load_index(store, MODEL, settings=learning, directory=directory).pooler.n_classes == 7
+
+    folder = tmp_path / "lists"
+    folder.mkdir()
+    env.config["playlist"]["playlist_dir"] = str(folder)
+    chosen = [env.lib.get_item(i).path.decode() for i in ids[48:52]]  # cold items
+    (folder / "evening.m3u").write_text("\n".join(chosen) + "\n")
+    listed = load_index(store, MODEL, settings=learning, directory=directory)
+    assert listed.meta["learned_from"]["playlists"] == 1
+    assert listed.pooler.n_classes == 8
+    (folder / "evening.m3u").write_text("\n".join(chosen[:2]) + "\n")  # too short to count
+    emptied = load_index(store, MODEL, settings=learning, directory=directory)
+    assert emptied.meta["learned_from"]["playlists"] == 0
+
+    plain = configured(env, learn_from_library=False)
+    load_index(store, MODEL, settings=plain, directory=directory)
+    album.comp = False  # the setting off: albums are not looked at
+    album.store()
+    assert load_index(store, MODEL, settings=plain, directory=directory, rebuild=False)
+
+
 @pytest.mark.slow  # two index builds of the shipped model's 912-d slices
 def test_beet_deejai_index_says_what_it_learned_from(env):
     bundle = read_manifest(default_bundle_path())

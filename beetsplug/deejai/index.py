@@ -363,10 +363,11 @@ def build_index(
 
     started = time.perf_counter()
     fingerprint = store.fingerprint(model_id)
-    learned = None
+    learned = labels_digest = None
     if settings.learn_from_library:
-        from .labels import library_labels
+        from .labels import labels_fingerprint, library_labels
 
+        labels_digest = labels_fingerprint(store.lib)
         learned = library_labels(store.lib, store.item_ids(model_id), log=log)
     ids, vectors, fitted = track_vectors(
         store, model_id, settings=settings, log=log, labels=learned and learned.classes
@@ -406,6 +407,7 @@ def build_index(
         "pooler": pooler_meta,
         "has_radii": radii is not None,
         "learned_from": learned.summary() if learned is not None else None,
+        "labels": labels_digest,
         "files": stats,
         "built_seconds": round(time.perf_counter() - started, 3),
     }
@@ -430,9 +432,15 @@ def read_meta(paths: IndexPaths) -> dict | None:
 
 
 def stale_reason(
-    meta: dict | None, paths: IndexPaths, *, fingerprint: dict, settings: Settings
+    meta: dict | None,
+    paths: IndexPaths,
+    *,
+    fingerprint: dict,
+    settings: Settings,
+    labels: str | None = None,
 ) -> str | None:
-    """Why the index on disk cannot be used (None: it is current)."""
+    """Why the index on disk cannot be used (None: it is current). ``labels``: the library's
+    ``labels.labels_fingerprint`` when it learns from them (None: not checked)."""
     if meta is None:
         return "no index yet"
     if meta.get("format") != FORMAT:
@@ -441,6 +449,8 @@ def stale_reason(
         return "the library's vectors changed"
     if meta.get("settings") != settings.index_signature():
         return "settings changed"
+    if labels is not None and meta.get("labels") != labels:
+        return "the library's albums or playlists changed"
     for name, stat in meta.get("files", {}).items():
         if _stat(paths.data_files()[name]) != stat:
             return f"index file {name} does not match its metadata"
@@ -470,7 +480,12 @@ def load_index(
     meta = read_meta(paths)
     if fingerprint is None:
         fingerprint = store.fingerprint(model_id)
-    reason = stale_reason(meta, paths, fingerprint=fingerprint, settings=settings)
+    labels = None
+    if settings.learn_from_library:
+        from .labels import labels_fingerprint
+
+        labels = labels_fingerprint(store.lib)
+    reason = stale_reason(meta, paths, fingerprint=fingerprint, settings=settings, labels=labels)
     if reason is None:
         assert meta is not None
         return TrackIndex(paths, meta, exact_below=settings.exact_below, search_k=settings.search_k)
