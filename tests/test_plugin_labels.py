@@ -89,6 +89,26 @@ def test_the_index_learns_from_albums_and_saves_it_with_the_pooler(env):
     assert before.shape != after.shape or not np.allclose(before, after, atol=1e-3)
 
 
+def test_a_library_mostly_outside_albums_learns_nothing_and_says_why(env):
+    """Under MIN_LABELLED_SHARE of the tracks in groups, the index keeps the plain pooler."""
+    from beetsplug.deejai.labels import MIN_LABELLED_SHARE, learned_line
+
+    store = VectorStore(env.lib)
+    ids = _grouped_library(env, store, np.random.default_rng(7), n=130)  # 48 of 130 in albums
+    assert 48 / len(ids) < MIN_LABELLED_SHARE
+    index = build_index(
+        store,
+        MODEL,
+        settings=configured(env, learn_from_library=True),
+        directory=str(env.temp_path),
+    )
+    summary = index.meta["learned_from"]
+    assert summary["albums"] == 8 and summary["labelled_share"] == round(48 / 130, 3)
+    assert index.pooler.n_classes == 0
+    line = learned_line(summary, index.pooler.n_classes)
+    assert line.startswith("nothing learned: only 37% of the tracks") and "50%" in line
+
+
 def test_an_index_that_learned_from_albums_refits_when_they_change(env, tmp_path):
     store = VectorStore(env.lib)
     ids = _grouped_library(env, store, np.random.default_rng(11))

@@ -370,7 +370,11 @@ def build_index(
         labels_digest = labels_fingerprint(store.lib)
         learned = library_labels(store.lib, store.item_ids(model_id), log=log)
     ids, vectors, fitted = track_vectors(
-        store, model_id, settings=settings, log=log, labels=learned and learned.classes
+        store,
+        model_id,
+        settings=settings,
+        log=log,
+        labels=learned.classes if learned is not None and learned.enough else None,
     )
     n = len(ids)
     dim = int(vectors.shape[1]) if n else 0
