@@ -32,6 +32,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from deejai_model.vectors.adapt import generalized_eigh
+
 __all__ = [
     "DEFAULT_BLEND",
     "DEFAULT_SUPERVISED_DIMS",
@@ -145,7 +147,7 @@ def fit_label_projection(
         count += len(rows)
     within /= count
     within += shrink * max(np.trace(within) / dim, 1e-12) * np.eye(dim)
-    basis = _generalised_eigenvectors(total, within)  # ascending generalised eigenvalues
+    basis = generalized_eigh(total, within)  # ascending generalised eigenvalues
     keep = dim if dims <= 0 else min(dims, dim)
     return np.ascontiguousarray(basis[:, ::-1][:, :keep], dtype=np.float32)
 
@@ -194,17 +196,3 @@ def blend_with_identity(
         return np.ascontiguousarray(supervised, dtype=np.float32)
     plain = np.eye(x.shape[1]) * (np.sqrt(1.0 - blend) / rms(centred))
     return np.ascontiguousarray(np.concatenate([plain, supervised], axis=1), dtype=np.float32)
-
-
-def _generalised_eigenvectors(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Eigenvectors of ``a v = w b v`` by ascending ``w`` (``a`` symmetric, ``b`` symmetric
-    positive definite, both ``(dim, dim)``), normalised so that ``v.T @ b @ v = I``: what
-    ``scipy.linalg.eigh(a, b)`` returns, in numpy (the plain install carries no SciPy).
-
-    With ``b = L L.T`` (Cholesky), ``L^-1 a L^-T`` is symmetric with the same eigenvalues, and its
-    orthonormal eigenvectors ``u`` give ``v = L^-T u``.
-    """
-    lower = np.linalg.cholesky(b)
-    inverse = np.linalg.inv(lower)
-    _, u = np.linalg.eigh(inverse @ a @ inverse.T)
-    return inverse.T @ u
