@@ -55,6 +55,8 @@ DEFAULTS: dict[str, object] = {
     "relative_to": "playlist",  # M3U paths: "playlist" (its folder) | "library" | "absolute" | dir
     "commit_every": 8,  # embed: commit after this many tracks
     "track2vec": "",  # Track2Vec files (base path); empty = <library folder>/deejai.track2vec
+    "dask": "",  # embed on the Dask scheduler at this address (docs/cluster.md); empty = here
+    "path_map": [],  # embed --dask: "LOCAL=WORKER" folder prefixes where workers see the files
     "train": TRAIN_DEFAULTS,  # `beet deejai train` (train.py)
     "mix": {  # ``beet deejai mix`` (docs/plugin.md, "mix")
         "crossfade": 6.0,  # seconds of each equal-power crossfade (0: gapless cut)
@@ -203,6 +205,9 @@ class Settings:
     relative_to: str
     commit_every: int
     track2vec: str
+    #: ``embed`` on this Dask scheduler (``""``: here) and the ``LOCAL=WORKER`` path prefixes
+    dask: str
+    path_map: tuple[str, ...]
     #: the ``deejai`` view, for the sections read on first use (not compared: two settings
     #: are equal when their top-level values are)
     _view: confuse.ConfigView = field(compare=False, repr=False)
@@ -249,6 +254,8 @@ class Settings:
             adapt=view["adapt"].get(bool),
             adapt_dims=max(1, view["adapt_dims"].get(int)),
             track2vec=_filename(view["track2vec"]),
+            dask=view["dask"].get(str),
+            path_map=tuple(view["path_map"].as_str_seq()),
             _view=view,
         )
 
