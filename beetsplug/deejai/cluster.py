@@ -20,6 +20,8 @@ worker thread in flight (``as_completed``), each worker loading the bundle once 
 
 from __future__ import annotations
 
+import itertools
+import logging
 import os
 import sys
 import time
@@ -177,11 +179,17 @@ class ClusterEmbedder:
         UserError
             When the scheduler cannot be reached or goes away, or a worker is refused.
         """
+        paths = [os.fspath(p) for p in paths]
+        # the client's own log prints tracebacks when the scheduler goes, even after the run
+        # (its reconnect task): one line of ours says it instead
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        yield from self._run(paths)
+
+    def _run(self, paths: list[str]) -> Iterator[tuple[str, object]]:
         from distributed import as_completed
 
         from deejai_model.ears.remote import PLUGIN_NAME, EmbedderPlugin, WrongWorker, embed_file
 
-        paths = [os.fspath(p) for p in paths]
         client = self._connect()
         futures: dict = {}
         try:
@@ -202,13 +210,14 @@ class ClusterEmbedder:
             )
             todo = iter(paths)
             token = f"{os.getpid()}-{time.monotonic_ns()}"
+            numbers = itertools.count()  # a key per task: a reused key is the same task
 
             def submit(path: str):
                 future = client.submit(
                     embed_file,
                     map_path(path, self.path_map),
                     self.model_id,
-                    key=f"deejai-embed-{token}-{len(futures)}-{os.path.basename(path)[:40]}",
+                    key=f"deejai-embed-{token}-{next(numbers)}-{os.path.basename(path)[:40]}",
                     retries=RETRIES,
                     pure=False,
                 )
@@ -216,7 +225,7 @@ class ClusterEmbedder:
                 return future
 
             window = IN_FLIGHT_PER_THREAD * self._threads(client)
-            first = [submit(p) for p, _ in zip(todo, range(window), strict=False)]
+            first = [submit(p) for p in itertools.islice(todo, window)]
             queue = as_completed(first, loop=client.loop)
             seen_workers, checked = len(workers), time.monotonic()
             for future in queue:
