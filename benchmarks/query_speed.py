@@ -75,7 +75,9 @@ def build_library(folder: Path, n: int, seed: int = 0, *, slices: int = 4) -> No
     assert template.id == 1, "build_library needs a new database"
     with lib.transaction() as tx:
         columns = [row[1] for row in tx.query("PRAGMA table_info(items)") if row[1] != "id"]
-        values = dict(zip(columns, tx.query(f"SELECT {', '.join(columns)} FROM items")[0]))
+        values = dict(
+            zip(columns, tx.query(f"SELECT {', '.join(columns)} FROM items")[0], strict=True)
+        )
     insert = f"INSERT INTO items ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     for first in range(0, n, 5000):
         chunk = range(max(1, first), min(n, first + 5000))
