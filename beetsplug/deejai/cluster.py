@@ -188,6 +188,7 @@ class ClusterEmbedder:
     def _run(self, paths: list[str]) -> Iterator[tuple[str, object]]:
         from distributed import as_completed
 
+        from deejai_model import __version__
         from deejai_model.ears.remote import PLUGIN_NAME, EmbedderPlugin, WrongWorker, embed_file
 
         client = self._connect()
@@ -217,6 +218,7 @@ class ClusterEmbedder:
                     embed_file,
                     map_path(path, self.path_map),
                     self.model_id,
+                    __version__,
                     key=f"deejai-embed-{token}-{next(numbers)}-{os.path.basename(path)[:40]}",
                     retries=RETRIES,
                     pure=False,

@@ -107,19 +107,25 @@ class WrongWorker(RuntimeError):
     """A task reached a worker whose model is not the client's."""
 
 
-def embed_file(path: str, model_id: str):
+def embed_file(path: str, model_id: str, version: str):
     """Run on a worker: ``path``'s :class:`TrackSlices`, or its ``AudioError`` (returned, not
     raised, as the local embedder yields it).
 
     Raises
     ------
     WrongWorker
-        When this worker's bundle has another model id than ``model_id``.
+        When this worker's package version or bundle's model id is not the client's
+        (``version``, ``model_id``): a worker that joined after the client's check.
     """
+    from deejai_model import __version__
+
     plugin = get_worker().plugins[PLUGIN_NAME]
     embedder = plugin.embedder
-    if embedder is None or embedder.bundle.model_id != model_id:
-        found = None if embedder is None else embedder.bundle.model_id
-        raise WrongWorker(f"this worker embeds with {found}, not {model_id}")
+    found = None if embedder is None else embedder.bundle.model_id
+    if found != model_id or __version__ != version:
+        raise WrongWorker(
+            f"{get_worker().address} embeds with beets-deejai {__version__} and model {found}, "
+            f"not {version} and {model_id}"
+        )
     ((_, result),) = embedder.embed_paths([path])
     return result
