@@ -45,7 +45,11 @@ def _files(n: int, folder: Path) -> list[str]:
 def _rate(run, paths: list[str]) -> tuple[float, list]:
     started = time.perf_counter()
     results = list(run(paths))
-    return len(paths) / (time.perf_counter() - started), results
+    rate = len(paths) / (time.perf_counter() - started)
+    failed = [str(r) for _, r in results if not hasattr(r, "vectors")]
+    if failed:  # a rate of failures would mean nothing
+        raise RuntimeError(f"{len(failed)} tracks failed: {failed[:3]}")
+    return rate, results
 
 
 def writer_ceiling(dim: int, n_slices: int, *, rows: int = 2000, commit_every: int = 8) -> float:
