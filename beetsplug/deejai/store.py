@@ -32,10 +32,12 @@ rows; with the row count it is the fingerprint an index is checked against.
 
 Versions and migrations
 -----------------------
-Opening a store reads ``deejai_schema.version``; only a database of an older version (or none)
-runs :data:`MIGRATIONS`, each step idempotent, all of them and the new version in one
-SAVEPOINT: a migration interrupted half way leaves the older version, whole, and runs again
-next time.  A current database costs one small read per command (no scan of the vectors).
+Opening a store creates the tables of :data:`SCHEMA` that are missing (``IF NOT EXISTS``: a
+table added later needs no new version) and reads ``deejai_schema.version``; only a database
+of an older version (or none) runs :meth:`VectorStore._migrate` (columns added, rows rewritten,
+:data:`INDEXES`), each step idempotent, all of them and the new version in one SAVEPOINT:
+a migration interrupted half way leaves the older version, whole, and runs again next time.
+A current database costs one small read per command (no scan of the vectors).
 Version 2 adds ``deejai_vectors_owned``, the index on ``(model_id, item_id, item_path)`` that
 every read of a model's rows (the fingerprint count above all) uses instead of scanning the
 table: ``item_path`` is stored after the slice blobs, so a scan reads every vector.
@@ -202,16 +204,17 @@ class VectorStore:
     def __init__(self, lib: Library):
         self.lib = lib
         with lib.transaction() as tx:
+            for statement in SCHEMA:  # cheap when they exist; new tables need no version
+                tx.mutate(statement)
             if schema_version(tx) >= SCHEMA_VERSION:
                 return
             with _atomic(tx, "deejai_migrate"):
                 self._migrate(tx)
 
     def _migrate(self, tx) -> None:
-        """Bring the tables of an older version (or none) to :data:`SCHEMA_VERSION`; every
-        step is idempotent and the caller runs them in one SAVEPOINT."""
-        for statement in SCHEMA:
-            tx.mutate(statement)
+        """Bring the tables of an older version (or none) to :data:`SCHEMA_VERSION`: columns,
+        rows rewritten, indexes.  Every step is idempotent and the caller runs them in one
+        SAVEPOINT."""
         have = {row[1] for row in tx.query("PRAGMA table_info(deejai_vectors)")}
         for name, kind in ADDED_COLUMNS:
             if name not in have:
