@@ -79,6 +79,15 @@ def _lost_scheduler(error: BaseException) -> bool:
     return isinstance(error, CancelledError | FutureCancelled | CommClosedError | OSError)
 
 
+def _quiet_dask_logs() -> None:
+    """Silence distributed's own loggers in this process (each has its level from Dask's
+    configuration): the client logs tracebacks when the scheduler goes, even after the run
+    (its reconnect task); one line of ours says it instead."""
+    for name in list(logging.root.manager.loggerDict):
+        if name == "distributed" or name.startswith("distributed."):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 class ClusterEmbedder:
     """Embeds files on the Dask cluster at ``address`` (see the module text).
 
@@ -180,9 +189,6 @@ class ClusterEmbedder:
             When the scheduler cannot be reached or goes away, or a worker is refused.
         """
         paths = [os.fspath(p) for p in paths]
-        # the client's own log prints tracebacks when the scheduler goes, even after the run
-        # (its reconnect task): one line of ours says it instead
-        logging.getLogger("distributed").setLevel(logging.CRITICAL)
         yield from self._run(paths)
 
     def _run(self, paths: list[str]) -> Iterator[tuple[str, object]]:
@@ -191,6 +197,7 @@ class ClusterEmbedder:
         from deejai_model import __version__
         from deejai_model.ears.remote import PLUGIN_NAME, EmbedderPlugin, WrongWorker, embed_file
 
+        _quiet_dask_logs()
         client = self._connect()
         futures: dict = {}
         try:
