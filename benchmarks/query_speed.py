@@ -41,11 +41,17 @@ def _manifest():
 
 
 def build_library(
-    folder: Path, n: int, seed: int = 0, *, album_size: int = 0, learn: str = ""
+    folder: Path, n: int, seed: int = 0, *, slices: int = 4, album_size: int = 0, learn: str = ""
 ) -> None:
-    """A beets library at ``folder/library.db`` with ``n`` items and synthetic vectors; with
-    ``album_size``, the items in albums of that many tracks (of one cluster each); ``learn``:
-    the ``learn_from_library`` setting written (``""``: the default)."""
+    """A beets library at ``folder/library.db`` with ``n`` items and synthetic vectors.
+
+    The first item is added through beets (``lib.add``); the others are copies of its row with
+    their own title, artist, album, track, length and path, inserted 5000 at a time (a million
+    items in minutes, in bounded memory).  Vectors go through the plugin's own
+    :meth:`VectorStore.put`; the database then holds ~``n * slices * dim * 4`` bytes of them.
+    With ``album_size``, the items are in albums of that many tracks (of one cluster each);
+    ``learn``: the ``learn_from_library`` setting written (``""``: the default).
+    """
     from beets import config
     from beets.library import Item, Library
 
@@ -58,29 +64,47 @@ def build_library(
     centers = rng.normal(size=(max(4, n // 50), dim)).astype(np.float32)
     config["create_backup_before_migrations"] = False
     lib = Library(str(folder / "library.db"), str(folder / "music"))
-    rows = []
-    with lib.transaction():
-        for i in range(n):
-            item = Item(
-                title=f"track-{i:05d}",
-                artist=f"artist-{i % 97}",
-                album=f"album-{i % 331}",
-                track=i % 12 + 1,
-                length=180.0 + i % 60,
-                path=os.fsencode(folder / "music" / f"{i:05d}.mp3"),
-            )
-            lib.add(item)
-            slices = centers[i % len(centers)] + 0.5 * rng.normal(size=(4, dim))
-            slices = slices.astype(np.float32)
-            rows.append(SliceRow(item.id, item.path, 1.0, 180.0, slices, np.arange(4) * 3.0, False))
     store = VectorStore(lib)
-    for start in range(0, n, 5000):
-        store.put(model_id, rows[start : start + 5000])
+    starts = np.arange(slices) * 3.0
+
+    def fields(i: int) -> dict:
+        return {
+            "title": f"track-{i:05d}",
+            "artist": f"artist-{i % 97}",
+            "album": f"album-{i % 331}",
+            "track": i % 12 + 1,
+            "length": 180.0 + i % 60,
+            "path": os.fsencode(folder / "music" / f"{i:05d}.mp3"),
+        }
+
+    template = Item(**fields(0))
+    lib.add(template)
+    assert template.id == 1, "build_library needs a new database"
+    with lib.transaction() as tx:
+        columns = [row[1] for row in tx.query("PRAGMA table_info(items)") if row[1] != "id"]
+        values = dict(
+            zip(columns, tx.query(f"SELECT {', '.join(columns)} FROM items")[0], strict=True)
+        )
+    insert = f"INSERT INTO items ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    for first in range(0, n, 5000):
+        chunk = range(max(1, first), min(n, first + 5000))
+        with lib.transaction() as tx:
+            for i in chunk:
+                changed = fields(i)
+                changed["path"] = Item._fields["path"].to_sql(changed["path"])
+                tx.mutate(insert, [changed.get(c, values[c]) for c in columns])
+        rows = []
+        for i in range(first, min(n, first + 5000)):
+            noise = 0.5 * rng.normal(size=(slices, dim))
+            vectors = (centers[i % len(centers)] + noise).astype(np.float32)
+            path = fields(i)["path"]
+            rows.append(SliceRow(i + 1, path, 1.0, 180.0, vectors, starts, False))
+        store.put(model_id, rows)
     if album_size:
         items = {item.id: item for item in lib.items()}
         by_cluster: dict[int, list] = {}
-        for i, row in enumerate(rows):
-            by_cluster.setdefault(i % len(centers), []).append(items[row.item_id])
+        for item_id in sorted(items):
+            by_cluster.setdefault((item_id - 1) % len(centers), []).append(items[item_id])
         for members in by_cluster.values():
             for start in range(0, len(members), album_size):
                 lib.add_album(members[start : start + album_size])

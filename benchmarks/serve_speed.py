@@ -51,6 +51,58 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def serve_rows(folder: Path, n: int, *, repeat: int) -> list[tuple[str, float, float, float]]:
+    """Start ``beet deejai serve`` on the library in ``folder`` (``n`` synthetic items, index
+    built) and time each request: ``[(request, median s, best s, median of GET /)]``, plus a
+    last row ``("start-up (s) / peak RSS (MiB)", start, rss, 0)``."""
+    port = _free_port()
+    env = dict(os.environ, BEETSDIR=str(folder), PYTHONPATH=str(ROOT))
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "beets", "deejai", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if server.poll() is not None or time.perf_counter() - started > 120:
+                raise RuntimeError("beet deejai serve did not start")
+            time.sleep(0.02)
+        start_s = time.perf_counter() - started
+        base = f"http://127.0.0.1:{port}"
+        requests = {
+            "GET / (floor)": (f"{base}/", None),
+            "GET /api/state": (f"{base}/api/state", None),
+            "GET /api/suggest?q=track-0001": (f"{base}/api/suggest?q=track-0001", None),
+            "POST /api/seed title:track-00017": (
+                f"{base}/api/seed",
+                {"query": "title:track-00017"},
+            ),
+            "POST /api/next (skip)": (f"{base}/api/next", {"skipped": True}),
+            "POST /api/controls": (f"{base}/api/controls", {"lookback": 2, "noise": 0.3}),
+            "POST /api/journey -n 4": (
+                f"{base}/api/journey",
+                {"a": "title:track-00017", "b": f"title:track-{n - 7:05d}", "n": 4},
+            ),
+        }
+        results = {}
+        for name, (url, body) in requests.items():
+            _request(url, body)  # warm
+            times = [_request(url, body) for _ in range(repeat)]
+            results[name] = (statistics.median(times), min(times))
+        floor = results["GET / (floor)"][0]
+        rows = [(name, median, best, floor) for name, (median, best) in results.items()]
+        rows.append(("start-up (s) / peak RSS (MiB)", start_s, _peak_rss_mib(server.pid), 0.0))
+        return rows
+    finally:
+        server.terminate()
+        server.wait(20)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000", help="library sizes, comma-separated")
@@ -65,60 +117,17 @@ def main(argv: list[str] | None = None) -> None:
             build_library(folder, n)
             timed(folder, ["deejai", "index"], 1)
             ls_one, _ = timed(folder, ["ls", "title:track-00017"], 3)
-            port = _free_port()
-            env = dict(os.environ, BEETSDIR=str(folder), PYTHONPATH=str(ROOT))
-            started = time.perf_counter()
-            server = subprocess.Popen(
-                [sys.executable, "-m", "beets", "deejai", "serve", "--port", str(port)],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
-                while True:
-                    with socket.socket() as s:
-                        if s.connect_ex(("127.0.0.1", port)) == 0:
-                            break
-                    if server.poll() is not None or time.perf_counter() - started > 120:
-                        raise RuntimeError("beet deejai serve did not start")
-                    time.sleep(0.02)
-                start_s = time.perf_counter() - started
-                base = f"http://127.0.0.1:{port}"
-                requests = {
-                    "GET / (floor)": (f"{base}/", None),
-                    "GET /api/state": (f"{base}/api/state", None),
-                    "GET /api/suggest?q=track-0001": (f"{base}/api/suggest?q=track-0001", None),
-                    "POST /api/seed title:track-00017": (
-                        f"{base}/api/seed",
-                        {"query": "title:track-00017"},
-                    ),
-                    "POST /api/next (skip)": (f"{base}/api/next", {"skipped": True}),
-                    "POST /api/controls": (f"{base}/api/controls", {"lookback": 2, "noise": 0.3}),
-                    "POST /api/journey -n 4": (
-                        f"{base}/api/journey",
-                        {"a": "title:track-00017", "b": f"title:track-{n - 7:05d}", "n": 4},
-                    ),
-                }
-                results = {}
-                for name, (url, body) in requests.items():
-                    _request(url, body)  # warm
-                    times = [_request(url, body) for _ in range(args.repeat)]
-                    results[name] = (statistics.median(times), min(times))
-                floor = results["GET / (floor)"][0]
-                for name, (median, best) in results.items():
-                    print(
-                        f"| {n} | {name} | {median * 1e3:.1f} | {best * 1e3:.1f} "
-                        f"| {median / floor:.1f} |"
-                    )
+            *rows, (_, start_s, rss, _) = serve_rows(folder, n, repeat=args.repeat)
+            for name, median, best, floor in rows:
                 print(
-                    f"| {n} | (server start {start_s:.2f} s; `beet ls title:track-00017` "
-                    f"{ls_one:.2f} s; server peak RSS {_peak_rss_mib(server.pid):.0f} MiB) "
-                    "| | | |",
-                    flush=True,
+                    f"| {n} | {name} | {median * 1e3:.1f} | {best * 1e3:.1f} "
+                    f"| {median / floor:.1f} |"
                 )
-            finally:
-                server.terminate()
-                server.wait(20)
+            print(
+                f"| {n} | (server start {start_s:.2f} s; `beet ls title:track-00017` "
+                f"{ls_one:.2f} s; server peak RSS {rss:.0f} MiB) | | | |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

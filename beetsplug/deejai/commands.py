@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from beets import config as beets_config
 from beets import ui, util
 from beets.ui import Subcommand, UserError
 
@@ -139,6 +140,16 @@ def embed_parser() -> optparse.OptionParser:
         action="store_true",
         help="list the items that would be embedded; embed and change nothing",
     )
+    parser.add_option(
+        "--dask", metavar="ADDRESS", help="embed on this Dask scheduler (docs/cluster.md)"
+    )
+    parser.add_option(
+        "--path-map",
+        action="append",
+        default=[],
+        metavar="LOCAL=WORKER",
+        help="with --dask: where the workers see the library's folder LOCAL (repeatable)",
+    )
     _format_option(parser)
     return parser
 
@@ -147,6 +158,10 @@ def run_embed(session: LibrarySession, opts: optparse.Values, query: list[str]) 
     """``embed``: vectors for the items (all, or those matching QUERY) that need them."""
     from .output import item_line
 
+    if opts.dask is not None or opts.path_map:
+        from .cluster import use_cluster
+
+        use_cluster(session, opts.dask, opts.path_map)
     items = list(session.lib.items(query))
     if opts.pretend:  # reads the manifest only
         todo, skipped = session.embedding_plan(
@@ -292,6 +307,9 @@ def run_ls(session: LibrarySession, opts: optparse.Values, query: list[str]) -> 
     items = list(session.lib.items(query))
     counts = {CURRENT: 0, STALE: 0, MISSING: 0, FAILED: 0}
     n_earlier = 0
+    # setting a field costs beets a walk over every tag name: only when the template shows it
+    template = opts.format or beets_config["format_item"].as_str()
+    show_state = VECTORS_FIELD in template
     states = session.vector_states(items)
     reasons = session.failure_reasons(items) if any(s == FAILED for s, _ in states) else {}
     for item, (state, earlier) in zip(items, states, strict=True):
@@ -299,7 +317,8 @@ def run_ls(session: LibrarySession, opts: optparse.Values, query: list[str]) -> 
         n_earlier += earlier
         if opts.missing and state == CURRENT:
             continue
-        item[VECTORS_FIELD] = state  # in memory only, for -f
+        if show_state:
+            item[VECTORS_FIELD] = state  # in memory only, for -f
         line = item_line(item, opts.format)
         shown = f"{state}: {reasons.get(item.id, '?')}" if state == FAILED else state
         ui.print_(line if opts.format else f"{line}  [vectors: {shown}]")

@@ -56,6 +56,8 @@ DEFAULTS: dict[str, object] = {
     "relative_to": "playlist",  # M3U paths: "playlist" (its folder) | "library" | "absolute" | dir
     "commit_every": 8,  # embed: commit after this many tracks
     "track2vec": "",  # Track2Vec files (base path); empty = <library folder>/deejai.track2vec
+    "dask": "",  # embed on the Dask scheduler at this address (docs/cluster.md); empty = here
+    "path_map": [],  # embed --dask: "LOCAL=WORKER" folder prefixes where workers see the files
     "train": TRAIN_DEFAULTS,  # `beet deejai train` (train.py)
     "lists": {  # how lists listen back (docs/lists.md)
         "artist_gap": 2,  # no artist twice among any N consecutive tracks: 2 = not in a row
@@ -276,6 +278,9 @@ class Settings:
     relative_to: str
     commit_every: int
     track2vec: str
+    #: ``embed`` on this Dask scheduler (``""``: here) and the ``LOCAL=WORKER`` path prefixes
+    dask: str
+    path_map: tuple[str, ...]
     #: the ``deejai`` view, for the sections read on first use (not compared: two settings
     #: are equal when their top-level values are)
     _view: confuse.ConfigView = field(compare=False, repr=False)
@@ -323,6 +328,8 @@ class Settings:
             adapt_dims=max(1, view["adapt_dims"].get(int)),
             learn_from_library=view["learn_from_library"].get(bool),
             track2vec=_filename(view["track2vec"]),
+            dask=view["dask"].get(str),
+            path_map=tuple(view["path_map"].as_str_seq()),
             _view=view,
         )
 

@@ -107,7 +107,12 @@ class ModelHandle:
         return load_bundle(self.path)
 
     def embedder(self):
-        """A :class:`deejai_model.ears.embed.Embedder` for this bundle (created once)."""
+        """A :class:`deejai_model.ears.embed.Embedder` for this bundle (created once), or, with
+        ``deejai.dask`` set, a :class:`beetsplug.deejai.cluster.ClusterEmbedder`."""
+        if self.settings.dask:
+            from .cluster import cluster_embedder
+
+            return cluster_embedder(self)
         if self._embedder is None:
             from deejai_model.ears.embed import Embedder
 

@@ -35,6 +35,19 @@ the library.  Added later: created (empty) on first use by older databases.
 ``deejai_redo``: items a ``embed --force`` run still has to embed again, per model; each row
 goes when the item's new row is stored (or its failure recorded), so a forced run that is
 interrupted is finished by the next plain ``embed``.
+``deejai_schema``: one row, the version of these tables (:data:`SCHEMA_VERSION`).
+
+Versions and migrations
+-----------------------
+Opening a store creates the tables of :data:`SCHEMA` that are missing (``IF NOT EXISTS``: a
+table added later needs no new version) and reads ``deejai_schema.version``; only a database
+of an older version (or none) runs :meth:`VectorStore._migrate` (columns added, rows rewritten,
+:data:`INDEXES`), each step idempotent, all of them and the new version in one SAVEPOINT:
+a migration interrupted half way leaves the older version, whole, and runs again next time.
+A current database costs one small read per command (no scan of the vectors).
+Version 2 adds ``deejai_vectors_owned``, the index on ``(model_id, item_id, item_path)`` that
+every read of a model's rows (the fingerprint count above all) uses instead of scanning the
+table: ``item_path`` is stored after the slice blobs, so a scan reads every vector.
 """
 
 from __future__ import annotations
@@ -81,6 +94,13 @@ SCHEMA = (
     model_id TEXT NOT NULL,
     PRIMARY KEY (item_id, model_id)
 )""",
+)
+#: The version of the tables this code writes (``deejai_schema.version``).
+SCHEMA_VERSION = 2
+#: Indexes, created by the migration to version 2 (``IF NOT EXISTS``: idempotent).
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS deejai_vectors_owned "
+    "ON deejai_vectors (model_id, item_id, item_path)",
 )
 #: Columns added after the first release: ``(name, SQL type)``; added to older tables.
 ADDED_COLUMNS = (("size", "INTEGER"), ("item_path", "BLOB"))
@@ -131,6 +151,16 @@ def _atomic(tx, name: str = "deejai_write") -> Iterator[None]:
         tx.mutate(f"RELEASE {name}")
         raise
     tx.mutate(f"RELEASE {name}")
+
+
+def schema_version(tx) -> int:
+    """The version of the plugin's tables in the database of transaction ``tx`` (0: none or
+    from before versions were recorded)."""
+    found = tx.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deejai_schema'")
+    if not found:
+        return 0
+    rows = tx.query("SELECT MAX(version) FROM deejai_schema")
+    return int(rows[0][0] or 0)
 
 
 @dataclass
@@ -192,18 +222,32 @@ class VectorStore:
     def __init__(self, lib: Library):
         self.lib = lib
         with lib.transaction() as tx:
-            for statement in SCHEMA:
+            for statement in SCHEMA:  # cheap when they exist; new tables need no version
                 tx.mutate(statement)
-            have = {row[1] for row in tx.query("PRAGMA table_info(deejai_vectors)")}
-            for name, kind in ADDED_COLUMNS:
-                if name not in have:
-                    tx.mutate(f"ALTER TABLE deejai_vectors ADD COLUMN {name} {kind}")
-            old = tx.query("SELECT rowid, path FROM deejai_vectors WHERE item_path IS NULL")
-            if old:  # rows of an older version: once
-                tx.mutate_many(
-                    "UPDATE deejai_vectors SET item_path = ? WHERE rowid = ?",
-                    [(self._db_path(path), rowid) for rowid, path in old],
-                )
+            if schema_version(tx) >= SCHEMA_VERSION:
+                return
+            with _atomic(tx, "deejai_migrate"):
+                self._migrate(tx)
+
+    def _migrate(self, tx) -> None:
+        """Bring the tables of an older version (or none) to :data:`SCHEMA_VERSION`: columns,
+        rows rewritten, indexes.  Every step is idempotent and the caller runs them in one
+        SAVEPOINT."""
+        have = {row[1] for row in tx.query("PRAGMA table_info(deejai_vectors)")}
+        for name, kind in ADDED_COLUMNS:
+            if name not in have:
+                tx.mutate(f"ALTER TABLE deejai_vectors ADD COLUMN {name} {kind}")
+        old = tx.query("SELECT rowid, path FROM deejai_vectors WHERE item_path IS NULL")
+        if old:  # rows of an older version: once
+            tx.mutate_many(
+                "UPDATE deejai_vectors SET item_path = ? WHERE rowid = ?",
+                [(self._db_path(path), rowid) for rowid, path in old],
+            )
+        for statement in INDEXES:
+            tx.mutate(statement)
+        tx.mutate("CREATE TABLE IF NOT EXISTS deejai_schema (version INTEGER NOT NULL)")
+        tx.mutate("DELETE FROM deejai_schema")
+        tx.mutate("INSERT INTO deejai_schema (version) VALUES (?)", (SCHEMA_VERSION,))
 
     def _db_path(self, path: bytes) -> bytes:
         """``path`` as beets stores it in ``items.path`` (relative to its music directory)."""
