@@ -47,13 +47,13 @@ from benchmarks.common import (  # noqa: E402
     slice_vectors,
 )
 from benchmarks.library_labels import draw_albums, precision  # noqa: E402
-from benchmarks.report import games_helped, paired_ci  # noqa: E402
+from benchmarks.report import games_helped, logo, paired_ci  # noqa: E402
 from benchmarks.variants import Result, empty_bags, plugin_default, pooler  # noqa: E402
 from deejai_model.ears.manifest import read_manifest  # noqa: E402
 from deejai_model.vectors.pooling import Pooler  # noqa: E402
 
-GRID = ((300, 128, 0.1), (100, 128, 0.5))
-"""``(steps, hidden, temperature)`` of the heads compared (``Pooler.contrast_*``)."""
+GRID = ((300, 64, 0.3, 0), (100, 128, 0.2, 0))
+"""``(steps, hidden, temperature, seed)`` of the heads compared (``Pooler.contrast_*``)."""
 
 
 def rows_against(
@@ -133,6 +133,45 @@ def cold_start(
     return out
 
 
+def logo_summary(
+    per_corpus: Sequence[tuple[str, Sequence[str], dict[str, Result]]],
+    systems: dict[str, Pooler],
+    variant: tuple,
+) -> str:
+    """The system chosen leave-one-game-out over both corpora (by P@5, the default among the
+    candidates) and its held-out dP@5 against the default, per corpus (a Markdown line+table)."""
+    model, k, _, how_norm = variant[:4]
+    groups = [g for _, gs, _ in per_corpus for g in gs]
+    joined = {
+        (model, k, name, how_norm, "none"): Result(
+            name,
+            np.concatenate([r[name].p1 for _, _, r in per_corpus]),
+            np.concatenate([r[name].p5 for _, _, r in per_corpus]),
+            [],
+        )
+        for name in systems
+    }
+    _, chosen, p1, p5 = logo(joined, groups)
+    base = joined[model, k, "default", how_norm, "none"]
+    corpus_of = np.concatenate([[c] * len(gs) for c, gs, _ in per_corpus])
+    votes = {v[2]: chosen.count(v) for v in dict.fromkeys(chosen)}
+    rows = []
+    for corpus, _, _ in per_corpus:
+        mask = corpus_of == corpus
+        rows.append(
+            [
+                corpus,
+                f"{np.nanmean(p1[mask] - base.p1[mask]):+.3f} {paired_ci(p1[mask], base.p1[mask])}",
+                f"{np.nanmean(p5[mask] - base.p5[mask]):+.3f} {paired_ci(p5[mask], base.p5[mask])}",
+            ]
+        )
+    chosen_line = "; ".join(f"{name} ({count}x)" for name, count in votes.items())
+    return (
+        f"Chosen leave-one-game-out over both corpora (games): {chosen_line}\n\n"
+        + markdown_table(["corpus", "held-out dP@1 [95% CI]", "held-out dP@5 [95% CI]"], rows)
+    )
+
+
 def synthetic_bags(
     n_tracks: int, width: int, k: int, *, seed: int = 0, n_styles: int = 50
 ) -> list[np.ndarray]:
@@ -168,8 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--synthetic", type=int, default=0, help="also time an N-track library")
     parser.add_argument(
         "--grid",
-        default=",".join(f"{s}:{h}:{t}" for s, h, t in GRID),
-        help="heads steps:hidden:temperature, comma-separated",
+        default=",".join(":".join(str(x) for x in head) for head in GRID),
+        help="heads steps:hidden:temperature[:seed], comma-separated",
     )
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -179,13 +218,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     shipped = pooler(how_pool, how_norm, parts)
     systems: dict[str, Pooler] = {"default": shipped}
     for item in args.grid.split(","):
-        steps, hidden, temperature = item.split(":")
-        systems[f"head s{steps} h{hidden} t{temperature}"] = dataclasses.replace(
+        steps, hidden, temperature, seed = [*item.split(":"), "0"][:4]
+        systems[f"head s{steps} h{hidden} t{temperature} seed{seed}"] = dataclasses.replace(
             shipped,
             contrast=True,
             contrast_steps=int(steps),
             contrast_hidden=int(hidden),
             contrast_temperature=float(temperature),
+            contrast_seed=int(seed),
         )
     out = [f"Shipped variant {' '.join(str(x) for x in variant)}; heads {args.grid}.\n"]
     header = ["corpus", "system", "P@1", "dP@1 [95% CI]", "P@5", "dP@5 [95% CI]", "games +/-/of"]
@@ -202,13 +242,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         corpora.append((name, groups, empty_bags([slices[i] for i in kept])))
 
     out.append("### Plain protocol (no labels): every track a query\n")
-    rows, per_game = [], []
+    rows, per_game, plain_results = [], [], []
     for corpus, groups, bags in corpora:
         log(f"{corpus}: plain")
         results, seconds = plain(bags, groups, systems)
         rows += rows_against(corpus, groups, results, seconds)
         per_game.append((corpus, *per_game_rows(groups, results)))
+        plain_results.append((corpus, groups, results))
     out.append(markdown_table([*header, "fit"], rows))
+    out.append("\n" + logo_summary(plain_results, systems, variant))
     for corpus, game_header, game_rows in per_game:
         out.append(f"\nP@5 per game, {corpus}:\n")
         out.append(markdown_table(game_header, game_rows))
@@ -228,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     bags, groups, supervised, share=share, repeats=args.repeats, seed=args.seed
                 )
                 rows += [
-                    [f"{share:.0%}", *row] for row in rows_against(corpus, groups, results, {})
+                    [f"{share:.0%}", *row[:-1]] for row in rows_against(corpus, groups, results, {})
                 ]
         out.append(markdown_table(["share", *header], rows))
 

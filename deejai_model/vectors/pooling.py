@@ -112,7 +112,13 @@ _SUPERVISE_FIELDS = (
 )
 """The :class:`Pooler` settings of the library supervision (step 4)."""
 
-_CONTRAST_FIELDS = ("contrast", "contrast_hidden", "contrast_steps", "contrast_temperature")
+_CONTRAST_FIELDS = (
+    "contrast",
+    "contrast_hidden",
+    "contrast_steps",
+    "contrast_temperature",
+    "contrast_seed",
+)
 """The :class:`Pooler` settings of the contrastive head (step 2b)."""
 
 _PER_TRACK = {"mean": mp3tovec.mean_vectors, "meanstd": mp3tovec.meanstd_vectors}
@@ -208,6 +214,8 @@ class Pooler:
         Training steps (mini-batches of tracks) of the head.
     contrast_temperature : float
         Temperature of the head's NT-Xent loss.
+    contrast_seed : int
+        Seed of the head's initial weights and mini-batches (same library, same head).
     """
 
     kind: str = DEFAULT_POOLING
@@ -228,6 +236,7 @@ class Pooler:
     contrast_hidden: int = DEFAULT_HIDDEN
     contrast_steps: int = DEFAULT_STEPS
     contrast_temperature: float = DEFAULT_TEMPERATURE
+    contrast_seed: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.parts, Sequence):
@@ -351,6 +360,7 @@ class Pooler:
                 hidden=self.contrast_hidden,
                 steps=self.contrast_steps,
                 temperature=self.contrast_temperature,
+                seed=self.contrast_seed,
             )
             if head is not None:
                 bags = head.apply_many(bags)
