@@ -69,6 +69,12 @@ def test_training_is_deterministic_with_its_seed():
     for name, array in a.to_arrays().items():
         np.testing.assert_array_equal(array, b.to_arrays()[name])
     assert not np.array_equal(a.w1, c.w1)
+    # and so is the pooler that trains it with the index (its seed is a setting)
+    settings = Pooler(adapt_dims=8, contrast=True, contrast_steps=10)
+    first, second = settings.fit_transform(tracks)[1], settings.fit_transform(tracks)[1]
+    np.testing.assert_array_equal(first, second)
+    reseeded = dataclasses.replace(settings, contrast_seed=1).fit_transform(tracks)[1]
+    assert not np.array_equal(first, reseeded)
 
 
 def test_nothing_to_contrast_gives_no_head():
@@ -113,7 +119,7 @@ def test_off_by_default_and_the_settings_read_as_before():
     tracks = _tracks(np.random.default_rng(6), n_tracks=60)
     meta, arrays = Pooler(adapt_dims=8).fit(tracks).to_data()
     assert "has_head" not in meta and not any(n.startswith("head_") for n in arrays)
-    on = Pooler(contrast=True, contrast_steps=7)
+    on = Pooler(contrast=True, contrast_steps=7, contrast_seed=3)
     assert Pooler(**on.settings()) == on
 
 
