@@ -40,6 +40,15 @@ def test_the_settings_configure_the_librarys_pooler(env):
     assert configured(env, adapt_dims=16, normalize="center").pooler().center
 
 
+def test_the_contrastive_head_is_an_option_that_rebuilds_the_index(env):
+    off = configured(env)
+    assert not off.pooler().contrast  # off by default (docs/learned-ears.md)
+    assert not any(key.startswith("contrast") for key in off.index_signature()["pooler"])
+    on = configured(env, contrastive_head=True)
+    assert on.pooler().contrast
+    assert on.index_signature() != off.index_signature()
+
+
 def test_the_near_duplicate_threshold_is_its_own_setting(env):
     settings = configured(env, epsilon=0.05, near_duplicate=0.002)
     assert settings.epsilon == 0.05 and settings.near_duplicate == 0.002

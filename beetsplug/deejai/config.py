@@ -49,6 +49,7 @@ DEFAULTS: dict[str, object] = {
     "adapt": True,  # learn a label-free projection from the library's own slices (adapt.py)
     "adapt_dims": 64,  # directions the projection keeps
     "learn_from_library": True,  # albums/playlists/plays supervise the ears (docs/learned-ears.md)
+    "contrastive_head": False,  # a non-linear head learned from the slices (docs/learned-ears.md)
     "normalize": "center",  # "center": subtract the library mean before cosine | "none"
     "hubness": "none",  # "csls": penalise hubs by their neighbourhood radius | "none"
     "hubness_k": 10,  # neighbours that define an item's CSLS radius
@@ -271,6 +272,7 @@ class Settings:
     adapt: bool
     adapt_dims: int
     learn_from_library: bool
+    contrastive_head: bool
     normalize: str
     hubness: str
     hubness_k: int
@@ -327,6 +329,7 @@ class Settings:
             adapt=view["adapt"].get(bool),
             adapt_dims=max(1, view["adapt_dims"].get(int)),
             learn_from_library=view["learn_from_library"].get(bool),
+            contrastive_head=view["contrastive_head"].get(bool),
             track2vec=_filename(view["track2vec"]),
             dask=view["dask"].get(str),
             path_map=tuple(view["path_map"].as_str_seq()),
@@ -361,6 +364,7 @@ class Settings:
             epsilon=self.epsilon,
             center=self.normalize == "center",
             supervise=self.learn_from_library,
+            contrast=self.contrastive_head,
         )
 
     def index_signature(self) -> dict[str, object]:

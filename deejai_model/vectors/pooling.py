@@ -5,7 +5,9 @@ Every track vector, of a library track or of a file outside the library, takes t
 1. each slice vector is scaled to unit length;
 2. adaptation (``adapt``, for libraries of at least ``adapt_min_tracks`` tracks): the unit slices
    are projected by a projection learned from the library's own slices
-   (:mod:`deejai_model.vectors.adapt`);
+   (:mod:`deejai_model.vectors.adapt`); with ``contrast`` (off by default), a small non-linear
+   head trained contrastively on those projected slices then maps them
+   (:mod:`deejai_model.vectors.contrastive`);
 3. pooling (``kind``): the mean (``"mean"``), or the mean and spread side by side
    (``"meanstd"``), of the (projected) unit slices, or Deej-A.I.'s TF-IDF (``"tfidf"``,
    :mod:`deejai_model.vectors.mp3tovec`) whose IDF counts the library's tracks;
@@ -58,6 +60,13 @@ from deejai_model.vectors.adapt import (
     fit_track_projection,
     project_slices,
 )
+from deejai_model.vectors.contrastive import (
+    DEFAULT_HIDDEN,
+    DEFAULT_STEPS,
+    DEFAULT_TEMPERATURE,
+    ContrastiveHead,
+    train_head,
+)
 from deejai_model.vectors.norms import unit_rows
 from deejai_model.vectors.supervise import (
     DEFAULT_BLEND,
@@ -103,6 +112,15 @@ _SUPERVISE_FIELDS = (
     "supervise_blend",
 )
 """The :class:`Pooler` settings of the library supervision (step 4)."""
+
+_CONTRAST_FIELDS = (
+    "contrast",
+    "contrast_hidden",
+    "contrast_steps",
+    "contrast_temperature",
+    "contrast_seed",
+)
+"""The :class:`Pooler` settings of the contrastive head (step 2b)."""
 
 _PER_TRACK = {"mean": mp3tovec.mean_vectors, "meanstd": mp3tovec.meanstd_vectors}
 
@@ -187,6 +205,18 @@ class Pooler:
     supervise_blend : float
         Share of the supervised directions beside the pooled vector, in ``(0, 1]`` (1: the
         discriminant alone; :func:`~deejai_model.vectors.supervise.blend_with_identity`).
+    contrast : bool
+        After the adaptation, train a small non-linear head on the projected slices (slices of
+        one track together, of other tracks apart; :mod:`deejai_model.vectors.contrastive`) and
+        pool its outputs; only where the adaptation is learned.
+    contrast_hidden : int
+        Hidden units of the head.
+    contrast_steps : int
+        Training steps (mini-batches of tracks) of the head.
+    contrast_temperature : float
+        Temperature of the head's NT-Xent loss.
+    contrast_seed : int
+        Seed of the head's initial weights and mini-batches (same library, same head).
     """
 
     kind: str = DEFAULT_POOLING
@@ -203,6 +233,11 @@ class Pooler:
     supervise_shrink: float = DEFAULT_SUPERVISED_SHRINK
     supervise_min_members: int = MIN_MEMBERS
     supervise_blend: float = DEFAULT_BLEND
+    contrast: bool = False
+    contrast_hidden: int = DEFAULT_HIDDEN
+    contrast_steps: int = DEFAULT_STEPS
+    contrast_temperature: float = DEFAULT_TEMPERATURE
+    contrast_seed: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.parts, Sequence):
@@ -223,17 +258,24 @@ class Pooler:
             raise ValueError(f"supervise_shrink must be > 0, got {self.supervise_shrink}")
         if not 0.0 < self.supervise_blend <= 1.0:
             raise ValueError(f"supervise_blend must be in (0, 1], got {self.supervise_blend}")
+        if self.contrast_hidden < 1 or self.contrast_steps < 1 or self.contrast_temperature <= 0:
+            raise ValueError(
+                "contrast_hidden and contrast_steps must be >= 1 and contrast_temperature > 0"
+            )
 
     def settings(self) -> dict[str, Any]:
         """The settings as a JSON-able dict (``Pooler(**settings())`` is this pooler).
 
         ``parts`` is a list, and left out when there are none (so settings saved before parts
         existed still read as the same pooler); so are the ``supervise*`` settings while
-        ``supervise`` is off.
+        ``supervise`` is off, and the ``contrast*`` ones while ``contrast`` is off.
         """
         settings = dataclasses.asdict(self)
         if not self.supervise:
             for name in _SUPERVISE_FIELDS:
+                del settings[name]
+        if not self.contrast:
+            for name in _CONTRAST_FIELDS:
                 del settings[name]
         settings["parts"] = list(self.parts)
         if not self.parts:
@@ -312,6 +354,17 @@ class Pooler:
         if self.adapt and n_tracks >= self.adapt_min_tracks and input_dim:
             projection = fit_track_projection(bags, dims=self.adapt_dims, shrink=self.adapt_shrink)
             bags = project_slices(bags, projection)
+        head = None
+        if self.contrast and projection is not None:
+            head = train_head(
+                bags,
+                hidden=self.contrast_hidden,
+                steps=self.contrast_steps,
+                temperature=self.contrast_temperature,
+                seed=self.contrast_seed,
+            )
+            if head is not None:
+                bags = head.apply_many(bags)
         reference = None
         if self.kind == "tfidf":
             counts = mp3tovec.slice_counts(bags, epsilon=self.epsilon, block=block)
@@ -324,7 +377,7 @@ class Pooler:
         mean = np.zeros(out_dim, dtype=np.float32)
         if self.center and int(has_slices.sum()) >= self.center_min_tracks:
             mean = raw[has_slices].mean(axis=0).astype(np.float32)
-        fitted = FittedPooler(self, input_dim, n_tracks, mean, projection, reference)
+        fitted = FittedPooler(self, input_dim, n_tracks, mean, projection, reference, head=head)
         if n_tracks == 0:
             return fitted, np.zeros((0, out_dim), np.float32)
         return fitted, _finish(raw, mean, has_slices)
@@ -393,6 +446,8 @@ class FittedPooler:
         or None.
     n_classes : int
         Classes the supervision learned from (with parts: those of the first block).
+    head : ContrastiveHead or None
+        The contrastive head applied to the projected slices (``contrast``), or None.
     """
 
     pooler: Pooler
@@ -404,6 +459,7 @@ class FittedPooler:
     parts: tuple[FittedPooler, ...] = ()
     supervision: np.ndarray | None = None
     n_classes: int = 0
+    head: ContrastiveHead | None = None
 
     @property
     def dim(self) -> int:
@@ -459,7 +515,8 @@ class FittedPooler:
             )
         if self.projection is None:
             return bags[0]
-        return project_slices(bags, self.projection)[0]
+        projected = project_slices(bags, self.projection)[0]
+        return projected if self.head is None else self.head.apply(projected)
 
     def transform_many(self, slices_per_track: Sequence[np.ndarray]) -> np.ndarray:
         """Unit track vectors of several tracks: ``(n_tracks, dim)`` float32 (see
@@ -490,6 +547,8 @@ class FittedPooler:
         centring (steps 1-3)."""
         if self.projection is not None:
             bags = project_slices(bags, self.projection)
+        if self.head is not None:
+            bags = self.head.apply_many(bags)
         kind = self.pooler.kind
         if kind == "tfidf":
             epsilon = self.pooler.epsilon
@@ -583,9 +642,10 @@ class FittedPooler:
         meta : dict
             ``format``, ``settings`` (:meth:`Pooler.settings`), ``input_dim``, ``n_tracks``,
             ``dim``, ``has_projection``, ``has_reference``; ``has_supervision`` and
-            ``n_classes`` when supervised.
+            ``n_classes`` when supervised; ``has_head`` with a contrastive head.
         arrays : dict of np.ndarray
             ``mean``; ``projection`` when adapted; ``supervision`` when supervised;
+            ``head_w1``, ``head_b1``, ``head_w2``, ``head_b2``, ``head_scale`` with a head;
             ``reference_slices`` (all slices concatenated) and ``reference_lengths`` (slices
             per track) for TF-IDF.
 
@@ -606,6 +666,9 @@ class FittedPooler:
             meta["has_supervision"] = True
             meta["n_classes"] = self.n_classes
             arrays["supervision"] = np.asarray(self.supervision, dtype=np.float32)
+        if self.head is not None:
+            meta["has_head"] = True
+            arrays.update({f"head_{name}": a for name, a in self.head.to_arrays().items()})
         if self.parts:
             meta["parts"] = []
             for i, part in enumerate(self.parts):
@@ -643,6 +706,13 @@ class FittedPooler:
                 if meta.get("has_supervision")
                 else None
             )
+            head = (
+                ContrastiveHead.from_arrays(
+                    {n.removeprefix("head_"): a for n, a in arrays.items() if n.startswith("head_")}
+                )
+                if meta.get("has_head")
+                else None
+            )
             reference = None
             if meta["has_reference"]:
                 lengths = np.asarray(arrays["reference_lengths"], dtype=np.int64)
@@ -674,6 +744,7 @@ class FittedPooler:
                 parts,
                 supervision=supervision,
                 n_classes=int(meta.get("n_classes", parts[0].n_classes if parts else 0)),
+                head=head,
             )
         except (KeyError, TypeError) as error:
             raise ValueError(f"incomplete pooler state: {error}") from error
