@@ -518,15 +518,20 @@ class FittedPooler:
         projected = project_slices(bags, self.projection)[0]
         return projected if self.head is None else self.head.apply(projected)
 
-    def transform_many(self, slices_per_track: Sequence[np.ndarray]) -> np.ndarray:
-        """Unit track vectors of several tracks: ``(n_tracks, dim)`` float32 (see
-        :meth:`transform`; tracks are scored one by one against the library, not together)."""
+    def _checked_bags(self, slices_per_track: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Each track's slices as ``(n_slices_i, input_dim)`` float32 (an empty track as
+        ``(0, input_dim)``), refusing slices of another width than the fit's."""
         bags, dim = _bags(slices_per_track)
         if dim and dim != self.input_dim:
             raise ValueError(
                 f"slice vectors have {dim} dimensions; the pooler was fitted on {self.input_dim}"
             )
-        bags = [b if b.shape[1] else np.zeros((0, self.input_dim), np.float32) for b in bags]
+        return [b if b.shape[1] else np.zeros((0, self.input_dim), np.float32) for b in bags]
+
+    def transform_many(self, slices_per_track: Sequence[np.ndarray]) -> np.ndarray:
+        """Unit track vectors of several tracks: ``(n_tracks, dim)`` float32 (see
+        :meth:`transform`; tracks are scored one by one against the library, not together)."""
+        bags = self._checked_bags(slices_per_track)
         if self.parts:
             return _join(
                 [
@@ -597,12 +602,7 @@ class FittedPooler:
         same = {f: getattr(self.pooler, f) for f in _SUPERVISE_FIELDS}
         if dataclasses.replace(settings, **same) != self.pooler:
             raise ValueError("with_labels: settings may differ in the supervise* fields only")
-        bags, dim = _bags(slices_per_track)
-        if dim and dim != self.input_dim:
-            raise ValueError(
-                f"slice vectors have {dim} dimensions; the pooler was fitted on {self.input_dim}"
-            )
-        bags = [b if b.shape[1] else np.zeros((0, self.input_dim), np.float32) for b in bags]
+        bags = self._checked_bags(slices_per_track)
         if self.parts:
             whole = dataclasses.replace(settings, parts=())
             fits = [
