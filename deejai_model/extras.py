@@ -4,7 +4,8 @@ The plain install (``pip install beets-deejai``) carries what embedding, the que
 mixes, the web DJ and the radio need. Training and the Keras runtime need the ``train`` extra
 (TensorFlow, Keras, gensim, h5py), beat-aligned joins of mixes the ``beats`` extra (librosa),
 ``beet deejai daily``'s grouping the ``daily`` extra (SciPy's k-means), the DJ page's t-SNE map
-the ``map`` extra (scikit-learn; without it the map is PCA).
+the ``map`` extra (scikit-learn; without it the map is PCA), ``embed --dask`` the ``dask`` extra
+(Dask distributed).
 A feature that needs an extra calls :func:`require_extra` first, so that its absence is one
 clear line naming the extra, not an ``ImportError`` traceback halfway through the work.
 Nothing is imported to find out (``importlib.util.find_spec``).
@@ -24,6 +25,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "beats": ("librosa",),
     "daily": ("scipy",),
     "map": ("sklearn",),
+    "dask": ("distributed",),
 }
 
 

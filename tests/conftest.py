@@ -61,6 +61,8 @@ class DeejaiEnv(PluginMixin, ImportHelper):
 
     plugin = "deejai"
     db_on_disk = True
+    #: Plugin settings every :meth:`write_config` writes (a fixture may set them).
+    default_settings: dict = {}
 
     def setup_beets(self) -> None:
         super().setup_beets()
@@ -77,7 +79,7 @@ class DeejaiEnv(PluginMixin, ImportHelper):
             "plugins: [deejai]",
             "deejai:",
         ]
-        settings = {"auto": False, **deejai}
+        settings = {"auto": False, **self.default_settings, **deejai}
         lines += [f"  {key}: {value}" for key, value in settings.items()]
         path = self.temp_path / "config.yaml"
         path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
@@ -166,6 +168,10 @@ def deejai_library(deejai_music) -> Iterator[DeejaiEnv]:
     on import, with the real shipped model).  Shared by a module: tests must not change it."""
     env = DeejaiEnv()
     env.setup_beets()
+    # one artist per kind here, and the tests measure the ranking: no artist / album spacing, the
+    # best pick every time (the spacing has its own tests: test_spacing.py, test_listen_back.py)
+    env.default_settings = {"lists": "{artist_gap: 0, album_max: 0, vary: 1}"}
+    env.config["deejai"]["lists"].set({"artist_gap": 0, "album_max": 0, "vary": 1})
     try:
         env.import_music(deejai_music[0].parent.parent)
         env.write_config()

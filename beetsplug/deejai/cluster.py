@@ -131,12 +131,14 @@ class ClusterEmbedder:
         self.stream.flush()
 
     def _connect(self):
+        from deejai_model.extras import MissingExtraError, require_extra
+
         try:
-            from distributed import Client
-        except ImportError:
-            raise UserError(
-                "deejai: --dask needs Dask distributed: pip install 'beets-deejai[dask]'"
-            ) from None
+            require_extra("dask", "deejai embed --dask")
+        except MissingExtraError as error:
+            raise UserError(str(error)) from None
+        from distributed import Client
+
         try:
             return Client(self.address, timeout=CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError) as error:
