@@ -181,12 +181,16 @@ class Page:
         return self.el("title").text
 
     def queue(self) -> list[str]:
-        items = self.driver.find_elements(self.by.CSS_SELECTOR, "#queue li")
-        return [li.get_attribute("data-id") for li in items]
+        # read in one script: the page redraws the queue while it plays (no stale elements)
+        return self.driver.execute_script(
+            "return [...document.querySelectorAll('#queue li')]"
+            ".map(li => li.getAttribute('data-id'))"
+        )
 
     def queue_text(self) -> list[str]:
-        lines = self.driver.find_elements(self.by.CSS_SELECTOR, "#queue li .line")
-        return [line.text for line in lines]
+        return self.driver.execute_script(
+            "return [...document.querySelectorAll('#queue li .line')].map(l => l.innerText)"
+        )
 
     def player(self, prop: str):
         return self.js(f"return document.getElementById('player').{prop}")
