@@ -27,6 +27,13 @@ Files, beside the library database (``<dir>/deejai.<model-hash>.*``, ``model-has
     files do not match its JSON, or whose fingerprint differs from the store's, is stale and
     rebuilt before the next query.
 
+Building holds a bounded heap however large the library: the pooler learns from a sample of
+:data:`FIT_SAMPLE` items, the items are pooled :data:`POOL_CHUNK` at a time straight into the
+(temporary) ``.vectors.npy`` through :func:`numpy.lib.format.open_memmap`, Annoy reads its
+items from that file and builds into the (temporary) ``.ann`` with ``on_disk_build``, and the
+CSLS radii are asked of that Annoy index a row at a time; the vectors and trees live in the
+page cache, not on the heap (``docs/scale.md``).
+
 Searching: exact (:class:`deejai_model.lists.playlists.BruteForceSearch`) up to ``exact_below``
 items, so small libraries get exact answers; Annoy above that.  Both report cosine distances
 (``1 - cos``).  With ``hubness: csls`` the playlist functions re-rank each candidate pool by
