@@ -46,8 +46,13 @@ def test_the_on_disk_build_is_the_in_memory_build(env, monkeypatch, chunked, hub
     assert built.vectors.shape == (120, built.dim) and built.vectors.dtype == np.float32
 
     reference = _in_memory_annoy(ref_vectors, settings.index_trees)
+    paths = IndexPaths(str(env.temp_path), MODEL, env.lib.path)
+    saved = str(env.temp_path / "reference.ann")
+    reference.save(saved)
+    with open(saved, "rb") as a, open(paths.ann, "rb") as b:
+        assert a.read() == b.read()  # the very file an in-memory build saves
     on_disk = AnnoyIndex(built.dim, "angular")
-    on_disk.load(IndexPaths(str(env.temp_path), MODEL, env.lib.path).ann)
+    on_disk.load(paths.ann)
     assert on_disk.get_n_items() == 120 and on_disk.get_n_trees() == reference.get_n_trees()
     for row in range(0, 120, 7):
         assert on_disk.get_nns_by_item(row, 10) == reference.get_nns_by_item(row, 10)
