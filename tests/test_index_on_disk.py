@@ -13,7 +13,7 @@ from annoy import AnnoyIndex
 from vector_rows import MODEL, add_rows, configured
 
 from beetsplug.deejai import index as index_module
-from beetsplug.deejai.index import IndexPaths, build_index, track_vectors
+from beetsplug.deejai.index import IndexPaths, build_index, load_index, track_vectors
 from beetsplug.deejai.store import SliceRow, VectorStore
 
 
@@ -133,3 +133,14 @@ def test_the_build_never_holds_the_whole_vectors_array(env, monkeypatch):
     large_peak, large = _traced_build(store, settings, str(env.temp_path))
     assert large - small >= 3000 * 256 * 4  # what the extra items' vectors weigh
     assert large_peak - small_peak < (large - small) / 2, (small_peak, large_peak, small, large)
+
+
+def test_a_library_without_vectors_gets_an_empty_index(env):
+    """No item embedded: the files are still written (nothing to map, nothing to build)."""
+    settings = configured(env, exact_below=0)
+    store = VectorStore(env.lib)
+    built = build_index(store, MODEL, settings=settings, directory=str(env.temp_path))
+    assert len(built) == 0 and built.vectors.shape[0] == 0
+    again = load_index(store, MODEL, settings=settings, directory=str(env.temp_path), rebuild=False)
+    assert again is not None and len(again) == 0  # current: its files match its metadata
+    assert not [f for f in os.listdir(env.temp_path) if f.startswith(".deejai-")]
