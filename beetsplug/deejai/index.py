@@ -69,6 +69,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from annoy import AnnoyIndex
+
     from deejai_model.lists.playlists import CslsTransform, NeighbourSearch
     from deejai_model.vectors.pooling import FittedPooler
 
@@ -409,7 +411,7 @@ def csls_radii(vectors: np.ndarray, k: int, *, annoy_index=None, block: int = 20
     return hubness_radii(vectors, k, block=block).astype(np.float32)
 
 
-def annoy_on_disk(vectors: np.ndarray, path: str, *, trees: int):
+def annoy_on_disk(vectors: np.ndarray, path: str, *, trees: int) -> AnnoyIndex:
     """An angular Annoy index of ``vectors``' rows (item ``i`` = row ``i``), built in ``path``.
 
     Annoy's ``on_disk_build``: its items and trees are written to the memory-mapped file
