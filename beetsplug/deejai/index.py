@@ -27,6 +27,13 @@ Files, beside the library database (``<dir>/deejai.<model-hash>.*``, ``model-has
     files do not match its JSON, or whose fingerprint differs from the store's, is stale and
     rebuilt before the next query.
 
+Building holds a bounded heap however large the library: the pooler learns from a sample of
+:data:`FIT_SAMPLE` items, the items are pooled :data:`POOL_CHUNK` at a time straight into the
+(temporary) ``.vectors.npy`` through :func:`numpy.lib.format.open_memmap`, Annoy reads its
+items from that file and builds into the (temporary) ``.ann`` with ``on_disk_build``, and the
+CSLS radii are asked of that Annoy index a row at a time; the vectors and trees live in the
+page cache, not on the heap (``docs/scale.md``).
+
 Searching: exact (:class:`deejai_model.lists.playlists.BruteForceSearch`) up to ``exact_below``
 items, so small libraries get exact answers; Annoy above that.  Both report cosine distances
 (``1 - cos``).  With ``hubness: csls`` the playlist functions re-rank each candidate pool by
@@ -62,6 +69,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from annoy import AnnoyIndex
+
     from deejai_model.lists.playlists import CslsTransform, NeighbourSearch
     from deejai_model.vectors.pooling import FittedPooler
 
@@ -259,6 +268,7 @@ def track_vectors(
     settings: Settings,
     log=None,
     labels: list[list[int]] | None = None,
+    into: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, FittedPooler]:
     """Fit the configured pooler on the library's slices: ``(ids (n,), vectors (n, dim), fitted)``.
 
@@ -269,6 +279,11 @@ def track_vectors(
     :meth:`FittedPooler.transform`, as an outside file's is. ``labels``: item ids of each
     album / playlist / session (``labels.py``) that supervise the pooler
     (``learn_from_library``); within the sample when the pooler learns from one.
+
+    ``into``: an existing file to write the vectors to as a ``.npy``, :data:`POOL_CHUNK` items
+    at a time (:func:`numpy.lib.format.open_memmap`); the vectors returned are then that
+    memory-mapped file, so the whole ``(n, dim)`` array is never on the heap.  Default: an
+    array in memory.
     """
     ids = store.item_ids(model_id)
     pooler = dataclasses.replace(settings.pooler(), parts=model_parts(model_id, settings))
@@ -278,20 +293,69 @@ def track_vectors(
         slices = store.slices(model_id, ids)
         ids = [i for i in ids if i in slices]  # an item removed meanwhile
         fitted, vectors = pooler.fit_transform([slices[i] for i in ids], labels=_rows(ids, labels))
+        del slices
+        if into is not None:
+            vectors = _written(into, vectors)
         return np.asarray(ids, dtype=np.int64), vectors, fitted
     sample = np.random.default_rng(len(ids)).choice(ids, FIT_SAMPLE, replace=False)
     slices = store.slices(model_id, sorted(int(i) for i in sample))
     fitted = pooler.fit(list(slices.values()), labels=_rows(list(slices), labels))
     del slices
+    vectors = _rows_file(into, len(ids), fitted.dim)
     kept: list[int] = []
-    parts: list[np.ndarray] = []
     for start in range(0, len(ids), POOL_CHUNK):
         chunk = store.slices(model_id, ids[start : start + POOL_CHUNK])
         here = [i for i in ids[start : start + POOL_CHUNK] if i in chunk]
+        if here:
+            vectors[len(kept) : len(kept) + len(here)] = fitted.transform_many(
+                [chunk[i] for i in here]
+            )
         kept += here
-        parts.append(fitted.transform_many([chunk[i] for i in here]))
-    vectors = np.concatenate(parts) if parts else np.zeros((0, fitted.dim), np.float32)
+    if len(kept) < len(ids):  # items removed meanwhile: the first len(kept) rows hold the rest
+        vectors = _shrunk(into, vectors, len(kept))
     return np.asarray(kept, dtype=np.int64), vectors, fitted
+
+
+def _rows_file(into: str | None, n: int, dim: int) -> np.ndarray:
+    """A ``(n, dim) float32`` array to fill: a new ``.npy`` at ``into`` mapped in memory, or
+    (``into`` None) an array in memory."""
+    if into is None or n * dim == 0:  # nothing to map (an empty file cannot be mapped)
+        empty = np.zeros((n, dim), np.float32)
+        if into is not None:
+            with open(into, "wb") as f:
+                np.save(f, empty, allow_pickle=False)
+        return empty
+    from numpy.lib.format import open_memmap
+
+    return open_memmap(into, mode="w+", dtype=np.float32, shape=(n, dim))
+
+
+def _written(into: str, vectors: np.ndarray) -> np.ndarray:
+    """``vectors`` written to ``into`` as a ``.npy``; returned memory-mapped from there."""
+    out = _rows_file(into, *vectors.shape)
+    out[:] = vectors
+    if isinstance(out, np.memmap):
+        out.flush()
+    return out
+
+
+def _shrunk(into: str | None, vectors: np.ndarray, n: int) -> np.ndarray:
+    """The first ``n`` rows of ``vectors``; a file ``into`` is rewritten (a block at a time,
+    atomically) to hold only them."""
+    if into is None:
+        return vectors[:n]
+    with replaced_atomically(into) as tmp:
+        out = _rows_file(tmp, n, vectors.shape[1])
+        for start in range(0, n, POOL_CHUNK):
+            out[start : start + POOL_CHUNK] = vectors[start : min(n, start + POOL_CHUNK)]
+        if isinstance(out, np.memmap):
+            out.flush()
+        del out
+    dim = vectors.shape[1]
+    del vectors
+    if n == 0:
+        return np.zeros((0, dim), np.float32)
+    return np.load(into, mmap_mode="r+", allow_pickle=False)
 
 
 def _rows(ids: list[int], labels: list[list[int]] | None) -> list[list[int]] | None:
@@ -347,6 +411,24 @@ def csls_radii(vectors: np.ndarray, k: int, *, annoy_index=None, block: int = 20
     return hubness_radii(vectors, k, block=block).astype(np.float32)
 
 
+def annoy_on_disk(vectors: np.ndarray, path: str, *, trees: int) -> AnnoyIndex:
+    """An angular Annoy index of ``vectors``' rows (item ``i`` = row ``i``), built in ``path``.
+
+    Annoy's ``on_disk_build``: its items and trees are written to the memory-mapped file
+    ``path`` as they are made (the page cache holds them, not the heap), which is then the
+    same file :meth:`AnnoyIndex.save` would have written. ``vectors``: ``(n, dim)``, read a row
+    at a time (a memory-mapped array stays on disk). Returns the built, loaded index.
+    """
+    from annoy import AnnoyIndex
+
+    annoy = AnnoyIndex(max(int(vectors.shape[1]), 1), "angular")
+    annoy.on_disk_build(path)
+    for row in range(len(vectors)):
+        annoy.add_item(row, vectors[row].tolist())
+    annoy.build(trees, n_jobs=1)
+    return annoy
+
+
 def build_index(
     store: VectorStore, model_id: str, *, settings: Settings, directory: str, log=None
 ) -> TrackIndex:
@@ -359,8 +441,6 @@ def build_index(
     TrackIndex
         The new index, loaded.
     """
-    from annoy import AnnoyIndex
-
     started = time.perf_counter()
     fingerprint = store.fingerprint(model_id)
     learned = labels_digest = None
@@ -369,34 +449,36 @@ def build_index(
 
         labels_digest = labels_fingerprint(store.lib)
         learned = library_labels(store.lib, store.item_ids(model_id), log=log)
-    ids, vectors, fitted = track_vectors(
-        store,
-        model_id,
-        settings=settings,
-        log=log,
-        labels=learned.classes if learned is not None and learned.enough else None,
-    )
-    n = len(ids)
-    dim = int(vectors.shape[1]) if n else 0
     paths = IndexPaths(directory, model_id, store.lib.path)
     os.makedirs(directory, exist_ok=True)
-
-    annoy = AnnoyIndex(max(dim, 1), "angular")
-    for row in range(n):
-        annoy.add_item(row, vectors[row].tolist())
-    annoy.build(settings.index_trees, n_jobs=1)
-
-    def write_ann(tmp: str) -> None:
-        annoy.save(tmp)
-
-    stats = {"ann": _atomic_write(paths.ann, write_ann)}
-    radii = None
-    if settings.hubness == "csls":
-        annoy_index = annoy if n > settings.exact_below else None
-        radii = csls_radii(vectors, settings.hubness_k, annoy_index=annoy_index)
-    annoy.unload()
+    # The vectors go straight to the .npy file (memory-mapped, a chunk at a time) and Annoy
+    # builds in its .ann file (``on_disk_build``): both live in the page cache, not the heap,
+    # so the build's resident memory stays near the pooling's however large the library.
+    with (
+        replaced_atomically(paths.vectors) as tmp_vectors,
+        replaced_atomically(paths.ann) as tmp_ann,
+    ):
+        ids, vectors, fitted = track_vectors(
+            store,
+            model_id,
+            settings=settings,
+            log=log,
+            labels=learned.classes if learned is not None and learned.enough else None,
+            into=tmp_vectors,
+        )
+        n = len(ids)
+        dim = int(vectors.shape[1]) if n else 0
+        annoy = annoy_on_disk(vectors, tmp_ann, trees=settings.index_trees)
+        radii = None
+        if settings.hubness == "csls":
+            annoy_index = annoy if n > settings.exact_below else None
+            radii = csls_radii(vectors, settings.hubness_k, annoy_index=annoy_index)
+        annoy.unload()
+        if isinstance(vectors, np.memmap):
+            vectors.flush()
+        del vectors
+    stats = {"ann": _stat(paths.ann), "vectors": _stat(paths.vectors)}
     stats["ids"] = _save_npy(paths.ids, ids)
-    stats["vectors"] = _save_npy(paths.vectors, vectors)
     if radii is not None:
         stats["radii"] = _save_npy(paths.radii, radii)
     pooler_meta, pooler_arrays = fitted.to_data()
