@@ -20,7 +20,6 @@ import json
 import os
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.common import ROOT
+from benchmarks.serve_speed import _free_port
 
 #: Left out of the copy that is installed.
 SKIP = shutil.ignore_patterns(
@@ -95,12 +95,6 @@ def _venv(folder: Path, requirement: str, pip_args: list[str]) -> dict:
     result["size"] = _size(folder)
     result["empty"] = empty
     return result
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _serve(beet: str, env: dict) -> dict:

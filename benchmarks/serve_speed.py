@@ -13,6 +13,7 @@ server's start-up time (until it accepts connections) and its peak resident memo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks.common import ROOT
@@ -51,10 +53,16 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def serve_rows(folder: Path, n: int, *, repeat: int) -> list[tuple[str, float, float, float]]:
-    """Start ``beet deejai serve`` on the library in ``folder`` (``n`` synthetic items, index
-    built) and time each request: ``[(request, median s, best s, median of GET /)]``, plus a
-    last row ``("start-up (s) / peak RSS (MiB)", start, rss, 0)``."""
+@contextlib.contextmanager
+def running_server(folder: Path) -> Iterator[tuple[subprocess.Popen, str, float]]:
+    """``beet deejai serve`` on the library in ``folder`` (its ``config.yaml``), on a free port:
+    yields ``(process, base URL, start-up seconds)`` once the port answers, and stops it after.
+
+    Raises
+    ------
+    RuntimeError
+        When the server exits, or does not answer within 120 s.
+    """
     port = _free_port()
     env = dict(os.environ, BEETSDIR=str(folder), PYTHONPATH=str(ROOT))
     started = time.perf_counter()
@@ -72,8 +80,17 @@ def serve_rows(folder: Path, n: int, *, repeat: int) -> list[tuple[str, float, f
             if server.poll() is not None or time.perf_counter() - started > 120:
                 raise RuntimeError("beet deejai serve did not start")
             time.sleep(0.02)
-        start_s = time.perf_counter() - started
-        base = f"http://127.0.0.1:{port}"
+        yield server, f"http://127.0.0.1:{port}", time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(20)
+
+
+def serve_rows(folder: Path, n: int, *, repeat: int) -> list[tuple[str, float, float, float]]:
+    """Start ``beet deejai serve`` on the library in ``folder`` (``n`` synthetic items, index
+    built) and time each request: ``[(request, median s, best s, median of GET /)]``, plus a
+    last row ``("start-up (s) / peak RSS (MiB)", start, rss, 0)``."""
+    with running_server(folder) as (server, base, start_s):
         requests = {
             "GET / (floor)": (f"{base}/", None),
             "GET /api/state": (f"{base}/api/state", None),
@@ -98,9 +115,6 @@ def serve_rows(folder: Path, n: int, *, repeat: int) -> list[tuple[str, float, f
         rows = [(name, median, best, floor) for name, (median, best) in results.items()]
         rows.append(("start-up (s) / peak RSS (MiB)", start_s, _peak_rss_mib(server.pid), 0.0))
         return rows
-    finally:
-        server.terminate()
-        server.wait(20)
 
 
 def main(argv: list[str] | None = None) -> None:

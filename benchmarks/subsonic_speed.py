@@ -25,10 +25,7 @@ import hashlib
 import json
 import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -39,9 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import ROOT
 from benchmarks.query_speed import build_library, timed
-from benchmarks.serve_speed import _free_port, _peak_rss_mib
+from benchmarks.serve_speed import _peak_rss_mib, running_server
 
 USER, PASSWORD = "bench", "bench-password"
 AUDIO_ITEMS = 20
@@ -207,24 +203,7 @@ def main(argv: list[str] | None = None) -> None:
             with open(folder / "config.yaml", "a", encoding="utf-8") as f:
                 f.write(f"  subsonic:\n    users:\n      {USER}:\n        password: {PASSWORD}\n")
             timed(folder, ["deejai", "index"], 1)
-            port = _free_port()
-            env = dict(os.environ, BEETSDIR=str(folder), PYTHONPATH=str(ROOT))
-            server = subprocess.Popen(
-                [sys.executable, "-m", "beets", "deejai", "serve", "--port", str(port)],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
-                started = time.perf_counter()
-                while True:
-                    with socket.socket() as s:
-                        if s.connect_ex(("127.0.0.1", port)) == 0:
-                            break
-                    if server.poll() is not None or time.perf_counter() - started > 120:
-                        raise RuntimeError("beet deejai serve did not start")
-                    time.sleep(0.02)
-                base = f"http://127.0.0.1:{port}"
+            with running_server(folder) as (server, base, _):
                 floor = None
                 for name, values in _latency(base, n, args.repeat):
                     floor = floor or statistics.median(values)
@@ -238,9 +217,6 @@ def main(argv: list[str] | None = None) -> None:
                 stored = sum(_stored_plays(folder).values()) - before
                 sent = sum(load["scrobbles"].values())
                 loads.append((n, load, sent, stored, _peak_rss_mib(server.pid)))
-            finally:
-                server.terminate()
-                server.wait(20)
     print()
     print(
         "| items | clients | seconds | requests | requests/s | errors | scrobbles acknowledged "
