@@ -402,3 +402,31 @@ def test_a_fresh_station_never_picks_what_was_played_lately(lib):
     finally:
         del recent["last_played"]
         recent.store()
+
+
+def test_a_long_lived_session_spaces_by_the_tags_as_they_are_now(lib):
+    """A server's session keeps the library's tags between lists, and reads them again when the
+    library changes: in its own process, and in another one (a `beet modify` elsewhere)."""
+    from beets import plugins
+
+    (plugin,) = [p for p in plugins.find_plugins() if p.name == "deejai"]
+    session = plugin.session(lib.lib)
+    item = _item(lib, "noise-2")
+    artist = item.artist
+
+    def spaced_artist() -> str:
+        return session.listening().spacer.tags[item.id].artist
+
+    try:
+        assert spaced_artist() == artist
+        assert session.listening().spacer.tags is session.listening().spacer.tags  # kept
+        item.artist = "renamed here"
+        item.store()
+        assert spaced_artist() == "renamed here"
+        time.sleep(0.01)  # a later mtime for the other process's write
+        _ok(lib.beet("modify", "-y", f"id:{item.id}", "artist=renamed elsewhere"))
+        assert spaced_artist() == "renamed elsewhere"
+    finally:
+        item.load()
+        item.artist = artist
+        item.store()

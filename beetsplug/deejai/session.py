@@ -134,6 +134,9 @@ class LibrarySession:
         self._query: QueryModel | None = None
         self._outside = 0
         self._outside_items: dict[int, Item] = {}  # by (negative) seed key
+        #: ``(library state, tags)``: every item's tags for spacing, read again only when the
+        #: library changed (:meth:`_library_tags`); a server asks for them on every list.
+        self._tags: tuple[tuple[int, int], dict] | None = None
 
     # -- vectors ---------------------------------------------------------------------------
     @property
@@ -452,7 +455,7 @@ class LibrarySession:
         from deejai_model.lists.history import skip_shares
         from deejai_model.lists.spacing import Spacer
 
-        from .listening import library_tags, play_history
+        from .listening import play_history
 
         lists = self.list_settings()
         gap = lists.artist_gap if artist_gap is None else artist_gap
@@ -462,7 +465,7 @@ class LibrarySession:
         spacer = None
         if gap > 1 or cap > 0 or lists.same_title:
             spacer = Spacer(
-                library_tags(self.lib),
+                self._library_tags(),
                 artist_gap=gap,
                 album_max=cap,
                 album_window=album_window,
@@ -472,6 +475,21 @@ class LibrarySession:
         exclude = history.recent(fresh_days) if fresh_days else set()
         shares = skip_shares(history.plays, history.skips)
         return Listening(spacer, exclude, shares, lists.skip_weight)
+
+    def _library_tags(self) -> dict:
+        """:func:`.listening.library_tags`, cached until the library changes: in this process
+        (beets' database revision) or in another one (the database file's mtime)."""
+        from .listening import library_tags
+
+        try:
+            mtime = os.stat(util.syspath(self.lib.path)).st_mtime_ns
+        except OSError:  # an in-memory library
+            mtime = 0
+        state = (self.lib.revision, mtime)
+        cached = self._tags
+        if cached is None or cached[0] != state:
+            cached = self._tags = (state, library_tags(self.lib))
+        return cached[1]
 
     def similar(
         self,
