@@ -13,22 +13,16 @@ import os
 import numpy as np
 import pytest
 from conftest import kind_of
+from vector_rows import deejai_plugin
 
 pytestmark = pytest.mark.slow
-
-
-def _plugin():
-    from beets import plugins
-
-    (plugin,) = [p for p in plugins.find_plugins() if p.name == "deejai"]
-    return plugin
 
 
 @pytest.fixture
 def dj(deejai_library):
     from beetsplug.deejai.web.backend import LibraryDj
 
-    return LibraryDj(_plugin().session(deejai_library.lib), ahead=4)
+    return LibraryDj(deejai_plugin().session(deejai_library.lib), ahead=4)
 
 
 @pytest.fixture
@@ -60,7 +54,7 @@ def test_the_map_has_a_point_per_track_drawn_once_and_cached_beside_the_index(dj
     assert cached is not None and np.allclose(cached.xy[:, 0], data["x"], atol=1e-4)
     from beetsplug.deejai.web.backend import LibraryDj
 
-    again = LibraryDj(_plugin().session(dj.lib), ahead=4).map_data()
+    again = LibraryDj(deejai_plugin().session(dj.lib), ahead=4).map_data()
     assert again["x"] == data["x"] and os.stat(coords).st_mtime_ns == stamp
     # another index (its key changes) makes the cached map stale
     dj.index.meta = {**dj.index.meta, "fingerprint": {"changed": 1}}

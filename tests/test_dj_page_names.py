@@ -11,15 +11,9 @@ import pytest
 from audio_fixtures import chord, clicks, noise_bursts, write_audio
 from conftest import SR
 from mediafile import Image, ImageType, MediaFile
+from vector_rows import deejai_plugin
 
 pytestmark = pytest.mark.slow
-
-
-def _plugin():
-    from beets import plugins
-
-    (plugin,) = [p for p in plugins.find_plugins() if p.name == "deejai"]
-    return plugin
 
 
 def _tag(path, **tags):
@@ -48,7 +42,7 @@ def test_untagged_and_look_alike_tracks_are_found_and_told_apart(env, tmp_path):
     # imported in place: the page shows an untagged track by the name its file has in the library
     env.setup_importer(import_dir=music, autotag=False, copy=False)
     env.importer.run()
-    client = create_app(LibraryDj(_plugin().session(env.lib), ahead=2)).test_client()
+    client = create_app(LibraryDj(deejai_plugin().session(env.lib), ahead=2)).test_client()
 
     found = client.get("/api/suggest", query_string={"q": "overworld theme"}).json["items"]
     assert [t["title"] for t in found] == ["Overworld Theme (loop).flac"]

@@ -14,6 +14,7 @@ import pytest
 from audio_fixtures import A_MAJOR, chord, write_audio
 from conftest import SR, DeejaiEnv, kind_of, make_music
 from mediafile import MediaFile
+from vector_rows import deejai_plugin
 
 GENRES = {"chord": "Ambient", "noise": "Industrial", "fastclicks": "Techno", "slowclicks": "Dub"}
 
@@ -299,12 +300,9 @@ def test_fresh_keeps_out_what_was_played_and_skips_push_down(lib):
 
 
 def test_the_dj_page_records_plays_and_skips_as_mpdstats_does(lib):
-    from beets import plugins
-
     from beetsplug.deejai.web.backend import LibraryDj
 
-    (plugin,) = [p for p in plugins.find_plugins() if p.name == "deejai"]
-    dj = LibraryDj(plugin.session(lib.lib), ahead=3)
+    dj = LibraryDj(deejai_plugin().session(lib.lib), ahead=3)
     touched = []
     try:
         dj.seed_query("noise-1")
@@ -385,10 +383,7 @@ def test_a_wrong_lists_setting_is_one_clear_line(lib):
 
 
 def test_a_fresh_station_never_picks_what_was_played_lately(lib):
-    from beets import plugins
-
-    (plugin,) = [p for p in plugins.find_plugins() if p.name == "deejai"]
-    session = plugin.session(lib.lib)
+    session = deejai_plugin().session(lib.lib)
     seed = _item(lib, "chord-1")
     plain = session.dj_session(lookback=3, noise=0.0, ahead=4)
     plain.start([seed.id])
@@ -407,10 +402,7 @@ def test_a_fresh_station_never_picks_what_was_played_lately(lib):
 def test_a_long_lived_session_spaces_by_the_tags_as_they_are_now(lib):
     """A server's session keeps the library's tags between lists, and reads them again when the
     library changes: in its own process, and in another one (a `beet modify` elsewhere)."""
-    from beets import plugins
-
-    (plugin,) = [p for p in plugins.find_plugins() if p.name == "deejai"]
-    session = plugin.session(lib.lib)
+    session = deejai_plugin().session(lib.lib)
     item = _item(lib, "noise-2")
     artist = item.artist
 

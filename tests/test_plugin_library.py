@@ -15,29 +15,23 @@ import shutil
 import numpy as np
 import pytest
 from conftest import kind_of
+from vector_rows import deejai_plugin
 
 pytestmark = pytest.mark.slow
 
 
 def _vectors(env):
     """``{title: unit vector}`` from the plugin's index (built on demand)."""
-    plugin = _plugin()
+    plugin = deejai_plugin()
     index = _index(env)
     vectors = index.vectors_by_id()
     return {item.title: vectors[item.id] for item in env.lib.items()}, plugin
 
 
-def _plugin():
-    from beets import plugins
-
-    (plugin,) = [p for p in plugins.find_plugins() if p.name == "deejai"]
-    return plugin
-
-
 def _index(env):
     from beetsplug.deejai.index import load_index
 
-    plugin = _plugin()
+    plugin = deejai_plugin()
     return load_index(
         plugin.store(env.lib),
         plugin.model().model_id,
@@ -62,10 +56,10 @@ def test_import_embeds_every_item_with_the_shipped_model(deejai_library):
     model_ids = {r[1] for r in rows}
     assert len(model_ids) == 1
     (model_id,) = model_ids
-    assert model_id == _plugin().model().model_id
+    assert model_id == deejai_plugin().model().model_id
     assert model_id.split("@")[0] in manifest  # the bundle's name
     assert all(r[2] >= 2 and r[4] == 0 for r in rows)  # 12 s: several slices, none padded
-    assert {r[3] for r in rows} == {_plugin().model().bundle().dim}
+    assert {r[3] for r in rows} == {deejai_plugin().model().bundle().dim}
 
 
 def test_after_import_the_rows_follow_the_copied_files_and_embed_skips_them(deejai_library):
@@ -211,7 +205,7 @@ def test_an_outside_copy_of_a_library_file_gets_that_items_vector(
     try:
         outside = tmp_path / "copy.flac"
         shutil.copy(next(p for p in deejai_music if p.name == "chord-3.flac"), outside)
-        session = _plugin().session(deejai_library.lib)
+        session = deejai_plugin().session(deejai_library.lib)
         index = session.index()
         # the shipped default is pooled per network: one fitted block each
         assert index.pooler.pooler.parts == (200, 200, 512)

@@ -23,6 +23,7 @@ import pytest
 from beets.library import Item
 from beets.ui import UserError
 from conftest import make_music
+from vector_rows import deejai_plugin
 
 pytestmark = pytest.mark.slow
 
@@ -61,13 +62,6 @@ def music(tmp_path_factory) -> list[Path]:
     return make_music(
         tmp_path_factory.mktemp("music"), per_kind=2, seconds=6.0, kinds=["chord", "noise"]
     )
-
-
-def _plugin():
-    from beets import plugins
-
-    (plugin,) = [p for p in plugins.find_plugins() if p.name == "deejai"]
-    return plugin
 
 
 def _library_with_earlier_vectors(env, music, earlier: Path) -> list[Item]:
@@ -114,7 +108,7 @@ def _rows_by_model(env) -> dict[str, set[int]]:
 
 def _index_files(env) -> dict[str, set[int]]:
     """``{model id: item ids}`` of every index on disk beside the library."""
-    folder = Path(_plugin().index_dir(env.lib))
+    folder = Path(deejai_plugin().index_dir(env.lib))
     indexes = {}
     for meta_path in folder.glob("deejai.*.json"):
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -128,7 +122,7 @@ def test_queries_use_the_earlier_default_until_embed_brings_the_library_up_to_da
 ):
     items = _library_with_earlier_vectors(env, music, bundles[0])
     old, new = _make_default(monkeypatch, bundles)
-    assert _plugin().model().model_id == new
+    assert deejai_plugin().model().model_id == new
     everyone = {item.id for item in items}
 
     # before re-embedding: every query works from the earlier default, one line per command
@@ -211,7 +205,7 @@ def test_an_earlier_default_that_no_longer_ships_cannot_hear_outside_files(
     from beetsplug.deejai.upgrade import model_handle
     from deejai_model.ears.shipped import bundle_by_id
 
-    plugin = _plugin()
+    plugin = deejai_plugin()
     assert bundle_by_id(_model_id(bundles[0])) == bundles[0]
     assert bundle_by_id(_model_id(bundles[1])) is None  # not under deejai_model/ears/bundles
     current = plugin.model()
@@ -263,7 +257,7 @@ def test_the_web_dj_and_mix_excerpts_use_the_earlier_default(env, music, bundles
 
     _library_with_earlier_vectors(env, music, bundles[0])
     old, _ = _make_default(monkeypatch, bundles)
-    dj = LibraryDj(_plugin().session(env.lib), ahead=2)
+    dj = LibraryDj(deejai_plugin().session(env.lib), ahead=2)
     assert dj.index.model_id == old and len(dj.index) == 4
     assert set(dj.beginnings()) == {item.id for item in env.lib.items()}
 

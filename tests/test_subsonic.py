@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from subsonic_library import API_KEY, PASSWORD, USER, library_fixture
 from subsonic_schema import check_response
+from vector_rows import deejai_plugin
 
 pytestmark = pytest.mark.slow
 
@@ -22,13 +23,6 @@ def library(tmp_path_factory):
 
 
 NS = "{http://subsonic.org/restapi}"
-
-
-def _plugin():
-    from beets import plugins
-
-    (plugin,) = [p for p in plugins.find_plugins() if p.name == "deejai"]
-    return plugin
 
 
 def _settings(**kw):
@@ -42,7 +36,7 @@ def _app(library, **kw):
     from beetsplug.deejai.web import create_app
     from beetsplug.deejai.web.backend import LibraryDj
 
-    return create_app(LibraryDj(_plugin().session(library.lib)), subsonic=_settings(**kw))
+    return create_app(LibraryDj(deejai_plugin().session(library.lib)), subsonic=_settings(**kw))
 
 
 @pytest.fixture(scope="module")
@@ -301,7 +295,7 @@ def test_cover_art_from_artpath_else_embedded(client, library):
 def test_playlists_are_m3u_files_in_the_cli_playlist_folder(client, library):
     from beetsplug.deejai.output import write_m3u
 
-    folder = _plugin().settings.playlist_dir  # where `beet deejai similar -o NAME` writes
+    folder = deejai_plugin().settings.playlist_dir  # where `beet deejai similar -o NAME` writes
     songs = _ids(library, "title:chord-1") + _ids(library, "title:noise-1")
     made = ok(client, "createPlaylist", name="Road trip", songId=songs)["playlist"]
     assert made["name"] == "Road trip" and [e["id"] for e in made["entry"]] == songs
@@ -411,7 +405,7 @@ def test_sonic_similar_tracks_are_ordered_normalised_and_spread(client, library)
     scores = [m["similarity"] for m in matches]
     assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
     assert titles[0] in ("chord-2", "chord-3") and len(titles) == 3
-    index = _plugin().session(library.lib).index()
+    index = deejai_plugin().session(library.lib).index()
     vectors = index.vectors_by_id()
     a, b = vectors[int(seed[3:])], vectors[int(matches[0]["entry"]["id"][3:])]
     assert matches[0]["similarity"] == pytest.approx((1 + float(np.dot(a, b))) / 2, abs=1e-4)
@@ -426,7 +420,7 @@ def test_subsonic_lists_are_spaced_as_every_list(client, library):
     from beetsplug.deejai.listening import library_tags
     from deejai_model.lists.spacing import Spacer
 
-    session = _plugin().session(library.lib)
+    session = deejai_plugin().session(library.lib)
     seed = _ids(library, "title:chord-1")[0]
     spacer = Spacer(library_tags(library.lib))
     for count in (3, 7):

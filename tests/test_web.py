@@ -10,15 +10,9 @@ import textwrap
 import pytest
 from audio_fixtures import chord, noise_bursts, write_audio
 from conftest import SR, kind_of
+from vector_rows import deejai_plugin
 
 pytestmark = pytest.mark.slow
-
-
-def _plugin():
-    from beets import plugins
-
-    (plugin,) = [p for p in plugins.find_plugins() if p.name == "deejai"]
-    return plugin
 
 
 @pytest.fixture
@@ -26,9 +20,7 @@ def dj(deejai_library):
     """A fresh session on the module's library (the session is the only state that changes)."""
     from beetsplug.deejai.web.backend import LibraryDj
 
-    lists = deejai_library.config["deejai"]["lists"]
-    lists["artist_gap"], lists["vary"] = 0, 1  # one artist per kind here; the best pick
-    return LibraryDj(_plugin().session(deejai_library.lib), ahead=4)
+    return LibraryDj(deejai_plugin().session(deejai_library.lib), ahead=4)
 
 
 @pytest.fixture

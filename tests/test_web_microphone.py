@@ -7,6 +7,7 @@ import pytest
 from audio_fixtures import chord, noise_bursts, write_audio
 from conftest import SR
 from mediafile import MediaFile
+from vector_rows import deejai_plugin
 
 pytestmark = pytest.mark.slow
 
@@ -21,8 +22,6 @@ def _track(path, first: np.ndarray, rest: np.ndarray, title: str):
 def test_a_take_matches_the_track_that_starts_like_it_not_the_one_that_sounds_like_it_most(
     env, tmp_path
 ):
-    from beets import plugins
-
     from beetsplug.deejai.web import create_app
     from beetsplug.deejai.web.backend import LibraryDj
 
@@ -32,7 +31,7 @@ def test_a_take_matches_the_track_that_starts_like_it_not_the_one_that_sounds_li
     _track(music / "a.flac", chord(7.0, SR), noise_bursts(17.0, SR, seed=1), "chord-first")
     _track(music / "b.flac", noise_bursts(7.0, SR, seed=2), chord(17.0, SR), "noise-first")
     env.import_music(music)
-    (plugin,) = [p for p in plugins.find_plugins() if p.name == "deejai"]
+    plugin = deejai_plugin()
     dj = LibraryDj(plugin.session(env.lib), ahead=1)
     by_title = {item.title: item.id for item in env.lib.items()}
     # over the whole track, "noise-first" is the more chord-like of the two
