@@ -8,6 +8,7 @@ microphone takes do, lazily, through the plugin's model.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shlex
 import tempfile
@@ -180,7 +181,8 @@ class LibraryDj:
         seen: set[int] = set()
         try:
             found = self.lib.items(words)
-            for item in [*found, *untagged_by_file_name(self.lib, words)]:
+            # lazily: stop reading at ``limit``, and scan untagged items only when still short
+            for item in itertools.chain(found, untagged_by_file_name(self.lib, words)):
                 if item.id in vectors and item.id not in seen:
                     seen.add(item.id)
                     out.append(self.track(item.id))
