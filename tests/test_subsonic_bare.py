@@ -6,7 +6,8 @@ import os
 
 import pytest
 from conftest import make_music
-from test_subsonic import _plugin, _settings, _token, call, ok
+from test_subsonic import _settings, _token, call, ok
+from vector_rows import deejai_plugin
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +22,7 @@ def test_without_vectors_sonic_similarity_is_not_advertised(env):
     env.config["deejai"]["auto"] = False
     env.import_music(folder)
     app = Flask("bare")
-    add_subsonic(app, _plugin().session(env.lib), _settings())
+    add_subsonic(app, deejai_plugin().session(env.lib), _settings())
     client = app.test_client()
     names = [e["name"] for e in ok(client, "getOpenSubsonicExtensions")["openSubsonicExtensions"]]
     assert names == ["formPost", "apiKeyAuthentication"]
@@ -48,7 +49,7 @@ def test_a_file_name_that_is_not_utf8_is_served_by_its_name(env, tmp_path):
     item = Item.from_path(latin)
     env.lib.add(item)
     app = Flask("latin")
-    add_subsonic(app, _plugin().session(env.lib), _settings())
+    add_subsonic(app, deejai_plugin().session(env.lib), _settings())
     client = app.test_client()
     song = ok(client, "getSong", id=f"tr-{item.id}")["song"]
     assert song["title"] == "f\ufffdte-\ufffdt\ufffd.flac" and song["suffix"] == "flac"
@@ -76,7 +77,7 @@ def test_a_tag_with_control_characters_leaves_the_xml_readable(env, tmp_path):
     item.title, item.artist = "Side A\x00Side B", "Esc\x1b[1mape"  # a NUL list, a terminal code
     env.lib.add(item)
     app = Flask("controls")
-    add_subsonic(app, _plugin().session(env.lib), _settings())
+    add_subsonic(app, deejai_plugin().session(env.lib), _settings())
     client = app.test_client()
     ns = "{http://subsonic.org/restapi}"
     for method, query in (("getSong", {"id": f"tr-{item.id}"}), ("search3", {"query": ""})):
@@ -100,7 +101,7 @@ def test_a_range_past_the_end_is_416_and_errors_name_no_folder(env, tmp_path):
     item = Item.from_path(path)
     env.lib.add(item)
     app = Flask("ranges")
-    add_subsonic(app, _plugin().session(env.lib), _settings())
+    add_subsonic(app, deejai_plugin().session(env.lib), _settings())
     client = app.test_client()
     query = {**_token(), "id": f"tr-{item.id}"}
     size = os.path.getsize(path)
